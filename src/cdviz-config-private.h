@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "cdviz-config.h"
+#include "cdviz-registry.h"
+
+G_BEGIN_DECLS
+
+/* Where a key was set: "FILE:LINE", "FILE", or "<built-in>:LINE". */
+char     *_cdviz_config_describe       (CdvizConfig        *self,
+                                        const char         *path);
+
+/* Checks that every member of @table (at @path) is in @allowed. */
+gboolean  _cdviz_config_check_keys     (CdvizConfig        *self,
+                                        const char         *path,
+                                        JsonObject         *table,
+                                        const char * const *allowed,
+                                        GError            **error);
+
+/* Typed getters; a member of the wrong type is an error naming the key. */
+gboolean  _cdviz_config_get_bool       (CdvizConfig        *self,
+                                        const char         *path,
+                                        JsonObject         *table,
+                                        const char         *key,
+                                        gboolean            default_value,
+                                        gboolean           *out,
+                                        GError            **error);
+gboolean  _cdviz_config_get_int        (CdvizConfig        *self,
+                                        const char         *path,
+                                        JsonObject         *table,
+                                        const char         *key,
+                                        gint64              minimum,
+                                        gint64              maximum,
+                                        gint64              default_value,
+                                        gint64             *out,
+                                        GError            **error);
+gboolean  _cdviz_config_get_string     (CdvizConfig        *self,
+                                        const char         *path,
+                                        JsonObject         *table,
+                                        const char         *key,
+                                        gboolean            required,
+                                        const char        **out,
+                                        GError            **error);
+
+/* Creates a component of @kind from @table at @path, `type` naming the
+ * registered type; every other key except @skip_keys becomes a property. */
+GObject  *_cdviz_config_create_component (CdvizConfig        *self,
+                                          CdvizRegistry      *registry,
+                                          CdvizComponentKind  kind,
+                                          const char         *path,
+                                          JsonObject         *table,
+                                          const char * const *skip_keys,
+                                          GError            **error);
+
+/* Prefixes @error's message with the location of @path. */
+void      _cdviz_config_prefix_error   (CdvizConfig        *self,
+                                        const char         *path,
+                                        GError            **error);
+
+char     *_cdviz_config_join           (const char         *path,
+                                        const char         *key);
+
+G_END_DECLS

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#if !defined(__CDVIZ_H_INSIDE__) && !defined(CDVIZ_COMPILATION)
+#error "Only <cdviz.h> can be included directly."
+#endif
+
+#include <json-glib/json-glib.h>
+
+#include "cdviz-version.h"
+
+G_BEGIN_DECLS
+
+/**
+ * CDVIZ_CONFIG_ERROR:
+ *
+ * Error domain for configuration problems. Messages start with
+ * `FILE:LINE: ` and name the offending key.
+ */
+#define CDVIZ_CONFIG_ERROR (cdviz_config_error_quark ())
+CDVIZ_AVAILABLE_IN_1_0
+GQuark cdviz_config_error_quark (void);
+
+/**
+ * CdvizConfigError:
+ * @CDVIZ_CONFIG_ERROR_PARSE: the document is not valid TOML
+ * @CDVIZ_CONFIG_ERROR_UNKNOWN_KEY: a key that nothing understands
+ * @CDVIZ_CONFIG_ERROR_INVALID_VALUE: a value of the wrong type or out of range
+ * @CDVIZ_CONFIG_ERROR_MISSING_KEY: a required key is absent
+ * @CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE: a component `type` nobody registered
+ * @CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE: a `transformer_refs` entry that names no transformer
+ * @CDVIZ_CONFIG_ERROR_DUPLICATE: two components claim the same route or id
+ * @CDVIZ_CONFIG_ERROR_IO: a file (the config or a `_file` value) cannot be read
+ *
+ * Configuration errors.
+ */
+typedef enum {
+  CDVIZ_CONFIG_ERROR_PARSE,
+  CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
+  CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+  CDVIZ_CONFIG_ERROR_MISSING_KEY,
+  CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
+  CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
+  CDVIZ_CONFIG_ERROR_DUPLICATE,
+  CDVIZ_CONFIG_ERROR_IO,
+} CdvizConfigError;
+
+#define CDVIZ_TYPE_CONFIG (cdviz_config_get_type ())
+CDVIZ_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (CdvizConfig, cdviz_config, CDVIZ, CONFIG, GObject)
+
+CDVIZ_AVAILABLE_IN_1_0
+CdvizConfig *cdviz_config_new             (void);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_add_file        (CdvizConfig  *self,
+                                           const char   *path,
+                                           GError      **error);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_add_string      (CdvizConfig  *self,
+                                           const char   *toml,
+                                           const char   *origin,
+                                           GError      **error);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_add_default     (CdvizConfig  *self,
+                                           GError      **error);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_add_environment (CdvizConfig  *self,
+                                           char        **envp,
+                                           GError      **error);
+CDVIZ_AVAILABLE_IN_1_0
+JsonNode    *cdviz_config_get_root        (CdvizConfig  *self);
+CDVIZ_AVAILABLE_IN_1_0
+JsonObject  *cdviz_config_get_section     (CdvizConfig  *self,
+                                           const char   *name);
+CDVIZ_AVAILABLE_IN_1_0
+char        *cdviz_config_get_location    (CdvizConfig  *self,
+                                           const char   *path);
+CDVIZ_AVAILABLE_IN_1_0
+char        *cdviz_config_to_toml         (CdvizConfig  *self);
+
+CDVIZ_AVAILABLE_IN_1_0
+void         cdviz_config_path_append     (GString      *path,
+                                           const char   *key);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+
+CDVIZ_AVAILABLE_IN_1_0
+GParamSpec  *cdviz_param_spec_duration    (const char   *name,
+                                           const char   *nick,
+                                           const char   *blurb,
+                                           guint64       minimum_ms,
+                                           guint64       maximum_ms,
+                                           guint64       default_ms,
+                                           GParamFlags   flags);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_parse_duration         (const char   *text,
+                                           guint64      *out_ms);
+
+G_END_DECLS

@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include <json-glib/json-glib.h>
+
+#include "cdviz-http-server.h"
+
+/**
+ * CdvizHttpServer:
+ *
+ * The one HTTP server of a pipeline (`[http]`), running on a thread and
+ * #GMainContext of its own. Components register exact paths with
+ * [method@HttpServer.add_handler] before the server starts; their callbacks
+ * run on the HTTP thread, and nothing else touches libsoup objects.
+ *
+ * Built-in routes: `/healthz` (200 while the process runs), `/readyz` (200
+ * while the pipeline accepts events, 503 while it starts or shuts down) and
+ * `/metrics` (Prometheus text format). Any other unknown path is answered
+ * 404 with a short JSON body.
+ */
+
+typedef struct {
+  char *owner;
+  SoupServerCallback callback;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} Route;
+
+typedef struct {
+  CdvizMetricsFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} MetricsEntry;
+
+struct _CdvizHttpServer
+{
+  GObject parent_instance;
+
+  char *host;
+  guint port;
+  guint bound_port;
+
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+  SoupServer *server;
+
+  GHashTable *routes;     /* path → Route; frozen once started */
+  GArray *metrics;        /* MetricsEntry; frozen once started */
+  int ready;              /* atomic */
+  gboolean started;
+};
+
+G_DEFINE_FINAL_TYPE (CdvizHttpServer, cdviz_http_server, G_TYPE_OBJECT)
+G_DEFINE_QUARK (cdviz-http-server-error-quark, cdviz_http_server_error)
+
+static void
+route_free (gpointer data)
+{
+  Route *route = data;
+
+  if (route->destroy != NULL)
+    route->destroy (route->user_data);
+  g_free (route->owner);
+  g_free (route);
+}
+
+static void
+metrics_entry_clear (gpointer data)
+{
+  MetricsEntry *entry = data;
+
+  if (entry->destroy != NULL)
+    entry->destroy (entry->user_data);
+}
+
+static void
+cdviz_http_server_finalize (GObject *object)
+{
+  CdvizHttpServer *self = CDVIZ_HTTP_SERVER (object);
+
+  cdviz_http_server_stop (self);
+
+  g_clear_pointer (&self->routes, g_hash_table_unref);
+  g_clear_pointer (&self->metrics, g_array_unref);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_free (self->host);
+
+  G_OBJECT_CLASS (cdviz_http_server_parent_class)->finalize (object);
+}
+
+static void
+cdviz_http_server_class_init (CdvizHttpServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = cdviz_http_server_finalize;
+}
+
+static void
+cdviz_http_server_init (CdvizHttpServer *self)
+{
+  self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);
+  self->metrics = g_array_new (FALSE, TRUE, sizeof (MetricsEntry));
+  g_array_set_clear_func (self->metrics, metrics_entry_clear);
+  self->context = g_main_context_new ();
+}
+
+/**
+ * cdviz_http_server_new:
+ * @host: the address to listen on (`127.0.0.1`, `0.0.0.0`, `::1`,
+ *   `localhost`…)
+ * @port: the TCP port; 0 picks a free one (see [method@HttpServer.get_port])
+ *
+ * Creates a server. It listens only once started.
+ *
+ * Returns: (transfer full): a new server
+ */
+CdvizHttpServer *
+cdviz_http_server_new (const char *host,
+                       guint       port)
+{
+  CdvizHttpServer *self;
+
+  g_return_val_if_fail (host != NULL, NULL);
+  g_return_val_if_fail (port <= 65535, NULL);
+
+  self = g_object_new (CDVIZ_TYPE_HTTP_SERVER, NULL);
+  self->host = g_strdup (host);
+  self->port = port;
+  return self;
+}
+
+/**
+ * cdviz_http_respond_error:
+ * @msg: the message to answer
+ * @status: an HTTP status code
+ * @detail: (nullable): a short explanation for the client
+ *
+ * Answers @msg with @status and a JSON body
+ * `{"title": "<reason phrase>", "status": <status>, "detail": "<detail>"}`.
+ */
+void
+cdviz_http_respond_error (SoupServerMessage *msg,
+                          guint              status,
+                          const char        *detail)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  char *text;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "title");
+  json_builder_add_string_value (builder, soup_status_get_phrase (status));
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_int_value (builder, status);
+  if (detail != NULL)
+    {
+      json_builder_set_member_name (builder, "detail");
+      json_builder_add_string_value (builder, detail);
+    }
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  text = json_to_string (root, FALSE);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+                                    text, strlen (text));
+}
+
+static void
+respond_text (SoupServerMessage *msg,
+              guint              status,
+              const char        *content_type,
+              char              *text)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE,
+                                    text, strlen (text));
+}
+
+static gboolean
+check_builtin_method (SoupServerMessage *msg)
+{
+  const char *method = soup_server_message_get_method (msg);
+
+  if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
+    return TRUE;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Allow", "GET, HEAD");
+  cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                            "only GET and HEAD are allowed here");
+  return FALSE;
+}
+
+static void
+serve_metrics (CdvizHttpServer   *self,
+               SoupServerMessage *msg)
+{
+  GString *out = g_string_new (NULL);
+
+  g_string_append (out,
+                   "# HELP cdviz_up Whether the pipeline accepts events (1) or is starting or shutting down (0).\n"
+                   "# TYPE cdviz_up gauge\n");
+  g_string_append_printf (out, "cdviz_up %d\n", g_atomic_int_get (&self->ready) ? 1 : 0);
+
+  for (guint i = 0; i < self->metrics->len; i++)
+    {
+      MetricsEntry *entry = &g_array_index (self->metrics, MetricsEntry, i);
+      entry->func (out, entry->user_data);
+    }
+
+  respond_text (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+                g_string_free (out, FALSE));
+}
+
+static void
+server_callback (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+  Route *route = g_hash_table_lookup (self->routes, path);
+
+  if (route != NULL)
+    {
+      route->callback (server, msg, path, query, route->user_data);
+      return;
+    }
+
+  if (g_str_equal (path, "/healthz"))
+    {
+      if (check_builtin_method (msg))
+        respond_text (msg, SOUP_STATUS_OK, "text/plain", g_strdup ("ok\n"));
+    }
+  else if (g_str_equal (path, "/readyz"))
+    {
+      if (!check_builtin_method (msg))
+        return;
+      if (g_atomic_int_get (&self->ready))
+        respond_text (msg, SOUP_STATUS_OK, "text/plain", g_strdup ("ready\n"));
+      else
+        respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain",
+                      g_strdup ("not ready\n"));
+    }
+  else if (g_str_equal (path, "/metrics"))
+    {
+      if (check_builtin_method (msg))
+        serve_metrics (self, msg);
+    }
+  else
+    {
+      g_autofree char *detail = g_strdup_printf ("no route for %s", path);
+      cdviz_http_respond_error (msg, SOUP_STATUS_NOT_FOUND, detail);
+    }
+}
+
+/**
+ * cdviz_http_server_add_handler:
+ * @self: a #CdvizHttpServer
+ * @path: the exact path served, e.g. `/sse/events`
+ * @owner: who serves it, for error messages (e.g. `sink 'dashboard'`)
+ * @callback: (scope notified): the handler, called on the HTTP thread
+ * @user_data: (closure callback): data for @callback
+ * @destroy: (destroy callback) (nullable): frees @user_data
+ * @error: return location for a #GError
+ *
+ * Serves @path with @callback. Routes are added before the server starts.
+ *
+ * Returns: %TRUE on success; %FALSE if @path is already served
+ */
+gboolean
+cdviz_http_server_add_handler (CdvizHttpServer    *self,
+                               const char         *path,
+                               const char         *owner,
+                               SoupServerCallback  callback,
+                               gpointer            user_data,
+                               GDestroyNotify      destroy,
+                               GError            **error)
+{
+  Route *route;
+
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
+  g_return_val_if_fail (path != NULL && path[0] == '/', FALSE);
+  g_return_val_if_fail (callback != NULL, FALSE);
+
+  if (self->started)
+    {
+      g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_STATE,
+                   _("Cannot add route %s: the HTTP server is already running"), path);
+      return FALSE;
+    }
+
+  route = g_hash_table_lookup (self->routes, path);
+  if (route != NULL || g_str_equal (path, "/healthz") ||
+      g_str_equal (path, "/readyz") || g_str_equal (path, "/metrics"))
+    {
+      g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_DUPLICATE_ROUTE,
+                   _("Duplicate route %s: already served by %s"), path,
+                   route != NULL ? route->owner : _("the server itself"));
+      return FALSE;
+    }
+
+  route = g_new0 (Route, 1);
+  route->owner = g_strdup (owner ? owner : path);
+  route->callback = callback;
+  route->user_data = user_data;
+  route->destroy = destroy;
+  g_hash_table_insert (self->routes, g_strdup (path), route);
+  return TRUE;
+}
+
+/**
+ * cdviz_http_server_add_metrics_func:
+ * @self: a #CdvizHttpServer
+ * @func: (scope notified): appends metrics text
+ * @user_data: (closure func): data for @func
+ * @destroy: (destroy func) (nullable): frees @user_data
+ *
+ * Adds a contributor to `/metrics`. Call before the server starts.
+ */
+void
+cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
+                                    CdvizMetricsFunc  func,
+                                    gpointer          user_data,
+                                    GDestroyNotify    destroy)
+{
+  MetricsEntry entry = { func, user_data, destroy };
+
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (!self->started);
+
+  g_array_append_val (self->metrics, entry);
+}
+
+static gpointer
+http_thread (gpointer data)
+{
+  CdvizHttpServer *self = data;
+
+  g_main_context_push_thread_default (self->context);
+  g_main_loop_run (self->loop);
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+static GSocketAddress *
+resolve_address (const char  *host,
+                 guint        port,
+                 GError     **error)
+{
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (host);
+  g_autoptr(GResolver) resolver = NULL;
+  GList *addresses;
+
+  if (address != NULL)
+    return g_inet_socket_address_new (address, port);
+
+  resolver = g_resolver_get_default ();
+  addresses = g_resolver_lookup_by_name (resolver, host, NULL, error);
+  if (addresses == NULL)
+    return NULL;
+  address = g_object_ref (addresses->data);
+  g_resolver_free_addresses (addresses);
+  return g_inet_socket_address_new (address, port);
+}
+
+/**
+ * cdviz_http_server_start:
+ * @self: a #CdvizHttpServer
+ * @error: return location for a #GError
+ *
+ * Listens on the configured address (synchronously, so that a port in use
+ * is reported here) and starts the HTTP thread.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+cdviz_http_server_start (CdvizHttpServer  *self,
+                         GError          **error)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *server_header = NULL;
+  GSList *uris;
+  gboolean ok;
+
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
+
+  if (self->started)
+    return TRUE;
+
+  address = resolve_address (self->host, self->port, &local_error);
+  if (address == NULL)
+    {
+      g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_LISTEN,
+                   _("Cannot listen on %s:%u: %s"), self->host, self->port,
+                   local_error->message);
+      return FALSE;
+    }
+
+  server_header = g_strdup_printf ("cdviz-pipeline/%s ", PACKAGE_VERSION);
+
+  g_main_context_push_thread_default (self->context);
+  self->server = soup_server_new ("server-header", server_header, NULL);
+  soup_server_add_handler (self->server, NULL, server_callback, self, NULL);
+  ok = soup_server_listen (self->server, address, 0, &local_error);
+  g_main_context_pop_thread_default (self->context);
+
+  if (!ok)
+    {
+      g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_LISTEN,
+                   _("Cannot listen on %s:%u: %s"), self->host, self->port,
+                   local_error->message);
+      g_clear_object (&self->server);
+      return FALSE;
+    }
+
+  uris = soup_server_get_uris (self->server);
+  self->bound_port = uris ? (guint) g_uri_get_port (uris->data) : self->port;
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  self->started = TRUE;
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->thread = g_thread_new ("cdviz-http", http_thread, self);
+  return TRUE;
+}
+
+typedef struct {
+  GSourceFunc func;
+  gpointer data;
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+} SyncCall;
+
+static gboolean
+sync_call_dispatch (gpointer data)
+{
+  SyncCall *call = data;
+
+  call->func (call->data);
+  g_mutex_lock (&call->lock);
+  call->done = TRUE;
+  g_cond_signal (&call->cond);
+  g_mutex_unlock (&call->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * cdviz_http_server_invoke_sync:
+ * @self: a #CdvizHttpServer
+ * @func: (scope call): the function to run; its return value is ignored
+ * @data: (closure func): data for @func
+ *
+ * Runs @func on the HTTP thread and waits for it to return. When the server
+ * is not running, or when called on the HTTP thread, @func runs at once.
+ */
+void
+cdviz_http_server_invoke_sync (CdvizHttpServer *self,
+                               GSourceFunc      func,
+                               gpointer         data)
+{
+  SyncCall call = { func, data };
+  GSource *source;
+
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+
+  if (self->thread == NULL || g_main_context_is_owner (self->context))
+    {
+      func (data);
+      return;
+    }
+
+  g_mutex_init (&call.lock);
+  g_cond_init (&call.cond);
+
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_callback (source, sync_call_dispatch, &call, NULL);
+  g_source_set_static_name (source, "[cdviz] invoke_sync");
+  g_source_attach (source, self->context);
+  g_source_unref (source);
+
+  g_mutex_lock (&call.lock);
+  while (!call.done)
+    g_cond_wait (&call.cond, &call.lock);
+  g_mutex_unlock (&call.lock);
+
+  g_mutex_clear (&call.lock);
+  g_cond_clear (&call.cond);
+}
+
+static gboolean
+disconnect_on_thread (gpointer data)
+{
+  CdvizHttpServer *self = data;
+
+  soup_server_disconnect (self->server);
+  g_clear_object (&self->server);
+  g_main_loop_quit (self->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * cdviz_http_server_stop:
+ * @self: a #CdvizHttpServer
+ *
+ * Closes the listening sockets and every connection, and stops the HTTP
+ * thread. Components should have finished their streams before.
+ */
+void
+cdviz_http_server_stop (CdvizHttpServer *self)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+
+  g_atomic_int_set (&self->ready, FALSE);
+  if (self->thread == NULL)
+    return;
+
+  cdviz_http_server_invoke_sync (self, disconnect_on_thread, self);
+  g_thread_join (g_steal_pointer (&self->thread));
+
+  /* Let pending sources (closures of closed connections) run and free. */
+  g_main_context_push_thread_default (self->context);
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (self->context);
+}
+
+/**
+ * cdviz_http_server_set_ready:
+ * @self: a #CdvizHttpServer
+ * @ready: whether the pipeline accepts events
+ *
+ * Sets what `/readyz` answers.
+ */
+void
+cdviz_http_server_set_ready (CdvizHttpServer *self,
+                             gboolean         ready)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_atomic_int_set (&self->ready, !!ready);
+}
+
+/**
+ * cdviz_http_server_get_port:
+ * @self: a #CdvizHttpServer
+ *
+ * Returns: the port listened on once started (useful with port 0), else the
+ *   configured port
+ */
+guint
+cdviz_http_server_get_port (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), 0);
+  return self->started ? self->bound_port : self->port;
+}
+
+/**
+ * cdviz_http_server_get_host:
+ * @self: a #CdvizHttpServer
+ *
+ * Returns: the configured host
+ */
+const char *
+cdviz_http_server_get_host (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  return self->host;
+}
+
+/**
+ * cdviz_http_server_get_context:
+ * @self: a #CdvizHttpServer
+ *
+ * Returns: (transfer none): the main context of the HTTP thread
+ */
+GMainContext *
+cdviz_http_server_get_context (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  return self->context;
+}
+
+/**
+ * cdviz_http_server_get_soup_server:
+ * @self: a #CdvizHttpServer
+ *
+ * Gets the libsoup server. Use it only on the HTTP thread.
+ *
+ * Returns: (transfer none) (nullable): the server, once started
+ */
+SoupServer *
+cdviz_http_server_get_soup_server (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  return self->server;
+}
+
+/**
+ * cdviz_http_server_is_running:
+ * @self: a #CdvizHttpServer
+ *
+ * Returns: whether the server listens
+ */
+gboolean
+cdviz_http_server_is_running (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
+  return self->thread != NULL;
+}

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include "cdviz-message.h"
+
+/**
+ * CdvizMessage:
+ *
+ * One event travelling through a pipeline: a CDEvent (the body), free-form
+ * metadata and the HTTP headers it arrived with.
+ *
+ * A message is immutable: its body and metadata are sealed [struct@Json.Node]s
+ * and its headers are not to be modified. It can therefore be shared between
+ * threads and between sinks by reference. Transformers that change an event
+ * create a new message.
+ *
+ * The compact JSON serialisation of the body is computed once, on first use,
+ * and shared: every sink and every SSE client sees the same bytes.
+ */
+struct _CdvizMessage
+{
+  GObject parent_instance;
+
+  JsonNode *body;         /* sealed */
+  JsonNode *metadata;     /* sealed object */
+  GHashTable *headers;    /* lower-case name → value */
+  GBytes *body_bytes;     /* compact JSON, set once, atomically */
+};
+
+G_DEFINE_FINAL_TYPE (CdvizMessage, cdviz_message, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_BODY,
+  PROP_METADATA,
+  PROP_HEADERS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static JsonNode *
+sealed_ref (JsonNode *node)
+{
+  JsonNode *copy;
+
+  if (json_node_is_immutable (node))
+    return json_node_ref (node);
+
+  copy = json_node_copy (node);
+  json_node_seal (copy);
+  return copy;
+}
+
+static void cdviz_message_constructed (GObject *object);
+
+static void
+cdviz_message_finalize (GObject *object)
+{
+  CdvizMessage *self = CDVIZ_MESSAGE (object);
+
+  g_clear_pointer (&self->body, json_node_unref);
+  g_clear_pointer (&self->metadata, json_node_unref);
+  g_clear_pointer (&self->headers, g_hash_table_unref);
+  g_clear_pointer (&self->body_bytes, g_bytes_unref);
+
+  G_OBJECT_CLASS (cdviz_message_parent_class)->finalize (object);
+}
+
+static void
+cdviz_message_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  CdvizMessage *self = CDVIZ_MESSAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_BODY:
+      g_value_set_boxed (value, self->body);
+      break;
+    case PROP_METADATA:
+      g_value_set_boxed (value, self->metadata);
+      break;
+    case PROP_HEADERS:
+      g_value_set_boxed (value, self->headers);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_message_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  CdvizMessage *self = CDVIZ_MESSAGE (object);
+  JsonNode *node;
+  GHashTable *headers;
+
+  switch (prop_id)
+    {
+    case PROP_BODY:
+      node = g_value_get_boxed (value);
+      if (node != NULL)
+        {
+          g_clear_pointer (&self->body, json_node_unref);
+          self->body = sealed_ref (node);
+        }
+      break;
+    case PROP_METADATA:
+      node = g_value_get_boxed (value);
+      if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_clear_pointer (&self->metadata, json_node_unref);
+          self->metadata = sealed_ref (node);
+        }
+      break;
+    case PROP_HEADERS:
+      headers = g_value_get_boxed (value);
+      if (headers != NULL)
+        {
+          GHashTableIter iter;
+          gpointer k, v;
+
+          g_hash_table_iter_init (&iter, headers);
+          while (g_hash_table_iter_next (&iter, &k, &v))
+            g_hash_table_insert (self->headers,
+                                 g_ascii_strdown (k, -1),
+                                 g_strdup (v));
+        }
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_message_class_init (CdvizMessageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = cdviz_message_constructed;
+  object_class->finalize = cdviz_message_finalize;
+  object_class->get_property = cdviz_message_get_property;
+  object_class->set_property = cdviz_message_set_property;
+
+  /**
+   * CdvizMessage:body:
+   *
+   * The event itself (a CDEvent), sealed.
+   */
+  properties[PROP_BODY] =
+    g_param_spec_boxed ("body", NULL, NULL, JSON_TYPE_NODE,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizMessage:metadata:
+   *
+   * Free-form metadata, a sealed JSON object.
+   */
+  properties[PROP_METADATA] =
+    g_param_spec_boxed ("metadata", NULL, NULL, JSON_TYPE_NODE,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizMessage:headers: (type GLib.HashTable(utf8,utf8))
+   *
+   * The headers kept from the request the event arrived with; names are
+   * lower-case.
+   */
+  properties[PROP_HEADERS] =
+    g_param_spec_boxed ("headers", NULL, NULL, G_TYPE_HASH_TABLE,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+cdviz_message_init (CdvizMessage *self)
+{
+  self->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static void
+cdviz_message_constructed (GObject *object)
+{
+  CdvizMessage *self = CDVIZ_MESSAGE (object);
+
+  G_OBJECT_CLASS (cdviz_message_parent_class)->constructed (object);
+
+  if (self->body == NULL)
+    {
+      self->body = json_node_new (JSON_NODE_NULL);
+      json_node_seal (self->body);
+    }
+  if (self->metadata == NULL)
+    {
+      self->metadata = json_node_init_object (json_node_alloc (), json_object_new ());
+      json_node_seal (self->metadata);
+    }
+}
+
+/**
+ * cdviz_message_new:
+ * @body: the event; copied and sealed unless it is already sealed
+ * @metadata: (nullable): a JSON object of metadata
+ * @headers: (nullable) (element-type utf8 utf8): headers to keep; names are
+ *   lower-cased
+ *
+ * Creates a message.
+ *
+ * Returns: (transfer full): a new #CdvizMessage
+ */
+CdvizMessage *
+cdviz_message_new (JsonNode   *body,
+                   JsonNode   *metadata,
+                   GHashTable *headers)
+{
+  CdvizMessage *self;
+
+  g_return_val_if_fail (body != NULL, NULL);
+  g_return_val_if_fail (metadata == NULL || JSON_NODE_HOLDS_OBJECT (metadata), NULL);
+
+  self = g_object_new (CDVIZ_TYPE_MESSAGE,
+                       "body", body,
+                       "metadata", metadata,
+                       "headers", headers,
+                       NULL);
+  return self;
+}
+
+/**
+ * cdviz_message_new_from_data:
+ * @data: JSON text
+ * @length: length of @data in bytes, or -1 if it is NUL-terminated
+ * @error: return location for a #GError
+ *
+ * Parses @data as the body of a new message without metadata or headers.
+ *
+ * Returns: (transfer full): a new #CdvizMessage, or %NULL on a parse error
+ */
+CdvizMessage *
+cdviz_message_new_from_data (const char  *data,
+                             gssize       length,
+                             GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+
+  if (!json_parser_load_from_data (parser, data, length, error))
+    return NULL;
+  if (json_parser_get_root (parser) == NULL)
+    {
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                           "empty document");
+      return NULL;
+    }
+  return cdviz_message_new (json_parser_get_root (parser), NULL, NULL);
+}
+
+/**
+ * cdviz_message_get_body:
+ * @self: a #CdvizMessage
+ *
+ * Returns: (transfer none): the sealed body
+ */
+JsonNode *
+cdviz_message_get_body (CdvizMessage *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
+  return self->body;
+}
+
+/**
+ * cdviz_message_get_metadata:
+ * @self: a #CdvizMessage
+ *
+ * Returns: (transfer none): the sealed metadata object
+ */
+JsonNode *
+cdviz_message_get_metadata (CdvizMessage *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
+  return self->metadata;
+}
+
+/**
+ * cdviz_message_get_headers:
+ * @self: a #CdvizMessage
+ *
+ * Returns: (transfer none) (element-type utf8 utf8): the headers, lower-case
+ *   name to value; do not modify
+ */
+GHashTable *
+cdviz_message_get_headers (CdvizMessage *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
+  return self->headers;
+}
+
+/**
+ * cdviz_message_get_header:
+ * @self: a #CdvizMessage
+ * @name: a header name, in any case
+ *
+ * Returns: (nullable): the value of the header @name
+ */
+const char *
+cdviz_message_get_header (CdvizMessage *self,
+                          const char   *name)
+{
+  g_autofree char *lower = NULL;
+
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  lower = g_ascii_strdown (name, -1);
+  return g_hash_table_lookup (self->headers, lower);
+}
+
+static const char *
+context_string (CdvizMessage *self,
+                const char   *member)
+{
+  JsonObject *root, *context;
+  JsonNode *node;
+
+  if (!JSON_NODE_HOLDS_OBJECT (self->body))
+    return NULL;
+  root = json_node_get_object (self->body);
+  node = json_object_get_member (root, "context");
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  context = json_node_get_object (node);
+  node = json_object_get_member (context, member);
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/**
+ * cdviz_message_get_id:
+ * @self: a #CdvizMessage
+ *
+ * Returns: (nullable): the CDEvent's `context.id`
+ */
+const char *
+cdviz_message_get_id (CdvizMessage *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
+  return context_string (self, "id");
+}
+
+/**
+ * cdviz_message_get_event_type:
+ * @self: a #CdvizMessage
+ *
+ * Returns: (nullable): the CDEvent's `context.type`
+ */
+const char *
+cdviz_message_get_event_type (CdvizMessage *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
+  return context_string (self, "type");
+}
+
+/**
+ * cdviz_message_get_body_bytes:
+ * @self: a #CdvizMessage
+ *
+ * Gets the compact JSON serialisation of the body (no trailing newline). It
+ * is computed on the first call and shared afterwards; this function is
+ * thread-safe.
+ *
+ * Returns: (transfer none): the serialised body
+ */
+GBytes *
+cdviz_message_get_body_bytes (CdvizMessage *self)
+{
+  GBytes *bytes;
+  char *text;
+  gsize length;
+
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
+
+  bytes = g_atomic_pointer_get (&self->body_bytes);
+  if (bytes != NULL)
+    return bytes;
+
+  text = json_to_string (self->body, FALSE);
+  length = strlen (text);
+  bytes = g_bytes_new_take (text, length);
+  if (!g_atomic_pointer_compare_and_exchange (&self->body_bytes, NULL, bytes))
+    {
+      g_bytes_unref (bytes);
+      bytes = g_atomic_pointer_get (&self->body_bytes);
+    }
+  return bytes;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#define __CDVIZ_H_INSIDE__
+
+#include "cdviz-version.h"
+#include "cdviz-message.h"
+#include "cdviz-source.h"
+#include "cdviz-transformer.h"
+#include "cdviz-sink.h"
+#include "cdviz-registry.h"
+#include "cdviz-plugin.h"
+#include "cdviz-config.h"
+#include "cdviz-http-server.h"
+#include "cdviz-header-validator.h"
+#include "cdviz-pipeline.h"
+#include "cdviz-cdevent.h"
+
+#undef __CDVIZ_H_INSIDE__
