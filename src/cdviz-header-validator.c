@@ -120,6 +120,7 @@ struct _CdvizHeaderValidator
 };
 
 G_DEFINE_FINAL_TYPE (CdvizHeaderValidator, cdviz_header_validator, G_TYPE_OBJECT)
+
 /**
  * cdviz_header_validator_error_quark:
  *
@@ -319,8 +320,8 @@ node_is_boolean (JsonNode *node)
 }
 
 static gboolean
-check_fields (const char  *header,
-              const char  *type_name,
+check_fields (const char         *header,
+              const char         *type_name,
               JsonObject         *obj,
               const char * const *allowed,
               GError            **error)

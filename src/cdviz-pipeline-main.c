@@ -124,12 +124,20 @@ run_connect (void)
   CdvizHttpServer *http;
   guint sigint, sigterm;
 
+  /* Signals are caught from the start: a SIGTERM that arrives while the
+   * pipeline starts still shuts it down cleanly. */
+  loop = g_main_loop_new (NULL, FALSE);
+  sigint = g_unix_signal_add (SIGINT, on_signal, loop);
+  sigterm = g_unix_signal_add (SIGTERM, on_signal, loop);
+
   config = load_config (&error);
   if (config != NULL)
     pipeline = cdviz_pipeline_new (config, NULL, &error);
   if (pipeline == NULL || !cdviz_pipeline_start (pipeline, &error))
     {
       g_printerr ("cdviz-pipeline: %s\n", error->message);
+      g_source_remove (sigint);
+      g_source_remove (sigterm);
       return 1;
     }
 
@@ -137,9 +145,6 @@ run_connect (void)
   g_message (_("Listening on http://%s:%u"), cdviz_http_server_get_host (http),
              cdviz_http_server_get_port (http));
 
-  loop = g_main_loop_new (NULL, FALSE);
-  sigint = g_unix_signal_add (SIGINT, on_signal, loop);
-  sigterm = g_unix_signal_add (SIGTERM, on_signal, loop);
   g_main_loop_run (loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);

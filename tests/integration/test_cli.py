@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The cdviz-pipeline program as a user runs it: options, config --check,
+configuration errors, built-in routes, signals."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from cdviz_testlib import PROGRAM, PLUGIN_DIR, Pipeline, free_port
+
+
+def run(args, env=None, timeout=20):
+    full_env = dict(os.environ)
+    full_env["CDVIZ_PLUGIN_SYSTEM_PATH"] = ""
+    if env:
+        full_env.update(env)
+    return subprocess.run([PROGRAM] + args, capture_output=True, text=True,
+                          env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def write(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_version(self):
+        r = run(["--version"])
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^cdviz-pipeline \d+\.\d+\.\d+\n$")
+
+    def test_help(self):
+        r = run(["--help"])
+        self.assertEqual(r.returncode, 0)
+        for word in ("--config", "--plugin-dir", "--set", "--verbose", "--quiet",
+                     "connect", "config --check"):
+            self.assertIn(word, r.stdout)
+
+    def test_bad_option(self):
+        r = run(["--no-such-option"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Unknown option --no-such-option", r.stderr)
+
+    def test_check_default(self):
+        r = run(["config", "--check", "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('[http]\nhost = "127.0.0.1"\nport = 8080\n', r.stdout)
+        self.assertIn('[sinks.events]\nenabled = true\ntype = "sse"\nid = "events"\n', r.stdout)
+        self.assertIn('extractor = { type = "webhook", id = "events" }', r.stdout)
+        self.assertIn("configuration OK", r.stderr)
+
+    def test_check_layers(self):
+        path = write(self.tmp.name, "c.toml", "[http]\nport = 9001\n")
+        r = run(["config", "--check", "--config", path, "--set", "pipeline.queue_capacity = 5"],
+                env={"CDVIZ_COLLECTOR__HTTP__HOST": "0.0.0.0"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('[http]\nhost = "0.0.0.0"\nport = 9001\n', r.stdout)
+        self.assertIn('queue_capacity = 5\n', r.stdout)
+
+    def check_error(self, toml, expected, args=()):
+        path = write(self.tmp.name, "bad.toml", toml)
+        r = run(["config", "--check", "--config", path, "--plugin-dir", PLUGIN_DIR] + list(args))
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr, "cdviz-pipeline: %s:%s\n" % (path, expected))
+        # connect refuses the same configuration without listening
+        r = run(["--config", path, "--plugin-dir", PLUGIN_DIR, "--set", "http.port = 0"] + list(args))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(expected, r.stderr)
+        self.assertNotIn("Listening", r.stderr)
+
+    def test_error_unknown_type(self):
+        self.check_error('[sinks.x]\ntype = "kafka"\n',
+                         "2: key “sinks.x.type”: unknown sink type “kafka” (known: %s; plugin "
+                         "directories searched: %s)" % (self.known_sinks(), PLUGIN_DIR))
+
+    def known_sinks(self):
+        names = ["debug"]
+        if os.path.isdir(os.path.join(PLUGIN_DIR, "sse")):
+            names.append("sse")
+        return ", ".join(sorted(names))
+
+    def test_error_unknown_key(self):
+        self.check_error('[http]\nport = 1\nadress = "x"\n',
+                         "3: unknown key “http.adress” (known keys: host, port)")
+
+    def test_error_mistyped_key(self):
+        self.check_error('[pipeline]\nqueue_capacity = "many"\n',
+                         "2: key “pipeline.queue_capacity”: expected an integer, got a string")
+
+    def test_error_missing_key(self):
+        self.check_error('[transformers.t]\nfilter = "."\n',
+                         "1: missing required key “transformers.t.type”")
+
+    def test_error_unknown_ref(self):
+        self.check_error('[sources.s]\nenabled = true\ntransformer_refs = ["nope"]\n',
+                         "3: key “sources.s.transformer_refs”: no transformer named “nope” "
+                         "(define [transformers.nope])")
+
+    def test_error_vrl(self):
+        self.check_error('[transformers.t]\ntype = "vrl"\ntemplate = "[.]"\n',
+                         "2: key “transformers.t.type”: VRL transformers are not supported; "
+                         "rewrite the program as a jq filter (type = \"jq\", filter = '…'), "
+                         "see doc/migrating.md")
+
+    def test_error_parse(self):
+        path = write(self.tmp.name, "bad.toml", '[http]\nport = = 1\n')
+        r = run(["config", "--check", "--config", path])
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("cdviz-pipeline: %s:2:8: " % path), r.stderr)
+
+    def test_error_set(self):
+        r = run(["config", "--check", "--set", "http.port = 'x'"])
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr,
+                         "cdviz-pipeline: --set:1: key “http.port”: expected an integer, got a string\n")
+
+    def test_error_missing_file(self):
+        r = run(["--config", "/nonexistent/c.toml"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/c.toml", r.stderr)
+
+    def test_port_in_use(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        try:
+            r = run(["--plugin-dir", PLUGIN_DIR, "--set", "http.port = %d" % port])
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("Cannot listen on 127.0.0.1:%d: " % port, r.stderr)
+            self.assertNotIn("Listening", r.stderr)
+        finally:
+            s.close()
+
+    def test_broken_plugin_skipped(self):
+        modules = os.environ.get("CDVIZ_TEST_MODULES")
+        r = run(["config", "--check", "--plugin-dir", modules])
+        # the good test plugin loads; each broken one is named in a warning
+        for name in ("test-wrong-abi.so", "test-no-descriptor.so",
+                     "test-failing-register.so", "not-a-module.so"):
+            self.assertRegex(r.stderr, r"WARNING \*\*: .*Skipping plugin: .*%s" % name)
+
+
+class ServerTest(unittest.TestCase):
+    CONFIG = '[sinks.out]\ntype = "debug"\n'
+
+    def test_builtin_routes(self):
+        with Pipeline(self.CONFIG) as p:
+            status, headers, body = p.request("GET", "/healthz")
+            self.assertEqual((status, body), (200, b"ok\n"))
+            status, headers, body = p.request("GET", "/readyz")
+            self.assertEqual((status, body), (200, b"ready\n"))
+            status, headers, body = p.request("GET", "/metrics")
+            self.assertEqual(status, 200)
+            self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
+            self.assertIn(b"\ncdviz_up 1\n", body)
+            self.assertIn(b'cdviz_sink_messages_total{sink="out",outcome="sent"} 0\n', body)
+            status, headers, body = p.request("GET", "/nothing/here")
+            self.assertEqual(status, 404)
+            self.assertEqual(headers["content-type"], "application/json")
+            self.assertEqual(body, b'{"title":"Not Found","status":404,"detail":"no route for /nothing/here"}')
+            status, headers, body = p.request("POST", "/healthz")
+            self.assertEqual(status, 405)
+            self.assertEqual(headers["allow"], "GET, HEAD")
+            self.assertEqual(p.stop(), 0)
+
+    def test_sigint(self):
+        with Pipeline(self.CONFIG) as p:
+            p.proc.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(), 0)
+            self.assertIn("Stopped", p.stderr())
+
+    def test_sigterm(self):
+        with Pipeline(self.CONFIG) as p:
+            self.assertEqual(p.stop(), 0)
+            self.assertIn("Shutting down", p.stderr())
+
+    def test_connect_subcommand(self):
+        port = free_port()
+        env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")
+        proc = subprocess.Popen([PROGRAM, "connect", "--plugin-dir", PLUGIN_DIR,
+                                 "--set", "http.port = %d" % port, "--set", "sources.events.enabled = false",
+                                 "--set", "sinks.events.enabled = false"],
+                                stderr=subprocess.PIPE, env=env)
+        try:
+            line = proc.stderr.readline().decode()
+            self.assertIn("Listening on http://127.0.0.1:%d" % port, line)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stderr.close()
+
+    def test_quiet(self):
+        with Pipeline(self.CONFIG, args=["-q"], expect_start=False) as p:
+            import time
+            time.sleep(0.5)
+            self.assertEqual(p.stop(), 0)
+            self.assertEqual(p.stderr(), "")
+
+
+if __name__ == "__main__":
+    unittest.main()
