@@ -6,6 +6,10 @@
 
 G_BEGIN_DECLS
 
+/* Resolves `_file` keys once every layer is in (idempotent). */
+gboolean  _cdviz_config_finish         (CdvizConfig        *self,
+                                        GError            **error);
+
 /* Where a key was set: "FILE:LINE", "FILE", or "<built-in>:LINE". */
 char     *_cdviz_config_describe       (CdvizConfig        *self,
                                         const char         *path);

@@ -575,13 +575,6 @@ resolve_file_keys (CdvizConfig  *self,
   return TRUE;
 }
 
-/*
- * _cdviz_config_finish:
- * Resolves `_file` keys. Called by the pipeline (and config --check) once all
- * layers are in.
- */
-gboolean _cdviz_config_finish (CdvizConfig *self, GError **error);
-
 gboolean
 _cdviz_config_finish (CdvizConfig  *self,
                       GError      **error)
@@ -1223,6 +1216,18 @@ static void
 emit_value (GString  *out,
             JsonNode *node);
 
+/* The `value` of an `equals` header rule is the expected token itself. */
+static gboolean
+is_sensitive_member (JsonObject *object,
+                     const char *key)
+{
+  if (is_sensitive (key))
+    return TRUE;
+  return g_str_equal (key, "value") &&
+         g_strcmp0 (json_object_get_string_member_with_default (object, "type", NULL),
+                    "equals") == 0;
+}
+
 static void
 emit_inline_table (GString    *out,
                    JsonObject *object)
@@ -1237,7 +1242,7 @@ emit_inline_table (GString    *out,
 
       cdviz_config_path_append (key, l->data);
       g_string_append_printf (out, "%s%s = ", first ? "" : ", ", key->str);
-      if (is_sensitive (l->data))
+      if (is_sensitive_member (object, l->data))
         g_string_append (out, "\"<redacted>\"");
       else
         emit_value (out, json_object_get_member (object, l->data));
@@ -1325,7 +1330,7 @@ emit_table (GString    *out,
         }
       cdviz_config_path_append (key, l->data);
       g_string_append_printf (out, "%s = ", key->str);
-      if (is_sensitive (l->data))
+      if (is_sensitive_member (object, l->data))
         g_string_append (out, "\"<redacted>\"");
       else
         emit_value (out, value);
@@ -1351,7 +1356,8 @@ emit_table (GString    *out,
  * @self: a #CdvizConfig
  *
  * Prints the merged configuration as TOML. Values of keys named `token`,
- * `password` or `secret` are replaced by `"<redacted>"`.
+ * `password` or `secret` (or ending in `_token`, `_password`), and the `value`
+ * of `equals` header rules, are replaced by `"<redacted>"`.
  *
  * Returns: (transfer full): the TOML text
  */

@@ -101,8 +101,6 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-gboolean _cdviz_config_finish (CdvizConfig *self, GError **error);
-
 static void
 source_entry_free (gpointer data)
 {

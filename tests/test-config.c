@@ -245,10 +245,12 @@ test_print_redacts (void)
   g_autofree char *printed = NULL;
 
   g_assert_true (cdviz_config_add_string (config,
-                                          "[sinks.x]\ntype = \"debug\"\nheaders = { \"X-Sig\" = { type = \"signature\", token = \"topsecret\" } }\n",
+                                          "[sinks.x]\ntype = \"debug\"\nheaders = { \"X-Sig\" = { type = \"signature\", token = \"topsecret\" }, \"Authorization\" = { type = \"equals\", value = \"Bearer hunter2\" } }\n",
                                           NULL, &error));
   printed = cdviz_config_to_toml (config);
   g_assert_null (strstr (printed, "topsecret"));
+  g_assert_null (strstr (printed, "hunter2"));
+  g_assert_nonnull (strstr (printed, "value = \"<redacted>\""));
   g_assert_nonnull (strstr (printed, "token = \"<redacted>\""));
 }
 
