@@ -87,7 +87,8 @@ cdviz_config_init (CdvizConfig *self)
 {
   g_autoptr(GError) error = NULL;
 
-  self->root = json_node_init_object (json_node_alloc (), json_object_new ());
+  self->root = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (self->root, json_object_new ());
   self->locations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, location_free);
 
   if (!add_resource (self, BASE_RESOURCE, &error))

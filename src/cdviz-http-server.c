@@ -387,7 +387,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *server_header = NULL;
-  GSList *uris;
+  GSList *listeners;
   gboolean ok;
 
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
@@ -421,9 +421,16 @@ cdviz_http_server_start (CdvizHttpServer  *self,
       return FALSE;
     }
 
-  uris = soup_server_get_uris (self->server);
-  self->bound_port = uris ? (guint) g_uri_get_port (uris->data) : self->port;
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  /* Not soup_server_get_uris(): libsoup 3.2.3 leaks an address in it. */
+  listeners = soup_server_get_listeners (self->server);
+  self->bound_port = self->port;
+  if (listeners != NULL)
+    {
+      g_autoptr(GSocketAddress) local = g_socket_get_local_address (listeners->data, NULL);
+      if (G_IS_INET_SOCKET_ADDRESS (local))
+        self->bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+    }
+  g_slist_free (listeners);
 
   self->started = TRUE;
   self->loop = g_main_loop_new (self->context, FALSE);

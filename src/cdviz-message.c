@@ -197,7 +197,8 @@ cdviz_message_constructed (GObject *object)
     }
   if (self->metadata == NULL)
     {
-      self->metadata = json_node_init_object (json_node_alloc (), json_object_new ());
+      self->metadata = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (self->metadata, json_object_new ());
       json_node_seal (self->metadata);
     }
 }

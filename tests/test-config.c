@@ -45,6 +45,7 @@ test_layers (void)
                   "CDVIZ_COLLECTOR__SINKS__OUT__ENABLED=false",
                   "OTHER=1", NULL };
   g_autofree char *where = NULL;
+  g_autofree char *expected = NULL;
 
   /* Base layer */
   g_assert_cmpint (json_object_get_int_member (section (config, "http"), "port"), ==, 8080);
@@ -55,7 +56,8 @@ test_layers (void)
   g_assert_cmpint (json_object_get_int_member (section (config, "http"), "port"), ==, 9000);
   g_assert_cmpstr (json_object_get_string_member (section (config, "http"), "host"), ==, "127.0.0.1");
   where = cdviz_config_get_location (config, "http.port");
-  g_assert_cmpstr (where, ==, g_strdup_printf ("%s:2", path));
+  expected = g_strdup_printf ("%s:2", path);
+  g_assert_cmpstr (where, ==, expected);
 
   g_assert_true (cdviz_config_add_environment (config, env, &error));
   g_assert_no_error (error);
