@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cdviz-message.h"
+#include "cdviz-json-private.h"
 
 /**
  * CdvizMessage:
@@ -239,6 +240,7 @@ cdviz_message_new (JsonNode   *body,
  * @error: return location for a #GError
  *
  * Parses @data as the body of a new message without metadata or headers.
+ * A document holding more than one top-level value is refused.
  *
  * Returns: (transfer full): a new #CdvizMessage, or %NULL on a parse error
  */
@@ -247,17 +249,14 @@ cdviz_message_new_from_data (const char  *data,
                              gssize       length,
                              GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonNode) body = NULL;
 
-  if (!json_parser_load_from_data (parser, data, length, error))
+  g_return_val_if_fail (data != NULL, NULL);
+
+  body = _cdviz_json_parse_single (data, length < 0 ? strlen (data) : (gsize) length, error);
+  if (body == NULL)
     return NULL;
-  if (json_parser_get_root (parser) == NULL)
-    {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           "empty document");
-      return NULL;
-    }
-  return cdviz_message_new (json_parser_get_root (parser), NULL, NULL);
+  return cdviz_message_new (body, NULL, NULL);
 }
 
 /**

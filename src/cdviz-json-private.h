@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+JsonNode *_cdviz_json_parse_single (const char  *data,
+                                    gsize        length,
+                                    GError     **error);
+
+G_END_DECLS
