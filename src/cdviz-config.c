@@ -52,6 +52,14 @@ struct _CdvizConfig
 };
 
 G_DEFINE_FINAL_TYPE (CdvizConfig, cdviz_config, G_TYPE_OBJECT)
+/**
+ * cdviz_config_error_quark:
+ *
+ * The error domain of [enum@ConfigError], also available as
+ * %CDVIZ_CONFIG_ERROR.
+ *
+ * Returns: the error quark
+ */
 G_DEFINE_QUARK (cdviz-config-error-quark, cdviz_config_error)
 
 static void
@@ -229,6 +237,8 @@ _cdviz_config_describe (CdvizConfig *self,
  * cdviz_config_get_location:
  * @self: a #CdvizConfig
  * @path: a dotted key path, e.g. `sinks.dashboard.id`
+ *
+ * Tells where a key was set, for error messages.
  *
  * Returns: (transfer full): where @path (or its nearest ancestor) was set,
  *   as `FILE:LINE`
@@ -592,6 +602,8 @@ _cdviz_config_finish (CdvizConfig  *self,
  * cdviz_config_get_root:
  * @self: a #CdvizConfig
  *
+ * Gets the merged configuration, as the layers added so far left it.
+ *
  * Returns: (transfer none): the merged configuration, a JSON object
  */
 JsonNode *
@@ -605,6 +617,8 @@ cdviz_config_get_root (CdvizConfig *self)
  * cdviz_config_get_section:
  * @self: a #CdvizConfig
  * @name: a top-level table name, e.g. `http`
+ *
+ * Gets one top-level table of the merged configuration.
  *
  * Returns: (transfer none) (nullable): the table, if present
  */

@@ -124,7 +124,7 @@ G_DEFINE_FINAL_TYPE (CdvizHeaderValidator, cdviz_header_validator, G_TYPE_OBJECT
 /**
  * cdviz_header_validator_error_quark:
  *
- * The error domain of [error@HeaderValidatorError], also available as
+ * The error domain of [enum@HeaderValidatorError], also available as
  * %CDVIZ_HEADER_VALIDATOR_ERROR.
  *
  * Returns: the error quark

@@ -3,6 +3,9 @@
 
 #include <glib/gi18n-lib.h>
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include <json-glib/json-glib.h>
 
 #include "cdviz-http-server.h"
@@ -24,6 +27,7 @@
 typedef struct {
   char *owner;
   SoupServerCallback callback;
+  SoupServerCallback early_callback;
   gpointer user_data;
   GDestroyNotify destroy;
 } Route;
@@ -48,12 +52,22 @@ struct _CdvizHttpServer
   SoupServer *server;
 
   GHashTable *routes;     /* path → Route; frozen once started */
+  GHashTable *idle_watches; /* GSocket → GSource; HTTP thread only */
+  guint in_flight;          /* requests read but not answered; HTTP thread */
   GArray *metrics;        /* MetricsEntry; frozen once started */
   int ready;              /* atomic */
   gboolean started;
 };
 
 G_DEFINE_FINAL_TYPE (CdvizHttpServer, cdviz_http_server, G_TYPE_OBJECT)
+/**
+ * cdviz_http_server_error_quark:
+ *
+ * The error domain of [enum@HttpServerError], also available as
+ * %CDVIZ_HTTP_SERVER_ERROR.
+ *
+ * Returns: the error quark
+ */
 G_DEFINE_QUARK (cdviz-http-server-error-quark, cdviz_http_server_error)
 
 static void
@@ -65,6 +79,15 @@ route_free (gpointer data)
     route->destroy (route->user_data);
   g_free (route->owner);
   g_free (route);
+}
+
+static void
+idle_watch_free (gpointer data)
+{
+  GSource *source = data;
+
+  g_source_destroy (source);
+  g_source_unref (source);
 }
 
 static void
@@ -84,6 +107,7 @@ cdviz_http_server_finalize (GObject *object)
   cdviz_http_server_stop (self);
 
   g_clear_pointer (&self->routes, g_hash_table_unref);
+  g_clear_pointer (&self->idle_watches, g_hash_table_unref);
   g_clear_pointer (&self->metrics, g_array_unref);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -102,6 +126,8 @@ static void
 cdviz_http_server_init (CdvizHttpServer *self)
 {
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);
+  self->idle_watches = g_hash_table_new_full (NULL, NULL, g_object_unref,
+                                              idle_watch_free);
   self->metrics = g_array_new (FALSE, TRUE, sizeof (MetricsEntry));
   g_array_set_clear_func (self->metrics, metrics_entry_clear);
   self->context = g_main_context_new ();
@@ -259,6 +285,20 @@ server_callback (SoupServer        *server,
     }
 }
 
+static void
+early_server_callback (SoupServer        *server,
+                       SoupServerMessage *msg,
+                       const char        *path,
+                       GHashTable        *query,
+                       gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+  Route *route = g_hash_table_lookup (self->routes, path);
+
+  if (route != NULL && route->early_callback != NULL)
+    route->early_callback (server, msg, path, query, route->user_data);
+}
+
 /**
  * cdviz_http_server_add_handler:
  * @self: a #CdvizHttpServer
@@ -315,6 +355,35 @@ cdviz_http_server_add_handler (CdvizHttpServer    *self,
 }
 
 /**
+ * cdviz_http_server_set_early_handler:
+ * @self: a #CdvizHttpServer
+ * @path: a path added with [method@HttpServer.add_handler]
+ * @callback: (scope notified): the early handler, called on the HTTP thread
+ *
+ * Gives the route @path an early handler: it runs once the request headers
+ * are read, before the body is (see soup_server_add_early_handler()), with
+ * the route's user data. Setting a status there answers the request without
+ * calling the route's handler; libsoup still reads the body (unless the
+ * client sent `Expect: 100-continue`), so turn off accumulation of the
+ * request body with soup_message_body_set_accumulate() when refusing a
+ * large one. Call before the server starts.
+ */
+void
+cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
+                                     const char         *path,
+                                     SoupServerCallback  callback)
+{
+  Route *route;
+
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+
+  route = g_hash_table_lookup (self->routes, path);
+  g_return_if_fail (route != NULL);
+  route->early_callback = callback;
+}
+
+/**
  * cdviz_http_server_add_metrics_func:
  * @self: a #CdvizHttpServer
  * @func: (scope notified): appends metrics text
@@ -336,6 +405,100 @@ cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
   g_return_if_fail (!self->started);
 
   g_array_append_val (self->metrics, entry);
+}
+
+/* --- idle keep-alive connections ----------------------------------------
+ *
+ * libsoup 3.2.3 never closes a keep-alive connection that the client closes
+ * while it is idle between two requests (fixed upstream by commit d20c6601,
+ * "Don't leak idle connections closed by the client", in 3.3): the socket
+ * stays in CLOSE-WAIT and its descriptor is never released. Work around it
+ * by watching every connection between the end of one request
+ * ("request-finished") and the arrival of the next ("request-read"): when
+ * the socket becomes readable and a peek reads end-of-file (or a reset), the
+ * client is gone and nothing is in flight, so the socket is closed. Data
+ * instead means a new request, left to libsoup. Sockets libsoup closes
+ * itself are noticed (g_socket_is_closed()) and forgotten; their descriptor
+ * is never touched again. */
+
+static gboolean
+idle_socket_ready (GSocket      *socket,
+                   GIOCondition  condition,
+                   gpointer      user_data)
+{
+  CdvizHttpServer *self = user_data;
+  char byte;
+  gssize n;
+
+  if (!g_socket_is_closed (socket))
+    {
+      n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        {
+          if (n < 0)
+            return G_SOURCE_CONTINUE;   /* spurious wake-up */
+          /* a new request: libsoup reads it */
+        }
+      else
+        {
+          g_debug ("Closing an idle connection the client closed");
+          g_socket_close (socket, NULL);
+        }
+    }
+
+  /* Removing the entry destroys this source. */
+  g_hash_table_remove (self->idle_watches, socket);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_idle_connection (SoupServer        *server,
+                       SoupServerMessage *msg,
+                       gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+  GSource *source;
+
+  if (socket == NULL || g_socket_is_closed (socket) ||
+      g_hash_table_contains (self->idle_watches, socket))
+    return;
+
+  source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (idle_socket_ready), self, NULL);
+  g_source_set_static_name (source, "[cdviz] idle connection");
+  g_source_attach (source, self->context);
+  g_hash_table_insert (self->idle_watches, g_object_ref (socket), source);
+}
+
+#define IN_FLIGHT_KEY "cdviz-in-flight"
+#define STOP_GRACE_USEC (G_USEC_PER_SEC)
+
+static void
+unwatch_busy_connection (SoupServer        *server,
+                         SoupServerMessage *msg,
+                         gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket != NULL)
+    g_hash_table_remove (self->idle_watches, socket);
+
+  g_object_set_data (G_OBJECT (msg), IN_FLIGHT_KEY, GINT_TO_POINTER (1));
+  self->in_flight++;
+}
+
+static void
+request_done (SoupServer        *server,
+              SoupServerMessage *msg,
+              gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+
+  if (g_object_steal_data (G_OBJECT (msg), IN_FLIGHT_KEY) != NULL)
+    self->in_flight--;
+  watch_idle_connection (server, msg, user_data);
 }
 
 static gpointer
@@ -409,6 +572,10 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   g_main_context_push_thread_default (self->context);
   self->server = soup_server_new ("server-header", server_header, NULL);
   soup_server_add_handler (self->server, NULL, server_callback, self, NULL);
+  soup_server_add_early_handler (self->server, NULL, early_server_callback, self, NULL);
+  g_signal_connect (self->server, "request-read", G_CALLBACK (unwatch_busy_connection), self);
+  g_signal_connect (self->server, "request-finished", G_CALLBACK (request_done), self);
+  g_signal_connect (self->server, "request-aborted", G_CALLBACK (request_done), self);
   ok = soup_server_listen (self->server, address, 0, &local_error);
   g_main_context_pop_thread_default (self->context);
 
@@ -504,10 +671,36 @@ cdviz_http_server_invoke_sync (CdvizHttpServer *self,
 }
 
 static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
 disconnect_on_thread (gpointer data)
 {
   CdvizHttpServer *self = data;
 
+  /* Requests being answered (a webhook waiting for the pipeline, whose
+   * answers were queued to this context while it drained) get up to a
+   * second to be written, so that no accepted event loses its answer. */
+  if (self->in_flight > 0)
+    {
+      gint64 deadline = g_get_monotonic_time () + STOP_GRACE_USEC;
+      GSource *tick = g_timeout_source_new (10);
+
+      g_source_set_callback (tick, wake_up, NULL, NULL);
+      g_source_set_static_name (tick, "[cdviz] stop grace");
+      g_source_attach (tick, self->context);
+      while (self->in_flight > 0 && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (self->context, TRUE);
+      g_source_destroy (tick);
+      g_source_unref (tick);
+      if (self->in_flight > 0)
+        g_debug ("Stopping with %u requests unanswered", self->in_flight);
+    }
+
+  g_hash_table_remove_all (self->idle_watches);
   soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_main_loop_quit (self->loop);
@@ -559,6 +752,8 @@ cdviz_http_server_set_ready (CdvizHttpServer *self,
  * cdviz_http_server_get_port:
  * @self: a #CdvizHttpServer
  *
+ * Gets the TCP port of the server.
+ *
  * Returns: the port listened on once started (useful with port 0), else the
  *   configured port
  */
@@ -573,6 +768,8 @@ cdviz_http_server_get_port (CdvizHttpServer *self)
  * cdviz_http_server_get_host:
  * @self: a #CdvizHttpServer
  *
+ * Gets the address the server listens on.
+ *
  * Returns: the configured host
  */
 const char *
@@ -585,6 +782,9 @@ cdviz_http_server_get_host (CdvizHttpServer *self)
 /**
  * cdviz_http_server_get_context:
  * @self: a #CdvizHttpServer
+ *
+ * Gets the main context the HTTP thread runs, where every handler is
+ * called.
  *
  * Returns: (transfer none): the main context of the HTTP thread
  */
@@ -613,6 +813,8 @@ cdviz_http_server_get_soup_server (CdvizHttpServer *self)
 /**
  * cdviz_http_server_is_running:
  * @self: a #CdvizHttpServer
+ *
+ * Tells whether the server has been started and not stopped.
  *
  * Returns: whether the server listens
  */

@@ -62,6 +62,10 @@ gboolean         cdviz_http_server_add_handler     (CdvizHttpServer   *self,
                                                     GDestroyNotify     destroy,
                                                     GError           **error);
 CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
+                                                      const char         *path,
+                                                      SoupServerCallback  callback);
+CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
                                                      CdvizMetricsFunc  func,
                                                      gpointer          user_data,

@@ -263,6 +263,8 @@ cdviz_message_new_from_data (const char  *data,
  * cdviz_message_get_body:
  * @self: a #CdvizMessage
  *
+ * Gets the event, a sealed [struct@Json.Node] that must not be modified.
+ *
  * Returns: (transfer none): the sealed body
  */
 JsonNode *
@@ -276,6 +278,8 @@ cdviz_message_get_body (CdvizMessage *self)
  * cdviz_message_get_metadata:
  * @self: a #CdvizMessage
  *
+ * Gets the metadata, a sealed JSON object that must not be modified.
+ *
  * Returns: (transfer none): the sealed metadata object
  */
 JsonNode *
@@ -288,6 +292,8 @@ cdviz_message_get_metadata (CdvizMessage *self)
 /**
  * cdviz_message_get_headers:
  * @self: a #CdvizMessage
+ *
+ * Gets the headers kept from the request the event arrived with.
  *
  * Returns: (transfer none) (element-type utf8 utf8): the headers, lower-case
  *   name to value; do not modify
@@ -303,6 +309,8 @@ cdviz_message_get_headers (CdvizMessage *self)
  * cdviz_message_get_header:
  * @self: a #CdvizMessage
  * @name: a header name, in any case
+ *
+ * Gets the value of one of the headers kept with the message.
  *
  * Returns: (nullable): the value of the header @name
  */
@@ -343,6 +351,8 @@ context_string (CdvizMessage *self,
  * cdviz_message_get_id:
  * @self: a #CdvizMessage
  *
+ * Gets the CDEvent id.
+ *
  * Returns: (nullable): the CDEvent's `context.id`
  */
 const char *
@@ -355,6 +365,8 @@ cdviz_message_get_id (CdvizMessage *self)
 /**
  * cdviz_message_get_event_type:
  * @self: a #CdvizMessage
+ *
+ * Gets the CDEvent type, e.g. `dev.cdevents.build.started.0.1.1`.
  *
  * Returns: (nullable): the CDEvent's `context.type`
  */

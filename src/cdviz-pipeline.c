@@ -92,6 +92,15 @@ G_DEFINE_FINAL_TYPE (CdvizPipeline, cdviz_pipeline, G_TYPE_OBJECT)
 /* Counters are written by one thread and read by the HTTP thread. */
 #define COUNT(counter) ((void) g_atomic_pointer_add (&(counter), 1))
 #define COUNTER(counter) ((guint64) (gsize) g_atomic_pointer_get (&(counter)))
+
+/**
+ * cdviz_pipeline_error_quark:
+ *
+ * The error domain of [enum@PipelineError], also available as
+ * %CDVIZ_PIPELINE_ERROR.
+ *
+ * Returns: the error quark
+ */
 G_DEFINE_QUARK (cdviz-pipeline-error-quark, cdviz_pipeline_error)
 
 enum {
@@ -565,11 +574,20 @@ deliver (CdvizPipeline *self,
   if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE], 0, TRUE))
     {
       Emission *emission = g_new0 (Emission, 1);
+      GSource *source;
 
       emission->pipeline = g_object_ref (self);
       emission->message = g_object_ref (message);
-      g_main_context_invoke_full (self->owner_context, G_PRIORITY_DEFAULT,
-                                  emit_message, emission, emission_free);
+      /* Always through a source: g_main_context_invoke() would call
+       * emit_message() right here, on the pipeline thread, whenever the
+       * owner context is the global default one and nobody iterates it at
+       * this instant. */
+      source = g_idle_source_new ();
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, emit_message, emission, emission_free);
+      g_source_set_static_name (source, "[cdviz] pipeline message");
+      g_source_attach (source, self->owner_context);
+      g_source_unref (source);
     }
 }
 
@@ -873,6 +891,8 @@ cdviz_pipeline_stop (CdvizPipeline *self)
  * cdviz_pipeline_is_running:
  * @self: a #CdvizPipeline
  *
+ * Tells whether the pipeline was started and not stopped.
+ *
  * Returns: whether the pipeline accepts messages
  */
 gboolean
@@ -938,6 +958,8 @@ find_source (CdvizPipeline *self,
  * @self: a #CdvizPipeline
  * @source: a source of @self
  *
+ * Gets the name under which @source was configured.
+ *
  * Returns: (nullable): the name of @source in the configuration
  */
 const char *
@@ -955,6 +977,8 @@ cdviz_pipeline_get_source_name (CdvizPipeline *self,
  * cdviz_pipeline_get_sink_name:
  * @self: a #CdvizPipeline
  * @sink: a sink of @self
+ *
+ * Gets the name under which @sink was configured.
  *
  * Returns: (nullable): the name of @sink in the configuration
  */
@@ -977,6 +1001,8 @@ cdviz_pipeline_get_sink_name (CdvizPipeline *self,
  * cdviz_pipeline_get_sink:
  * @self: a #CdvizPipeline
  * @name: a sink name (`[sinks.NAME]`)
+ *
+ * Looks up an enabled sink by its name in the configuration.
  *
  * Returns: (transfer none) (nullable): the enabled sink called @name
  */
@@ -1044,6 +1070,8 @@ cdviz_pipeline_push_async (CdvizPipeline       *self,
  * @self: a #CdvizPipeline
  * @result: the result
  * @error: return location for a #GError
+ *
+ * Finishes [method@Pipeline.push_async].
  *
  * Returns: %TRUE if the message was processed and delivered (or dropped by a
  *   filter); %FALSE with %CDVIZ_PIPELINE_ERROR_FULL, _REJECTED or
@@ -1134,6 +1162,9 @@ cdviz_pipeline_flush (CdvizPipeline *self)
  * cdviz_pipeline_get_http_server:
  * @self: a #CdvizPipeline
  *
+ * Gets the HTTP server of the pipeline. With `port = 0`, its port is known
+ * once the pipeline started.
+ *
  * Returns: (transfer none): the HTTP server (`[http]`)
  */
 CdvizHttpServer *
@@ -1146,6 +1177,8 @@ cdviz_pipeline_get_http_server (CdvizPipeline *self)
 /**
  * cdviz_pipeline_get_config:
  * @self: a #CdvizPipeline
+ *
+ * Gets the configuration the pipeline was built from.
  *
  * Returns: (transfer none): the configuration
  */

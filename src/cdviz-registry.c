@@ -42,6 +42,14 @@ struct _CdvizRegistry
 };
 
 G_DEFINE_FINAL_TYPE (CdvizRegistry, cdviz_registry, G_TYPE_OBJECT)
+/**
+ * cdviz_registry_error_quark:
+ *
+ * The error domain of [enum@RegistryError], also available as
+ * %CDVIZ_REGISTRY_ERROR.
+ *
+ * Returns: the error quark
+ */
 G_DEFINE_QUARK (cdviz-registry-error-quark, cdviz_registry_error)
 
 static void
@@ -111,6 +119,8 @@ cdviz_registry_get_default (void)
 /**
  * cdviz_component_kind_to_string:
  * @kind: a kind
+ *
+ * Gets the name of a component kind, as used in messages.
  *
  * Returns: `"source"`, `"transformer"` or `"sink"`
  */
@@ -202,6 +212,8 @@ cdviz_registry_register_type (CdvizRegistry       *self,
  * @kind: the kind of component
  * @name: a type name
  *
+ * Looks up the type registered under @name.
+ *
  * Returns: the GType registered as @name, or %G_TYPE_INVALID
  */
 GType
@@ -243,6 +255,8 @@ sorted_strv (GHashTable *table)
  * @self: a #CdvizRegistry
  * @kind: the kind of component
  *
+ * Lists the type names registered for one kind of component.
+ *
  * Returns: (transfer full): the registered names of @kind, sorted
  */
 char **
@@ -262,6 +276,8 @@ cdviz_registry_list_types (CdvizRegistry      *self,
  * cdviz_registry_list_plugins:
  * @self: a #CdvizRegistry
  *
+ * Lists the plugins loaded so far.
+ *
  * Returns: (transfer full): the names of the loaded plugins, sorted
  */
 char **
@@ -278,6 +294,8 @@ cdviz_registry_list_plugins (CdvizRegistry *self)
 /**
  * cdviz_registry_get_searched_dirs:
  * @self: a #CdvizRegistry
+ *
+ * Lists the directories searched for plugins so far, for error messages.
  *
  * Returns: (transfer full): the plugin directories searched so far, in order
  */

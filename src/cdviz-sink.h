@@ -27,6 +27,10 @@ G_DECLARE_INTERFACE (CdvizSink, cdviz_sink, CDVIZ, SINK, GObject)
  *   after the last @send_message
  *
  * The interface of sinks.
+ *
+ * Python classes implement `do_send_message (self, message)` (returning
+ * %TRUE, or raising [struct@GLib.Error]) and, optionally, `do_start_sink` and
+ * `do_stop_sink`. PyGObject takes the GIL for each call.
  */
 struct _CdvizSinkInterface
 {

@@ -25,6 +25,10 @@ G_DECLARE_INTERFACE (CdvizSource, cdviz_source, CDVIZ, SOURCE, GObject)
  * @stop_source: stop receiving events; called once, before the pipeline drains
  *
  * The interface of event sources.
+ *
+ * Python classes implement `do_start_source (self, pipeline)` and
+ * `do_stop_source (self)`. A source that keeps @pipeline must drop it in
+ * `do_stop_source`, or the two keep each other alive.
  */
 struct _CdvizSourceInterface
 {

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+
 #include "cdviz-transformer.h"
 
 /**
@@ -30,6 +33,13 @@ cdviz_transformer_default_init (CdvizTransformerInterface *iface)
  * Transforms @message. An empty array drops it; an error rejects it (a
  * webhook publisher then receives 422 with the error's message).
  *
+ * The returned array holds a reference to each message and releases them
+ * when it is freed (its free function is g_object_unref(), whatever the
+ * implementation set), so `g_autoptr(GPtrArray)` is all a caller needs.
+ *
+ * Language bindings call [method@Transformer.transform_for_bindings]
+ * instead, under the name `transform`.
+ *
  * Returns: (transfer full) (element-type CdvizMessage) (nullable): the
  *   messages to pass on, or %NULL with @error set
  */
@@ -39,6 +49,7 @@ cdviz_transformer_transform (CdvizTransformer  *self,
                              GError           **error)
 {
   CdvizTransformerInterface *iface;
+  g_autoptr(GError) local_error = NULL;
   GPtrArray *result;
 
   g_return_val_if_fail (CDVIZ_IS_TRANSFORMER (self), NULL);
@@ -48,9 +59,51 @@ cdviz_transformer_transform (CdvizTransformer  *self,
   iface = CDVIZ_TRANSFORMER_GET_IFACE (self);
   g_return_val_if_fail (iface->transform != NULL, NULL);
 
-  result = iface->transform (self, message, error);
-  if (result == NULL && (error == NULL || *error == NULL))
-    g_critical ("%s returned NULL without setting an error",
-                G_OBJECT_TYPE_NAME (self));
+  result = iface->transform (self, message, &local_error);
+  if (result == NULL)
+    {
+      /* A Python exception other than GLib.Error arrives here as NULL
+       * without an error (PyGObject prints the traceback). */
+      if (local_error == NULL)
+        {
+          g_warning ("%s returned no messages and no error",
+                     G_OBJECT_TYPE_NAME (self));
+          g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       _("transformer %s failed without giving a reason"),
+                       G_OBJECT_TYPE_NAME (self));
+        }
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  /* C implementations set g_object_unref() already; PyGObject returns an
+   * array that owns its references without saying so. */
+  g_ptr_array_set_free_func (result, g_object_unref);
   return result;
+}
+
+/**
+ * cdviz_transformer_transform_for_bindings: (rename-to cdviz_transformer_transform)
+ * @self: a #CdvizTransformer
+ * @message: the message to transform
+ * @error: return location for a #GError
+ *
+ * Does what cdviz_transformer_transform() does; C code calls that one. This
+ * is the same call annotated for language bindings, where it is named
+ * `transform` (in Python, `transformer.transform(message)` returns a list).
+ *
+ * The two differ only in how the ownership of the result is described: the
+ * messages belong to the array, which releases them when it is freed. A
+ * `(transfer full)` array makes PyGObject 3.42 release each message once
+ * more.
+ *
+ * Returns: (transfer container) (element-type CdvizMessage) (nullable): the
+ *   messages to pass on, or %NULL with @error set
+ */
+GPtrArray *
+cdviz_transformer_transform_for_bindings (CdvizTransformer  *self,
+                                          CdvizMessage      *message,
+                                          GError           **error)
+{
+  return cdviz_transformer_transform (self, message, error);
 }

@@ -18,9 +18,20 @@ G_DECLARE_INTERFACE (CdvizTransformer, cdviz_transformer, CDVIZ, TRANSFORMER, GO
 
 /**
  * CdvizTransformerInterface:
- * @transform: turn one message into zero or more; called on the pipeline thread
+ * @transform: turns one message into zero or more; see
+ *   [method@Transformer.transform]. Called on the pipeline thread, one
+ *   message at a time.
  *
  * The interface of transformers.
+ *
+ * An implementation returns a new array holding a reference to each message
+ * it passes on. The array may have g_object_unref() as its free function
+ * (`g_ptr_array_new_with_free_func (g_object_unref)`, the usual way in C) or
+ * none (what PyGObject returns): cdviz_transformer_transform() sets it.
+ *
+ * Python classes implement it as `do_transform (self, message)` returning a
+ * list of [class@Message]s; raising [struct@GLib.Error] rejects the message.
+ * PyGObject takes the GIL for the call.
  */
 struct _CdvizTransformerInterface
 {
@@ -38,5 +49,9 @@ CDVIZ_AVAILABLE_IN_1_0
 GPtrArray *cdviz_transformer_transform (CdvizTransformer  *self,
                                         CdvizMessage      *message,
                                         GError           **error);
+CDVIZ_AVAILABLE_IN_1_0
+GPtrArray *cdviz_transformer_transform_for_bindings (CdvizTransformer  *self,
+                                                     CdvizMessage      *message,
+                                                     GError           **error);
 
 G_END_DECLS

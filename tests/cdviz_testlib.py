@@ -204,6 +204,7 @@ class SseReader:
         self._chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
         self.text = b""      # de-chunked stream bytes received so far
         self.ended = False   # the server ended the body (last chunk or close)
+        self._dechunk()      # bytes that came with the response head
 
     def _feed(self):
         try:

@@ -299,6 +299,8 @@ test_stop_drains (void)
   g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING);
 }
 
+static GThread *main_thread;
+
 static void
 on_message (CdvizPipeline *pipeline,
             CdvizMessage  *message,
@@ -306,6 +308,8 @@ on_message (CdvizPipeline *pipeline,
 {
   guint *count = user_data;
 
+  /* On the thread that started the pipeline, never on the pipeline thread. */
+  g_assert_true (g_thread_self () == main_thread);
   g_assert_true (g_main_context_is_owner (g_main_context_default ()));
   (*count)++;
 }
@@ -324,9 +328,93 @@ test_signal (void)
       g_assert_true (cdviz_pipeline_push (pipeline, "a", message, NULL));
     }
   cdviz_pipeline_flush (pipeline);
+  /* Delivered, but signalled only when this thread iterates its context. */
+  g_assert_cmpuint (count, ==, 0);
   while (count < 10)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpuint (count, ==, 10);
+}
+
+/* A transformer that returns what language bindings return: an array that
+ * holds a reference to each message but has no free function; or, for ids
+ * starting with "null", NULL without an error (an uncaught Python
+ * exception). */
+#define TEST_TYPE_BARE_TRANSFORMER (test_bare_transformer_get_type ())
+G_DECLARE_FINAL_TYPE (TestBareTransformer, test_bare_transformer, TEST, BARE_TRANSFORMER, GObject)
+
+struct _TestBareTransformer
+{
+  GObject parent_instance;
+};
+
+static void bare_iface_init (CdvizTransformerInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestBareTransformer, test_bare_transformer, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (CDVIZ_TYPE_TRANSFORMER, bare_iface_init))
+
+static GPtrArray *
+bare_transform (CdvizTransformer  *transformer,
+                CdvizMessage      *message,
+                GError           **error)
+{
+  GPtrArray *out;
+
+  if (g_str_has_prefix (cdviz_message_get_id (message), "null"))
+    return NULL;
+  out = g_ptr_array_new ();
+  g_ptr_array_add (out, g_object_ref (message));
+  g_ptr_array_add (out, g_object_ref (message));
+  return out;
+}
+
+static void
+bare_iface_init (CdvizTransformerInterface *iface)
+{
+  iface->transform = bare_transform;
+}
+
+static void test_bare_transformer_class_init (TestBareTransformerClass *klass) {}
+static void test_bare_transformer_init (TestBareTransformer *self) {}
+
+static void
+test_transformer_ownership (void)
+{
+  g_autoptr(CdvizMessage) message = event ("own");
+  g_autoptr(GObject) bare = g_object_new (TEST_TYPE_BARE_TRANSFORMER, NULL);
+  g_autoptr(GObject) picky = g_object_new (TEST_TYPE_PICKY_TRANSFORMER, NULL);
+  g_autoptr(GError) error = NULL;
+
+  /* Whatever free function the implementation set (none, or
+   * g_object_unref()), the array returned releases the messages. */
+  for (guint round = 0; round < 2; round++)
+    {
+      CdvizTransformer *transformer = CDVIZ_TRANSFORMER (round == 0 ? bare : picky);
+      g_autoptr(GPtrArray) out = cdviz_transformer_transform (transformer, message, &error);
+      g_autoptr(GPtrArray) out2 = cdviz_transformer_transform_for_bindings (transformer, message,
+                                                                            &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (out);
+      g_assert_nonnull (out2);
+      g_assert_true (g_ptr_array_index (out, 0) == message);
+      g_assert_true (g_ptr_array_index (out2, 0) == message);
+    }
+  g_assert_cmpuint (G_OBJECT (message)->ref_count, ==, 1);
+}
+
+static void
+test_transformer_null_without_error (void)
+{
+  g_autoptr(CdvizMessage) message = event ("null1");
+  g_autoptr(GObject) bare = g_object_new (TEST_TYPE_BARE_TRANSFORMER, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) out = NULL;
+
+  g_test_expect_message ("cdviz", G_LOG_LEVEL_WARNING, "*returned no messages and no error*");
+  out = cdviz_transformer_transform (CDVIZ_TRANSFORMER (bare), message, &error);
+  g_test_assert_expected_messages ();
+  g_assert_null (out);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
 }
 
 int
@@ -337,6 +425,7 @@ main (int   argc,
   CdvizRegistry *registry;
 
   g_test_init (&argc, &argv, NULL);
+  main_thread = g_thread_self ();
   g_setenv ("CDVIZ_PLUGIN_SYSTEM_PATH", "", TRUE);
 
   collected = g_ptr_array_new_with_free_func (g_free);
@@ -352,6 +441,8 @@ main (int   argc,
   g_test_add_func ("/pipeline/queue-full", test_queue_full);
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
   g_test_add_func ("/pipeline/signal", test_signal);
+  g_test_add_func ("/transformer/ownership", test_transformer_ownership);
+  g_test_add_func ("/transformer/null-without-error", test_transformer_null_without_error);
 
   return g_test_run ();
 }

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "cdviz-sse-ring.h"
+
+#include <string.h>
+
+typedef struct {
+  GBytes *frame;
+  char *id;            /* nullable: the event's id, for Last-Event-ID */
+} Slot;
+
+struct _CdvizSseRing
+{
+  Slot *slots;
+  guint capacity;
+  guint64 oldest;      /* sequence number of the oldest frame held */
+  guint64 next;        /* sequence number the next frame gets */
+};
+
+/**
+ * cdviz_sse_ring_new:
+ * @capacity: how many frames are kept (at least 1)
+ *
+ * Returns: (transfer full): an empty ring
+ */
+CdvizSseRing *
+cdviz_sse_ring_new (guint capacity)
+{
+  CdvizSseRing *ring;
+
+  g_return_val_if_fail (capacity >= 1, NULL);
+
+  ring = g_new0 (CdvizSseRing, 1);
+  ring->capacity = capacity;
+  ring->slots = g_new0 (Slot, capacity);
+  return ring;
+}
+
+static void
+slot_clear (Slot *slot)
+{
+  g_clear_pointer (&slot->frame, g_bytes_unref);
+  g_clear_pointer (&slot->id, g_free);
+}
+
+void
+cdviz_sse_ring_free (CdvizSseRing *ring)
+{
+  if (ring == NULL)
+    return;
+  for (guint i = 0; i < ring->capacity; i++)
+    slot_clear (&ring->slots[i]);
+  g_free (ring->slots);
+  g_free (ring);
+}
+
+static inline Slot *
+slot_at (CdvizSseRing *ring,
+         guint64       seq)
+{
+  return &ring->slots[seq % ring->capacity];
+}
+
+guint
+cdviz_sse_ring_get_capacity (CdvizSseRing *ring)
+{
+  return ring->capacity;
+}
+
+guint
+cdviz_sse_ring_get_length (CdvizSseRing *ring)
+{
+  return (guint) (ring->next - ring->oldest);
+}
+
+/* The sequence number of the oldest frame held (equal to the next one when
+ * the ring is empty). */
+guint64
+cdviz_sse_ring_get_oldest (CdvizSseRing *ring)
+{
+  return ring->oldest;
+}
+
+/* The sequence number the next pushed frame will get: where a live client's
+ * cursor starts. */
+guint64
+cdviz_sse_ring_get_next (CdvizSseRing *ring)
+{
+  return ring->next;
+}
+
+/**
+ * cdviz_sse_ring_push:
+ * @ring: a ring
+ * @id: (nullable): the frame's event id
+ * @frame: the formatted frame; a reference is taken
+ *
+ * Appends @frame, dropping the oldest frame when the ring is full.
+ *
+ * Returns: the frame's sequence number
+ */
+guint64
+cdviz_sse_ring_push (CdvizSseRing *ring,
+                     const char   *id,
+                     GBytes       *frame)
+{
+  guint64 seq = ring->next;
+  Slot *slot = slot_at (ring, seq);
+
+  if (ring->next - ring->oldest == ring->capacity)
+    {
+      slot_clear (slot);   /* the oldest frame lives in the slot we reuse */
+      ring->oldest++;
+    }
+  slot->frame = g_bytes_ref (frame);
+  slot->id = g_strdup (id);
+  ring->next++;
+  return seq;
+}
+
+/**
+ * cdviz_sse_ring_peek:
+ * @ring: a ring
+ * @seq: a sequence number
+ *
+ * Returns: (transfer none) (nullable): the frame @seq, or %NULL if it is not
+ *   (or no longer) held
+ */
+GBytes *
+cdviz_sse_ring_peek (CdvizSseRing *ring,
+                     guint64       seq)
+{
+  if (seq < ring->oldest || seq >= ring->next)
+    return NULL;
+  return slot_at (ring, seq)->frame;
+}
+
+/**
+ * cdviz_sse_ring_resume_cursor:
+ * @ring: a ring
+ * @last_event_id: (nullable): the `Last-Event-ID` a client sent
+ * @found: (out) (optional): whether the id was found
+ *
+ * Where a (re)connecting client starts: right after the newest frame whose
+ * id is @last_event_id when the ring still holds one, otherwise live (the
+ * next sequence number).
+ *
+ * Returns: the client's cursor
+ */
+guint64
+cdviz_sse_ring_resume_cursor (CdvizSseRing *ring,
+                              const char   *last_event_id,
+                              gboolean     *found)
+{
+  if (found != NULL)
+    *found = FALSE;
+  if (last_event_id == NULL || *last_event_id == '\0')
+    return ring->next;
+
+  for (guint64 seq = ring->next; seq > ring->oldest; seq--)
+    {
+      Slot *slot = slot_at (ring, seq - 1);
+
+      if (slot->id != NULL && strcmp (slot->id, last_event_id) == 0)
+        {
+          if (found != NULL)
+            *found = TRUE;
+          return seq;
+        }
+    }
+  return ring->next;
+}
+
+/**
+ * cdviz_sse_ring_catch_up:
+ * @ring: a ring
+ * @cursor: (inout): a client's cursor
+ *
+ * Moves a cursor that fell out of the ring to the oldest frame still held.
+ *
+ * Returns: how many frames the client will never see (0 if none)
+ */
+guint64
+cdviz_sse_ring_catch_up (CdvizSseRing *ring,
+                         guint64      *cursor)
+{
+  guint64 skipped;
+
+  if (*cursor >= ring->oldest)
+    return 0;
+  skipped = ring->oldest - *cursor;
+  *cursor = ring->oldest;
+  return skipped;
+}
+
+/**
+ * cdviz_sse_ring_collect:
+ * @ring: a ring
+ * @cursor: (inout): a client's cursor, inside the ring (see
+ *   cdviz_sse_ring_catch_up())
+ * @frames: (out caller-allocates) (array length=max_frames): where to store
+ *   references to the frames
+ * @max_frames: at most this many frames
+ * @max_bytes: stop once this many bytes are collected (at least one frame
+ *   is collected whatever its size)
+ * @out_bytes: (out) (optional): the total size of the frames collected
+ *
+ * Takes references to the frames from @cursor on, and advances @cursor past
+ * them.
+ *
+ * Returns: the number of frames stored in @frames
+ */
+guint
+cdviz_sse_ring_collect (CdvizSseRing  *ring,
+                        guint64       *cursor,
+                        GBytes       **frames,
+                        guint          max_frames,
+                        gsize          max_bytes,
+                        gsize         *out_bytes)
+{
+  guint n = 0;
+  gsize bytes = 0;
+
+  g_return_val_if_fail (*cursor >= ring->oldest, 0);
+
+  while (*cursor < ring->next && n < max_frames && (n == 0 || bytes < max_bytes))
+    {
+      GBytes *frame = slot_at (ring, *cursor)->frame;
+      gsize size = g_bytes_get_size (frame);
+
+      if (n > 0 && bytes + size > max_bytes)
+        break;
+      frames[n++] = g_bytes_ref (frame);
+      bytes += size;
+      (*cursor)++;
+    }
+  if (out_bytes != NULL)
+    *out_bytes = bytes;
+  return n;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The ring of the last N formatted frames of an SSE sink, and the cursor
+ * arithmetic of its clients. Every frame gets the next sequence number
+ * (0, 1, 2…); the ring holds [oldest, next). A client is a cursor: the
+ * sequence number of the next frame it will be sent. Not thread-safe: the
+ * sink serialises calls with its mutex. */
+
+typedef struct _CdvizSseRing CdvizSseRing;
+
+CdvizSseRing *cdviz_sse_ring_new            (guint          capacity);
+void          cdviz_sse_ring_free           (CdvizSseRing  *ring);
+
+guint         cdviz_sse_ring_get_capacity   (CdvizSseRing  *ring);
+guint         cdviz_sse_ring_get_length     (CdvizSseRing  *ring);
+guint64       cdviz_sse_ring_get_oldest     (CdvizSseRing  *ring);
+guint64       cdviz_sse_ring_get_next       (CdvizSseRing  *ring);
+
+guint64       cdviz_sse_ring_push           (CdvizSseRing  *ring,
+                                             const char    *id,
+                                             GBytes        *frame);
+GBytes       *cdviz_sse_ring_peek           (CdvizSseRing  *ring,
+                                             guint64        seq);
+
+guint64       cdviz_sse_ring_resume_cursor  (CdvizSseRing  *ring,
+                                             const char    *last_event_id,
+                                             gboolean      *found);
+guint64       cdviz_sse_ring_catch_up       (CdvizSseRing  *ring,
+                                             guint64       *cursor);
+guint         cdviz_sse_ring_collect        (CdvizSseRing  *ring,
+                                             guint64       *cursor,
+                                             GBytes       **frames,
+                                             guint          max_frames,
+                                             gsize          max_bytes,
+                                             gsize         *out_bytes);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdvizSseRing, cdviz_sse_ring_free)
+
+G_END_DECLS

@@ -1,0 +1,717 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "cdviz-webhook-source.h"
+
+/**
+ * CdvizWebhookSource:
+ *
+ * `extractor = { type = "webhook", id = "ID" }`: receives CDEvents on
+ * `POST /webhook/ID` of the pipeline's HTTP server.
+ *
+ * Keys: `id` (required), `headers` (header rules, see
+ * [class@HeaderValidator]), `headers_to_keep` (request headers copied into
+ * the message, names lower-cased, first value), `max_body_size` (bytes,
+ * default 1 MiB).
+ *
+ * Answers:
+ *
+ * - 201, empty body: the pipeline accepted the event (it went through the
+ *   source's transformers);
+ * - 400: the body is not JSON, not a CDEvent, or its `context.id` holds CR,
+ *   LF or NUL (JSON error body with the reason);
+ * - 401 / 403: a header rule failed (text/plain, the validator's message);
+ * - 405 with `Allow: POST`; 413 when the body is larger than
+ *   `max_body_size` (refused from `Content-Length` before the body is
+ *   stored);
+ * - 422: a transformer rejected the event (its message);
+ * - 503 with `Retry-After: 1` when the pipeline queue is full; 503 while the
+ *   pipeline is stopping.
+ *
+ * Each message gets the metadata `{"context": {"source": S}}` where S is the
+ * default `context.source`, `http://HOST:PORT/?source=NAME` (NAME being the
+ * source's name in the configuration), as cdviz-collector injects; S also
+ * fills a missing `context.source` (see [func@cdevent_normalize]).
+ */
+
+#define DEFAULT_MAX_BODY_SIZE (1024 * 1024)
+
+struct _CdvizWebhookSource
+{
+  GObject parent_instance;
+
+  /* configuration */
+  char *id;
+  JsonNode *headers;
+  char **headers_to_keep;
+  guint64 max_body_size;
+
+  CdvizHeaderValidator *validator;
+  char *path;
+
+  /* set by start_source */
+  CdvizPipeline *pipeline;        /* not owned: the pipeline owns us */
+  char *name;
+  char *default_source;           /* built on the HTTP thread */
+  int stopped;                    /* atomic */
+};
+
+enum {
+  PROP_0,
+  PROP_ID,
+  PROP_HEADERS,
+  PROP_HEADERS_TO_KEEP,
+  PROP_MAX_BODY_SIZE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void source_iface_init (CdvizSourceInterface *iface);
+static void initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CdvizWebhookSource, cdviz_webhook_source, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (CDVIZ_TYPE_SOURCE, source_iface_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, initable_iface_init))
+
+/* --- responses ---------------------------------------------------------- */
+
+static void
+respond_text (SoupServerMessage *msg,
+              guint              status,
+              const char        *text)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY,
+                                    text, strlen (text));
+}
+
+/* Answers early (before the body is read): the body is then read by libsoup
+ * but not kept. */
+static void
+refuse_body (SoupServerMessage *msg)
+{
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+}
+
+static void
+respond_unavailable (SoupServerMessage *msg,
+                     const char        *detail)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", "1");
+  cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, detail);
+}
+
+static void
+respond_too_large (CdvizWebhookSource *self,
+                   SoupServerMessage  *msg)
+{
+  g_autofree char *detail =
+    g_strdup_printf ("the body is larger than max_body_size (%" G_GUINT64_FORMAT " bytes)",
+                     self->max_body_size);
+
+  cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
+}
+
+/* --- raw body checks ---------------------------------------------------- */
+
+/* json-glib 1.6 accepts (and leaks on) documents with several top-level
+ * values, and silently cuts strings at an escaped NUL. Refuse both before
+ * parsing. Only the outer structure is checked; json-glib does the rest.
+ * Returns %NULL if the text may be parsed, else the reason to refuse it. */
+static const char *
+check_raw_json (const char *data,
+                gsize       length)
+{
+  gsize i = 0;
+  int depth = 0;
+  gboolean in_string = FALSE;
+
+  if (memchr (data, '\0', length) != NULL)
+    return "invalid JSON: the body contains a NUL byte";
+
+  while (i < length && g_ascii_isspace (data[i]))
+    i++;
+  if (i == length)
+    return "invalid JSON: the body is empty";
+  if (data[i] != '{')
+    {
+      const char *rest = data + i;
+      gsize left = length - i;
+
+      /* Some other JSON value (not parsed further: it is refused anyway). */
+      if (strchr ("[\"-0123456789", data[i]) != NULL ||
+          (left >= 4 && (strncmp (rest, "true", 4) == 0 || strncmp (rest, "null", 4) == 0)) ||
+          (left >= 5 && strncmp (rest, "false", 5) == 0))
+        return "not a CDEvent: the document is not a JSON object";
+      return "invalid JSON: the body does not start with a JSON value";
+    }
+
+  for (; i < length; i++)
+    {
+      char c = data[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            {
+              if (i + 5 < length && data[i + 1] == 'u' &&
+                  data[i + 2] == '0' && data[i + 3] == '0' &&
+                  data[i + 4] == '0' && data[i + 5] == '0')
+                return "invalid JSON: strings containing NUL (\\u0000) are not accepted";
+              i++;
+            }
+          else if (c == '"')
+            in_string = FALSE;
+          continue;
+        }
+
+      if (c == '"')
+        in_string = TRUE;
+      else if (c == '{' || c == '[')
+        depth++;
+      else if (c == '}' || c == ']')
+        {
+          depth--;
+          if (depth == 0)
+            {
+              for (i++; i < length; i++)
+                if (!g_ascii_isspace (data[i]))
+                  return "invalid JSON: more than one top-level value";
+              return NULL;
+            }
+        }
+    }
+
+  /* Unterminated: let the parser describe it. */
+  return NULL;
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+typedef struct {
+  CdvizWebhookSource *source;
+  SoupServerMessage *msg;
+  gulong disconnected_id;
+  gulong finished_id;
+  gboolean gone;
+} PendingRequest;
+
+static void
+pending_request_free (PendingRequest *request)
+{
+  if (request->disconnected_id != 0)
+    g_signal_handler_disconnect (request->msg, request->disconnected_id);
+  if (request->finished_id != 0)
+    g_signal_handler_disconnect (request->msg, request->finished_id);
+  g_object_unref (request->msg);
+  g_object_unref (request->source);
+  g_free (request);
+}
+
+static void
+pending_request_gone (SoupServerMessage *msg,
+                      PendingRequest    *request)
+{
+  request->gone = TRUE;
+}
+
+static void
+push_done (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  PendingRequest *request = user_data;
+  SoupServerMessage *msg = request->msg;
+  g_autoptr(GError) error = NULL;
+
+  if (cdviz_pipeline_push_finish (CDVIZ_PIPELINE (object), result, &error))
+    {
+      if (!request->gone)
+        soup_server_message_set_status (msg, SOUP_STATUS_CREATED, NULL);
+    }
+  else
+    {
+      g_debug ("Webhook %s: event refused: %s", request->source->path, error->message);
+      if (request->gone)
+        ;
+      else if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
+        respond_unavailable (msg, error->message);
+      else if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_REJECTED))
+        cdviz_http_respond_error (msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, error->message);
+      else if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING))
+        cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, error->message);
+      else
+        cdviz_http_respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
+    }
+
+  if (!request->gone)
+    soup_server_message_unpause (msg);
+  pending_request_free (request);
+}
+
+typedef struct {
+  char * const *wanted;
+  GHashTable *kept;
+} KeepHeaders;
+
+static void
+keep_header (const char *name,
+             const char *value,
+             gpointer    user_data)
+{
+  KeepHeaders *keep = user_data;
+
+  for (char * const *w = keep->wanted; *w != NULL; w++)
+    {
+      if (g_ascii_strcasecmp (name, *w) == 0)
+        {
+          char *lower = g_ascii_strdown (name, -1);
+
+          /* the first value wins */
+          if (!g_hash_table_contains (keep->kept, lower))
+            g_hash_table_insert (keep->kept, lower, g_strdup (value));
+          else
+            g_free (lower);
+          return;
+        }
+    }
+}
+
+static const char *
+get_default_source (CdvizWebhookSource *self)
+{
+  if (self->default_source == NULL)
+    {
+      CdvizHttpServer *http = cdviz_pipeline_get_http_server (self->pipeline);
+      const char *host = cdviz_http_server_get_host (http);
+      g_autofree char *escaped = g_uri_escape_string (self->name, NULL, FALSE);
+      gboolean ipv6 = strchr (host, ':') != NULL;
+
+      self->default_source = g_strdup_printf ("http://%s%s%s:%u/?source=%s",
+                                              ipv6 ? "[" : "", host, ipv6 ? "]" : "",
+                                              cdviz_http_server_get_port (http), escaped);
+    }
+  return self->default_source;
+}
+
+static guint
+check_headers (CdvizWebhookSource *self,
+               SoupServerMessage  *msg,
+               GBytes             *body)
+{
+  g_autofree char *message = NULL;
+  guint status;
+
+  status = cdviz_header_validator_check_soup (self->validator,
+                                              soup_server_message_get_request_headers (msg),
+                                              body, &message);
+  if (status != SOUP_STATUS_OK)
+    {
+      g_debug ("Webhook %s: %s", self->path, message);
+      respond_text (msg, status, message ? message : "Header validation failed");
+    }
+  return status;
+}
+
+static void
+got_chunk (SoupServerMessage  *msg,
+           GBytes             *chunk,
+           CdvizWebhookSource *self)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  if (soup_server_message_get_status (msg) != 0)
+    return;
+  if ((guint64) body->length > self->max_body_size)
+    {
+      respond_too_large (self, msg);
+      refuse_body (msg);
+      soup_message_body_truncate (body);
+    }
+}
+
+/* Runs once the request headers are read, before the body is. */
+static void
+early_handler (SoupServer        *server,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  CdvizWebhookSource *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  if (g_atomic_int_get (&self->stopped))
+    {
+      cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the source is stopped");
+      refuse_body (msg);
+      return;
+    }
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Allow", "POST");
+      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only POST is allowed here");
+      refuse_body (msg);
+      return;
+    }
+
+  /* Rules that do not need the body are checked before reading it. */
+  if (!cdviz_header_validator_needs_body (self->validator) &&
+      check_headers (self, msg, NULL) != SOUP_STATUS_OK)
+    {
+      refuse_body (msg);
+      return;
+    }
+
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
+    {
+      if ((guint64) soup_message_headers_get_content_length (headers) > self->max_body_size)
+        {
+          respond_too_large (self, msg);
+          refuse_body (msg);
+        }
+    }
+  else
+    {
+      /* chunked: count while reading */
+      g_signal_connect_object (msg, "got-chunk", G_CALLBACK (got_chunk), self, 0);
+    }
+}
+
+static void
+handler (SoupServer        *server,
+         SoupServerMessage *msg,
+         const char        *path,
+         GHashTable        *query,
+         gpointer           user_data)
+{
+  CdvizWebhookSource *self = user_data;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) normalized = NULL;
+  g_autoptr(JsonNode) metadata = NULL;
+  g_autoptr(JsonObject) metadata_context = NULL;
+  g_autoptr(JsonObject) metadata_object = NULL;
+  g_autoptr(GHashTable) kept = NULL;
+  g_autoptr(CdvizMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *reason;
+  const char *data;
+  gsize length;
+  PendingRequest *request;
+
+  /* The early handler answered everything but well-formed POSTs; these
+   * checks only matter if it did not run. */
+  if (g_atomic_int_get (&self->stopped))
+    {
+      cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the source is stopped");
+      return;
+    }
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Allow", "POST");
+      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only POST is allowed here");
+      return;
+    }
+
+  body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  data = g_bytes_get_data (body, &length);
+  if (data == NULL)
+    data = "";
+
+  if ((guint64) length > self->max_body_size)
+    {
+      respond_too_large (self, msg);
+      return;
+    }
+
+  if (!cdviz_header_validator_is_empty (self->validator) &&
+      check_headers (self, msg, body) != SOUP_STATUS_OK)
+    return;
+
+  reason = check_raw_json (data, length);
+  if (reason != NULL)
+    {
+      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, reason);
+      return;
+    }
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, data, (gssize) length, &error))
+    {
+      g_autofree char *detail = g_strdup_printf ("invalid JSON: %s", error->message);
+      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, detail);
+      return;
+    }
+
+  normalized = cdviz_cdevent_normalize (json_parser_get_root (parser),
+                                        get_default_source (self), &error);
+  if (normalized == NULL)
+    {
+      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+      return;
+    }
+  json_node_seal (normalized);
+
+  metadata_context = json_object_new ();
+  json_object_set_string_member (metadata_context, "source", get_default_source (self));
+  metadata_object = json_object_new ();
+  json_object_set_object_member (metadata_object, "context", g_steal_pointer (&metadata_context));
+  metadata = json_node_init_object (json_node_alloc (), metadata_object);
+
+  kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (self->headers_to_keep != NULL)
+    {
+      KeepHeaders keep = { self->headers_to_keep, kept };
+      soup_message_headers_foreach (soup_server_message_get_request_headers (msg),
+                                    keep_header, &keep);
+    }
+
+  message = cdviz_message_new (normalized, metadata, kept);
+
+  request = g_new0 (PendingRequest, 1);
+  request->source = g_object_ref (self);
+  request->msg = g_object_ref (msg);
+  request->disconnected_id = g_signal_connect (msg, "disconnected",
+                                               G_CALLBACK (pending_request_gone), request);
+  request->finished_id = g_signal_connect (msg, "finished",
+                                           G_CALLBACK (pending_request_gone), request);
+
+  soup_server_message_pause (msg);
+  cdviz_pipeline_push_async (self->pipeline, CDVIZ_SOURCE (self), message, NULL,
+                             push_done, request);
+}
+
+/* --- CdvizSource -------------------------------------------------------- */
+
+static gboolean
+webhook_start_source (CdvizSource    *source,
+                      CdvizPipeline  *pipeline,
+                      GError        **error)
+{
+  CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (source);
+  CdvizHttpServer *http = cdviz_pipeline_get_http_server (pipeline);
+  g_autofree char *owner = NULL;
+
+  self->pipeline = pipeline;
+  g_free (self->name);
+  self->name = g_strdup (cdviz_pipeline_get_source_name (pipeline, source));
+  if (self->name == NULL)
+    self->name = g_strdup (self->id);
+  owner = g_strdup_printf ("source '%s'", self->name);
+
+  if (!cdviz_http_server_add_handler (http, self->path, owner, handler,
+                                      g_object_ref (self), g_object_unref, error))
+    return FALSE;
+  cdviz_http_server_set_early_handler (http, self->path, early_handler);
+
+  g_atomic_int_set (&self->stopped, FALSE);
+  g_debug ("Webhook source %s on %s", self->name, self->path);
+  return TRUE;
+}
+
+static void
+webhook_stop_source (CdvizSource *source)
+{
+  CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (source);
+
+  /* The route stays; new requests get 503. */
+  g_atomic_int_set (&self->stopped, TRUE);
+}
+
+static void
+source_iface_init (CdvizSourceInterface *iface)
+{
+  iface->start_source = webhook_start_source;
+  iface->stop_source = webhook_stop_source;
+}
+
+/* --- GInitable ---------------------------------------------------------- */
+
+static gboolean
+webhook_initable_init (GInitable     *initable,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (initable);
+  g_autofree char *escaped = NULL;
+
+  if (self->id == NULL || self->id[0] == '\0')
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "key “id” is required (the webhook is served on /webhook/ID)");
+      return FALSE;
+    }
+  if (strchr (self->id, '/') != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "key “id”: “%s” must not contain “/”", self->id);
+      return FALSE;
+    }
+
+  self->validator = cdviz_header_validator_new (self->headers, error);
+  if (self->validator == NULL)
+    {
+      g_prefix_error (error, "key “headers”: ");
+      return FALSE;
+    }
+
+  self->path = g_strconcat ("/webhook/", self->id, NULL);
+  return TRUE;
+}
+
+static void
+initable_iface_init (GInitableIface *iface)
+{
+  iface->init = webhook_initable_init;
+}
+
+/* --- GObject ------------------------------------------------------------ */
+
+static void
+cdviz_webhook_source_finalize (GObject *object)
+{
+  CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (object);
+
+  g_free (self->id);
+  g_clear_pointer (&self->headers, json_node_unref);
+  g_strfreev (self->headers_to_keep);
+  g_clear_object (&self->validator);
+  g_free (self->path);
+  g_free (self->name);
+  g_free (self->default_source);
+
+  G_OBJECT_CLASS (cdviz_webhook_source_parent_class)->finalize (object);
+}
+
+static void
+cdviz_webhook_source_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_value_set_string (value, self->id);
+      break;
+    case PROP_HEADERS:
+      g_value_set_boxed (value, self->headers);
+      break;
+    case PROP_HEADERS_TO_KEEP:
+      g_value_set_boxed (value, self->headers_to_keep);
+      break;
+    case PROP_MAX_BODY_SIZE:
+      g_value_set_uint64 (value, self->max_body_size);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_webhook_source_set_property (GObject      *object,
+                                   guint         prop_id,
+                                   const GValue *value,
+                                   GParamSpec   *pspec)
+{
+  CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_free (self->id);
+      self->id = g_value_dup_string (value);
+      break;
+    case PROP_HEADERS:
+      g_clear_pointer (&self->headers, json_node_unref);
+      self->headers = g_value_dup_boxed (value);
+      break;
+    case PROP_HEADERS_TO_KEEP:
+      g_strfreev (self->headers_to_keep);
+      self->headers_to_keep = g_value_dup_boxed (value);
+      break;
+    case PROP_MAX_BODY_SIZE:
+      self->max_body_size = g_value_get_uint64 (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = cdviz_webhook_source_finalize;
+  object_class->get_property = cdviz_webhook_source_get_property;
+  object_class->set_property = cdviz_webhook_source_set_property;
+
+  /**
+   * CdvizWebhookSource:id:
+   *
+   * The webhook's id: events are posted to `/webhook/ID`. Required.
+   */
+  properties[PROP_ID] =
+    g_param_spec_string ("id", NULL, "the path segment after /webhook/", NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * CdvizWebhookSource:headers:
+   *
+   * Header rules (a JSON object: header name → rule), checked before the
+   * body is parsed.
+   */
+  properties[PROP_HEADERS] =
+    g_param_spec_boxed ("headers", NULL, "header rules", JSON_TYPE_NODE,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * CdvizWebhookSource:headers-to-keep:
+   *
+   * Request headers copied into each message (names lower-cased, first
+   * value).
+   */
+  properties[PROP_HEADERS_TO_KEEP] =
+    g_param_spec_boxed ("headers-to-keep", NULL, "request headers kept in the message",
+                        G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * CdvizWebhookSource:max-body-size:
+   *
+   * The largest accepted body, in bytes; larger ones get 413.
+   */
+  properties[PROP_MAX_BODY_SIZE] =
+    g_param_spec_uint64 ("max-body-size", NULL, "largest accepted body, in bytes",
+                         1, G_MAXUINT32, DEFAULT_MAX_BODY_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+cdviz_webhook_source_init (CdvizWebhookSource *self)
+{
+  self->max_body_size = DEFAULT_MAX_BODY_SIZE;
+}
+
+/* --- plugin ------------------------------------------------------------- */
+
+static gboolean
+webhook_register (CdvizRegistry  *registry,
+                  GError        **error)
+{
+  return cdviz_registry_register_type (registry, CDVIZ_COMPONENT_SOURCE, "webhook",
+                                       CDVIZ_TYPE_WEBHOOK_SOURCE, error);
+}
+
+CDVIZ_PLUGIN_DEFINE ("webhook", "Receives CDEvents over HTTP POST /webhook/ID", webhook_register)

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SSE sink's pure units: frame formatting and the ring of frames with
+ * its cursor arithmetic. No network, no plugin loading: the units' sources
+ * are compiled into this executable. */
+#include <string.h>
+
+#include <glib.h>
+
+#include "cdviz-sse-frame.h"
+#include "cdviz-sse-ring.h"
+
+static void
+assert_bytes_eq (GBytes     *bytes,
+                 const char *expected)
+{
+  gsize length;
+  const char *data = g_bytes_get_data (bytes, &length);
+  g_autofree char *text = g_strndup (data, length);
+
+  g_assert_cmpstr (text, ==, expected);
+  g_assert_cmpuint (length, ==, strlen (expected));
+}
+
+static GBytes *
+frame_for (guint n)
+{
+  g_autofree char *id = g_strdup_printf ("id-%u", n);
+  g_autofree char *data = g_strdup_printf ("{\"n\":%u}", n);
+
+  return cdviz_sse_frame_event (id, data, strlen (data));
+}
+
+static guint
+frame_number (GBytes *frame)
+{
+  gsize length;
+  const char *data = g_bytes_get_data (frame, &length);
+  const char *n = g_strstr_len (data, length, "{\"n\":");
+
+  g_assert_nonnull (n);
+  return (guint) g_ascii_strtoull (n + 5, NULL, 10);
+}
+
+/* --- frames ------------------------------------------------------------- */
+
+static void
+test_frame_event (void)
+{
+  const char *json = "{\"context\":{\"id\":\"abc\"},\"subject\":{}}";
+  g_autoptr(GBytes) frame = cdviz_sse_frame_event ("abc", json, strlen (json));
+
+  assert_bytes_eq (frame,
+                   "event: cdevent\n"
+                   "id: abc\n"
+                   "data: {\"context\":{\"id\":\"abc\"},\"subject\":{}}\n"
+                   "\n");
+}
+
+static void
+test_frame_event_without_id (void)
+{
+  g_autoptr(GBytes) none = cdviz_sse_frame_event (NULL, "{}", 2);
+  g_autoptr(GBytes) empty = cdviz_sse_frame_event ("", "{}", 2);
+
+  assert_bytes_eq (none, "event: cdevent\ndata: {}\n\n");
+  assert_bytes_eq (empty, "event: cdevent\ndata: {}\n\n");
+}
+
+static void
+test_frame_event_unusual_id (void)
+{
+  /* Unicode, spaces, colons and quotes are fine in an id... */
+  const char *id = "dev.cdevents:é \"quoted\" ✓ 42";
+  g_autoptr(GBytes) frame = cdviz_sse_frame_event (id, "{}", 2);
+  g_autofree char *expected = g_strdup_printf ("event: cdevent\nid: %s\ndata: {}\n\n", id);
+
+  assert_bytes_eq (frame, expected);
+  g_assert_true (cdviz_sse_frame_id_is_valid (id));
+
+  /* ...line breaks are not: they would inject fields. */
+  g_assert_false (cdviz_sse_frame_id_is_valid ("a\nevent: evil"));
+  g_assert_false (cdviz_sse_frame_id_is_valid ("a\rb"));
+  g_assert_false (cdviz_sse_frame_id_is_valid (""));
+  g_assert_false (cdviz_sse_frame_id_is_valid (NULL));
+  {
+    g_autoptr(GBytes) evil = cdviz_sse_frame_event ("a\nevent: evil", "{}", 2);
+    assert_bytes_eq (evil, "event: cdevent\ndata: {}\n\n");
+  }
+}
+
+static void
+test_frame_event_data_one_line (void)
+{
+  /* json-glib escapes line breaks inside strings: data stays as it is. */
+  const char *escaped = "{\"s\":\"line1\\nline2\\r\\n\\u2028 data: x\"}";
+  g_autoptr(GBytes) kept = cdviz_sse_frame_event ("x", escaped, strlen (escaped));
+  g_autofree char *expected = g_strdup_printf ("event: cdevent\nid: x\ndata: %s\n\n", escaped);
+  /* Raw line breaks can only be whitespace between JSON tokens. */
+  const char *raw = "{\n  \"a\": 1,\r\n  \"b\": [\r1, 2]\n}";
+  g_autoptr(GBytes) flattened = cdviz_sse_frame_event ("y", raw, strlen (raw));
+  gsize length;
+  const char *data;
+
+  assert_bytes_eq (kept, expected);
+  assert_bytes_eq (flattened,
+                   "event: cdevent\nid: y\ndata: {   \"a\": 1,    \"b\": [ 1, 2] }\n\n");
+
+  /* Exactly four line breaks: three field ends and the blank line. */
+  data = g_bytes_get_data (flattened, &length);
+  {
+    guint n = 0;
+    for (gsize i = 0; i < length; i++)
+      n += data[i] == '\n' || data[i] == '\r';
+    g_assert_cmpuint (n, ==, 4);
+  }
+}
+
+static void
+test_frame_event_binary_length (void)
+{
+  /* The data length is honoured (no reliance on a terminating NUL). */
+  const char data[] = "{\"a\":1}garbage";
+  g_autoptr(GBytes) frame = cdviz_sse_frame_event ("i", data, 7);
+
+  assert_bytes_eq (frame, "event: cdevent\nid: i\ndata: {\"a\":1}\n\n");
+}
+
+static void
+test_frame_error (void)
+{
+  g_autoptr(GBytes) lagged = cdviz_sse_frame_lagged (15);
+  g_autoptr(GBytes) big = cdviz_sse_frame_lagged (G_MAXUINT64);
+  g_autoptr(GBytes) error = cdviz_sse_frame_error ("serialization error: bad\nthing");
+
+  assert_bytes_eq (lagged, "event: error\ndata: lagged: 15 messages skipped\n\n");
+  assert_bytes_eq (big, "event: error\ndata: lagged: 18446744073709551615 messages skipped\n\n");
+  assert_bytes_eq (error, "event: error\ndata: serialization error: bad thing\n\n");
+  g_assert_cmpstr (CDVIZ_SSE_FRAME_KEEP_ALIVE, ==, ": keep-alive\n\n");
+}
+
+static void
+test_frame_retry (void)
+{
+  g_autoptr(GBytes) retry = cdviz_sse_frame_retry (3000);
+
+  assert_bytes_eq (retry, "retry: 3000\n\n");
+}
+
+static void
+test_chunk_header (void)
+{
+  char buffer[24];
+  gsize n;
+
+  n = cdviz_sse_chunk_header (0, buffer, sizeof buffer);
+  g_assert_cmpmem (buffer, n, "0\r\n", 3);
+  n = cdviz_sse_chunk_header (10, buffer, sizeof buffer);
+  g_assert_cmpmem (buffer, n, "a\r\n", 3);
+  n = cdviz_sse_chunk_header (0x1f3a, buffer, sizeof buffer);
+  g_assert_cmpmem (buffer, n, "1f3a\r\n", 6);
+  n = cdviz_sse_chunk_header (G_MAXSIZE, buffer, sizeof buffer);
+  g_assert_cmpuint (n, ==, 2 * sizeof (gsize) + 2);
+}
+
+/* --- the ring ----------------------------------------------------------- */
+
+static void
+test_ring_empty (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (3);
+  GBytes *frames[4];
+  guint64 cursor = 0;
+
+  g_assert_cmpuint (cdviz_sse_ring_get_capacity (ring), ==, 3);
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 0);
+  g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, 0);
+  g_assert_cmpuint (cdviz_sse_ring_get_next (ring), ==, 0);
+  g_assert_null (cdviz_sse_ring_peek (ring, 0));
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &cursor), ==, 0);
+  g_assert_cmpuint (cdviz_sse_ring_collect (ring, &cursor, frames, 4, 1024, NULL), ==, 0);
+  g_assert_cmpuint (cursor, ==, 0);
+}
+
+static void
+test_ring_wrap_around (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4);
+
+  /* Ten times around a ring of four. */
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+
+      g_assert_cmpuint (cdviz_sse_ring_push (ring, NULL, frame), ==, i);
+      g_assert_cmpuint (cdviz_sse_ring_get_next (ring), ==, i + 1);
+      g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, MIN (i + 1, 4));
+      g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, i + 1 > 4 ? i + 1 - 4 : 0);
+
+      for (guint64 seq = 0; seq <= i + 1; seq++)
+        {
+          GBytes *held = cdviz_sse_ring_peek (ring, seq);
+
+          if (seq + 4 <= i || seq > i)
+            g_assert_null (held);
+          else
+            g_assert_cmpuint (frame_number (held), ==, seq);
+        }
+    }
+}
+
+static void
+test_ring_frames_shared (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (2);
+  g_autoptr(GBytes) frame = frame_for (1);
+  GBytes *out[2];
+  guint64 cursor = 0;
+
+  cdviz_sse_ring_push (ring, "id-1", frame);
+  /* The ring and the client reference the same buffer: no copy. */
+  g_assert_cmpuint (cdviz_sse_ring_collect (ring, &cursor, out, 2, 1024, NULL), ==, 1);
+  g_assert_true (out[0] == frame);
+  g_bytes_unref (out[0]);
+
+  /* Once evicted, the ring drops its reference. */
+  cdviz_sse_ring_push (ring, NULL, frame);
+  cdviz_sse_ring_push (ring, NULL, frame);
+  cdviz_sse_ring_push (ring, NULL, frame);
+  g_assert_null (cdviz_sse_ring_peek (ring, 0));
+}
+
+static void
+test_ring_collect_bounds (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (100);
+  GBytes *out[10];
+  guint64 cursor = 0;
+  gsize bytes = 0, size;
+  guint n;
+
+  for (guint i = 0; i < 50; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  size = g_bytes_get_size (cdviz_sse_ring_peek (ring, 0));   /* alike for 0..9 */
+
+  /* Bounded by the number of frames... */
+  n = cdviz_sse_ring_collect (ring, &cursor, out, 10, G_MAXSIZE, &bytes);
+  g_assert_cmpuint (n, ==, 10);
+  g_assert_cmpuint (cursor, ==, 10);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (frame_number (out[i]), ==, i);
+      g_bytes_unref (out[i]);
+    }
+  g_assert_cmpuint (bytes, ==, 10 * size);
+  size = g_bytes_get_size (cdviz_sse_ring_peek (ring, 10));  /* alike for 10..49 */
+
+  /* ...by bytes, whole frames only... */
+  n = cdviz_sse_ring_collect (ring, &cursor, out, 10, 3 * size + 1, &bytes);
+  g_assert_cmpuint (n, ==, 3);
+  g_assert_cmpuint (cursor, ==, 13);
+  for (guint i = 0; i < n; i++)
+    g_bytes_unref (out[i]);
+
+  /* ...but always at least one frame. */
+  n = cdviz_sse_ring_collect (ring, &cursor, out, 10, 1, &bytes);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpuint (frame_number (out[0]), ==, 13);
+  g_assert_cmpuint (cursor, ==, 14);
+  g_bytes_unref (out[0]);
+
+  /* Up to the end and no further. */
+  while ((n = cdviz_sse_ring_collect (ring, &cursor, out, 10, G_MAXSIZE, NULL)) > 0)
+    for (guint i = 0; i < n; i++)
+      g_bytes_unref (out[i]);
+  g_assert_cmpuint (cursor, ==, 50);
+}
+
+static void
+test_ring_lagged (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (5);
+  guint64 fast = 0, slow = 0, live;
+  GBytes *out[16];
+  guint n;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  /* The fast client reads everything so far. */
+  n = cdviz_sse_ring_collect (ring, &fast, out, 16, G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 3);
+  for (guint i = 0; i < n; i++)
+    g_bytes_unref (out[i]);
+  live = cdviz_sse_ring_get_next (ring);
+  g_assert_cmpuint (live, ==, 3);
+
+  /* 20 more events: the ring (5) holds 18..22. */
+  for (guint i = 3; i < 23; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, 18);
+
+  /* Skipped counts are exactly the frames never to be seen. */
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &slow), ==, 18);   /* 0..17 */
+  g_assert_cmpuint (slow, ==, 18);
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &fast), ==, 15);   /* 3..17 */
+  g_assert_cmpuint (fast, ==, 18);
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &live), ==, 15);
+  /* A second catch-up finds nothing more. */
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &slow), ==, 0);
+
+  /* Then it continues with the oldest frame still held, in order. */
+  n = cdviz_sse_ring_collect (ring, &slow, out, 16, G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 5);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (frame_number (out[i]), ==, 18 + i);
+      g_bytes_unref (out[i]);
+    }
+  /* Seen + skipped == sent. */
+  g_assert_cmpuint (18 + n, ==, cdviz_sse_ring_get_next (ring));
+}
+
+static void
+test_ring_lagged_capacity_one (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (1);
+  guint64 cursor = 0;
+
+  for (guint i = 0; i < 7; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 1);
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &cursor), ==, 6);
+  g_assert_cmpuint (frame_number (cdviz_sse_ring_peek (ring, cursor)), ==, 6);
+}
+
+static void
+test_ring_resume (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4);
+  gboolean found = TRUE;
+  const char *ids[] = { "a", "b", NULL, "c", "b", "d" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      cdviz_sse_ring_push (ring, ids[i], frame);
+    }
+  /* Held: 2 (no id), 3 "c", 4 "b", 5 "d". */
+
+  /* No Last-Event-ID: live. */
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, NULL, &found), ==, 6);
+  g_assert_false (found);
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "", &found), ==, 6);
+  g_assert_false (found);
+
+  /* Right after that frame. */
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "c", &found), ==, 4);
+  g_assert_true (found);
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "d", &found), ==, 6);
+  g_assert_true (found);
+
+  /* The newest frame with that id ("b" is 1, evicted, and 4). */
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "b", &found), ==, 5);
+  g_assert_true (found);
+
+  /* Evicted or unknown: live. */
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "a", &found), ==, 6);
+  g_assert_false (found);
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "zzz", NULL), ==, 6);
+}
+
+static void
+test_ring_resume_empty (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4);
+  gboolean found = TRUE;
+
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "a", &found), ==, 0);
+  g_assert_false (found);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/sse/frame/event", test_frame_event);
+  g_test_add_func ("/sse/frame/event-without-id", test_frame_event_without_id);
+  g_test_add_func ("/sse/frame/event-unusual-id", test_frame_event_unusual_id);
+  g_test_add_func ("/sse/frame/data-one-line", test_frame_event_data_one_line);
+  g_test_add_func ("/sse/frame/binary-length", test_frame_event_binary_length);
+  g_test_add_func ("/sse/frame/error", test_frame_error);
+  g_test_add_func ("/sse/frame/retry", test_frame_retry);
+  g_test_add_func ("/sse/frame/chunk-header", test_chunk_header);
+  g_test_add_func ("/sse/ring/empty", test_ring_empty);
+  g_test_add_func ("/sse/ring/wrap-around", test_ring_wrap_around);
+  g_test_add_func ("/sse/ring/frames-shared", test_ring_frames_shared);
+  g_test_add_func ("/sse/ring/collect-bounds", test_ring_collect_bounds);
+  g_test_add_func ("/sse/ring/lagged", test_ring_lagged);
+  g_test_add_func ("/sse/ring/lagged-capacity-one", test_ring_lagged_capacity_one);
+  g_test_add_func ("/sse/ring/resume", test_ring_resume);
+  g_test_add_func ("/sse/ring/resume-empty", test_ring_resume_empty);
+
+  return g_test_run ();
+}
