@@ -3,12 +3,10 @@
 
 #include <glib/gi18n-lib.h>
 
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cdviz-cdevent.h"
+#include "cdviz-json-private.h"
 
 /**
  * cdviz_cdevent_error_quark:
@@ -26,249 +24,48 @@ G_DEFINE_QUARK (cdviz-cdevent-error-quark, cdviz_cdevent_error)
 #define MULTIHASH_SHA256 0x12
 #define SHA256_LENGTH    32
 
-/* --- Canonical (key-sorted, compact) JSON --------------------------------
- *
- * The bytes hashed into a content id must be reproducible by any other
- * implementation, so they do not come from json_generator (whose number
- * formatting differs from everyone else's, e.g. `1e+20.0`). The output
- * matches Python's
- * `json.dumps (obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
- * and serde_json's `to_string` of a `Value` (keys in a `BTreeMap`) for
- * every document made of objects, arrays, strings, integers, booleans and
- * null; floating-point numbers are written in Python's `repr()` style. */
-
-static void canonical_append_node (GString *out, JsonNode *node);
-
-static void
-canonical_append_string (GString    *out,
-                         const char *str)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = str; *p != '\0'; p++)
-    {
-      guchar c = (guchar) *p;
-
-      switch (c)
-        {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        case '\b': g_string_append (out, "\\b"); break;
-        case '\f': g_string_append (out, "\\f"); break;
-        default:
-          if (c < 0x20)
-            g_string_append_printf (out, "\\u%04x", c);
-          else
-            g_string_append_c (out, (char) c);
-        }
-    }
-  g_string_append_c (out, '"');
-}
-
-/* Python's float repr(): the shortest digits that round-trip, positional
- * notation for decimal exponents in [-4, 16), scientific otherwise, always
- * a `.0` or an exponent so that the value reads back as a float. */
-static void
-canonical_append_double (GString *out,
-                         double   value)
-{
-  char buf[64];
-  char digits[32];
-  int exponent, n_digits, precision;
-  char *e;
-
-  if (isnan (value) || isinf (value))
-    {
-      /* Not JSON; json-glib does not produce these. */
-      g_string_append (out, "null");
-      return;
-    }
-
-  for (precision = 0; precision < 17; precision++)
-    {
-      g_snprintf (buf, sizeof buf, "%.*e", precision, value);
-      if (g_ascii_strtod (buf, NULL) == value)
-        break;
-    }
-  g_snprintf (buf, sizeof buf, "%.*e", precision, value);
-
-  /* buf is "[-]D[.DDD]e[+-]XX" */
-  e = strchr (buf, 'e');
-  exponent = atoi (e + 1);
-  *e = '\0';
-  n_digits = 0;
-  for (const char *p = buf; *p != '\0'; p++)
-    if (g_ascii_isdigit (*p))
-      digits[n_digits++] = *p;
-  digits[n_digits] = '\0';
-  /* Strip trailing zeros of the mantissa (keep one digit). */
-  while (n_digits > 1 && digits[n_digits - 1] == '0')
-    digits[--n_digits] = '\0';
-
-  if (value < 0 || (value == 0 && signbit (value)))
-    g_string_append_c (out, '-');
-
-  if (exponent >= -4 && exponent < 16)
-    {
-      if (exponent < 0)
-        {
-          g_string_append (out, "0.");
-          for (int i = 0; i < -exponent - 1; i++)
-            g_string_append_c (out, '0');
-          g_string_append (out, digits);
-        }
-      else if (n_digits <= exponent + 1)
-        {
-          g_string_append (out, digits);
-          for (int i = n_digits; i < exponent + 1; i++)
-            g_string_append_c (out, '0');
-          g_string_append (out, ".0");
-        }
-      else
-        {
-          g_string_append_len (out, digits, exponent + 1);
-          g_string_append_c (out, '.');
-          g_string_append (out, digits + exponent + 1);
-        }
-    }
-  else
-    {
-      g_string_append_c (out, digits[0]);
-      if (n_digits > 1)
-        {
-          g_string_append_c (out, '.');
-          g_string_append (out, digits + 1);
-        }
-      g_string_append_printf (out, "e%c%02d", exponent < 0 ? '-' : '+', ABS (exponent));
-    }
-}
-
-static int
-compare_keys (gconstpointer a,
-              gconstpointer b)
-{
-  /* Byte order of UTF-8 is code point order, which Python and serde use. */
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
-static void
-canonical_append_object (GString    *out,
-                         JsonObject *object,
-                         const char *skip_member)
-{
-  g_autoptr(GPtrArray) keys = g_ptr_array_new ();
-  g_autoptr(GList) members = json_object_get_members (object);
-  gboolean first = TRUE;
-
-  for (GList *l = members; l != NULL; l = l->next)
-    g_ptr_array_add (keys, l->data);
-  g_ptr_array_sort (keys, compare_keys);
-
-  g_string_append_c (out, '{');
-  for (guint i = 0; i < keys->len; i++)
-    {
-      const char *key = keys->pdata[i];
-
-      if (skip_member != NULL && g_str_equal (key, skip_member))
-        continue;
-      if (!first)
-        g_string_append_c (out, ',');
-      first = FALSE;
-      canonical_append_string (out, key);
-      g_string_append_c (out, ':');
-      canonical_append_node (out, json_object_get_member (object, key));
-    }
-  g_string_append_c (out, '}');
-}
-
-static void
-canonical_append_node (GString  *out,
-                       JsonNode *node)
-{
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      canonical_append_object (out, json_node_get_object (node), NULL);
-      break;
-
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-        guint length = json_array_get_length (array);
-
-        g_string_append_c (out, '[');
-        for (guint i = 0; i < length; i++)
-          {
-            if (i > 0)
-              g_string_append_c (out, ',');
-            canonical_append_node (out, json_array_get_element (array, i));
-          }
-        g_string_append_c (out, ']');
-      }
-      break;
-
-    case JSON_NODE_VALUE:
-      switch (json_node_get_value_type (node))
-        {
-        case G_TYPE_INT64:
-          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
-          break;
-        case G_TYPE_DOUBLE:
-          canonical_append_double (out, json_node_get_double (node));
-          break;
-        case G_TYPE_BOOLEAN:
-          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
-          break;
-        case G_TYPE_STRING:
-          canonical_append_string (out, json_node_get_string (node));
-          break;
-        default:
-          g_string_append (out, "null");
-        }
-      break;
-
-    case JSON_NODE_NULL:
-    default:
-      g_string_append (out, "null");
-      break;
-    }
-}
-
-/* The canonical JSON of an object, `context.id` left out. */
+/* The canonical JSON (see _cdviz_json_append()) of an event, with
+ * `context.id` left out. */
 static GString *
 canonical_without_id (JsonNode *body)
 {
   GString *out = g_string_new (NULL);
-  JsonObject *object;
-  g_autoptr(GPtrArray) keys = g_ptr_array_new ();
+  JsonObject *object = json_node_get_object (body);
+  JsonNode *context = json_object_get_member (object, "context");
+  g_autoptr(JsonObject) shallow = NULL;
+  g_autoptr(JsonObject) context_copy = NULL;
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GList) members = NULL;
-  gboolean first = TRUE;
 
-  object = json_node_get_object (body);
+  if (context == NULL || !JSON_NODE_HOLDS_OBJECT (context) ||
+      !json_object_has_member (json_node_get_object (context), "id"))
+    {
+      _cdviz_json_append (out, body, TRUE, NULL);
+      return out;
+    }
+
+  /* A shallow copy sharing every value but the context's id. */
+  context_copy = json_object_new ();
+  members = json_object_get_members (json_node_get_object (context));
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_str_equal (l->data, "id"))
+      json_object_set_member (context_copy, l->data,
+                              json_node_ref (json_object_get_member (json_node_get_object (context), l->data)));
+  g_clear_pointer (&members, g_list_free);
+
+  shallow = json_object_new ();
   members = json_object_get_members (object);
   for (GList *l = members; l != NULL; l = l->next)
-    g_ptr_array_add (keys, l->data);
-  g_ptr_array_sort (keys, compare_keys);
-
-  g_string_append_c (out, '{');
-  for (guint i = 0; i < keys->len; i++)
     {
-      const char *key = keys->pdata[i];
-      JsonNode *member = json_object_get_member (object, key);
-
-      if (!first)
-        g_string_append_c (out, ',');
-      first = FALSE;
-      canonical_append_string (out, key);
-      g_string_append_c (out, ':');
-      if (g_str_equal (key, "context") && JSON_NODE_HOLDS_OBJECT (member))
-        canonical_append_object (out, json_node_get_object (member), "id");
+      if (g_str_equal (l->data, "context"))
+        json_object_set_object_member (shallow, "context", json_object_ref (context_copy));
       else
-        canonical_append_node (out, member);
+        json_object_set_member (shallow, l->data, json_node_ref (json_object_get_member (object, l->data)));
     }
-  g_string_append_c (out, '}');
+
+  root = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (root, shallow);
+  _cdviz_json_append (out, root, TRUE, NULL);
   return out;
 }
 
@@ -514,4 +311,46 @@ cdviz_cdevent_normalize (JsonNode    *body,
     }
 
   return g_steal_pointer (&copy);
+}
+
+/**
+ * cdviz_cdevent_parse:
+ * @data: the received text
+ * @length: its length in bytes, or -1 if it is NUL-terminated
+ * @default_source: (nullable): see [func@cdevent_normalize]
+ * @error: return location for a #GError
+ *
+ * Parses untrusted text into a normalised CDEvent. The text must hold exactly
+ * one JSON value, without NUL bytes or `\u0000` escapes (json-glib would cut
+ * the string there); then [func@cdevent_normalize] applies.
+ *
+ * Errors are %CDVIZ_CDEVENT_ERROR_INVALID, with a message that starts with
+ * `invalid JSON:` or `not a CDEvent:` (or names the bad `context.id`).
+ *
+ * Returns: (transfer full) (nullable): the normalised event, sealed, or %NULL
+ */
+JsonNode *
+cdviz_cdevent_parse (const char  *data,
+                     gssize       length,
+                     const char  *default_source,
+                     GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonNode *event;
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+
+  root = _cdviz_json_parse_single (data ? data : "", length < 0 ? strlen (data) : (gsize) length,
+                                   &local_error);
+  if (root == NULL)
+    {
+      g_set_error (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
+                   _("invalid JSON: %s"), local_error->message);
+      return NULL;
+    }
+  event = cdviz_cdevent_normalize (root, default_source, error);
+  if (event != NULL)
+    json_node_seal (event);
+  return event;
 }

@@ -36,5 +36,10 @@ JsonNode *cdviz_cdevent_normalize  (JsonNode    *body,
                                     GError     **error);
 CDVIZ_AVAILABLE_IN_1_0
 char     *cdviz_cdevent_compute_id (JsonNode    *body);
+CDVIZ_AVAILABLE_IN_1_0
+JsonNode *cdviz_cdevent_parse      (const char  *data,
+                                    gssize       length,
+                                    const char  *default_source,
+                                    GError     **error);
 
 G_END_DECLS

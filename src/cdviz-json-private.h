@@ -9,4 +9,9 @@ JsonNode *_cdviz_json_parse_single (const char  *data,
                                     gsize        length,
                                     GError     **error);
 
+void      _cdviz_json_append       (GString     *out,
+                                    JsonNode    *node,
+                                    gboolean     sort_keys,
+                                    const char  *skip_member);
+
 G_END_DECLS

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 #include "cdviz-json-private.h"
 
 /* json-glib 1.6.6 leaks memory on a document holding two top-level values
@@ -26,11 +29,13 @@ skip_space (const char *data,
 }
 
 /* Returns the offset just past the first value starting at @i, or @length
- * when it does not end (the parser then explains why). */
+ * when it does not end (the parser then explains why). Sets *@nul_escape
+ * when a string holds `\u0000`, which json-glib would silently cut. */
 static gsize
 end_of_value (const char *data,
               gsize       length,
-              gsize       i)
+              gsize       i,
+              gboolean   *nul_escape)
 {
   gboolean in_string = FALSE;
   guint depth = 0;
@@ -49,7 +54,11 @@ end_of_value (const char *data,
       if (in_string)
         {
           if (c == '\\')
-            i++;
+            {
+              if (length - i > 5 && memcmp (data + i + 1, "u0000", 5) == 0)
+                *nul_escape = TRUE;
+              i++;
+            }
           else if (c == '"')
             {
               in_string = FALSE;
@@ -72,10 +81,10 @@ end_of_value (const char *data,
 
 /*
  * _cdviz_json_parse_single:
- * @data: JSON text
+ * @data: JSON text from an untrusted source
  * @length: its length
- * @error: JSON_PARSER_ERROR on a syntax error, an empty document, or a
- *   document with more than one top-level value
+ * @error: JSON_PARSER_ERROR on a syntax error, an empty document, a NUL
+ *   byte or a `\u0000` escape, or more than one top-level value
  *
  * Returns: (transfer full): the sealed root node, or %NULL
  */
@@ -85,26 +94,33 @@ _cdviz_json_parse_single (const char  *data,
                           GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
+  gboolean nul_escape = FALSE;
   gsize start, end;
 
   start = skip_space (data, length, 0);
   if (start == length)
     {
       g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           "empty document");
+                           "the document is empty");
       return NULL;
     }
   if (memchr (data, '\0', length) != NULL)
     {
       g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-                           "NUL byte in the document");
+                           "the document contains a NUL byte");
       return NULL;
     }
-  end = skip_space (data, length, end_of_value (data, length, start));
+  end = skip_space (data, length, end_of_value (data, length, start, &nul_escape));
   if (end < length)
     {
-      g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                   "unexpected data after the JSON value at offset %" G_GSIZE_FORMAT, end);
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                           "more than one top-level value");
+      return NULL;
+    }
+  if (nul_escape)
+    {
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
+                           "strings containing NUL (\\u0000) are not accepted");
       return NULL;
     }
 
@@ -114,8 +130,242 @@ _cdviz_json_parse_single (const char  *data,
   if (json_parser_get_root (parser) == NULL)
     {
       g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           "empty document");
+                           "the document is empty");
       return NULL;
     }
   return json_node_ref (json_parser_get_root (parser));
+}
+
+/* --- Writing -------------------------------------------------------------
+ *
+ * Compact JSON, always valid and always one line. Not json_generator: in
+ * json-glib 1.6 it writes some doubles as `1e+19.0` or `inf.0`, which no JSON
+ * parser accepts. Strings escape only what JSON requires (quote, backslash,
+ * control characters); numbers are written like Python's repr() (the
+ * shortest digits that round-trip, `.0` or an exponent on every float), so
+ * that with sorted keys the output equals Python's
+ * json.dumps (obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+ * — the canonical form hashed into CDEvent content ids. Non-finite doubles,
+ * which JSON cannot represent, are written as null. */
+
+static void json_append_node (GString *out, JsonNode *node, gboolean sort);
+
+static void
+json_append_string (GString    *out,
+                    const char *str)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = str; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+
+      switch (c)
+        {
+        case '"': g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        case '\b': g_string_append (out, "\\b"); break;
+        case '\f': g_string_append (out, "\\f"); break;
+        default:
+          if (c < 0x20)
+            g_string_append_printf (out, "\\u%04x", c);
+          else
+            g_string_append_c (out, (char) c);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
+/* Python's float repr(): the shortest digits that round-trip, positional
+ * notation for decimal exponents in [-4, 16), scientific otherwise, always
+ * a `.0` or an exponent so that the value reads back as a float. */
+static void
+json_append_double (GString *out,
+                    double   value)
+{
+  char buf[64];
+  char digits[32];
+  int exponent, n_digits, precision;
+  char *e;
+
+  if (isnan (value) || isinf (value))
+    {
+      /* Not JSON; json-glib does not produce these. */
+      g_string_append (out, "null");
+      return;
+    }
+
+  for (precision = 0; precision < 17; precision++)
+    {
+      g_snprintf (buf, sizeof buf, "%.*e", precision, value);
+      if (g_ascii_strtod (buf, NULL) == value)
+        break;
+    }
+  g_snprintf (buf, sizeof buf, "%.*e", precision, value);
+
+  /* buf is "[-]D[.DDD]e[+-]XX" */
+  e = strchr (buf, 'e');
+  exponent = atoi (e + 1);
+  *e = '\0';
+  n_digits = 0;
+  for (const char *p = buf; *p != '\0'; p++)
+    if (g_ascii_isdigit (*p))
+      digits[n_digits++] = *p;
+  digits[n_digits] = '\0';
+  /* Strip trailing zeros of the mantissa (keep one digit). */
+  while (n_digits > 1 && digits[n_digits - 1] == '0')
+    digits[--n_digits] = '\0';
+
+  if (value < 0 || (value == 0 && signbit (value)))
+    g_string_append_c (out, '-');
+
+  if (exponent >= -4 && exponent < 16)
+    {
+      if (exponent < 0)
+        {
+          g_string_append (out, "0.");
+          for (int i = 0; i < -exponent - 1; i++)
+            g_string_append_c (out, '0');
+          g_string_append (out, digits);
+        }
+      else if (n_digits <= exponent + 1)
+        {
+          g_string_append (out, digits);
+          for (int i = n_digits; i < exponent + 1; i++)
+            g_string_append_c (out, '0');
+          g_string_append (out, ".0");
+        }
+      else
+        {
+          g_string_append_len (out, digits, exponent + 1);
+          g_string_append_c (out, '.');
+          g_string_append (out, digits + exponent + 1);
+        }
+    }
+  else
+    {
+      g_string_append_c (out, digits[0]);
+      if (n_digits > 1)
+        {
+          g_string_append_c (out, '.');
+          g_string_append (out, digits + 1);
+        }
+      g_string_append_printf (out, "e%c%02d", exponent < 0 ? '-' : '+', ABS (exponent));
+    }
+}
+
+static int
+compare_keys (gconstpointer a,
+              gconstpointer b)
+{
+  /* Byte order of UTF-8 is code point order, which Python and serde use. */
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+static void
+json_append_object (GString    *out,
+                    JsonObject *object,
+                    gboolean    sort,
+                    const char *skip_member)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new ();
+  g_autoptr(GList) members = json_object_get_members (object);
+  gboolean first = TRUE;
+
+  for (GList *l = members; l != NULL; l = l->next)
+    g_ptr_array_add (keys, l->data);
+  if (sort)
+    g_ptr_array_sort (keys, compare_keys);
+
+  g_string_append_c (out, '{');
+  for (guint i = 0; i < keys->len; i++)
+    {
+      const char *key = keys->pdata[i];
+
+      if (skip_member != NULL && g_str_equal (key, skip_member))
+        continue;
+      if (!first)
+        g_string_append_c (out, ',');
+      first = FALSE;
+      json_append_string (out, key);
+      g_string_append_c (out, ':');
+      json_append_node (out, json_object_get_member (object, key), sort);
+    }
+  g_string_append_c (out, '}');
+}
+
+static void
+json_append_node (GString  *out,
+                  JsonNode *node,
+                  gboolean  sort)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      json_append_object (out, json_node_get_object (node), sort, NULL);
+      break;
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint length = json_array_get_length (array);
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < length; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            json_append_node (out, json_array_get_element (array, i), sort);
+          }
+        g_string_append_c (out, ']');
+      }
+      break;
+
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          json_append_double (out, json_node_get_double (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          break;
+        case G_TYPE_STRING:
+          json_append_string (out, json_node_get_string (node));
+          break;
+        default:
+          g_string_append (out, "null");
+        }
+      break;
+
+    case JSON_NODE_NULL:
+    default:
+      g_string_append (out, "null");
+      break;
+    }
+}
+
+/*
+ * _cdviz_json_append:
+ * @out: where to write
+ * @node: the value
+ * @sort_keys: write object members sorted by key (canonical form) rather
+ *   than in document order
+ * @skip_member: (nullable): a member of the top-level object to leave out
+ */
+void
+_cdviz_json_append (GString    *out,
+                    JsonNode   *node,
+                    gboolean    sort_keys,
+                    const char *skip_member)
+{
+  if (skip_member != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    json_append_object (out, json_node_get_object (node), sort_keys, skip_member);
+  else
+    json_append_node (out, node, sort_keys);
 }

@@ -391,7 +391,7 @@ GBytes *
 cdviz_message_get_body_bytes (CdvizMessage *self)
 {
   GBytes *bytes;
-  char *text;
+  GString *text;
   gsize length;
 
   g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
@@ -400,9 +400,10 @@ cdviz_message_get_body_bytes (CdvizMessage *self)
   if (bytes != NULL)
     return bytes;
 
-  text = json_to_string (self->body, FALSE);
-  length = strlen (text);
-  bytes = g_bytes_new_take (text, length);
+  text = g_string_new (NULL);
+  _cdviz_json_append (text, self->body, FALSE, NULL);
+  length = text->len;
+  bytes = g_bytes_new_take (g_string_free (text, FALSE), length);
   if (!g_atomic_pointer_compare_and_exchange (&self->body_bytes, NULL, bytes))
     {
       g_bytes_unref (bytes);

@@ -73,7 +73,7 @@ struct _CdvizPipeline
   GPtrArray *sinks;             /* SinkEntry */
 
   GAsyncQueue *queue;
-  int pending;                  /* atomic: items accepted, not yet processed */
+  int pending;                  /* atomic: messages waiting in the queue */
   guint capacity;
   GThread *worker;
   GMainContext *owner_context;
@@ -661,8 +661,10 @@ pipeline_thread (gpointer data)
       switch (item->kind)
         {
         case ITEM_MESSAGE:
-          process (self, item);
+          /* Out of the queue: the slot is free before the publisher hears
+           * back, so an immediate retry cannot be refused spuriously. */
           g_atomic_int_add (&self->pending, -1);
+          process (self, item);
           break;
         case ITEM_FLUSH:
           g_mutex_lock (item->lock);
@@ -700,7 +702,7 @@ pipeline_metrics (GString  *out,
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"processed\"} %" G_GUINT64_FORMAT "\n",
                           COUNTER (self->processed));
   g_string_append (out,
-                   "# HELP cdviz_pipeline_queue_length Events accepted and not yet processed.\n"
+                   "# HELP cdviz_pipeline_queue_length Events waiting in the pipeline queue.\n"
                    "# TYPE cdviz_pipeline_queue_length gauge\n");
   g_string_append_printf (out, "cdviz_pipeline_queue_length %d\n", g_atomic_int_get (&self->pending));
   g_string_append (out,

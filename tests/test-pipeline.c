@@ -241,6 +241,7 @@ test_queue_full (void)
   g_autoptr(CdvizMessage) m2 = event ("q2");
   g_autoptr(CdvizMessage) m3 = event ("q3");
   g_autoptr(CdvizMessage) m4 = event ("q4");
+  g_autoptr(CdvizMessage) m5 = event ("q5");
 
   g_mutex_lock (&gate_lock);
   gate_closed = TRUE;
@@ -253,9 +254,11 @@ test_queue_full (void)
     g_cond_wait (&gate_cond, &gate_lock);
   g_mutex_unlock (&gate_lock);
 
+  /* q1 is out of the queue; two more fit. */
   g_assert_true (cdviz_pipeline_push (pipeline, "a", m2, &error));
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", m3, &error));
   g_assert_no_error (error);
-  g_assert_false (cdviz_pipeline_push (pipeline, "a", m3, &error));
+  g_assert_false (cdviz_pipeline_push (pipeline, "a", m4, &error));
   g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL);
   g_clear_error (&error);
 
@@ -265,14 +268,15 @@ test_queue_full (void)
   g_mutex_unlock (&gate_lock);
 
   cdviz_pipeline_flush (pipeline);
-  g_assert_true (cdviz_pipeline_push (pipeline, "a", m4, &error));
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", m5, &error));
   cdviz_pipeline_flush (pipeline);
 
   g_mutex_lock (&gate_lock);
-  g_assert_cmpuint (collected->len, ==, 3);
+  g_assert_cmpuint (collected->len, ==, 4);
   g_assert_cmpstr (g_ptr_array_index (collected, 0), ==, "q1");
   g_assert_cmpstr (g_ptr_array_index (collected, 1), ==, "q2");
-  g_assert_cmpstr (g_ptr_array_index (collected, 2), ==, "q4");
+  g_assert_cmpstr (g_ptr_array_index (collected, 2), ==, "q3");
+  g_assert_cmpstr (g_ptr_array_index (collected, 3), ==, "q5");
   g_mutex_unlock (&gate_lock);
 }
 

@@ -114,80 +114,6 @@ respond_too_large (CdvizWebhookSource *self,
   cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
 }
 
-/* --- raw body checks ---------------------------------------------------- */
-
-/* json-glib 1.6 accepts (and leaks on) documents with several top-level
- * values, and silently cuts strings at an escaped NUL. Refuse both before
- * parsing. Only the outer structure is checked; json-glib does the rest.
- * Returns %NULL if the text may be parsed, else the reason to refuse it. */
-static const char *
-check_raw_json (const char *data,
-                gsize       length)
-{
-  gsize i = 0;
-  int depth = 0;
-  gboolean in_string = FALSE;
-
-  if (memchr (data, '\0', length) != NULL)
-    return "invalid JSON: the body contains a NUL byte";
-
-  while (i < length && g_ascii_isspace (data[i]))
-    i++;
-  if (i == length)
-    return "invalid JSON: the body is empty";
-  if (data[i] != '{')
-    {
-      const char *rest = data + i;
-      gsize left = length - i;
-
-      /* Some other JSON value (not parsed further: it is refused anyway). */
-      if (strchr ("[\"-0123456789", data[i]) != NULL ||
-          (left >= 4 && (strncmp (rest, "true", 4) == 0 || strncmp (rest, "null", 4) == 0)) ||
-          (left >= 5 && strncmp (rest, "false", 5) == 0))
-        return "not a CDEvent: the document is not a JSON object";
-      return "invalid JSON: the body does not start with a JSON value";
-    }
-
-  for (; i < length; i++)
-    {
-      char c = data[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            {
-              if (i + 5 < length && data[i + 1] == 'u' &&
-                  data[i + 2] == '0' && data[i + 3] == '0' &&
-                  data[i + 4] == '0' && data[i + 5] == '0')
-                return "invalid JSON: strings containing NUL (\\u0000) are not accepted";
-              i++;
-            }
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        depth++;
-      else if (c == '}' || c == ']')
-        {
-          depth--;
-          if (depth == 0)
-            {
-              for (i++; i < length; i++)
-                if (!g_ascii_isspace (data[i]))
-                  return "invalid JSON: more than one top-level value";
-              return NULL;
-            }
-        }
-    }
-
-  /* Unterminated: let the parser describe it. */
-  return NULL;
-}
-
 /* --- requests ----------------------------------------------------------- */
 
 typedef struct {
@@ -391,7 +317,6 @@ handler (SoupServer        *server,
 {
   CdvizWebhookSource *self = user_data;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(JsonNode) normalized = NULL;
   g_autoptr(JsonNode) metadata = NULL;
   g_autoptr(JsonObject) metadata_context = NULL;
@@ -399,7 +324,6 @@ handler (SoupServer        *server,
   g_autoptr(GHashTable) kept = NULL;
   g_autoptr(CdvizMessage) message = NULL;
   g_autoptr(GError) error = NULL;
-  const char *reason;
   const char *data;
   gsize length;
   PendingRequest *request;
@@ -434,29 +358,12 @@ handler (SoupServer        *server,
       check_headers (self, msg, body) != SOUP_STATUS_OK)
     return;
 
-  reason = check_raw_json (data, length);
-  if (reason != NULL)
-    {
-      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, reason);
-      return;
-    }
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, (gssize) length, &error))
-    {
-      g_autofree char *detail = g_strdup_printf ("invalid JSON: %s", error->message);
-      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, detail);
-      return;
-    }
-
-  normalized = cdviz_cdevent_normalize (json_parser_get_root (parser),
-                                        get_default_source (self), &error);
+  normalized = cdviz_cdevent_parse (data, (gssize) length, get_default_source (self), &error);
   if (normalized == NULL)
     {
       cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
       return;
     }
-  json_node_seal (normalized);
 
   metadata_context = json_object_new ();
   json_object_set_string_member (metadata_context, "source", get_default_source (self));

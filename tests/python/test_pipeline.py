@@ -46,7 +46,7 @@ class ConfigTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "cdviz.toml")
             with open(path, "w") as f:
-                f.write("[http]\nport = 0\n\n[sinks.debug]\nenabled = true\n")
+                f.write("[http]\nport = 0\n\n[sinks.debug]\nenabled = true\ntype = \"debug\"\n")
             cfg = Cdviz.Config.new()
             self.assertTrue(cfg.add_file(path))
             self.assertEqual(cfg.get_location("sinks.debug.enabled"), path + ":5")
