@@ -218,6 +218,9 @@ main (int   argc,
   quiet = opt_quiet;
   if (opt_verbose)
     g_log_set_debug_enabled (TRUE);
+  /* Standard output carries data (the debug sink's events, the merged
+   * configuration): every log line goes to standard error. */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_log_set_writer_func (log_writer, NULL, NULL);
 
   if (g_str_equal (command, "config") && !opt_check)

@@ -143,6 +143,19 @@ class CliTest(unittest.TestCase):
         finally:
             s.close()
 
+    def test_verbose(self):
+        path = write(self.tmp.name, "c.toml", '[sinks.off]\nenabled = false\ntype = "debug"\n')
+        r = run(["config", "--check", "--config", path])
+        self.assertNotIn("Sink off is disabled", r.stderr)
+        r = run(["config", "--check", "--config", path, "-v"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"cdviz-DEBUG: .*Sink off is disabled")
+
+    def test_verbose_and_quiet(self):
+        r = run(["config", "--check", "-v", "-q"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--verbose and --quiet exclude each other", r.stderr)
+
     def test_broken_plugin_skipped(self):
         modules = os.environ.get("CDVIZ_TEST_MODULES")
         r = run(["config", "--check", "--plugin-dir", modules])

@@ -555,6 +555,11 @@ type = "debug"
                     self.assertLess(time.monotonic(), deadline)
                     time.sleep(0.05)
                 self.assertEqual(error_detail(self, body), "the source is stopped")
+                # While the pipeline drains, the server says it is not ready.
+                status, _, body = p.request("GET", "/readyz")
+                self.assertEqual((status, body), (503, b"not ready\n"))
+                status, _, body = p.request("GET", "/healthz")
+                self.assertEqual((status, body), (200, b"ok\n"))
                 p.drain()
                 for s in (blocked, queued):
                     s.settimeout(10)
