@@ -414,7 +414,10 @@ id = "secure"
             self.post(p, make_event(i, pad=pad))
         self.wait_sent(p, "out", n)
         # The stalled client holds no more than its batch: the ring is shared.
-        self.assertLess(p.rss_kib() - rss_before, 64 * 1024)
+        # (Not measurable under AddressSanitizer: its quarantine keeps freed
+        # memory resident.)
+        if "ASAN_OPTIONS" not in os.environ:
+            self.assertLess(p.rss_kib() - rss_before, 64 * 1024)
 
         # Now read everything: every gap is announced with its exact size.
         stalled.read_until(lambda t: b'"id":"ev-%d"' % (n - 1) in t, timeout=60)
