@@ -45,6 +45,15 @@ gboolean  _cdviz_config_get_string     (CdvizConfig        *self,
                                         gboolean            required,
                                         const char        **out,
                                         GError            **error);
+/* A duration (`"30s"`, `"500ms"` or an integer number of seconds), in ms. */
+gboolean  _cdviz_config_get_duration   (CdvizConfig        *self,
+                                        const char         *path,
+                                        JsonObject         *table,
+                                        const char         *key,
+                                        guint64             maximum_ms,
+                                        guint64             default_ms,
+                                        guint64            *out,
+                                        GError            **error);
 
 /* Creates a component of @kind from @table at @path, `type` naming the
  * registered type; every other key except @skip_keys becomes a property. */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <gio/gio.h>
 
@@ -644,11 +645,11 @@ json_kind (JsonNode *node)
   switch (json_node_get_node_type (node))
     {
     case JSON_NODE_OBJECT:
-      return "a table";
+      return _("a table");
     case JSON_NODE_ARRAY:
-      return "an array";
+      return _("an array");
     case JSON_NODE_NULL:
-      return "null";
+      return _("null");
     case JSON_NODE_VALUE:
     default:
       break;
@@ -656,15 +657,15 @@ json_kind (JsonNode *node)
   switch (json_node_get_value_type (node))
     {
     case G_TYPE_BOOLEAN:
-      return "a boolean";
+      return _("a boolean");
     case G_TYPE_INT64:
-      return "an integer";
+      return _("an integer");
     case G_TYPE_DOUBLE:
-      return "a float";
+      return _("a float");
     case G_TYPE_STRING:
-      return "a string";
+      return _("a string");
     default:
-      return "a value";
+      return _("a value");
     }
 }
 
@@ -729,7 +730,7 @@ _cdviz_config_get_bool (CdvizConfig  *self,
       return TRUE;
     }
   if (json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return type_error (self, path, key, "a boolean", node, error);
+    return type_error (self, path, key, _("a boolean"), node, error);
   *out = json_node_get_boolean (node);
   return TRUE;
 }
@@ -754,7 +755,7 @@ _cdviz_config_get_int (CdvizConfig  *self,
       return TRUE;
     }
   if (json_node_get_value_type (node) != G_TYPE_INT64)
-    return type_error (self, path, key, "an integer", node, error);
+    return type_error (self, path, key, _("an integer"), node, error);
   value = json_node_get_int (node);
   if (value < minimum || value > maximum)
     {
@@ -762,9 +763,9 @@ _cdviz_config_get_int (CdvizConfig  *self,
       g_autofree char *where = _cdviz_config_describe (self, full);
 
       g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("%s: key “%s”: %" G_GINT64_FORMAT " is out of range (%"
-                     G_GINT64_FORMAT "–%" G_GINT64_FORMAT ")"),
-                   where, full, value, minimum, maximum);
+                   /* <inttypes.h> macros: xgettext knows them, not GLib's */
+                   _("%s: key “%s”: %" PRId64 " is out of range (%" PRId64 "–%" PRId64 ")"),
+                   where, full, (int64_t) value, (int64_t) minimum, (int64_t) maximum);
       return FALSE;
     }
   *out = value;
@@ -797,12 +798,56 @@ _cdviz_config_get_string (CdvizConfig  *self,
       return TRUE;
     }
   if (json_node_get_value_type (node) != G_TYPE_STRING)
-    return type_error (self, path, key, "a string", node, error);
+    return type_error (self, path, key, _("a string"), node, error);
   *out = json_node_get_string (node);
   return TRUE;
 }
 
 /* --- durations ---------------------------------------------------------- */
+
+gboolean
+_cdviz_config_get_duration (CdvizConfig  *self,
+                            const char   *path,
+                            JsonObject   *table,
+                            const char   *key,
+                            guint64       maximum_ms,
+                            guint64       default_ms,
+                            guint64      *out,
+                            GError      **error)
+{
+  JsonNode *node = json_object_get_member (table, key);
+  GType value_type;
+  guint64 ms;
+
+  if (node == NULL)
+    {
+      *out = default_ms;
+      return TRUE;
+    }
+  value_type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
+  if (value_type == G_TYPE_INT64 && json_node_get_int (node) >= 0 &&
+      (guint64) json_node_get_int (node) <= G_MAXUINT64 / 1000)
+    ms = (guint64) json_node_get_int (node) * 1000;
+  else if (value_type == G_TYPE_STRING &&
+           cdviz_parse_duration (json_node_get_string (node), &ms))
+    ;
+  else
+    return type_error (self, path, key,
+                       _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
+                       node, error);
+  if (ms > maximum_ms)
+    {
+      g_autofree char *full = _cdviz_config_join (path, key);
+      g_autofree char *where = _cdviz_config_describe (self, full);
+
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: duration out of range (0 ms–%" PRIu64 " ms)"),
+                   where, full, (uint64_t) maximum_ms);
+      return FALSE;
+    }
+  *out = ms;
+  return TRUE;
+}
 
 /**
  * cdviz_parse_duration:
@@ -937,14 +982,14 @@ json_to_value (CdvizConfig  *self,
       char **strv;
 
       if (!JSON_NODE_HOLDS_ARRAY (node))
-        return type_error (self, path, key, "an array of strings", node, error);
+        return type_error (self, path, key, _("an array of strings"), node, error);
       array = json_node_get_array (node);
       builder = g_strv_builder_new ();
       for (guint i = 0; i < json_array_get_length (array); i++)
         {
           JsonNode *element = json_array_get_element (array, i);
           if (json_node_get_value_type (element) != G_TYPE_STRING)
-            return type_error (self, path, key, "an array of strings", node, error);
+            return type_error (self, path, key, _("an array of strings"), node, error);
           g_strv_builder_add (builder, json_node_get_string (element));
         }
       strv = g_strv_builder_end (builder);
@@ -964,16 +1009,15 @@ json_to_value (CdvizConfig  *self,
         ;
       else
         return type_error (self, path, key,
-                           "a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)",
+                           _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
                            node, error);
       if (ms < spec->minimum || ms > spec->maximum)
         {
           g_autofree char *full = _cdviz_config_join (path, key);
           g_autofree char *where = _cdviz_config_describe (self, full);
           g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                       _("%s: key “%s”: duration out of range (%" G_GUINT64_FORMAT
-                         " ms–%" G_GUINT64_FORMAT " ms)"),
-                       where, full, spec->minimum, spec->maximum);
+                       _("%s: key “%s”: duration out of range (%" PRIu64 " ms–%" PRIu64 " ms)"),
+                       where, full, (uint64_t) spec->minimum, (uint64_t) spec->maximum);
           return FALSE;
         }
       g_value_set_uint64 (value, ms);
@@ -984,13 +1028,13 @@ json_to_value (CdvizConfig  *self,
     {
     case G_TYPE_BOOLEAN:
       if (value_type != G_TYPE_BOOLEAN)
-        return type_error (self, path, key, "a boolean", node, error);
+        return type_error (self, path, key, _("a boolean"), node, error);
       g_value_set_boolean (value, json_node_get_boolean (node));
       return TRUE;
 
     case G_TYPE_STRING:
       if (value_type != G_TYPE_STRING)
-        return type_error (self, path, key, "a string", node, error);
+        return type_error (self, path, key, _("a string"), node, error);
       g_value_set_string (value, json_node_get_string (node));
       return TRUE;
 
@@ -1006,7 +1050,7 @@ json_to_value (CdvizConfig  *self,
             break;
           return TRUE;
         }
-      return type_error (self, path, key, "a number", node, error);
+      return type_error (self, path, key, _("a number"), node, error);
 
     case G_TYPE_INT:
     case G_TYPE_UINT:
@@ -1019,7 +1063,7 @@ json_to_value (CdvizConfig  *self,
         gint64 v;
 
         if (value_type != G_TYPE_INT64)
-          return type_error (self, path, key, "an integer", node, error);
+          return type_error (self, path, key, _("an integer"), node, error);
         v = json_node_get_int (node);
         if (v < 0 && (fundamental == G_TYPE_UINT || fundamental == G_TYPE_ULONG ||
                       fundamental == G_TYPE_UINT64))
@@ -1043,7 +1087,7 @@ json_to_value (CdvizConfig  *self,
         GEnumValue *ev;
 
         if (value_type != G_TYPE_STRING)
-          return type_error (self, path, key, "a string", node, error);
+          return type_error (self, path, key, _("a string"), node, error);
         ev = g_enum_get_value_by_nick (klass, json_node_get_string (node));
         if (ev == NULL)
           {

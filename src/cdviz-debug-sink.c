@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include <glib/gi18n-lib.h>
+
 #include "cdviz-builtins-private.h"
 
 /* `type = "debug"`: writes every event to standard output as one line of
@@ -32,7 +34,7 @@ debug_send_message (CdvizSink     *sink,
       fflush (stdout) != 0)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                           "cannot write to standard output");
+                           _("cannot write to standard output"));
       return FALSE;
     }
   return TRUE;

@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <json-glib/json-glib.h>
@@ -22,6 +23,18 @@
  * while the pipeline accepts events, 503 while it starts or shuts down) and
  * `/metrics` (Prometheus text format). Any other unknown path is answered
  * 404 with a short JSON body.
+ *
+ * Hostile clients. A connection must deliver the complete headers of its
+ * first request within the header timeout (a slow client, one byte a
+ * second, is disconnected), and a kept-alive connection must start its
+ * next request within the idle timeout and then deliver its headers within
+ * the header timeout. Requests with more headers than the maximum, or
+ * whose headers are larger than the maximum size, are answered 431 and the
+ * connection is closed (libsoup 3.2.3 itself drops a connection whose
+ * request head exceeds 64 KiB before it reaches the server). At most the maximum number of
+ * connections are open at once (counting SSE streams); more are closed as
+ * soon as they are accepted. With a TLS certificate the server speaks HTTPS
+ * only.
  */
 
 typedef struct {
@@ -31,6 +44,14 @@ typedef struct {
   gpointer user_data;
   GDestroyNotify destroy;
 } Route;
+
+/* A connection libsoup accepted, until its socket is closed. */
+typedef struct {
+  CdvizHttpServer *server;
+  GSocket *socket;
+  GSource *timer;        /* header or idle deadline; NULL while busy */
+  gboolean waiting;      /* kept alive, waiting for the next request */
+} Connection;
 
 typedef struct {
   CdvizMetricsFunc func;
@@ -57,7 +78,36 @@ struct _CdvizHttpServer
   GArray *metrics;        /* MetricsEntry; frozen once started */
   int ready;              /* atomic */
   gboolean started;
+
+  /* limits; set before the server starts */
+  guint64 header_timeout_ms;
+  guint64 idle_timeout_ms;
+  guint max_connections;
+  guint max_headers;
+  gsize max_header_size;
+  GTlsCertificate *tls_certificate;
+
+  GHashTable *connections;  /* GSocket → Connection; HTTP thread only */
+  guint prune_at;           /* prune closed connections at this size */
+
+  /* metrics (atomic) */
+  guint64 timed_out;
+  guint64 refused_connections;
+  guint64 refused_headers;
 };
+
+#define DEFAULT_HEADER_TIMEOUT_MS 10000
+#define DEFAULT_IDLE_TIMEOUT_MS 60000
+#define DEFAULT_MAX_CONNECTIONS 10000
+#define DEFAULT_MAX_HEADERS 100
+#define DEFAULT_MAX_HEADER_SIZE (64 * 1024)
+#define PRUNE_MIN 64
+#define LISTEN_BACKLOG 4096
+/* RFC 6585; libsoup 3.2.3 knows neither the code nor its phrase. */
+#define STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE 431
+
+#define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
+#define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
 G_DEFINE_FINAL_TYPE (CdvizHttpServer, cdviz_http_server, G_TYPE_OBJECT)
 /**
@@ -91,6 +141,26 @@ idle_watch_free (gpointer data)
 }
 
 static void
+connection_stop_timer (Connection *conn)
+{
+  if (conn->timer != NULL)
+    {
+      g_source_destroy (conn->timer);
+      g_clear_pointer (&conn->timer, g_source_unref);
+    }
+}
+
+static void
+connection_free (gpointer data)
+{
+  Connection *conn = data;
+
+  connection_stop_timer (conn);
+  g_object_unref (conn->socket);
+  g_free (conn);
+}
+
+static void
 metrics_entry_clear (gpointer data)
 {
   MetricsEntry *entry = data;
@@ -108,6 +178,8 @@ cdviz_http_server_finalize (GObject *object)
 
   g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_pointer (&self->idle_watches, g_hash_table_unref);
+  g_clear_pointer (&self->connections, g_hash_table_unref);
+  g_clear_object (&self->tls_certificate);
   g_clear_pointer (&self->metrics, g_array_unref);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -130,7 +202,14 @@ cdviz_http_server_init (CdvizHttpServer *self)
                                               idle_watch_free);
   self->metrics = g_array_new (FALSE, TRUE, sizeof (MetricsEntry));
   g_array_set_clear_func (self->metrics, metrics_entry_clear);
+  self->connections = g_hash_table_new_full (NULL, NULL, NULL, connection_free);
+  self->prune_at = PRUNE_MIN;
   self->context = g_main_context_new ();
+  self->header_timeout_ms = DEFAULT_HEADER_TIMEOUT_MS;
+  self->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+  self->max_connections = DEFAULT_MAX_CONNECTIONS;
+  self->max_headers = DEFAULT_MAX_HEADERS;
+  self->max_header_size = DEFAULT_MAX_HEADER_SIZE;
 }
 
 /**
@@ -174,11 +253,13 @@ cdviz_http_respond_error (SoupServerMessage *msg,
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
+  const char *phrase = status == STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
+                       ? "Request Header Fields Too Large" : soup_status_get_phrase (status);
   char *text;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "title");
-  json_builder_add_string_value (builder, soup_status_get_phrase (status));
+  json_builder_add_string_value (builder, phrase);
   json_builder_set_member_name (builder, "status");
   json_builder_add_int_value (builder, status);
   if (detail != NULL)
@@ -190,7 +271,7 @@ cdviz_http_respond_error (SoupServerMessage *msg,
   root = json_builder_get_root (builder);
   text = json_to_string (root, FALSE);
 
-  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_status (msg, status, phrase);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
                                     text, strlen (text));
 }
@@ -231,6 +312,15 @@ serve_metrics (CdvizHttpServer   *self,
                    "# HELP cdviz_up Whether the pipeline accepts events (1) or is starting or shutting down (0).\n"
                    "# TYPE cdviz_up gauge\n");
   g_string_append_printf (out, "cdviz_up %d\n", g_atomic_int_get (&self->ready) ? 1 : 0);
+
+  g_string_append_printf (out,
+                          "# HELP cdviz_http_connections_closed_total Connections the server closed, by reason.\n"
+                          "# TYPE cdviz_http_connections_closed_total counter\n"
+                          "cdviz_http_connections_closed_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n"
+                          "cdviz_http_connections_closed_total{reason=\"max_connections\"} %" G_GUINT64_FORMAT "\n"
+                          "cdviz_http_connections_closed_total{reason=\"header_limits\"} %" G_GUINT64_FORMAT "\n",
+                          COUNTER_GET (self->timed_out), COUNTER_GET (self->refused_connections),
+                          COUNTER_GET (self->refused_headers));
 
   for (guint i = 0; i < self->metrics->len; i++)
     {
@@ -285,6 +375,168 @@ server_callback (SoupServer        *server,
     }
 }
 
+/* --- connections: count, header and idle timeouts ----------------------
+ *
+ * libsoup 3.2.3 has no timeout of its own on a server connection, and no
+ * limit on how many it accepts. Every connection is known here from its
+ * first "request-started" (emitted as soon as it is accepted, and again
+ * when a kept-alive connection waits for its next request) until its
+ * socket is closed (pruned lazily, when the table doubled). Between
+ * "request-started" and the request's "got-headers" a deadline runs: the
+ * header timeout for a new connection, the idle timeout for a kept-alive
+ * one (switched to the header timeout when its next request starts to
+ * arrive, see idle_socket_ready()). On expiry the socket is shut down, not
+ * closed: libsoup's reads fail, and libsoup closes and frees the connection
+ * itself, so no descriptor number is reused under its feet. */
+
+static gboolean
+connection_timed_out (gpointer data)
+{
+  Connection *conn = data;
+
+  if (conn->waiting)
+    g_debug ("Closing a kept-alive connection idle for too long");
+  else
+    g_debug ("Closing a connection that did not send its request headers in time");
+  COUNTER_ADD (conn->server->timed_out, 1);
+  g_clear_pointer (&conn->timer, g_source_unref);
+  if (!g_socket_is_closed (conn->socket))
+    g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+connection_start_timer (Connection *conn,
+                        guint64     timeout_ms)
+{
+  connection_stop_timer (conn);
+  if (timeout_ms == 0)
+    return;
+  conn->timer = g_timeout_source_new (MIN (timeout_ms, G_MAXUINT));
+  g_source_set_callback (conn->timer, connection_timed_out, conn, NULL);
+  g_source_set_static_name (conn->timer, "[cdviz] header timeout");
+  g_source_attach (conn->timer, conn->server->context);
+}
+
+static void
+prune_connections (CdvizHttpServer *self)
+{
+  GHashTableIter iter;
+  Connection *conn;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn))
+    if (g_socket_is_closed (conn->socket))
+      g_hash_table_iter_remove (&iter);
+  self->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (self->connections));
+}
+
+static void
+got_headers (SoupServerMessage *msg,
+             gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
+
+  if (conn != NULL)
+    {
+      conn->waiting = FALSE;
+      connection_stop_timer (conn);
+    }
+}
+
+static void
+request_started (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Connection *conn;
+
+  if (socket == NULL || g_socket_is_closed (socket))
+    return;
+
+  conn = g_hash_table_lookup (self->connections, socket);
+  if (conn == NULL)
+    {
+      guint open;
+
+      if (g_hash_table_size (self->connections) >= self->prune_at ||
+          (self->max_connections > 0 &&
+           g_hash_table_size (self->connections) >= self->max_connections))
+        prune_connections (self);
+
+      open = g_hash_table_size (self->connections);
+      if (self->max_connections > 0 && open >= self->max_connections)
+        {
+          g_debug ("Closing a new connection: max_connections (%u) reached",
+                   self->max_connections);
+          COUNTER_ADD (self->refused_connections, 1);
+          g_socket_shutdown (socket, TRUE, TRUE, NULL);
+          return;
+        }
+
+      conn = g_new0 (Connection, 1);
+      conn->server = self;
+      conn->socket = g_object_ref (socket);
+      g_hash_table_insert (self->connections, socket, conn);
+    }
+
+  /* libsoup 3.2.3 emits "request-started" for the first request of a
+   * connection only; later ones are followed from "request-finished"
+   * (request_done()), the early handler and "request-read". */
+  conn->waiting = FALSE;
+  connection_start_timer (conn, self->header_timeout_ms);
+  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers), self);
+}
+
+typedef struct {
+  guint count;
+  gsize size;
+} HeaderTally;
+
+static void
+tally_header (const char *name,
+              const char *value,
+              gpointer    user_data)
+{
+  HeaderTally *tally = user_data;
+
+  tally->count++;
+  tally->size += strlen (name) + strlen (value) + 4;   /* ": " and CRLF */
+}
+
+/* Refuses requests over the header limits: 431, connection closed, body
+ * not kept. Returns whether the request was refused. */
+static gboolean
+refuse_large_headers (CdvizHttpServer   *self,
+                      SoupServerMessage *msg)
+{
+  HeaderTally tally = { 0, 0 };
+  g_autofree char *detail = NULL;
+
+  soup_message_headers_foreach (soup_server_message_get_request_headers (msg), tally_header,
+                                &tally);
+  if (self->max_headers > 0 && tally.count > self->max_headers)
+    detail = g_strdup_printf ("more than %u header fields", self->max_headers);
+  else if (self->max_header_size > 0 && tally.size > self->max_header_size)
+    detail = g_strdup_printf ("header fields larger than %" G_GSIZE_FORMAT " bytes",
+                              self->max_header_size);
+  else
+    return FALSE;
+
+  g_debug ("Refusing a request with %u header fields of %" G_GSIZE_FORMAT " bytes",
+           tally.count, tally.size);
+  COUNTER_ADD (self->refused_headers, 1);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  cdviz_http_respond_error (msg, STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE, detail);
+  return TRUE;
+}
+
 static void
 early_server_callback (SoupServer        *server,
                        SoupServerMessage *msg,
@@ -293,8 +545,13 @@ early_server_callback (SoupServer        *server,
                        gpointer           user_data)
 {
   CdvizHttpServer *self = user_data;
-  Route *route = g_hash_table_lookup (self->routes, path);
+  Route *route;
 
+  got_headers (msg, self);
+  if (refuse_large_headers (self, msg))
+    return;
+
+  route = g_hash_table_lookup (self->routes, path);
   if (route != NULL && route->early_callback != NULL)
     route->early_callback (server, msg, path, query, route->user_data);
 }
@@ -435,9 +692,17 @@ idle_socket_ready (GSocket      *socket,
       n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
         {
+          Connection *conn;
+
           if (n < 0)
             return G_SOURCE_CONTINUE;   /* spurious wake-up */
-          /* a new request: libsoup reads it */
+          /* a new request: libsoup reads it, within the header timeout */
+          conn = g_hash_table_lookup (self->connections, socket);
+          if (conn != NULL && conn->waiting)
+            {
+              conn->waiting = FALSE;
+              connection_start_timer (conn, self->header_timeout_ms);
+            }
         }
       else
         {
@@ -484,6 +749,7 @@ unwatch_busy_connection (SoupServer        *server,
 
   if (socket != NULL)
     g_hash_table_remove (self->idle_watches, socket);
+  got_headers (msg, self);
 
   g_object_set_data (G_OBJECT (msg), IN_FLIGHT_KEY, GINT_TO_POINTER (1));
   self->in_flight++;
@@ -496,9 +762,19 @@ request_done (SoupServer        *server,
 {
   CdvizHttpServer *self = user_data;
 
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
+
   if (g_object_steal_data (G_OBJECT (msg), IN_FLIGHT_KEY) != NULL)
     self->in_flight--;
   watch_idle_connection (server, msg, user_data);
+
+  /* Kept alive: the idle timeout runs until the next request arrives. */
+  if (conn != NULL && !g_socket_is_closed (socket))
+    {
+      conn->waiting = TRUE;
+      connection_start_timer (conn, self->idle_timeout_ms);
+    }
 }
 
 static gpointer
@@ -534,6 +810,136 @@ resolve_address (const char  *host,
 }
 
 /**
+ * cdviz_http_server_set_header_timeout:
+ * @self: a #CdvizHttpServer
+ * @timeout_ms: the timeout in milliseconds; 0 disables it
+ *
+ * Sets how long a client may take to send the complete headers of a request
+ * once it started sending it (for a new connection: from the moment it is
+ * accepted, TLS handshake included). A client that is slower is
+ * disconnected. Default: 10 seconds. Call before the server starts.
+ */
+void
+cdviz_http_server_set_header_timeout (CdvizHttpServer *self,
+                                      guint64          timeout_ms)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+  self->header_timeout_ms = timeout_ms;
+}
+
+/**
+ * cdviz_http_server_set_idle_timeout:
+ * @self: a #CdvizHttpServer
+ * @timeout_ms: the timeout in milliseconds; 0 disables it
+ *
+ * Sets how long a kept-alive connection may stay idle, waiting for its next
+ * request, before the server closes it. Default: 60 seconds. Call before
+ * the server starts.
+ */
+void
+cdviz_http_server_set_idle_timeout (CdvizHttpServer *self,
+                                    guint64          timeout_ms)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+  self->idle_timeout_ms = timeout_ms;
+}
+
+/**
+ * cdviz_http_server_set_max_connections:
+ * @self: a #CdvizHttpServer
+ * @max_connections: the largest number of open connections; 0 means no
+ *   limit
+ *
+ * Sets how many connections (SSE streams included) may be open at once.
+ * Connections beyond it are closed as soon as they are accepted. Default:
+ * 10000. The process also needs that many file descriptors
+ * (`RLIMIT_NOFILE`). Call before the server starts.
+ */
+void
+cdviz_http_server_set_max_connections (CdvizHttpServer *self,
+                                       guint            max_connections)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+  self->max_connections = max_connections;
+}
+
+/**
+ * cdviz_http_server_set_max_headers:
+ * @self: a #CdvizHttpServer
+ * @max_headers: the largest number of header fields of a request; 0 means
+ *   no limit
+ *
+ * Requests with more header fields are answered 431 and their connection
+ * is closed. Default: 100. Call before the server starts.
+ */
+void
+cdviz_http_server_set_max_headers (CdvizHttpServer *self,
+                                   guint            max_headers)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+  self->max_headers = max_headers;
+}
+
+/**
+ * cdviz_http_server_set_max_header_size:
+ * @self: a #CdvizHttpServer
+ * @max_header_size: the largest total size of a request's header fields,
+ *   in bytes; 0 means no limit of the server's own
+ *
+ * Requests whose header fields (names, values, separators) are larger are
+ * answered 431 and their connection is closed. Default: 65536. Whatever
+ * the setting, libsoup 3.2.3 drops a connection whose request head (request
+ * line and headers) exceeds 64 KiB before it reaches the server. Call
+ * before the server starts.
+ */
+void
+cdviz_http_server_set_max_header_size (CdvizHttpServer *self,
+                                       gsize            max_header_size)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+  self->max_header_size = max_header_size;
+}
+
+/**
+ * cdviz_http_server_set_tls_certificate:
+ * @self: a #CdvizHttpServer
+ * @certificate: (nullable): the server's certificate, with its private key
+ *   (see g_tls_certificate_new_from_files()), or %NULL for plain HTTP
+ *
+ * Makes the server speak HTTPS only, with @certificate. Call before the
+ * server starts.
+ */
+void
+cdviz_http_server_set_tls_certificate (CdvizHttpServer *self,
+                                       GTlsCertificate *certificate)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate));
+  g_return_if_fail (!self->started);
+  g_set_object (&self->tls_certificate, certificate);
+}
+
+/**
+ * cdviz_http_server_is_tls:
+ * @self: a #CdvizHttpServer
+ *
+ * Tells whether the server speaks HTTPS.
+ *
+ * Returns: whether a TLS certificate was set
+ */
+gboolean
+cdviz_http_server_is_tls (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
+  return self->tls_certificate != NULL;
+}
+
+/**
  * cdviz_http_server_start:
  * @self: a #CdvizHttpServer
  * @error: return location for a #GError
@@ -550,6 +956,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *server_header = NULL;
+  g_autoptr(GSocket) listener = NULL;
   GSList *listeners;
   gboolean ok;
 
@@ -570,13 +977,27 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   server_header = g_strdup_printf ("cdviz-pipeline/%s ", PACKAGE_VERSION);
 
   g_main_context_push_thread_default (self->context);
-  self->server = soup_server_new ("server-header", server_header, NULL);
+  self->server = soup_server_new ("server-header", server_header,
+                                  "tls-certificate", self->tls_certificate,
+                                  NULL);
+  g_signal_connect (self->server, "request-started", G_CALLBACK (request_started), self);
   soup_server_add_handler (self->server, NULL, server_callback, self, NULL);
   soup_server_add_early_handler (self->server, NULL, early_server_callback, self, NULL);
   g_signal_connect (self->server, "request-read", G_CALLBACK (unwatch_busy_connection), self);
   g_signal_connect (self->server, "request-finished", G_CALLBACK (request_done), self);
   g_signal_connect (self->server, "request-aborted", G_CALLBACK (request_done), self);
-  ok = soup_server_listen (self->server, address, 0, &local_error);
+  /* Our own listening socket: soup_server_listen() keeps GLib's backlog
+   * of 10, and a burst of connections beyond it waits for SYN retries. */
+  listener = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                           G_SOCKET_PROTOCOL_TCP, &local_error);
+  if (listener != NULL)
+    g_socket_set_listen_backlog (listener, LISTEN_BACKLOG);
+  ok = listener != NULL &&
+       g_socket_bind (listener, address, TRUE, &local_error) &&
+       g_socket_listen (listener, &local_error) &&
+       soup_server_listen_socket (self->server, listener,
+                                  self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
+                                  &local_error);
   g_main_context_pop_thread_default (self->context);
 
   if (!ok)
@@ -701,6 +1122,7 @@ disconnect_on_thread (gpointer data)
     }
 
   g_hash_table_remove_all (self->idle_watches);
+  g_hash_table_remove_all (self->connections);
   soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_main_loop_quit (self->loop);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "cdviz-builtins-private.h"
 
 /* `type = "log"`: logs every message (at the "message" level, or at debug
@@ -70,7 +72,7 @@ log_initable_init (GInitable     *initable,
   else
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "key “level”: unknown level “%s” (expected “info” or “debug”)",
+                   _("key “level”: unknown level “%s” (expected “info” or “debug”)"),
                    self->level);
       return FALSE;
     }

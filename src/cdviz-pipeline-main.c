@@ -20,6 +20,7 @@ static gboolean opt_version;
 static gboolean opt_verbose;
 static gboolean opt_quiet;
 static gboolean opt_check;
+static gboolean opt_describe;
 
 static const GOptionEntry common_entries[] = {
   { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -39,6 +40,9 @@ static const GOptionEntry common_entries[] = {
     N_("Print the version and exit"), NULL },
   { "check", 0, 0, G_OPTION_ARG_NONE, &opt_check,
     N_("With “config”: validate, print the merged configuration and exit"), NULL },
+  { "describe", 0, 0, G_OPTION_ARG_NONE, &opt_describe,
+    N_("With “config”: describe every section, component type and key (Markdown) and exit"),
+    NULL },
   { NULL }
 };
 
@@ -104,13 +108,22 @@ run_check (void)
 
   if (pipeline == NULL)
     {
-      g_printerr ("cdviz-pipeline: %s\n", error->message);
+      g_printerr (_("cdviz-pipeline: %s\n"), error->message);
       return 1;
     }
 
   text = cdviz_config_to_toml (config);
   g_print ("%s", text);
   g_printerr (_("cdviz-pipeline: configuration OK\n"));
+  return 0;
+}
+
+static int
+run_describe (void)
+{
+  g_autofree char *text = cdviz_pipeline_describe_configuration (NULL);
+
+  g_print ("%s", text);
   return 0;
 }
 
@@ -135,14 +148,15 @@ run_connect (void)
     pipeline = cdviz_pipeline_new (config, NULL, &error);
   if (pipeline == NULL || !cdviz_pipeline_start (pipeline, &error))
     {
-      g_printerr ("cdviz-pipeline: %s\n", error->message);
+      g_printerr (_("cdviz-pipeline: %s\n"), error->message);
       g_source_remove (sigint);
       g_source_remove (sigterm);
       return 1;
     }
 
   http = cdviz_pipeline_get_http_server (pipeline);
-  g_message (_("Listening on http://%s:%u"), cdviz_http_server_get_host (http),
+  g_message (_("Listening on %s://%s:%u"), cdviz_http_server_is_tls (http) ? "https" : "http",
+             cdviz_http_server_get_host (http),
              cdviz_http_server_get_port (http));
 
   g_main_loop_run (loop);
@@ -176,14 +190,15 @@ main (int   argc,
       argv[--argc] = NULL;
     }
 
-  context = g_option_context_new (_("[connect|config --check] — a CDEvents pipeline"));
+  context = g_option_context_new (_("[connect|config --check|config --describe] — a CDEvents pipeline"));
   g_option_context_set_summary (context,
     _("Receives CDEvents (webhooks), transforms them and delivers them (Server-Sent\n"
       "Events, stdout…). Reads cdviz-collector.toml configuration files.\n"
       "\n"
       "Commands:\n"
-      "  connect         run the pipeline until SIGINT/SIGTERM (the default)\n"
-      "  config --check  validate and print the merged configuration"));
+      "  connect            run the pipeline until SIGINT/SIGTERM (the default)\n"
+      "  config --check     validate and print the merged configuration\n"
+      "  config --describe  describe every configuration key (Markdown)"));
   g_option_context_set_description (context,
     _("Configuration layers, lowest first: built-in defaults, --config FILE,\n"
       "CDVIZ_COLLECTOR__SECTION__KEY=value environment variables, --set.\n"
@@ -193,7 +208,7 @@ main (int   argc,
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_printerr ("cdviz-pipeline: %s\n", error->message);
+      g_printerr (_("cdviz-pipeline: %s\n"), error->message);
       g_printerr (_("Try “cdviz-pipeline --help”.\n"));
       return 1;
     }
@@ -223,20 +238,22 @@ main (int   argc,
   g_log_writer_default_set_use_stderr (TRUE);
   g_log_set_writer_func (log_writer, NULL, NULL);
 
-  if (g_str_equal (command, "config") && !opt_check)
+  if (g_str_equal (command, "config") && opt_check == opt_describe)
     {
-      g_printerr (_("cdviz-pipeline: “config” needs --check\n"));
+      g_printerr (_("cdviz-pipeline: “config” needs --check or --describe\n"));
       return 1;
     }
-  if (opt_check && !g_str_equal (command, "config"))
+  if ((opt_check || opt_describe) && !g_str_equal (command, "config"))
     {
-      g_printerr (_("cdviz-pipeline: --check goes with the “config” command\n"));
+      g_printerr (_("cdviz-pipeline: --check and --describe go with the “config” command\n"));
       return 1;
     }
 
   cdviz_registry_load_plugins (cdviz_registry_get_default (),
                                (const char * const *) opt_plugin_dirs);
 
+  if (g_str_equal (command, "config") && opt_describe)
+    return run_describe ();
   if (g_str_equal (command, "config"))
     return run_check ();
   return run_connect ();

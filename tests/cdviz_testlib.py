@@ -7,6 +7,7 @@ CDVIZ_PLUGIN_DIR (build/plugins), CDVIZ_SHARED (../shared).
 """
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -19,7 +20,7 @@ PROGRAM = os.environ.get("CDVIZ_PIPELINE", "build/src/cdviz-pipeline")
 PLUGIN_DIR = os.environ.get("CDVIZ_PLUGIN_DIR", "build/plugins")
 SHARED = os.environ.get("CDVIZ_SHARED",
                         os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
-LISTEN_RE = re.compile(rb"Listening on http://([^:]+):(\d+)")
+LISTEN_RE = re.compile(rb"Listening on https?://([^:]+):(\d+)")
 
 
 def cdevent(name="build_started", version="v0.4.1"):
@@ -32,7 +33,10 @@ def cdevent(name="build_started", version="v0.4.1"):
 class Pipeline:
     """A running cdviz-pipeline. Use as a context manager."""
 
-    def __init__(self, config, args=(), env=None, expect_start=True, timeout=10):
+    def __init__(self, config, args=(), env=None, expect_start=True, timeout=10,
+                 nofile=None):
+        """nofile: raise the program's RLIMIT_NOFILE soft limit to this many
+        descriptors (at most the hard limit)."""
         self.tmp = tempfile.TemporaryDirectory(prefix="cdviz-test-")
         self.config_path = os.path.join(self.tmp.name, "config.toml")
         with open(self.config_path, "w") as f:
@@ -49,7 +53,8 @@ class Pipeline:
         self._stderr = open(self.stderr_path, "wb")
         self._stdout = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._stdout, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL, env=full_env)
+                                     stdin=subprocess.DEVNULL, env=full_env,
+                                     preexec_fn=(lambda: raise_nofile(nofile)) if nofile else None)
         self.port = None
         if expect_start:
             self._wait_listening(timeout)
@@ -123,6 +128,17 @@ class Pipeline:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def raise_nofile(n):
+    """Raises this process's RLIMIT_NOFILE soft limit to n (at most the hard
+    limit); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return soft
 
 
 def send_request(sock, method, path, body=b"", headers=None, close=False):

@@ -33,6 +33,13 @@
  * error frees the client at once), for output only while bytes are pending,
  * and carries the keep-alive deadline as its ready time.
  *
+ * TLS. With `[http] tls_certificate`, the stolen stream is a
+ * #GTlsConnection: the sink then writes through its pollable output stream
+ * (g_pollable_output_stream_writev_nonblocking(), same batches, same
+ * bound) and reads through its input stream, so that every byte is
+ * encrypted; the socket is still what is polled. Without TLS, the raw path
+ * (sendmsg() and recv() on the descriptor) is kept.
+ *
  * Bounded memory. A client's output is one batch: at most %BATCH_FRAMES
  * frames and about %BATCH_BYTES bytes, written with one sendmsg() as one
  * chunk; the next batch is taken from the ring only when the previous one
@@ -61,6 +68,8 @@ typedef struct {
   CdvizSseSink *sink;   /* unowned: the sink frees its clients when it stops */
   GList link;           /* in sink->clients */
   GIOStream *stream;    /* the stolen connection; owns the socket */
+  GSocket *socket;      /* unowned: the stream's */
+  gboolean tls;         /* stream is a GTlsConnection: write through it */
   int fd;
   gpointer fd_tag;
   gboolean want_out;
@@ -222,6 +231,15 @@ client_free (SseClient  *client,
   g_clear_pointer (&client->head, g_bytes_unref);
   if (client->stream != NULL)
     {
+      if (client->tls)
+        {
+          /* Closing a TLS stream writes close_notify, synchronously: bound
+           * it for a stream that ended cleanly, skip it for the others. */
+          if (client->ended && client->first_piece == client->n_pieces)
+            g_socket_set_timeout (client->socket, 1);
+          else
+            g_socket_close (client->socket, NULL);
+        }
       g_io_stream_close (client->stream, NULL, NULL);
       g_clear_object (&client->stream);
     }
@@ -360,7 +378,38 @@ client_flush (SseClient *client)
       mh.msg_iov = iov;
       mh.msg_iovlen = n_iov;
 
-      written = sendmsg (client->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (client->tls)
+        {
+          GOutputStream *out = g_io_stream_get_output_stream (client->stream);
+          g_autoptr(GError) error = NULL;
+          GPollableReturn ret;
+          gsize n = 0;
+
+          /* struct iovec and GOutputVector have the same members. */
+          GOutputVector vectors[MAX_PIECES];
+          for (guint i = 0; i < n_iov; i++)
+            {
+              vectors[i].buffer = iov[i].iov_base;
+              vectors[i].size = iov[i].iov_len;
+            }
+          ret = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (out),
+                                                             vectors, n_iov, &n, NULL, &error);
+          if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+            {
+              client_set_want_out (client, TRUE);
+              return TRUE;
+            }
+          if (ret != G_POLLABLE_RETURN_OK)
+            {
+              g_debug ("sink '%s': client %d: %s", self->name, client->fd,
+                       error != NULL ? error->message : "write failed");
+              client_free (client, "TLS write failed");
+              return FALSE;
+            }
+          written = (ssize_t) n;
+        }
+      else
+        written = sendmsg (client->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (written < 0)
         {
           int errsv = errno;
@@ -410,7 +459,31 @@ client_drain_input (SseClient   *client,
 
   for (int i = 0; i < 16; i++)
     {
-      ssize_t n = recv (client->fd, buffer, sizeof buffer, MSG_DONTWAIT);
+      ssize_t n;
+
+      if (client->tls)
+        {
+          GInputStream *in = g_io_stream_get_input_stream (client->stream);
+          g_autoptr(GError) error = NULL;
+
+          n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), buffer,
+                                                        sizeof buffer, NULL, &error);
+          if (n < 0)
+            {
+              if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+                return TRUE;
+              *reason = "TLS read failed";
+              return FALSE;
+            }
+          if (n == 0)
+            {
+              *reason = "closed by the client";
+              return FALSE;
+            }
+          continue;
+        }
+
+      n = recv (client->fd, buffer, sizeof buffer, MSG_DONTWAIT);
 
       if (n > 0)
         continue;
@@ -517,6 +590,21 @@ accepting_free (Accepting *accepting)
   g_free (accepting);
 }
 
+/* libsoup 3.2.3 hands out its SoupIOStream, which wraps the connection
+ * (a GTlsConnection with TLS) as "base-iostream". */
+static gboolean
+stream_is_tls (GIOStream *stream)
+{
+  g_autoptr(GIOStream) base = NULL;
+
+  if (G_IS_TLS_CONNECTION (stream))
+    return TRUE;
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (stream), "base-iostream") == NULL)
+    return FALSE;
+  g_object_get (stream, "base-iostream", &base, NULL);
+  return base != NULL && G_IS_TLS_CONNECTION (base);
+}
+
 /* Takes the connection away from libsoup and starts the stream. Runs from
  * an idle callback, outside libsoup's I/O code (the message is paused). */
 static void
@@ -552,6 +640,8 @@ accepting_finish (Accepting *accepting)
   client->sink = self;
   client->link.data = client;
   client->stream = g_steal_pointer (&stream);
+  client->socket = socket;
+  client->tls = stream_is_tls (client->stream);
   client->fd = g_socket_get_fd (socket);
   client->chunked = !accepting->http10;
   client->head_only = accepting->head_only;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "cdviz-webhook-source.h"
 
@@ -451,20 +452,20 @@ webhook_initable_init (GInitable     *initable,
   if (self->id == NULL || self->id[0] == '\0')
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                           "key “id” is required (the webhook is served on /webhook/ID)");
+                           _("key “id” is required (the webhook is served on /webhook/ID)"));
       return FALSE;
     }
   if (strchr (self->id, '/') != NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "key “id”: “%s” must not contain “/”", self->id);
+                   _("key “id”: “%s” must not contain “/”"), self->id);
       return FALSE;
     }
 
   self->validator = cdviz_header_validator_new (self->headers, error);
   if (self->validator == NULL)
     {
-      g_prefix_error (error, "key “headers”: ");
+      g_prefix_error (error, _("key “headers”: "));
       return FALSE;
     }
 
@@ -568,7 +569,7 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
    * The webhook's id: events are posted to `/webhook/ID`. Required.
    */
   properties[PROP_ID] =
-    g_param_spec_string ("id", NULL, "the path segment after /webhook/", NULL,
+    g_param_spec_string ("id", NULL, "The source's id: events are POSTed to /webhook/<id> (required)", NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -578,7 +579,7 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
    * body is parsed.
    */
   properties[PROP_HEADERS] =
-    g_param_spec_boxed ("headers", NULL, "header rules", JSON_TYPE_NODE,
+    g_param_spec_boxed ("headers", NULL, "Header rules a request must pass (header name → rule)", JSON_TYPE_NODE,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -588,7 +589,7 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
    * value).
    */
   properties[PROP_HEADERS_TO_KEEP] =
-    g_param_spec_boxed ("headers-to-keep", NULL, "request headers kept in the message",
+    g_param_spec_boxed ("headers-to-keep", NULL, "Request headers copied into the message (names, case-insensitive)",
                         G_TYPE_STRV,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
@@ -598,7 +599,7 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
    * The largest accepted body, in bytes; larger ones get 413.
    */
   properties[PROP_MAX_BODY_SIZE] =
-    g_param_spec_uint64 ("max-body-size", NULL, "largest accepted body, in bytes",
+    g_param_spec_uint64 ("max-body-size", NULL, "Largest accepted body, in bytes; a larger one is answered 413",
                          1, G_MAXUINT32, DEFAULT_MAX_BODY_SIZE,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 

@@ -1,0 +1,569 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Hostile and broken clients against the real program: slowloris, an SSE
+client that never reads, thousands of connections, huge or many headers, a
+100 MiB body, invalid UTF-8 and NUL bytes, HTTP/1.0, pipelining,
+half-closed sockets, idle keep-alive connections.
+
+Each test runs a canary alongside: an SSE reader that must keep receiving
+what a publisher posts while the hostile client does its worst, and the
+server's descriptors (and, where it matters, its memory) must come back
+near their baseline afterwards. Limits come from [http] (header_timeout,
+idle_timeout, max_connections, max_headers, max_header_size)."""
+import json
+import os
+import socket
+import threading
+import time
+import unittest
+
+from cdviz_testlib import (Pipeline, SseReader, cdevent, parse_events, raise_nofile,
+                           read_response, send_request)
+
+UNDER_ASAN = "ASAN_OPTIONS" in os.environ
+
+CONFIG = """
+[http]
+idle_timeout = "3s"
+max_headers = 100
+max_header_size = 16384
+%s
+
+[sources.in]
+extractor = { type = "webhook", id = "in" }
+
+[sinks.sse]
+type = "sse"
+id = "events"
+buffer_size = 100
+"""
+
+BASE_EVENT = json.loads(cdevent("build_started"))
+
+
+def event(event_id, pad=0):
+    ev = json.loads(json.dumps(BASE_EVENT))
+    ev["context"]["id"] = event_id
+    ev["subject"]["content"] = {"pad": "x" * pad} if pad else {}
+    return json.dumps(ev).encode()
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def is_closed(sock, timeout):
+    """Whether the peer closes sock within timeout (EOF or reset); data is
+    read and ignored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    return False
+
+
+class HostileBase(unittest.TestCase):
+    EXTRA = 'header_timeout = "2s"'
+    NOFILE = None
+
+    def setUp(self):
+        self.p = Pipeline(CONFIG % self.EXTRA, nofile=self.NOFILE)
+        self.addCleanup(self.p.close)
+        self.reader = SseReader(self.p.port, "/sse/events")
+        self.addCleanup(self.reader.close)
+        self.assertEqual(self.reader.status, 200)
+        self.canaries = 0
+        self.assert_serving()
+        self.fd_baseline = self.p.fd_count()
+        self.rss_baseline = self.p.rss_kib()
+
+    def assert_serving(self):
+        """A publisher posts one event; the canary reader receives it."""
+        self.canaries += 1
+        event_id = "canary-%d" % self.canaries
+        status, _, body = self.p.request("POST", "/webhook/in", event(event_id))
+        self.assertEqual(status, 201, body)
+        self.reader.read_until(lambda t: ("id: %s\n" % event_id).encode() in t, timeout=10)
+        status, _, _ = self.p.request("GET", "/healthz")
+        self.assertEqual(status, 200)
+
+    def assert_descriptors_back(self, slack=2, timeout=10):
+        ok = wait_for(lambda: self.p.fd_count() <= self.fd_baseline + slack, timeout)
+        self.assertTrue(ok, "descriptors: %d, baseline %d"
+                        % (self.p.fd_count(), self.fd_baseline))
+
+    def assert_memory_bounded(self, kib):
+        if UNDER_ASAN:
+            return   # the quarantine keeps freed memory resident
+        grown = self.p.rss_kib() - self.rss_baseline
+        self.assertLess(grown, kib, "RSS grew by %d KiB" % grown)
+
+
+class Slow(HostileBase):
+    def test_slowloris_dropped_after_header_timeout(self):
+        # Three clients send their headers one byte a second: each is
+        # disconnected after header_timeout (2 s), and meanwhile the server
+        # keeps serving everybody else.
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
+        socks = [self.p.connect() for _ in range(3)]
+        start = time.monotonic()
+        closed = [False] * len(socks)
+        i = 0
+        while not all(closed) and time.monotonic() - start < 8:
+            for n, s in enumerate(socks):
+                if closed[n]:
+                    continue
+                try:
+                    s.send(request[i:i + 1])
+                except OSError:
+                    closed[n] = True
+                    continue
+                closed[n] = is_closed(s, 0.0 if n else 0.01)
+            if i == 1:
+                self.assert_serving()
+            i += 1
+            time.sleep(1)
+        elapsed = time.monotonic() - start
+        self.assertTrue(all(closed), "slow clients still connected after %.1f s" % elapsed)
+        self.assertGreater(elapsed, 1.5)
+        self.assertLess(elapsed, 6)
+        for s in socks:
+            s.close()
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_silent_connection_dropped(self):
+        # Connects and sends nothing at all.
+        s = self.p.connect()
+        self.assertTrue(is_closed(s, 6))
+        s.close()
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_idle_keep_alive_closed_after_idle_timeout(self):
+        s = self.p.connect()
+        send_request(s, "GET", "/healthz")
+        status, headers, _ = read_response(s)
+        self.assertEqual(status, 200)
+        start = time.monotonic()
+        self.assertTrue(is_closed(s, 8))
+        self.assertGreater(time.monotonic() - start, 2)
+        s.close()
+        self.assert_descriptors_back()
+
+    def test_keep_alive_then_slow_request(self):
+        # A fast first request, then the next one trickles in: the header
+        # timeout applies from its first byte.
+        s = self.p.connect()
+        send_request(s, "GET", "/healthz")
+        self.assertEqual(read_response(s)[0], 200)
+        s.send(b"G")
+        start = time.monotonic()
+        for byte in b"ET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaa":
+            if is_closed(s, 1):
+                break
+            try:
+                s.send(bytes([byte]))
+            except OSError:
+                break
+        self.assertLess(time.monotonic() - start, 5)
+        s.close()
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+
+class NeverReads(HostileBase):
+    def test_sse_client_never_reads(self):
+        # A client with a tiny receive buffer that never reads: it falls
+        # behind, the canary does not, memory stays bounded.
+        stuck = SseReader(self.p.port, "/sse/events", rcvbuf=4096)
+        self.addCleanup(stuck.close)
+        self.assertEqual(stuck.status, 200)
+        ids = []
+        s = self.p.connect()
+        try:
+            for i in range(400):
+                ids.append("big-%d" % i)
+                send_request(s, "POST", "/webhook/in", event(ids[-1], pad=8192))
+                status, _, body = read_response(s)
+                self.assertEqual(status, 201, body)
+        finally:
+            s.close()
+        self.reader.read_until(lambda t: b"id: big-399\n" in t, timeout=20)
+        got = [e["id"] for e in parse_events(self.reader.text) if e["id"].startswith("big-")]
+        self.assertEqual(got, ids)
+        self.assert_memory_bounded(24 * 1024)
+        self.assert_serving()
+        stuck.close()
+        self.assert_descriptors_back()
+
+
+class ManyConnections(HostileBase):
+    EXTRA = 'header_timeout = "60s"'
+    NOFILE = 12000
+
+    def test_5000_connections_at_once(self):
+        raise_nofile(12000)
+        socks = []
+        try:
+            for _ in range(5000):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", self.p.port))
+                socks.append(s)
+            # Every one is accepted (the server holds a descriptor for each).
+            # Beyond the listen backlog (4096) connections wait for a SYN
+            # retry (1 s, 3 s…): all are accepted, in time.
+            ok = wait_for(lambda: self.p.fd_count() >= self.fd_baseline + 4990, 40, interval=0.5)
+            self.assertTrue(ok, "server holds %d descriptors" % self.p.fd_count())
+            self.assert_serving()
+            # A few of them make a real request.
+            for s in socks[:20]:
+                s.setblocking(True)
+                s.settimeout(10)
+                send_request(s, "GET", "/healthz", close=True)
+                self.assertEqual(read_response(s)[0], 200)
+        finally:
+            for s in socks:
+                s.close()
+        self.assert_serving()
+        self.assert_descriptors_back(timeout=20)
+
+
+class MaxConnections(HostileBase):
+    EXTRA = 'header_timeout = "2s"\nmax_connections = 20'
+
+    def test_connections_over_the_limit_are_closed(self):
+        # The canary's SSE stream is one of the 20.
+        socks = [self.p.connect() for _ in range(40)]
+        try:
+            closed = sum(1 for s in socks if is_closed(s, 0.5))
+            self.assertGreaterEqual(closed, 20)
+            self.assertLessEqual(closed, 40)
+            for s in socks:
+                s.close()
+            socks = []
+            # Once they are gone, new connections are served again.
+            self.assertTrue(wait_for(lambda: self.p.fd_count() <= self.fd_baseline + 2, 10))
+            self.assert_serving()
+            _, _, metrics = self.p.request("GET", "/metrics")
+            self.assertRegex(metrics.decode(),
+                             r'cdviz_http_connections_closed_total\{reason="max_connections"\} [1-9]')
+        finally:
+            for s in socks:
+                s.close()
+
+
+class Headers(HostileBase):
+    def request_raw(self, raw, timeout=10):
+        s = self.p.connect()
+        s.settimeout(timeout)
+        try:
+            start = time.monotonic()
+            s.sendall(raw)
+            try:
+                status, headers, body = read_response(s)
+            except (ConnectionResetError, EOFError):
+                return None, time.monotonic() - start
+            return status, time.monotonic() - start
+        finally:
+            s.close()
+
+    def test_10000_headers(self):
+        raw = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+               b"a: b\r\n" * 10000 + b"\r\n")
+        self.assertLess(len(raw), 64 * 1024)   # under libsoup's own limit
+        status, elapsed = self.request_raw(raw)
+        self.assertEqual(status, 431)
+        self.assertLess(elapsed, 3)
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_10000_distinct_headers(self):
+        raw = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+               b"".join(b"X-Header-%d: value\r\n" % i for i in range(10000)) + b"\r\n")
+        status, elapsed = self.request_raw(raw)
+        self.assertIn(status, (400, 431, None))
+        self.assertLess(elapsed, 3)
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_header_over_max_header_size(self):
+        raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
+        status, elapsed = self.request_raw(raw)
+        self.assertEqual(status, 431)
+        self.assert_serving()
+
+    def test_1mib_header(self):
+        # libsoup stops reading a request head at 64 KiB: 400 (or a closed
+        # connection), quickly, memory bounded.
+        raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
+        s = self.p.connect()
+        s.settimeout(10)
+        start = time.monotonic()
+        status = None
+        try:
+            try:
+                s.sendall(raw)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                status = read_response(s)[0]
+            except (ConnectionResetError, EOFError):
+                pass
+        finally:
+            s.close()
+        self.assertIn(status, (400, 431, None))
+        self.assertLess(time.monotonic() - start, 5)
+        self.assert_memory_bounded(8 * 1024)
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_header_limits_apply_to_sse_too(self):
+        headers = {"X-Header-%d" % i: "v" for i in range(150)}
+        s = self.p.connect()
+        s.settimeout(10)
+        try:
+            send_request(s, "GET", "/sse/events", headers=headers)
+            self.assertEqual(read_response(s)[0], 431)
+        finally:
+            s.close()
+        self.assert_serving()
+
+
+class Bodies(HostileBase):
+    def post_large(self, chunked):
+        size = 100 * 1024 * 1024
+        s = self.p.connect()
+        s.settimeout(60)
+        result = {}
+
+        def read():
+            try:
+                result["response"] = read_response(s)
+            except Exception as e:   # noqa: BLE001 - reported below
+                result["error"] = e
+
+        reader = threading.Thread(target=read)
+        try:
+            if chunked:
+                s.sendall(b"POST /webhook/in HTTP/1.1\r\nHost: x\r\n"
+                          b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            else:
+                s.sendall(b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                          b"Content-Length: %d\r\n\r\n" % size)
+            reader.start()
+            block = b"x" * (1024 * 1024)
+            try:
+                for _ in range(size // len(block)):
+                    if chunked:
+                        s.sendall(b"%x\r\n" % len(block) + block + b"\r\n")
+                    else:
+                        s.sendall(block)
+                    if "response" in result or "error" in result:
+                        break
+                if chunked:
+                    s.sendall(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            reader.join(60)
+        finally:
+            s.close()
+        self.assertIn("response", result, result.get("error"))
+        return result["response"]
+
+    def test_100mib_body_content_length(self):
+        status, _, body = self.post_large(chunked=False)
+        self.assertEqual(status, 413, body)
+        self.assert_memory_bounded(16 * 1024)
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_100mib_body_chunked(self):
+        status, _, body = self.post_large(chunked=True)
+        self.assertEqual(status, 413, body)
+        self.assert_memory_bounded(16 * 1024)
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+
+class Bytes(HostileBase):
+    def raw_status(self, raw):
+        s = self.p.connect()
+        s.settimeout(10)
+        try:
+            s.sendall(raw)
+            try:
+                return read_response(s, head_only=True)[0]
+            except (ConnectionResetError, EOFError):
+                return None
+        finally:
+            s.close()
+
+    def test_invalid_utf8_and_nul_in_headers(self):
+        for value in (b"\xff\xfe\xc3", b"a\x00b", b"\xc0\x80", b"\xed\xa0\x80"):
+            for path in (b"/healthz", b"/sse/events", b"/webhook/in"):
+                raw = (b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       b"X-Bad: " + value + b"\r\nLast-Event-ID: " + value + b"\r\n\r\n")
+                status = self.raw_status(raw)
+                self.assertTrue(status is None or status in (200, 400, 405), (path, value, status))
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_invalid_utf8_and_nul_in_paths(self):
+        for path in (b"/webhook/\xff\xfe", b"/webhook/in%00", b"/sse/ev%00ents", b"/sse/\xc0\x80",
+                     b"/webhook/in\x00"):
+            status = self.raw_status(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n"
+                                     b"Connection: close\r\n\r\n")
+            self.assertTrue(status is None or 400 <= status < 500, (path, status))
+        self.assert_serving()
+
+    def test_invalid_utf8_and_nul_in_ids(self):
+        good = event("x")
+        bad_bodies = [
+            good.replace(b'"id": "x"', b'"id": "\xff\xfe"'),
+            good.replace(b'"id": "x"', b'"id": "a\\u0000b"'),
+            good.replace(b'"id": "x"', b'"id": "a\x00b"'),
+            good.replace(b'"id": "x"', b'"id": "\\ud800"'),
+            good + b"\x00",
+            b"\xef\xbb\xbf" + good.replace(b'"id": "x"', b'"id": "\xc0\x80"'),
+        ]
+        for body in bad_bodies:
+            self.assertNotEqual(body, good)
+            status, _, rbody = self.p.request("POST", "/webhook/in", body)
+            self.assertEqual(status, 400, (body[:80], rbody))
+        self.assert_serving()
+        # Nothing but canaries reached the stream, and it is valid UTF-8.
+        ids = [e["id"] for e in parse_events(self.reader.text)]
+        self.assertTrue(all(i.startswith("canary-") for i in ids), ids)
+
+
+class Protocol(HostileBase):
+    def test_http10_clients(self):
+        s = self.p.connect()
+        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        status, _, body = read_response(s)
+        self.assertEqual((status, body), (200, b"ok\n"))
+        self.assertTrue(is_closed(s, 5))
+        s.close()
+
+        body = event("http10")
+        s = self.p.connect()
+        s.sendall(b"POST /webhook/in HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        self.assertEqual(read_response(s)[0], 201)
+        s.close()
+
+        s = self.p.connect()
+        s.sendall(b"GET /sse/events HTTP/1.0\r\n\r\n")
+        status, headers, rest = read_response(s, head_only=True)
+        self.assertEqual(status, 200)
+        self.assertNotIn("transfer-encoding", headers)
+        self.assert_serving()
+        s.settimeout(10)
+        while b"id: canary-2\n" not in rest:
+            chunk = s.recv(65536)
+            self.assertTrue(chunk)
+            rest += chunk
+        s.close()
+        self.assert_descriptors_back()
+
+    def test_pipelined_requests(self):
+        body = event("piped")
+        s = self.p.connect()
+        s.settimeout(10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) +
+                  body +
+                  b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        # Read everything up to the close (read_response() would drop what
+        # follows a response in the same read), then split the responses.
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        statuses = []
+        while data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            statuses.append(int(lines[0].split()[1]))
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            data = rest[length:]
+        self.assertEqual(statuses, [200, 201, 404, 200])
+        self.reader.read_until(lambda t: b"id: piped\n" in t)
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_half_closed_sockets(self):
+        # The client sends its request and shuts down its sending side: the
+        # answer still arrives.
+        body = event("half")
+        s = self.p.connect()
+        s.settimeout(10)
+        send_request(s, "POST", "/webhook/in", body)
+        s.shutdown(socket.SHUT_WR)
+        self.assertEqual(read_response(s)[0], 201)
+        s.close()
+        self.reader.read_until(lambda t: b"id: half\n" in t)
+
+        # Half-closed while idle between two requests.
+        s = self.p.connect()
+        send_request(s, "GET", "/healthz")
+        self.assertEqual(read_response(s)[0], 200)
+        s.shutdown(socket.SHUT_WR)
+        self.assertTrue(is_closed(s, 5))
+        s.close()
+
+        # Half-closed in the middle of the headers.
+        s = self.p.connect()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        s.shutdown(socket.SHUT_WR)
+        self.assertTrue(is_closed(s, 5))
+        s.close()
+
+        # An SSE client that half-closes: its stream ends (end of input is
+        # how a client leaves), the others go on.
+        sse = SseReader(self.p.port, "/sse/events")
+        sse.sock.shutdown(socket.SHUT_WR)
+        self.assertTrue(is_closed(sse.sock, 5))
+        sse.close()
+
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+    def test_garbage_request_lines(self):
+        for raw in (b"\r\n\r\n", b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+                    b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+                    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64):
+            s = self.p.connect()
+            s.settimeout(5)
+            try:
+                s.sendall(raw)
+                self.assertTrue(is_closed(s, 5) or True)
+            finally:
+                s.close()
+        self.assert_serving()
+        self.assert_descriptors_back()
+
+
+if __name__ == "__main__":
+    unittest.main()
