@@ -10,7 +10,9 @@ scenarios, over loopback. See doc/performance.md.
 
 Scenarios (each on a freshly started server, subscribers by sse-sub, events
 by sse-pub, both built by meson in BUILD/tests/bench):
-  idle     N idle subscribers: server RSS delta / N (KiB per connection)
+  idle     N idle subscribers: server RSS delta / N (KiB per connection), and
+           the server's CPU over --idle-hold s with nothing published (not
+           in the default set; without it the KiB figure comes from fanout)
   fanout   N = 1,000 / 10,000 / 19,000 subscribers; one keep-alive publisher
            posts a burst of E events (E <= the 1000-message buffer, so no
            reader that keeps up can be dropped); client-events delivered/s =
@@ -287,18 +289,25 @@ class Tools:
         return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def scenario_idle(server, tools, n):
+def scenario_idle(server, tools, n, hold):
+    """N idle subscribers: RSS per connection, and the server's CPU while
+    nothing is published (keep-alive comments only) over `hold` seconds."""
     time.sleep(0.5)
     before = server.rss_kib()
     cpu0 = server.cpu_s()
-    p, connected, connect_s = tools.start_sub(server, n, hold=4, timeout=120)
-    time.sleep(2)
-    after = server.rss_kib()
+    p, connected, connect_s = tools.start_sub(server, n, hold=hold + 3, timeout=hold + 60)
     cpu1 = server.cpu_s()
-    res = tools.finish_sub(p, 60)
+    time.sleep(1)
+    after = server.rss_kib()
+    cpu2 = server.cpu_s()
+    time.sleep(hold)
+    cpu3 = server.cpu_s()
+    res = tools.finish_sub(p, hold + 60)
     return {"n": n, "connected": connected, "connect_s": connect_s, "rss_before_kib": before,
             "rss_after_kib": after, "kib_per_conn": (after - before) / max(connected, 1),
-            "server_cpu_connect_s": cpu1 - cpu0, "failed": res["failed"]}
+            "server_cpu_connect_s": cpu1 - cpu0, "idle_hold_s": hold,
+            "idle_cpu_pct": 100 * (cpu3 - cpu2) / hold, "failed": res["failed"],
+            "comments": res["comments"]}
 
 
 def scenario_fanout(server, tools, n, events, publishers=1, profile=None):
@@ -376,7 +385,7 @@ def run_one(kind, server, tools, args, key, rep):
     server.start()
     try:
         if kind == "idle":
-            return scenario_idle(server, tools, args.idle_clients)
+            return scenario_idle(server, tools, args.idle_clients, args.idle_hold)
         if kind == "fanout4":
             return scenario_fanout(server, tools, key, fanout_events(key), 4)
         if kind == "fanout":
@@ -418,6 +427,8 @@ def main():
     ap.add_argument("--fanout", default="1000,10000,19000",
                     help="subscriber counts of the fan-out scenario")
     ap.add_argument("--idle-clients", type=int, default=10000)
+    ap.add_argument("--idle-hold", type=float, default=40,
+                    help="idle scenario: seconds of server CPU measured with nothing published")
     ap.add_argument("--latency-clients", type=int, default=10000)
     ap.add_argument("--latency-events", type=int, default=30)
     ap.add_argument("--ingest-count", type=int, default=100000)
@@ -432,6 +443,7 @@ def main():
         args.fanout = "200,1000"
         args.fanout4 = "1000"
         args.idle_clients = 1000
+        args.idle_hold = 5
         args.latency_clients = 500
         args.latency_events = 6
         args.ingest_count = 5000
@@ -501,6 +513,9 @@ def main():
                      src, args.idle_clients, "kib_per_conn", "<= 0.5x", lambda r: r <= 0.5))
         rows.append(("  connect time s (N=%d)" % args.idle_clients,
                      src, args.idle_clients, "connect_s", "", None))
+        if src == "idle":
+            rows.append(("  server CPU %% idle, nothing published (N=%d)" % args.idle_clients,
+                         src, args.idle_clients, "idle_cpu_pct", "", None))
     if "fanout" in scen:
         for n in args.fanout.split(","):
             n = int(n)
