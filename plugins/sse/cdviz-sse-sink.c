@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 
@@ -28,10 +30,13 @@
  * libsoup's I/O code), steals its connection with
  * soup_server_message_steal_connection(). From then on the sink writes the
  * response itself on the non-blocking socket: the status line and headers,
- * then chunks (or a close-delimited body for HTTP/1.0). Each client is a
- * #GSource of its own that watches its socket for input (discarded; EOF or
- * error frees the client at once), for output only while bytes are pending,
- * and carries the keep-alive deadline as its ready time.
+ * then chunks (or a close-delimited body for HTTP/1.0). The sink has one
+ * epoll descriptor, watched by one #GSource on the HTTP context: each
+ * client's socket is registered for input (discarded; EOF or error frees the
+ * client at once) and for output only while bytes are pending, so a
+ * main-loop iteration costs O(ready clients), not O(clients). Keep-alives
+ * come from one timer per sink: clients are kept in a list in order of their
+ * last write, and the timer's ready time is the deadline of its head.
  *
  * TLS. With `[http] tls_certificate`, the stolen stream is a
  * #GTlsConnection: the sink then writes through its pollable output stream
@@ -63,15 +68,13 @@ typedef struct {
 } Piece;
 
 typedef struct {
-  GSource parent;
-
   CdvizSseSink *sink;   /* unowned: the sink frees its clients when it stops */
   GList link;           /* in sink->clients */
+  GList ka_link;        /* in sink->keep_alive_order, by ka_time */
   GIOStream *stream;    /* the stolen connection; owns the socket */
   GSocket *socket;      /* unowned: the stream's */
   gboolean tls;         /* stream is a GTlsConnection: write through it */
   int fd;
-  gpointer fd_tag;
   gboolean want_out;
 
   guint64 cursor;       /* sequence number of the next frame to send */
@@ -91,6 +94,11 @@ typedef struct {
   char chunk_header[24];
 
   gint64 last_write;    /* monotonic time of the last write */
+  gint64 ka_time;       /* last write or keep-alive check: keep-alive order */
+
+  const char *connect_method;   /* static strings, for the debug log */
+  const char *connect_version;
+  const char *connect_note;
 } SseClient;
 
 typedef struct {
@@ -123,15 +131,25 @@ struct _CdvizSseSink
   /* shared with the pipeline thread */
   GMutex lock;
   CdvizSseRing *ring;                /* under lock */
+  GQueue incoming;                   /* under lock: stolen, not yet adopted */
   int wake_pending;                  /* atomic */
-  GSource *wake;                     /* attached to the HTTP context */
+  GSource *wake;                     /* attached to the sink's context */
 
   /* HTTP thread only */
   CdvizHttpServer *http;             /* weak */
-  GMainContext *context;
-  GQueue clients;
+  GMainContext *context;             /* the HTTP thread's */
   GQueue accepting;
   gboolean stopping;
+
+  /* the sink's thread only (and the stopping thread once it is joined) */
+  GThread *thread;
+  GMainContext *sink_context;
+  int quit;                          /* atomic: the thread returns */
+  GQueue clients;
+  GQueue keep_alive_order;           /* SseClient.ka_link, oldest ka_time first */
+  int epfd;                          /* every client's socket; -1 when stopped */
+  GSource *epoll_source;             /* watches epfd on the sink's context */
+  GSource *keep_alive;               /* one timer for every client */
 
   /* metrics (atomic) */
   int n_clients;
@@ -169,7 +187,44 @@ static const char keep_alive_frame[] = CDVIZ_SSE_FRAME_KEEP_ALIVE;
 static const char crlf[] = "\r\n";
 static const char last_chunk[] = "0\r\n\r\n";
 
-/* --- clients (HTTP thread) ---------------------------------------------- */
+/* The sink's sources on the HTTP context: wake-up, epoll, keep-alive. */
+typedef struct {
+  GSource parent;
+  CdvizSseSink *sink;
+} SinkSource;
+
+static GSource *
+sink_source_new (CdvizSseSink *self,
+                 GSourceFuncs *funcs,
+                 const char   *name)
+{
+  GSource *source = g_source_new (funcs, sizeof (SinkSource));
+
+  ((SinkSource *) source)->sink = self;
+  g_source_set_static_name (source, name);
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  return source;
+}
+
+static void
+sink_source_clear (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+/* Wakes the sink's thread: new frames, or new clients to adopt. */
+static void
+sink_wake (CdvizSseSink *self)
+{
+  if (self->wake != NULL && g_atomic_int_compare_and_exchange (&self->wake_pending, 0, 1))
+    g_source_set_ready_time (self->wake, 0);
+}
+
+/* --- clients (the sink's thread) ---------------------------------------- */
 
 static void
 client_add_piece (SseClient    *client,
@@ -207,6 +262,17 @@ client_release_pieces (SseClient *client)
   client->batch_events = 0;
 }
 
+static int
+client_epoll_ctl (SseClient *client,
+                  int        op)
+{
+  struct epoll_event ev = { 0 };
+
+  ev.events = EPOLLIN | EPOLLRDHUP | (client->want_out ? EPOLLOUT : 0);
+  ev.data.ptr = client;
+  return epoll_ctl (client->sink->epfd, op, client->fd, &ev);
+}
+
 static void
 client_set_want_out (SseClient *client,
                      gboolean   want_out)
@@ -214,8 +280,42 @@ client_set_want_out (SseClient *client,
   if (client->want_out == want_out)
     return;
   client->want_out = want_out;
-  g_source_modify_unix_fd ((GSource *) client, client->fd_tag,
-                           G_IO_IN | G_IO_HUP | G_IO_ERR | (want_out ? G_IO_OUT : 0));
+  if (client_epoll_ctl (client, EPOLL_CTL_MOD) < 0)
+    g_warning ("sink '%s': client %d: epoll_ctl: %s", client->sink->name, client->fd,
+               g_strerror (errno));
+}
+
+/* Arms the keep-alive timer for the client at the head of the list. */
+static void
+keep_alive_arm (CdvizSseSink *self)
+{
+  SseClient *head;
+
+  if (self->keep_alive == NULL)
+    return;
+  if (self->keep_alive_order.head == NULL)
+    {
+      g_source_set_ready_time (self->keep_alive, -1);
+      return;
+    }
+  head = self->keep_alive_order.head->data;
+  g_source_set_ready_time (self->keep_alive, head->ka_time + (gint64) self->keep_alive_ms * 1000);
+}
+
+/* Moves the client to the tail of the keep-alive order: its deadline is
+ * now the latest. The timer is re-armed lazily (it only fires early). */
+static void
+client_touch (SseClient *client,
+              gint64     now)
+{
+  CdvizSseSink *self = client->sink;
+
+  client->ka_time = now;
+  if (self->keep_alive_order.tail != &client->ka_link)
+    {
+      g_queue_unlink (&self->keep_alive_order, &client->ka_link);
+      g_queue_push_tail_link (&self->keep_alive_order, &client->ka_link);
+    }
 }
 
 static void
@@ -227,6 +327,10 @@ client_free (SseClient  *client,
   g_debug ("sink '%s': client %d disconnected (%s)", self->name, client->fd, reason);
 
   g_queue_unlink (&self->clients, &client->link);
+  g_queue_unlink (&self->keep_alive_order, &client->ka_link);
+  if (self->epfd >= 0 && epoll_ctl (self->epfd, EPOLL_CTL_DEL, client->fd, NULL) < 0)
+    g_debug ("sink '%s': client %d: epoll_ctl (DEL): %s", self->name, client->fd,
+             g_strerror (errno));
   client_release_pieces (client);
   g_clear_pointer (&client->head, g_bytes_unref);
   if (client->stream != NULL)
@@ -245,8 +349,7 @@ client_free (SseClient  *client,
     }
   g_atomic_int_add (&self->n_clients, -1);
 
-  g_source_destroy ((GSource *) client);
-  g_source_unref ((GSource *) client);
+  g_free (client);
 }
 
 /* Builds the next batch once the previous one is written: the response
@@ -426,6 +529,7 @@ client_flush (SseClient *client)
         }
 
       client->last_write = g_get_monotonic_time ();
+      client_touch (client, client->last_write);
       while (written > 0)
         {
           Piece *piece = &client->pieces[client->first_piece];
@@ -502,56 +606,87 @@ client_drain_input (SseClient   *client,
   return TRUE;
 }
 
-static gboolean
-client_dispatch (GSource     *source,
-                 GSourceFunc  callback,
-                 gpointer     user_data)
+static void
+client_handle_events (SseClient *client,
+                      guint32    events)
 {
-  SseClient *client = (SseClient *) source;
-  CdvizSseSink *self = client->sink;
-  GIOCondition revents = g_source_query_unix_fd (source, client->fd_tag);
-  gint64 interval = (gint64) self->keep_alive_ms * 1000;
   const char *reason = NULL;
 
-  if ((revents & G_IO_IN) && !client_drain_input (client, &reason))
+  if ((events & (EPOLLIN | EPOLLRDHUP)) && !client_drain_input (client, &reason))
     {
       client_free (client, reason);
-      return G_SOURCE_CONTINUE;
+      return;
     }
-  if (revents & (G_IO_HUP | G_IO_ERR | G_IO_NVAL))
+  if (events & (EPOLLHUP | EPOLLERR))
     {
       client_free (client, "connection reset");
-      return G_SOURCE_CONTINUE;
+      return;
     }
-  if ((revents & G_IO_OUT) && !client_flush (client))
-    return G_SOURCE_CONTINUE;
+  if (events & EPOLLOUT)
+    client_flush (client);
+}
 
-  if (interval > 0)
-    {
-      gint64 ready = g_source_get_ready_time (source);
-      gint64 now = g_source_get_time (source);
+#define EPOLL_BATCH 256
 
-      if (ready >= 0 && now >= ready)
-        {
-          if (now - client->last_write >= interval)
-            {
-              if (client->first_piece == client->n_pieces)
-                {
-                  client_release_pieces (client);
-                  if (client_refill (client, TRUE) && !client_flush (client))
-                    return G_SOURCE_CONTINUE;
-                }
-              g_source_set_ready_time (source, now + interval);
-            }
-          else
-            g_source_set_ready_time (source, client->last_write + interval);
-        }
-    }
+/* The sink's epoll descriptor is readable: handle the ready clients (at
+ * most EPOLL_BATCH per iteration; the rest stay ready for the next). */
+static gboolean
+epoll_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
+{
+  CdvizSseSink *self = ((SinkSource *) source)->sink;
+  struct epoll_event events[EPOLL_BATCH];
+  int n;
+
+  do
+    n = epoll_wait (self->epfd, events, EPOLL_BATCH, 0);
+  while (n < 0 && errno == EINTR);
+
+  /* A client appears at most once per epoll_wait(), and handling one never
+   * frees another. */
+  for (int i = 0; i < n; i++)
+    client_handle_events (events[i].data.ptr, events[i].events);
   return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs client_source_funcs = {
-  NULL, NULL, client_dispatch, NULL, NULL, NULL,
+/* The keep-alive timer: every client whose last write (or last keep-alive
+ * check) is keep_alive_interval old gets a comment, unless it still has
+ * bytes pending. */
+static gboolean
+keep_alive_dispatch (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
+{
+  CdvizSseSink *self = ((SinkSource *) source)->sink;
+  gint64 interval = (gint64) self->keep_alive_ms * 1000;
+  gint64 now = g_get_monotonic_time ();
+
+  while (self->keep_alive_order.head != NULL)
+    {
+      SseClient *client = self->keep_alive_order.head->data;
+
+      if (now - client->ka_time < interval)
+        break;
+      /* To the tail first: whatever happens below, the loop moves on. */
+      client_touch (client, now);
+      if (now - client->last_write >= interval && client->first_piece == client->n_pieces)
+        {
+          client_release_pieces (client);
+          if (client_refill (client, TRUE))
+            client_flush (client);
+        }
+    }
+  keep_alive_arm (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs epoll_source_funcs = {
+  NULL, NULL, epoll_source_dispatch, NULL, NULL, NULL,
+};
+
+static GSourceFuncs keep_alive_funcs = {
+  NULL, NULL, keep_alive_dispatch, NULL, NULL, NULL,
 };
 
 static GBytes *
@@ -634,11 +769,10 @@ accepting_finish (Accepting *accepting)
       return;
     }
 
-  client = (SseClient *) g_source_new (&client_source_funcs, sizeof (SseClient));
-  g_source_set_static_name ((GSource *) client, "[cdviz-sse] client");
-  g_source_set_priority ((GSource *) client, G_PRIORITY_DEFAULT);
+  client = g_new0 (SseClient, 1);
   client->sink = self;
   client->link.data = client;
+  client->ka_link.data = client;
   client->stream = g_steal_pointer (&stream);
   client->socket = socket;
   client->tls = stream_is_tls (client->stream);
@@ -649,27 +783,22 @@ accepting_finish (Accepting *accepting)
   client->retry_pending = self->retry_frame != NULL;
   client->head = build_head (self, accepting->http10, accepting->head_only);
   client->last_write = g_get_monotonic_time ();
-  client->fd_tag = g_source_add_unix_fd ((GSource *) client, client->fd,
-                                         G_IO_IN | G_IO_HUP | G_IO_ERR);
-  if (self->keep_alive_ms > 0)
-    g_source_set_ready_time ((GSource *) client,
-                             client->last_write + (gint64) self->keep_alive_ms * 1000);
 
   g_mutex_lock (&self->lock);
   client->cursor = cdviz_sse_ring_resume_cursor (self->ring, accepting->last_event_id, &found);
   g_mutex_unlock (&self->lock);
 
-  g_queue_push_tail_link (&self->clients, &client->link);
-  g_source_attach ((GSource *) client, self->context);
-
-  g_debug ("sink '%s': client %d connected (%s, %s%s), %u clients", self->name, client->fd,
-           accepting->head_only ? "HEAD" : "GET", accepting->http10 ? "HTTP/1.0" : "HTTP/1.1",
-           accepting->last_event_id == NULL ? ""
-           : found ? ", resumed after Last-Event-ID" : ", unknown Last-Event-ID: live",
-           g_queue_get_length (&self->clients));
-
+  client->connect_note = accepting->last_event_id == NULL ? ""
+                         : found ? ", resumed after Last-Event-ID" : ", unknown Last-Event-ID: live";
+  client->connect_method = accepting->head_only ? "HEAD" : "GET";
+  client->connect_version = accepting->http10 ? "HTTP/1.0" : "HTTP/1.1";
   accepting_free (accepting);
-  client_flush (client);
+
+  /* The sink's thread takes it from here. */
+  g_mutex_lock (&self->lock);
+  g_queue_push_tail_link (&self->incoming, &client->link);
+  g_mutex_unlock (&self->lock);
+  sink_wake (self);
 }
 
 static gboolean
@@ -787,7 +916,46 @@ sse_handler (SoupServer        *server,
   g_source_attach (accepting->idle, self->context);
 }
 
-/* --- wake-up (HTTP thread) ---------------------------------------------- */
+/* --- wake-up (the sink's thread) --------------------------------------- */
+
+/* Starts the streams of the connections the HTTP thread handed over. */
+static void
+adopt_incoming (CdvizSseSink *self)
+{
+  GQueue incoming = G_QUEUE_INIT;
+
+  g_mutex_lock (&self->lock);
+  incoming = self->incoming;
+  g_queue_init (&self->incoming);
+  g_mutex_unlock (&self->lock);
+
+  while (incoming.head != NULL)
+    {
+      GList *link = incoming.head;
+      SseClient *client = link->data;
+
+      g_queue_unlink (&incoming, link);
+      g_queue_push_tail_link (&self->clients, &client->link);
+      client->ka_time = g_get_monotonic_time ();
+      g_queue_push_tail_link (&self->keep_alive_order, &client->ka_link);
+      if (self->stopping)
+        client->finishing = TRUE;
+      if (client_epoll_ctl (client, EPOLL_CTL_ADD) < 0)
+        {
+          g_warning ("sink '%s': client %d: epoll_ctl (ADD): %s", self->name, client->fd,
+                     g_strerror (errno));
+          client_free (client, "could not be watched");
+          continue;
+        }
+      if (self->keep_alive != NULL && self->keep_alive_order.length == 1)
+        keep_alive_arm (self);
+
+      g_debug ("sink '%s': client %d connected (%s, %s%s), %u clients", self->name, client->fd,
+               client->connect_method, client->connect_version, client->connect_note,
+               g_queue_get_length (&self->clients));
+      client_flush (client);
+    }
+}
 
 static gboolean
 wake_dispatch (GSource     *source,
@@ -799,6 +967,8 @@ wake_dispatch (GSource     *source,
 
   g_source_set_ready_time (source, -1);
   g_atomic_int_set (&self->wake_pending, 0);
+
+  adopt_incoming (self);
 
   for (l = self->clients.head; l != NULL; l = next)
     {
@@ -812,22 +982,29 @@ wake_dispatch (GSource     *source,
   return G_SOURCE_CONTINUE;
 }
 
-typedef struct {
-  GSource parent;
-  CdvizSseSink *sink;
-} WakeSource;
-
 static gboolean
 wake_source_dispatch (GSource     *source,
                       GSourceFunc  callback,
                       gpointer     user_data)
 {
-  return wake_dispatch (source, callback, ((WakeSource *) source)->sink);
+  return wake_dispatch (source, callback, ((SinkSource *) source)->sink);
 }
 
 static GSourceFuncs wake_source_funcs = {
   NULL, NULL, wake_source_dispatch, NULL, NULL, NULL,
 };
+
+static gpointer
+sink_thread_main (gpointer data)
+{
+  CdvizSseSink *self = data;
+
+  g_main_context_push_thread_default (self->sink_context);
+  while (!g_atomic_int_get (&self->quit))
+    g_main_context_iteration (self->sink_context, TRUE);
+  g_main_context_pop_thread_default (self->sink_context);
+  return NULL;
+}
 
 /* --- metrics ------------------------------------------------------------ */
 
@@ -961,13 +1138,42 @@ sse_start_sink (CdvizSink      *sink,
   self->context = g_main_context_ref (cdviz_http_server_get_context (http));
   self->stopping = FALSE;
 
+  if (self->sink_context == NULL)
+    self->sink_context = g_main_context_new ();
+  if (self->epfd < 0)
+    {
+      self->epfd = epoll_create1 (EPOLL_CLOEXEC);
+      if (self->epfd < 0)
+        {
+          int errsv = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "sink '%s': epoll_create1: %s", self->name, g_strerror (errsv));
+          return FALSE;
+        }
+    }
+  if (self->epoll_source == NULL)
+    {
+      self->epoll_source = sink_source_new (self, &epoll_source_funcs, "[cdviz-sse] clients");
+      g_source_add_unix_fd (self->epoll_source, self->epfd, G_IO_IN);
+      g_source_attach (self->epoll_source, self->sink_context);
+    }
+  if (self->keep_alive == NULL && self->keep_alive_ms > 0)
+    {
+      self->keep_alive = sink_source_new (self, &keep_alive_funcs, "[cdviz-sse] keep-alive");
+      g_source_attach (self->keep_alive, self->sink_context);
+      keep_alive_arm (self);
+    }
   if (self->wake == NULL)
     {
-      self->wake = g_source_new (&wake_source_funcs, sizeof (WakeSource));
-      ((WakeSource *) self->wake)->sink = self;
-      g_source_set_static_name (self->wake, "[cdviz-sse] wake");
-      g_source_set_priority (self->wake, G_PRIORITY_DEFAULT);
-      g_source_attach (self->wake, self->context);
+      self->wake = sink_source_new (self, &wake_source_funcs, "[cdviz-sse] wake");
+      g_source_attach (self->wake, self->sink_context);
+    }
+  if (self->thread == NULL)
+    {
+      g_autofree char *thread_name = g_strdup_printf ("cdviz-sse-%s", self->id);
+
+      g_atomic_int_set (&self->quit, 0);
+      self->thread = g_thread_new (thread_name, sink_thread_main, self);
     }
 
   g_debug ("sink '%s': serving %s", self->name, path);
@@ -997,31 +1203,47 @@ sse_send_message (CdvizSink     *sink,
   cdviz_sse_ring_push (self->ring, id, frame);
   g_mutex_unlock (&self->lock);
 
-  if (self->wake != NULL && g_atomic_int_compare_and_exchange (&self->wake_pending, 0, 1))
-    g_source_set_ready_time (self->wake, 0);
+  sink_wake (self);
   return TRUE;
 }
 
-/* Ends every stream: writes what each client still has to receive as far
- * as its socket takes within a short bound, then the last chunk, and
- * closes. */
+/* Refuses new connections and hands the accepted ones over. */
 static gboolean
 stop_on_http_thread (gpointer data)
 {
   CdvizSseSink *self = data;
-  gint64 deadline = g_get_monotonic_time () + STOP_FLUSH_TIMEOUT_US;
-  GList *l, *next;
 
   self->stopping = TRUE;
-  if (self->wake != NULL)
-    {
-      g_source_destroy (self->wake);
-      g_clear_pointer (&self->wake, g_source_unref);
-    }
-
   /* Connections accepted but not yet taken from libsoup. */
   while (self->accepting.head != NULL)
     accepting_finish (self->accepting.head->data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops the sink's thread: from then on its clients belong to the caller. */
+static void
+sink_thread_join (CdvizSseSink *self)
+{
+  if (self->thread == NULL)
+    return;
+  /* A flag, not g_main_loop_quit(): the thread may not be running yet. */
+  g_atomic_int_set (&self->quit, 1);
+  g_main_context_wakeup (self->sink_context);
+  g_thread_join (g_steal_pointer (&self->thread));
+}
+
+/* Ends every stream: writes what each client still has to receive as far
+ * as its socket takes within a short bound, then the last chunk, and
+ * closes. Runs once the sink's thread is joined. */
+static void
+stop_streams (CdvizSseSink *self)
+{
+  gint64 deadline = g_get_monotonic_time () + STOP_FLUSH_TIMEOUT_US;
+  GList *l, *next;
+
+  sink_source_clear (&self->wake);
+  sink_source_clear (&self->keep_alive);
+  adopt_incoming (self);
 
   for (l = self->clients.head; l != NULL; l = next)
     {
@@ -1065,7 +1287,13 @@ stop_on_http_thread (gpointer data)
   while (self->clients.head != NULL)
     client_free (self->clients.head->data, "could not be flushed in time");
 
-  return G_SOURCE_REMOVE;
+  sink_source_clear (&self->epoll_source);
+  if (self->epfd >= 0)
+    {
+      close (self->epfd);
+      self->epfd = -1;
+    }
+  g_clear_pointer (&self->sink_context, g_main_context_unref);
 }
 
 static void
@@ -1077,6 +1305,8 @@ sse_stop_sink (CdvizSink *sink)
     cdviz_http_server_invoke_sync (self->http, stop_on_http_thread, self);
   else
     stop_on_http_thread (self);
+  sink_thread_join (self);
+  stop_streams (self);
   g_clear_weak_pointer (&self->http);
 }
 
@@ -1155,13 +1385,16 @@ cdviz_sse_sink_finalize (GObject *object)
    * them; accepting connections hold a reference to the sink. */
   g_warn_if_fail (self->clients.length == 0);
   g_warn_if_fail (self->accepting.length == 0);
-  if (self->wake != NULL)
-    {
-      g_source_destroy (self->wake);
-      g_source_unref (self->wake);
-    }
+  sink_thread_join (self);
+  g_warn_if_fail (self->incoming.length == 0);
+  sink_source_clear (&self->wake);
+  sink_source_clear (&self->keep_alive);
+  sink_source_clear (&self->epoll_source);
+  if (self->epfd >= 0)
+    close (self->epfd);
   g_clear_weak_pointer (&self->http);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->sink_context, g_main_context_unref);
   g_clear_pointer (&self->ring, cdviz_sse_ring_free);
   g_mutex_clear (&self->lock);
   g_clear_object (&self->validator);
@@ -1296,7 +1529,10 @@ cdviz_sse_sink_init (CdvizSseSink *self)
   self->buffer_size = 1000;
   self->keep_alive_ms = 30000;
   self->cors_allow_origin = g_strdup ("*");
+  self->epfd = -1;
   g_queue_init (&self->clients);
+  g_queue_init (&self->keep_alive_order);
+  g_queue_init (&self->incoming);
   g_queue_init (&self->accepting);
 }
 

@@ -147,7 +147,16 @@ class Shutdown(unittest.TestCase):
                           for n in range(PUBLISHERS)]
             for t in publishers:
                 t.start()
-            time.sleep(1.5)
+            # SIGTERM once a fair number of events were accepted (the pace
+            # depends on this Python client's threads, not on the server).
+            deadline = time.monotonic() + 30
+            while True:
+                with lock:
+                    n_accepted = len(accepted)
+                if n_accepted >= 20 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.2)   # keep publishing while the signal arrives
 
             start = time.monotonic()
             p.proc.send_signal(15)
@@ -164,7 +173,7 @@ class Shutdown(unittest.TestCase):
         print("accepted %d events; %d clients; stopped in %.2f s" % (len(accepted), len(clients), stopped_in))
         self.assertEqual(code, 0, p.stderr()[-2000:])
         self.assertLess(stopped_in, 10)
-        self.assertGreater(len(accepted), 20)
+        self.assertGreaterEqual(len(accepted), 20)
         expected = set(accepted)
         missing = [(n, len(expected - c.ids)) for n, c in enumerate(clients)
                    if not expected <= c.ids]
