@@ -31,6 +31,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import cdviz_testlib  # noqa: E402  (tests/cdviz_testlib.py)
+from cdviz_testlib import free_port  # noqa: E402
+
 NOFILE = 20000
 
 
@@ -38,18 +42,9 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = NOFILE if hard == resource.RLIM_INFINITY else min(NOFILE, hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    """Raises RLIMIT_NOFILE to NOFILE (a preexec_fn for the servers)."""
+    cdviz_testlib.raise_nofile(NOFILE)
 
 
 def rss_kib(pid):
