@@ -21,21 +21,23 @@
  *
  * Fan-out. send_message() runs on the pipeline thread: it formats the frame
  * once into a #GBytes, appends it to a ring of the last `buffer_size` frames
- * (each with a sequence number) under a mutex, and wakes the HTTP thread
- * through one #GSource per sink. On the HTTP thread each client is a cursor
- * into the ring.
+ * (each with a sequence number) under a mutex, and wakes the sink's fan-out
+ * threads (`threads`, default one per processor). Each client belongs to one
+ * of them (the one with the fewest clients when it connected) and is a
+ * cursor into the shared ring, so a pass over N clients takes N / threads
+ * system calls per thread.
  *
  * Connections. Once a request passed the method, header and capacity
  * checks, the handler pauses it and, from an idle callback (outside
  * libsoup's I/O code), steals its connection with
  * soup_server_message_steal_connection(). From then on the sink writes the
  * response itself on the non-blocking socket: the status line and headers,
- * then chunks (or a close-delimited body for HTTP/1.0). The sink has one
- * epoll descriptor, watched by one #GSource on the HTTP context: each
+ * then chunks (or a close-delimited body for HTTP/1.0). Each fan-out thread
+ * has one epoll descriptor, watched by one #GSource on its context: each
  * client's socket is registered for input (discarded; EOF or error frees the
  * client at once) and for output only while bytes are pending, so a
  * main-loop iteration costs O(ready clients), not O(clients). Keep-alives
- * come from one timer per sink: clients are kept in a list in order of their
+ * come from one timer per thread: clients are kept in a list in order of their
  * last write, and the timer's ready time is the deadline of its head.
  *
  * TLS. With `[http] tls_certificate`, the stolen stream is a
@@ -60,6 +62,7 @@
 #define MAX_PIECES (BATCH_FRAMES + 8)
 #define RETRY_AFTER_SECONDS "5"
 #define STOP_FLUSH_TIMEOUT_US (1 * G_USEC_PER_SEC)
+#define MAX_THREADS 8
 
 typedef struct {
   const guint8 *data;
@@ -67,10 +70,13 @@ typedef struct {
   GBytes *owner;        /* nullable: static data has no owner */
 } Piece;
 
+typedef struct _SseShard SseShard;
+
 typedef struct {
   CdvizSseSink *sink;   /* unowned: the sink frees its clients when it stops */
-  GList link;           /* in sink->clients */
-  GList ka_link;        /* in sink->keep_alive_order, by ka_time */
+  SseShard *shard;      /* the fan-out thread that writes to this client */
+  GList link;           /* in shard->clients */
+  GList ka_link;        /* in shard->keep_alive_order, by ka_time */
   GIOStream *stream;    /* the stolen connection; owns the socket */
   GSocket *socket;      /* unowned: the stream's */
   gboolean tls;         /* stream is a GTlsConnection: write through it */
@@ -101,6 +107,26 @@ typedef struct {
   const char *connect_note;
 } SseClient;
 
+/* One fan-out thread and the clients it serves. Every field but incoming
+ * (under the sink's lock) and the atomics belongs to the shard's thread,
+ * and to the stopping thread once the shard's thread is joined. */
+struct _SseShard {
+  CdvizSseSink *sink;
+  guint index;
+  GThread *thread;
+  GMainContext *context;
+  int quit;                          /* atomic: the thread returns */
+  int wake_pending;                  /* atomic */
+  int n_clients;                     /* atomic: adopted or on their way */
+  GSource *wake;                     /* new frames or new clients */
+  GQueue incoming;                   /* under sink->lock: not yet adopted */
+  GQueue clients;
+  GQueue keep_alive_order;           /* SseClient.ka_link, oldest ka_time first */
+  int epfd;                          /* every client's socket; -1 when stopped */
+  GSource *epoll_source;             /* watches epfd */
+  GSource *keep_alive;               /* one timer for every client of the shard */
+};
+
 typedef struct {
   CdvizSseSink *sink;
   SoupServerMessage *msg;
@@ -123,17 +149,15 @@ struct _CdvizSseSink
   guint max_clients;
   guint64 retry_ms;
   char *cors_allow_origin;
+  guint threads;                     /* 0: one per processor, at most MAX_THREADS */
 
   CdvizHeaderValidator *validator;   /* NULL without rules */
   GBytes *retry_frame;               /* NULL without retry */
   char *name;
 
-  /* shared with the pipeline thread */
+  /* shared with the pipeline thread and the shards */
   GMutex lock;
   CdvizSseRing *ring;                /* under lock */
-  GQueue incoming;                   /* under lock: stolen, not yet adopted */
-  int wake_pending;                  /* atomic */
-  GSource *wake;                     /* attached to the sink's context */
 
   /* HTTP thread only */
   CdvizHttpServer *http;             /* weak */
@@ -141,15 +165,9 @@ struct _CdvizSseSink
   GQueue accepting;
   gboolean stopping;
 
-  /* the sink's thread only (and the stopping thread once it is joined) */
-  GThread *thread;
-  GMainContext *sink_context;
-  int quit;                          /* atomic: the thread returns */
-  GQueue clients;
-  GQueue keep_alive_order;           /* SseClient.ka_link, oldest ka_time first */
-  int epfd;                          /* every client's socket; -1 when stopped */
-  GSource *epoll_source;             /* watches epfd on the sink's context */
-  GSource *keep_alive;               /* one timer for every client */
+  /* the fan-out threads: set up by start, torn down by stop */
+  SseShard *shards;
+  guint n_shards;
 
   /* metrics (atomic) */
   int n_clients;
@@ -168,6 +186,7 @@ enum {
   PROP_MAX_CLIENTS,
   PROP_RETRY,
   PROP_CORS_ALLOW_ORIGIN,
+  PROP_THREADS,
   N_PROPS
 };
 
@@ -187,27 +206,27 @@ static const char keep_alive_frame[] = CDVIZ_SSE_FRAME_KEEP_ALIVE;
 static const char crlf[] = "\r\n";
 static const char last_chunk[] = "0\r\n\r\n";
 
-/* The sink's sources on the HTTP context: wake-up, epoll, keep-alive. */
+/* A shard's sources on its context: wake-up, epoll, keep-alive. */
 typedef struct {
   GSource parent;
-  CdvizSseSink *sink;
-} SinkSource;
+  SseShard *shard;
+} ShardSource;
 
 static GSource *
-sink_source_new (CdvizSseSink *self,
-                 GSourceFuncs *funcs,
-                 const char   *name)
+shard_source_new (SseShard     *shard,
+                  GSourceFuncs *funcs,
+                  const char   *name)
 {
-  GSource *source = g_source_new (funcs, sizeof (SinkSource));
+  GSource *source = g_source_new (funcs, sizeof (ShardSource));
 
-  ((SinkSource *) source)->sink = self;
+  ((ShardSource *) source)->shard = shard;
   g_source_set_static_name (source, name);
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   return source;
 }
 
 static void
-sink_source_clear (GSource **source)
+shard_source_clear (GSource **source)
 {
   if (*source != NULL)
     {
@@ -216,12 +235,12 @@ sink_source_clear (GSource **source)
     }
 }
 
-/* Wakes the sink's thread: new frames, or new clients to adopt. */
+/* Wakes a shard's thread: new frames, or new clients to adopt. */
 static void
-sink_wake (CdvizSseSink *self)
+shard_wake (SseShard *shard)
 {
-  if (self->wake != NULL && g_atomic_int_compare_and_exchange (&self->wake_pending, 0, 1))
-    g_source_set_ready_time (self->wake, 0);
+  if (shard->wake != NULL && g_atomic_int_compare_and_exchange (&shard->wake_pending, 0, 1))
+    g_source_set_ready_time (shard->wake, 0);
 }
 
 /* --- clients (the sink's thread) ---------------------------------------- */
@@ -270,7 +289,7 @@ client_epoll_ctl (SseClient *client,
 
   ev.events = EPOLLIN | EPOLLRDHUP | (client->want_out ? EPOLLOUT : 0);
   ev.data.ptr = client;
-  return epoll_ctl (client->sink->epfd, op, client->fd, &ev);
+  return epoll_ctl (client->shard->epfd, op, client->fd, &ev);
 }
 
 static void
@@ -287,19 +306,20 @@ client_set_want_out (SseClient *client,
 
 /* Arms the keep-alive timer for the client at the head of the list. */
 static void
-keep_alive_arm (CdvizSseSink *self)
+keep_alive_arm (SseShard *shard)
 {
   SseClient *head;
 
-  if (self->keep_alive == NULL)
+  if (shard->keep_alive == NULL)
     return;
-  if (self->keep_alive_order.head == NULL)
+  if (shard->keep_alive_order.head == NULL)
     {
-      g_source_set_ready_time (self->keep_alive, -1);
+      g_source_set_ready_time (shard->keep_alive, -1);
       return;
     }
-  head = self->keep_alive_order.head->data;
-  g_source_set_ready_time (self->keep_alive, head->ka_time + (gint64) self->keep_alive_ms * 1000);
+  head = shard->keep_alive_order.head->data;
+  g_source_set_ready_time (shard->keep_alive,
+                           head->ka_time + (gint64) shard->sink->keep_alive_ms * 1000);
 }
 
 /* Moves the client to the tail of the keep-alive order: its deadline is
@@ -308,13 +328,13 @@ static void
 client_touch (SseClient *client,
               gint64     now)
 {
-  CdvizSseSink *self = client->sink;
+  SseShard *shard = client->shard;
 
   client->ka_time = now;
-  if (self->keep_alive_order.tail != &client->ka_link)
+  if (shard->keep_alive_order.tail != &client->ka_link)
     {
-      g_queue_unlink (&self->keep_alive_order, &client->ka_link);
-      g_queue_push_tail_link (&self->keep_alive_order, &client->ka_link);
+      g_queue_unlink (&shard->keep_alive_order, &client->ka_link);
+      g_queue_push_tail_link (&shard->keep_alive_order, &client->ka_link);
     }
 }
 
@@ -323,12 +343,13 @@ client_free (SseClient  *client,
              const char *reason)
 {
   CdvizSseSink *self = client->sink;
+  SseShard *shard = client->shard;
 
   g_debug ("sink '%s': client %d disconnected (%s)", self->name, client->fd, reason);
 
-  g_queue_unlink (&self->clients, &client->link);
-  g_queue_unlink (&self->keep_alive_order, &client->ka_link);
-  if (self->epfd >= 0 && epoll_ctl (self->epfd, EPOLL_CTL_DEL, client->fd, NULL) < 0)
+  g_queue_unlink (&shard->clients, &client->link);
+  g_queue_unlink (&shard->keep_alive_order, &client->ka_link);
+  if (shard->epfd >= 0 && epoll_ctl (shard->epfd, EPOLL_CTL_DEL, client->fd, NULL) < 0)
     g_debug ("sink '%s': client %d: epoll_ctl (DEL): %s", self->name, client->fd,
              g_strerror (errno));
   client_release_pieces (client);
@@ -347,6 +368,7 @@ client_free (SseClient  *client,
       g_io_stream_close (client->stream, NULL, NULL);
       g_clear_object (&client->stream);
     }
+  g_atomic_int_add (&shard->n_clients, -1);
   g_atomic_int_add (&self->n_clients, -1);
 
   g_free (client);
@@ -635,12 +657,12 @@ epoll_source_dispatch (GSource     *source,
                        GSourceFunc  callback,
                        gpointer     user_data)
 {
-  CdvizSseSink *self = ((SinkSource *) source)->sink;
+  SseShard *shard = ((ShardSource *) source)->shard;
   struct epoll_event events[EPOLL_BATCH];
   int n;
 
   do
-    n = epoll_wait (self->epfd, events, EPOLL_BATCH, 0);
+    n = epoll_wait (shard->epfd, events, EPOLL_BATCH, 0);
   while (n < 0 && errno == EINTR);
 
   /* A client appears at most once per epoll_wait(), and handling one never
@@ -658,13 +680,13 @@ keep_alive_dispatch (GSource     *source,
                      GSourceFunc  callback,
                      gpointer     user_data)
 {
-  CdvizSseSink *self = ((SinkSource *) source)->sink;
-  gint64 interval = (gint64) self->keep_alive_ms * 1000;
+  SseShard *shard = ((ShardSource *) source)->shard;
+  gint64 interval = (gint64) shard->sink->keep_alive_ms * 1000;
   gint64 now = g_get_monotonic_time ();
 
-  while (self->keep_alive_order.head != NULL)
+  while (shard->keep_alive_order.head != NULL)
     {
-      SseClient *client = self->keep_alive_order.head->data;
+      SseClient *client = shard->keep_alive_order.head->data;
 
       if (now - client->ka_time < interval)
         break;
@@ -677,7 +699,7 @@ keep_alive_dispatch (GSource     *source,
             client_flush (client);
         }
     }
-  keep_alive_arm (self);
+  keep_alive_arm (shard);
   return G_SOURCE_CONTINUE;
 }
 
@@ -740,6 +762,17 @@ stream_is_tls (GIOStream *stream)
   return base != NULL && G_IS_TLS_CONNECTION (base);
 }
 
+static SseShard *
+least_busy_shard (CdvizSseSink *self)
+{
+  SseShard *best = &self->shards[0];
+
+  for (guint i = 1; i < self->n_shards; i++)
+    if (g_atomic_int_get (&self->shards[i].n_clients) < g_atomic_int_get (&best->n_clients))
+      best = &self->shards[i];
+  return best;
+}
+
 /* Takes the connection away from libsoup and starts the stream. Runs from
  * an idle callback, outside libsoup's I/O code (the message is paused). */
 static void
@@ -794,11 +827,13 @@ accepting_finish (Accepting *accepting)
   client->connect_version = accepting->http10 ? "HTTP/1.0" : "HTTP/1.1";
   accepting_free (accepting);
 
-  /* The sink's thread takes it from here. */
+  /* The shard with the fewest clients takes it from here. */
+  client->shard = least_busy_shard (self);
+  g_atomic_int_inc (&client->shard->n_clients);
   g_mutex_lock (&self->lock);
-  g_queue_push_tail_link (&self->incoming, &client->link);
+  g_queue_push_tail_link (&client->shard->incoming, &client->link);
   g_mutex_unlock (&self->lock);
-  sink_wake (self);
+  shard_wake (client->shard);
 }
 
 static gboolean
@@ -916,17 +951,18 @@ sse_handler (SoupServer        *server,
   g_source_attach (accepting->idle, self->context);
 }
 
-/* --- wake-up (the sink's thread) --------------------------------------- */
+/* --- wake-up (a shard's thread) --------------------------------------- */
 
 /* Starts the streams of the connections the HTTP thread handed over. */
 static void
-adopt_incoming (CdvizSseSink *self)
+adopt_incoming (SseShard *shard)
 {
+  CdvizSseSink *self = shard->sink;
   GQueue incoming = G_QUEUE_INIT;
 
   g_mutex_lock (&self->lock);
-  incoming = self->incoming;
-  g_queue_init (&self->incoming);
+  incoming = shard->incoming;
+  g_queue_init (&shard->incoming);
   g_mutex_unlock (&self->lock);
 
   while (incoming.head != NULL)
@@ -935,9 +971,9 @@ adopt_incoming (CdvizSseSink *self)
       SseClient *client = link->data;
 
       g_queue_unlink (&incoming, link);
-      g_queue_push_tail_link (&self->clients, &client->link);
+      g_queue_push_tail_link (&shard->clients, &client->link);
       client->ka_time = g_get_monotonic_time ();
-      g_queue_push_tail_link (&self->keep_alive_order, &client->ka_link);
+      g_queue_push_tail_link (&shard->keep_alive_order, &client->ka_link);
       if (self->stopping)
         client->finishing = TRUE;
       if (client_epoll_ctl (client, EPOLL_CTL_ADD) < 0)
@@ -947,30 +983,30 @@ adopt_incoming (CdvizSseSink *self)
           client_free (client, "could not be watched");
           continue;
         }
-      if (self->keep_alive != NULL && self->keep_alive_order.length == 1)
-        keep_alive_arm (self);
+      if (shard->keep_alive != NULL && shard->keep_alive_order.length == 1)
+        keep_alive_arm (shard);
 
-      g_debug ("sink '%s': client %d connected (%s, %s%s), %u clients", self->name, client->fd,
+      g_debug ("sink '%s': client %d connected (%s, %s%s), %d clients", self->name, client->fd,
                client->connect_method, client->connect_version, client->connect_note,
-               g_queue_get_length (&self->clients));
+               g_atomic_int_get (&self->n_clients));
       client_flush (client);
     }
 }
 
 static gboolean
-wake_dispatch (GSource     *source,
-               GSourceFunc  callback,
-               gpointer     user_data)
+wake_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
 {
-  CdvizSseSink *self = user_data;
+  SseShard *shard = ((ShardSource *) source)->shard;
   GList *l, *next;
 
   g_source_set_ready_time (source, -1);
-  g_atomic_int_set (&self->wake_pending, 0);
+  g_atomic_int_set (&shard->wake_pending, 0);
 
-  adopt_incoming (self);
+  adopt_incoming (shard);
 
-  for (l = self->clients.head; l != NULL; l = next)
+  for (l = shard->clients.head; l != NULL; l = next)
     {
       SseClient *client = l->data;
 
@@ -982,28 +1018,122 @@ wake_dispatch (GSource     *source,
   return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-wake_source_dispatch (GSource     *source,
-                      GSourceFunc  callback,
-                      gpointer     user_data)
-{
-  return wake_dispatch (source, callback, ((SinkSource *) source)->sink);
-}
-
 static GSourceFuncs wake_source_funcs = {
   NULL, NULL, wake_source_dispatch, NULL, NULL, NULL,
 };
 
 static gpointer
-sink_thread_main (gpointer data)
+shard_thread_main (gpointer data)
 {
-  CdvizSseSink *self = data;
+  SseShard *shard = data;
 
-  g_main_context_push_thread_default (self->sink_context);
-  while (!g_atomic_int_get (&self->quit))
-    g_main_context_iteration (self->sink_context, TRUE);
-  g_main_context_pop_thread_default (self->sink_context);
+  g_main_context_push_thread_default (shard->context);
+  while (!g_atomic_int_get (&shard->quit))
+    g_main_context_iteration (shard->context, TRUE);
+  g_main_context_pop_thread_default (shard->context);
   return NULL;
+}
+
+static gboolean
+shard_start (SseShard  *shard,
+             GError   **error)
+{
+  CdvizSseSink *self = shard->sink;
+  g_autofree char *thread_name = NULL;
+
+  shard->context = g_main_context_new ();
+  shard->epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (shard->epfd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "sink '%s': epoll_create1: %s", self->name, g_strerror (errsv));
+      return FALSE;
+    }
+  shard->epoll_source = shard_source_new (shard, &epoll_source_funcs, "[cdviz-sse] clients");
+  g_source_add_unix_fd (shard->epoll_source, shard->epfd, G_IO_IN);
+  g_source_attach (shard->epoll_source, shard->context);
+  if (self->keep_alive_ms > 0)
+    {
+      shard->keep_alive = shard_source_new (shard, &keep_alive_funcs, "[cdviz-sse] keep-alive");
+      g_source_attach (shard->keep_alive, shard->context);
+      keep_alive_arm (shard);
+    }
+  shard->wake = shard_source_new (shard, &wake_source_funcs, "[cdviz-sse] wake");
+  g_source_attach (shard->wake, shard->context);
+
+  /* Thread names are cut at 15 bytes: the shard number goes first. */
+  thread_name = g_strdup_printf ("sse%u-%s", shard->index, self->id);
+  g_atomic_int_set (&shard->quit, 0);
+  shard->thread = g_thread_new (thread_name, shard_thread_main, shard);
+  return TRUE;
+}
+
+/* Stops a shard's thread: from then on its clients belong to the caller. */
+static void
+shard_join (SseShard *shard)
+{
+  if (shard->thread == NULL)
+    return;
+  /* A flag, not g_main_loop_quit(): the thread may not be running yet. */
+  g_atomic_int_set (&shard->quit, 1);
+  g_main_context_wakeup (shard->context);
+  g_thread_join (g_steal_pointer (&shard->thread));
+}
+
+/* Frees what shard_start() made; the thread is joined, the clients gone. */
+static void
+shard_clear (SseShard *shard)
+{
+  shard_join (shard);
+  g_warn_if_fail (shard->clients.length == 0);
+  g_warn_if_fail (shard->incoming.length == 0);
+  shard_source_clear (&shard->wake);
+  shard_source_clear (&shard->keep_alive);
+  shard_source_clear (&shard->epoll_source);
+  if (shard->epfd >= 0)
+    {
+      close (shard->epfd);
+      shard->epfd = -1;
+    }
+  g_clear_pointer (&shard->context, g_main_context_unref);
+}
+
+static void
+shards_free (CdvizSseSink *self)
+{
+  for (guint i = 0; i < self->n_shards; i++)
+    shard_clear (&self->shards[i]);
+  g_clear_pointer (&self->shards, g_free);
+  self->n_shards = 0;
+}
+
+/* `threads` shards, or one per processor (at most MAX_THREADS). */
+static gboolean
+shards_start (CdvizSseSink  *self,
+              GError       **error)
+{
+  self->n_shards = self->threads > 0 ? self->threads
+                   : CLAMP (g_get_num_processors (), 1, MAX_THREADS);
+  self->shards = g_new0 (SseShard, self->n_shards);
+  for (guint i = 0; i < self->n_shards; i++)
+    {
+      SseShard *shard = &self->shards[i];
+
+      shard->sink = self;
+      shard->index = i;
+      shard->epfd = -1;
+      g_queue_init (&shard->incoming);
+      g_queue_init (&shard->clients);
+      g_queue_init (&shard->keep_alive_order);
+    }
+  for (guint i = 0; i < self->n_shards; i++)
+    if (!shard_start (&self->shards[i], error))
+      {
+        shards_free (self);
+        return FALSE;
+      }
+  return TRUE;
 }
 
 /* --- metrics ------------------------------------------------------------ */
@@ -1125,10 +1255,15 @@ sse_start_sink (CdvizSink      *sink,
   self->name = g_strdup (name != NULL ? name : self->id);
   owner = g_strdup_printf ("sink '%s'", self->name);
 
+  /* The threads first: the route may be used as soon as it exists. */
+  if (self->shards == NULL && !shards_start (self, error))
+    return FALSE;
+
   if (!cdviz_http_server_add_handler (http, path, owner, sse_handler, g_object_ref (self),
                                       g_object_unref, error))
     {
       g_object_unref (self);
+      shards_free (self);
       return FALSE;
     }
   register_metrics (self, http);
@@ -1138,45 +1273,8 @@ sse_start_sink (CdvizSink      *sink,
   self->context = g_main_context_ref (cdviz_http_server_get_context (http));
   self->stopping = FALSE;
 
-  if (self->sink_context == NULL)
-    self->sink_context = g_main_context_new ();
-  if (self->epfd < 0)
-    {
-      self->epfd = epoll_create1 (EPOLL_CLOEXEC);
-      if (self->epfd < 0)
-        {
-          int errsv = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                       "sink '%s': epoll_create1: %s", self->name, g_strerror (errsv));
-          return FALSE;
-        }
-    }
-  if (self->epoll_source == NULL)
-    {
-      self->epoll_source = sink_source_new (self, &epoll_source_funcs, "[cdviz-sse] clients");
-      g_source_add_unix_fd (self->epoll_source, self->epfd, G_IO_IN);
-      g_source_attach (self->epoll_source, self->sink_context);
-    }
-  if (self->keep_alive == NULL && self->keep_alive_ms > 0)
-    {
-      self->keep_alive = sink_source_new (self, &keep_alive_funcs, "[cdviz-sse] keep-alive");
-      g_source_attach (self->keep_alive, self->sink_context);
-      keep_alive_arm (self);
-    }
-  if (self->wake == NULL)
-    {
-      self->wake = sink_source_new (self, &wake_source_funcs, "[cdviz-sse] wake");
-      g_source_attach (self->wake, self->sink_context);
-    }
-  if (self->thread == NULL)
-    {
-      g_autofree char *thread_name = g_strdup_printf ("cdviz-sse-%s", self->id);
-
-      g_atomic_int_set (&self->quit, 0);
-      self->thread = g_thread_new (thread_name, sink_thread_main, self);
-    }
-
-  g_debug ("sink '%s': serving %s", self->name, path);
+  g_debug ("sink '%s': serving %s with %u fan-out thread%s", self->name, path,
+           self->n_shards, self->n_shards == 1 ? "" : "s");
   return TRUE;
 }
 
@@ -1203,7 +1301,8 @@ sse_send_message (CdvizSink     *sink,
   cdviz_sse_ring_push (self->ring, id, frame);
   g_mutex_unlock (&self->lock);
 
-  sink_wake (self);
+  for (guint i = 0; i < self->n_shards; i++)
+    shard_wake (&self->shards[i]);
   return TRUE;
 }
 
@@ -1220,80 +1319,80 @@ stop_on_http_thread (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Stops the sink's thread: from then on its clients belong to the caller. */
-static void
-sink_thread_join (CdvizSseSink *self)
+static guint
+count_clients (CdvizSseSink *self)
 {
-  if (self->thread == NULL)
-    return;
-  /* A flag, not g_main_loop_quit(): the thread may not be running yet. */
-  g_atomic_int_set (&self->quit, 1);
-  g_main_context_wakeup (self->sink_context);
-  g_thread_join (g_steal_pointer (&self->thread));
+  guint n = 0;
+
+  for (guint i = 0; i < self->n_shards; i++)
+    n += self->shards[i].clients.length;
+  return n;
 }
 
 /* Ends every stream: writes what each client still has to receive as far
  * as its socket takes within a short bound, then the last chunk, and
- * closes. Runs once the sink's thread is joined. */
+ * closes. Runs once the shards' threads are joined. */
 static void
 stop_streams (CdvizSseSink *self)
 {
   gint64 deadline = g_get_monotonic_time () + STOP_FLUSH_TIMEOUT_US;
   GList *l, *next;
+  guint total;
 
-  sink_source_clear (&self->wake);
-  sink_source_clear (&self->keep_alive);
-  adopt_incoming (self);
-
-  for (l = self->clients.head; l != NULL; l = next)
+  for (guint i = 0; i < self->n_shards; i++)
     {
-      SseClient *client = l->data;
+      SseShard *shard = &self->shards[i];
 
-      next = l->next;
-      client->finishing = TRUE;
-      if (client->first_piece == client->n_pieces)
-        client_flush (client);
+      shard_source_clear (&shard->wake);
+      shard_source_clear (&shard->keep_alive);
+      adopt_incoming (shard);
+      for (l = shard->clients.head; l != NULL; l = next)
+        {
+          SseClient *client = l->data;
+
+          next = l->next;
+          client->finishing = TRUE;
+          if (client->first_piece == client->n_pieces)
+            client_flush (client);
+        }
     }
 
-  while (self->clients.length > 0)
+  while ((total = count_clients (self)) > 0)
     {
-      g_autofree struct pollfd *fds = g_new0 (struct pollfd, self->clients.length);
+      g_autofree struct pollfd *fds = g_new0 (struct pollfd, total);
       guint n = 0;
       gint64 now = g_get_monotonic_time ();
       int ready;
 
       if (now >= deadline)
         break;
-      for (l = self->clients.head; l != NULL; l = l->next)
-        {
-          fds[n].fd = ((SseClient *) l->data)->fd;
-          fds[n].events = POLLOUT;
-          n++;
-        }
+      for (guint i = 0; i < self->n_shards; i++)
+        for (l = self->shards[i].clients.head; l != NULL; l = l->next)
+          {
+            fds[n].fd = ((SseClient *) l->data)->fd;
+            fds[n].events = POLLOUT;
+            n++;
+          }
       ready = poll (fds, n, (int) ((deadline - now + 999) / 1000));
       if (ready < 0 && errno != EINTR)
         break;
       n = 0;
-      for (l = self->clients.head; l != NULL; l = next)
-        {
-          SseClient *client = l->data;
+      for (guint i = 0; i < self->n_shards; i++)
+        for (l = self->shards[i].clients.head; l != NULL; l = next)
+          {
+            SseClient *client = l->data;
 
-          next = l->next;
-          if (fds[n++].revents & (POLLOUT | POLLERR | POLLHUP))
-            client_flush (client);
-        }
+            next = l->next;
+            if (fds[n++].revents & (POLLOUT | POLLERR | POLLHUP))
+              client_flush (client);
+          }
     }
 
-  while (self->clients.head != NULL)
-    client_free (self->clients.head->data, "could not be flushed in time");
+  for (guint i = 0; i < self->n_shards; i++)
+    while (self->shards[i].clients.head != NULL)
+      client_free (self->shards[i].clients.head->data, "could not be flushed in time");
 
-  sink_source_clear (&self->epoll_source);
-  if (self->epfd >= 0)
-    {
-      close (self->epfd);
-      self->epfd = -1;
-    }
-  g_clear_pointer (&self->sink_context, g_main_context_unref);
+  shards_free (self);
 }
 
 static void
@@ -1305,7 +1404,8 @@ sse_stop_sink (CdvizSink *sink)
     cdviz_http_server_invoke_sync (self->http, stop_on_http_thread, self);
   else
     stop_on_http_thread (self);
-  sink_thread_join (self);
+  for (guint i = 0; i < self->n_shards; i++)
+    shard_join (&self->shards[i]);
   stop_streams (self);
   g_clear_weak_pointer (&self->http);
 }
@@ -1383,18 +1483,10 @@ cdviz_sse_sink_finalize (GObject *object)
 
   /* The pipeline stops its sinks (and so every stream) before dropping
    * them; accepting connections hold a reference to the sink. */
-  g_warn_if_fail (self->clients.length == 0);
   g_warn_if_fail (self->accepting.length == 0);
-  sink_thread_join (self);
-  g_warn_if_fail (self->incoming.length == 0);
-  sink_source_clear (&self->wake);
-  sink_source_clear (&self->keep_alive);
-  sink_source_clear (&self->epoll_source);
-  if (self->epfd >= 0)
-    close (self->epfd);
+  shards_free (self);
   g_clear_weak_pointer (&self->http);
   g_clear_pointer (&self->context, g_main_context_unref);
-  g_clear_pointer (&self->sink_context, g_main_context_unref);
   g_clear_pointer (&self->ring, cdviz_sse_ring_free);
   g_mutex_clear (&self->lock);
   g_clear_object (&self->validator);
@@ -1438,6 +1530,9 @@ cdviz_sse_sink_get_property (GObject    *object,
     case PROP_CORS_ALLOW_ORIGIN:
       g_value_set_string (value, self->cors_allow_origin);
       break;
+    case PROP_THREADS:
+      g_value_set_uint (value, self->threads);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1476,6 +1571,9 @@ cdviz_sse_sink_set_property (GObject      *object,
     case PROP_CORS_ALLOW_ORIGIN:
       g_free (self->cors_allow_origin);
       self->cors_allow_origin = g_value_dup_string (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1519,6 +1617,10 @@ cdviz_sse_sink_class_init (CdvizSseSinkClass *klass)
     g_param_spec_string ("cors-allow-origin", NULL,
                          "The Access-Control-Allow-Origin header of every response",
                          "*", flags);
+  properties[PROP_THREADS] =
+    g_param_spec_uint ("threads", NULL,
+                       "Fan-out threads the clients are spread over (0 = one per processor, at most 8)",
+                       0, MAX_THREADS, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -1529,10 +1631,6 @@ cdviz_sse_sink_init (CdvizSseSink *self)
   self->buffer_size = 1000;
   self->keep_alive_ms = 30000;
   self->cors_allow_origin = g_strdup ("*");
-  self->epfd = -1;
-  g_queue_init (&self->clients);
-  g_queue_init (&self->keep_alive_order);
-  g_queue_init (&self->incoming);
   g_queue_init (&self->accepting);
 }
 

@@ -574,6 +574,79 @@ class ExamplesTest(SseTestCase):
                 self.assertEqual(p.stop(), 0)
 
 
+
+@unittest.skipUnless(built("webhook") and built("sse"), "the webhook or sse plugin is not built")
+class ThreadsTest(SseTestCase):
+    """`threads`: the clients of one sink spread over several fan-out
+    threads still each get every event, in order, byte for byte, and every
+    stream still ends cleanly at shutdown."""
+
+    def thread_names(self, p):
+        names = []
+        for tid in os.listdir("/proc/%d/task" % p.proc.pid):
+            with open("/proc/%d/task/%s/comm" % (p.proc.pid, tid)) as f:
+                names.append(f.read().strip())
+        return sorted(n for n in names if n.startswith("sse"))
+
+    def test_clients_over_three_threads(self):
+        p = self.start(SOURCE + '''
+[sinks.out]
+type = "sse"
+id = "spread"
+threads = 3
+''')
+        self.assertIn("serving /sse/spread with 3 fan-out threads", self.log(p))
+        self.assertEqual(self.thread_names(p), ["sse0-spread", "sse1-spread", "sse2-spread"])
+
+        readers = [self.reader(p, "/sse/spread") for _ in range(7)]
+        self.assertEqual({r.status for r in readers}, {200})
+        self.wait_sse_metric(p, "cdviz_sse_clients", "out", "spread", 7)
+        events = [make_event(i) for i in range(20)]
+        for event in events:
+            self.post(p, event)
+        expected = b"".join(b"event: cdevent\nid: ev-%d\ndata: %s\n\n" % (i, compact(e))
+                            for i, e in enumerate(events))
+        for r in readers:
+            r.read_events(20)
+            body = r.text[r.text.index(b"event: cdevent"):]
+            self.assertEqual(body, expected)
+
+        # Clients leave from whichever thread holds them; the others go on.
+        for r in readers[:3]:
+            r.close()
+        self.wait_sse_metric(p, "cdviz_sse_clients", "out", "spread", 4)
+        late = self.reader(p, "/sse/spread")
+        more = [make_event(i) for i in range(20, 25)]
+        for event in more:
+            self.post(p, event)
+        for r in readers[3:]:
+            self.assertEqual([e["id"] for e in r.read_events(25)][20:],
+                             ["ev-%d" % i for i in range(20, 25)])
+        self.assertEqual([e["id"] for e in late.read_events(5)],
+                         ["ev-%d" % i for i in range(20, 25)])
+        self.wait_sse_metric(p, "cdviz_sse_events_sent_total", "out", "spread",
+                             7 * 20 + 4 * 5 + 5)
+
+        # SIGTERM: every stream, whichever thread it is on, ends cleanly.
+        p.proc.send_signal(15)
+        for r in readers[3:] + [late]:
+            self.assertTrue(r.read_to_end().endswith(b"\n\n"))
+            self.assertTrue(r.ended)
+        self.assertEqual(p.wait(), 0)
+
+    def test_threads_out_of_range(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "threads.toml")
+            with open(path, "w") as f:
+                f.write('[sinks.out]\ntype = "sse"\nid = "x"\nthreads = 9\n')
+            run = subprocess.run([PROGRAM, "config", "--check", "--config", path,
+                                  "--plugin-dir", PLUGIN_DIR], capture_output=True, text=True,
+                                 env=dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH=""))
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("threads.toml:4: key “sinks.out.threads”: 9 is out of range",
+                      run.stderr)
+
+
 class FilePipeline(Pipeline):
     """A Pipeline on a configuration file left where it is."""
 
