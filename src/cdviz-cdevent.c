@@ -204,6 +204,90 @@ now_rfc3339 (void)
   return g_strdup_printf ("%s.%03dZ", seconds, g_date_time_get_microsecond (now) / 1000);
 }
 
+/* Checks that body is a CDEvent whose context.id can travel in an SSE
+ * frame; *compute_id tells whether the id is to be computed. */
+static gboolean
+check_event (JsonNode  *body,
+             gboolean  *compute_id,
+             GError   **error)
+{
+  JsonObject *object, *context;
+  JsonNode *context_node, *type_node, *id_node;
+
+  *compute_id = FALSE;
+
+  if (body == NULL || !JSON_NODE_HOLDS_OBJECT (body))
+    {
+      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
+                           _("not a CDEvent: the document is not a JSON object"));
+      return FALSE;
+    }
+
+  object = json_node_get_object (body);
+  context_node = json_object_get_member (object, "context");
+  if (context_node == NULL || !JSON_NODE_HOLDS_OBJECT (context_node))
+    {
+      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
+                           _("not a CDEvent: no “context” object"));
+      return FALSE;
+    }
+
+  context = json_node_get_object (context_node);
+  type_node = json_object_get_member (context, "type");
+  if (type_node == NULL || json_node_get_value_type (type_node) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
+                           _("not a CDEvent: no string “context.type”"));
+      return FALSE;
+    }
+
+  id_node = json_object_get_member (context, "id");
+  if (id_node == NULL || JSON_NODE_HOLDS_NULL (id_node))
+    *compute_id = TRUE;
+  else if (json_node_get_value_type (id_node) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
+                           _("not a CDEvent: “context.id” is not a string"));
+      return FALSE;
+    }
+  else
+    {
+      const char *id = json_node_get_string (id_node);
+
+      if (strpbrk (id, "\r\n") != NULL)
+        {
+          g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
+                               _("invalid “context.id”: it contains a CR, LF or NUL character"));
+          return FALSE;
+        }
+      *compute_id = id[0] == '\0' || g_str_equal (id, "0");
+    }
+
+  return TRUE;
+}
+
+/* Fills in what is missing, in place: body must not be shared. */
+static void
+fill_in (JsonNode   *body,
+         const char *default_source,
+         gboolean    compute_id)
+{
+  JsonObject *context = json_object_get_object_member (json_node_get_object (body), "context");
+
+  if (member_is_missing (context, "timestamp"))
+    {
+      g_autofree char *timestamp = now_rfc3339 ();
+      json_object_set_string_member (context, "timestamp", timestamp);
+    }
+  if (default_source != NULL && member_is_missing (context, "source"))
+    json_object_set_string_member (context, "source", default_source);
+  if (compute_id)
+    {
+      g_autofree char *id = cdviz_cdevent_compute_id (body);
+      json_object_set_string_member (context, "id", id);
+    }
+}
+
 /**
  * cdviz_cdevent_normalize:
  * @body: the received document
@@ -241,75 +325,14 @@ cdviz_cdevent_normalize (JsonNode    *body,
                          GError     **error)
 {
   g_autoptr(JsonNode) copy = NULL;
-  JsonObject *object, *context;
-  JsonNode *context_node, *type_node, *id_node;
-  gboolean compute_id = FALSE;
+  gboolean compute_id;
 
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (body == NULL || !JSON_NODE_HOLDS_OBJECT (body))
-    {
-      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
-                           _("not a CDEvent: the document is not a JSON object"));
-      return NULL;
-    }
-
-  object = json_node_get_object (body);
-  context_node = json_object_get_member (object, "context");
-  if (context_node == NULL || !JSON_NODE_HOLDS_OBJECT (context_node))
-    {
-      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
-                           _("not a CDEvent: no “context” object"));
-      return NULL;
-    }
-
-  context = json_node_get_object (context_node);
-  type_node = json_object_get_member (context, "type");
-  if (type_node == NULL || json_node_get_value_type (type_node) != G_TYPE_STRING)
-    {
-      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
-                           _("not a CDEvent: no string “context.type”"));
-      return NULL;
-    }
-
-  id_node = json_object_get_member (context, "id");
-  if (id_node == NULL || JSON_NODE_HOLDS_NULL (id_node))
-    compute_id = TRUE;
-  else if (json_node_get_value_type (id_node) != G_TYPE_STRING)
-    {
-      g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
-                           _("not a CDEvent: “context.id” is not a string"));
-      return NULL;
-    }
-  else
-    {
-      const char *id = json_node_get_string (id_node);
-
-      if (strpbrk (id, "\r\n") != NULL)
-        {
-          g_set_error_literal (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
-                               _("invalid “context.id”: it contains a CR, LF or NUL character"));
-          return NULL;
-        }
-      compute_id = id[0] == '\0' || g_str_equal (id, "0");
-    }
-
+  if (!check_event (body, &compute_id, error))
+    return NULL;
   copy = deep_copy (body);
-  context = json_object_get_object_member (json_node_get_object (copy), "context");
-
-  if (member_is_missing (context, "timestamp"))
-    {
-      g_autofree char *timestamp = now_rfc3339 ();
-      json_object_set_string_member (context, "timestamp", timestamp);
-    }
-  if (default_source != NULL && member_is_missing (context, "source"))
-    json_object_set_string_member (context, "source", default_source);
-  if (compute_id)
-    {
-      g_autofree char *id = cdviz_cdevent_compute_id (copy);
-      json_object_set_string_member (context, "id", id);
-    }
-
+  fill_in (copy, default_source, compute_id);
   return g_steal_pointer (&copy);
 }
 
@@ -337,20 +360,23 @@ cdviz_cdevent_parse (const char  *data,
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) root = NULL;
-  JsonNode *event;
+  gboolean compute_id;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
 
-  root = _cdviz_json_parse_single (data ? data : "", length < 0 ? strlen (data) : (gsize) length,
-                                   &local_error);
+  root = _cdviz_json_parse_single_full (data ? data : "",
+                                        length < 0 ? strlen (data) : (gsize) length,
+                                        FALSE, &local_error);
   if (root == NULL)
     {
       g_set_error (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID,
                    _("invalid JSON: %s"), local_error->message);
       return NULL;
     }
-  event = cdviz_cdevent_normalize (root, default_source, error);
-  if (event != NULL)
-    json_node_seal (event);
-  return event;
+  /* The tree is ours alone: normalised in place, not copied. */
+  if (!check_event (root, &compute_id, error))
+    return NULL;
+  fill_in (root, default_source, compute_id);
+  json_node_seal (root);
+  return g_steal_pointer (&root);
 }

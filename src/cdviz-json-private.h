@@ -8,6 +8,10 @@ G_BEGIN_DECLS
 JsonNode *_cdviz_json_parse_single (const char  *data,
                                     gsize        length,
                                     GError     **error);
+JsonNode *_cdviz_json_parse_single_full (const char  *data,
+                                         gsize        length,
+                                         gboolean     sealed,
+                                         GError     **error);
 
 void      _cdviz_json_append       (GString     *out,
                                     JsonNode    *node,

@@ -80,18 +80,21 @@ end_of_value (const char *data,
 }
 
 /*
- * _cdviz_json_parse_single:
+ * _cdviz_json_parse_single_full:
  * @data: JSON text from an untrusted source
  * @length: its length
+ * @sealed: whether the tree is sealed (else the caller owns a tree it may
+ *   change, and seals it when done)
  * @error: JSON_PARSER_ERROR on a syntax error, an empty document, a NUL
  *   byte or a `\u0000` escape, or more than one top-level value
  *
- * Returns: (transfer full): the sealed root node, or %NULL
+ * Returns: (transfer full): the root node, or %NULL
  */
 JsonNode *
-_cdviz_json_parse_single (const char  *data,
-                          gsize        length,
-                          GError     **error)
+_cdviz_json_parse_single_full (const char  *data,
+                               gsize        length,
+                               gboolean     sealed,
+                               GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   gboolean nul_escape = FALSE;
@@ -124,7 +127,7 @@ _cdviz_json_parse_single (const char  *data,
       return NULL;
     }
 
-  parser = json_parser_new_immutable ();
+  parser = sealed ? json_parser_new_immutable () : json_parser_new ();
   if (!json_parser_load_from_data (parser, data, length, error))
     return NULL;
   if (json_parser_get_root (parser) == NULL)
@@ -134,6 +137,21 @@ _cdviz_json_parse_single (const char  *data,
       return NULL;
     }
   return json_node_ref (json_parser_get_root (parser));
+}
+
+/*
+ * _cdviz_json_parse_single:
+ *
+ * _cdviz_json_parse_single_full() with a sealed tree.
+ *
+ * Returns: (transfer full): the sealed root node, or %NULL
+ */
+JsonNode *
+_cdviz_json_parse_single (const char  *data,
+                          gsize        length,
+                          GError     **error)
+{
+  return _cdviz_json_parse_single_full (data, length, TRUE, error);
 }
 
 /* --- Writing -------------------------------------------------------------

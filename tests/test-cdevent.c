@@ -247,6 +247,69 @@ test_normalize_fills (void)
   g_assert_null (context_string (body, "id"));
 }
 
+/* cdviz_cdevent_parse() normalises the tree it parsed in place: the result
+ * must be what cdviz_cdevent_normalize() gives for the same text, sealed,
+ * and its errors those of the parser or of the checks. */
+static void
+test_parse_normalizes (void)
+{
+  const char *docs[] = {
+    "{\"z\":1,\"context\":{\"type\":\"dev.cdevents.build.started.0.2.0\",\"b\":1},"
+    "\"subject\":{\"id\":\"b1\",\"content\":{\"y\":[1,{\"x\":2}]}}}",
+    "{\"context\":{\"type\":\"t\",\"id\":\"keep-me\",\"source\":\"/s\","
+    "\"timestamp\":\"2023-03-20T14:27:05.315384Z\"},\"subject\":{}}",
+    "{\"context\":{\"type\":\"t\",\"id\":\"0\",\"timestamp\":\"2023-03-20T14:27:05Z\"}}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (docs); i++)
+    {
+      g_autoptr(JsonNode) body = parse (docs[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) parsed = cdviz_cdevent_parse (docs[i], -1, "http://h/?source=s", &error);
+      g_autoptr(JsonNode) normalized = NULL;
+      g_autofree char *parsed_text = NULL;
+      g_autofree char *normalized_text = NULL;
+
+      g_assert_no_error (error);
+      g_assert_nonnull (parsed);
+      g_assert_true (json_node_is_immutable (parsed));
+      g_assert_true (json_object_is_immutable (json_object_get_object_member (
+        json_node_get_object (parsed), "context")));
+      /* Same timestamp for both when it was missing: copy it over first. */
+      if (context_string (body, "timestamp") == NULL)
+        {
+          g_autoptr(JsonNode) with_time = json_from_string (docs[i], NULL);
+          json_object_set_string_member (json_object_get_object_member (
+                                           json_node_get_object (with_time), "context"),
+                                         "timestamp", context_string (parsed, "timestamp"));
+          g_clear_pointer (&body, json_node_unref);
+          body = g_steal_pointer (&with_time);
+        }
+      normalized = cdviz_cdevent_normalize (body, "http://h/?source=s", &error);
+      g_assert_no_error (error);
+      parsed_text = json_to_string (parsed, FALSE);
+      normalized_text = json_to_string (normalized, FALSE);
+      g_assert_cmpstr (parsed_text, ==, normalized_text);
+    }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) parsed = cdviz_cdevent_parse ("{\"context\":", -1, NULL, &error);
+
+    g_assert_null (parsed);
+    g_assert_error (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID);
+    g_assert_true (g_str_has_prefix (error->message, "invalid JSON: "));
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) parsed = cdviz_cdevent_parse ("{\"context\":{\"type\":\"t\",\"id\":\"a\\nb\"}}",
+                                                      -1, NULL, &error);
+
+    g_assert_null (parsed);
+    g_assert_error (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "CR, LF or NUL"));
+  }
+}
+
 static void
 test_normalize_keeps_order (void)
 {
@@ -360,6 +423,7 @@ main (int   argc,
   g_test_add_func ("/cdevent/normalize/id-replaced", test_normalize_id_replaced);
   g_test_add_func ("/cdevent/normalize/errors", test_normalize_errors);
   g_test_add_func ("/cdevent/normalize/null-body", test_normalize_null_body);
+  g_test_add_func ("/cdevent/parse/normalizes", test_parse_normalizes);
 
   return g_test_run ();
 }
