@@ -49,8 +49,9 @@ typedef struct {
 typedef struct {
   CdvizHttpServer *server;
   GSocket *socket;
-  GSource *timer;        /* header or idle deadline; NULL while busy */
+  GSource *timer;        /* header, body or idle deadline; NULL while busy */
   gboolean waiting;      /* kept alive, waiting for the next request */
+  gboolean in_body;      /* headers read, the body still arriving */
 } Connection;
 
 typedef struct {
@@ -82,6 +83,7 @@ struct _CdvizHttpServer
   /* limits; set before the server starts */
   guint64 header_timeout_ms;
   guint64 idle_timeout_ms;
+  guint64 body_timeout_ms;
   guint max_connections;
   guint max_headers;
   gsize max_header_size;
@@ -98,6 +100,7 @@ struct _CdvizHttpServer
 
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_MS 60000
+#define DEFAULT_BODY_TIMEOUT_MS 60000
 #define DEFAULT_MAX_CONNECTIONS 10000
 #define DEFAULT_MAX_HEADERS 100
 #define DEFAULT_MAX_HEADER_SIZE (64 * 1024)
@@ -207,6 +210,7 @@ cdviz_http_server_init (CdvizHttpServer *self)
   self->context = g_main_context_new ();
   self->header_timeout_ms = DEFAULT_HEADER_TIMEOUT_MS;
   self->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+  self->body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS;
   self->max_connections = DEFAULT_MAX_CONNECTIONS;
   self->max_headers = DEFAULT_MAX_HEADERS;
   self->max_header_size = DEFAULT_MAX_HEADER_SIZE;
@@ -394,14 +398,20 @@ connection_timed_out (gpointer data)
 {
   Connection *conn = data;
 
+  g_clear_pointer (&conn->timer, g_source_unref);
+  /* Closed by libsoup meanwhile (e.g. after a `Connection: close`
+   * answer): nothing timed out. */
+  if (g_socket_is_closed (conn->socket))
+    return G_SOURCE_REMOVE;
+
   if (conn->waiting)
     g_debug ("Closing a kept-alive connection idle for too long");
+  else if (conn->in_body)
+    g_debug ("Closing a connection that did not send its request body in time");
   else
     g_debug ("Closing a connection that did not send its request headers in time");
   COUNTER_ADD (conn->server->timed_out, 1);
-  g_clear_pointer (&conn->timer, g_source_unref);
-  if (!g_socket_is_closed (conn->socket))
-    g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
+  g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -431,6 +441,26 @@ prune_connections (CdvizHttpServer *self)
   self->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (self->connections));
 }
 
+static gboolean
+expects_body (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      return soup_message_headers_get_content_length (headers) > 0;
+    case SOUP_ENCODING_CHUNKED:
+    case SOUP_ENCODING_EOF:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* The request's headers are in: the header deadline stops, and the body
+ * deadline starts when a body is to come. Called more than once per
+ * request (early handler and "got-headers"): only the first starts it. */
 static void
 got_headers (SoupServerMessage *msg,
              gpointer           user_data)
@@ -439,9 +469,30 @@ got_headers (SoupServerMessage *msg,
   GSocket *socket = soup_server_message_get_socket (msg);
   Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
 
+  if (conn == NULL || conn->in_body)
+    return;
+  conn->waiting = FALSE;
+  if (self->body_timeout_ms > 0 && expects_body (msg))
+    {
+      conn->in_body = TRUE;
+      connection_start_timer (conn, self->body_timeout_ms);
+    }
+  else
+    connection_stop_timer (conn);
+}
+
+/* The whole request is in (body included). */
+static void
+got_request (CdvizHttpServer   *self,
+             SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
+
   if (conn != NULL)
     {
       conn->waiting = FALSE;
+      conn->in_body = FALSE;
       connection_stop_timer (conn);
     }
 }
@@ -488,6 +539,7 @@ request_started (SoupServer        *server,
    * connection only; later ones are followed from "request-finished"
    * (request_done()), the early handler and "request-read". */
   conn->waiting = FALSE;
+  conn->in_body = FALSE;
   connection_start_timer (conn, self->header_timeout_ms);
   g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers), self);
 }
@@ -701,6 +753,7 @@ idle_socket_ready (GSocket      *socket,
           if (conn != NULL && conn->waiting)
             {
               conn->waiting = FALSE;
+              conn->in_body = FALSE;
               connection_start_timer (conn, self->header_timeout_ms);
             }
         }
@@ -749,7 +802,7 @@ unwatch_busy_connection (SoupServer        *server,
 
   if (socket != NULL)
     g_hash_table_remove (self->idle_watches, socket);
-  got_headers (msg, self);
+  got_request (self, msg);
 
   g_object_set_data (G_OBJECT (msg), IN_FLIGHT_KEY, GINT_TO_POINTER (1));
   self->in_flight++;
@@ -769,12 +822,17 @@ request_done (SoupServer        *server,
     self->in_flight--;
   watch_idle_connection (server, msg, user_data);
 
+  if (conn == NULL)
+    return;
+  conn->in_body = FALSE;
   /* Kept alive: the idle timeout runs until the next request arrives. */
-  if (conn != NULL && !g_socket_is_closed (socket))
+  if (!g_socket_is_closed (socket))
     {
       conn->waiting = TRUE;
       connection_start_timer (conn, self->idle_timeout_ms);
     }
+  else
+    connection_stop_timer (conn);
 }
 
 static gpointer
@@ -844,6 +902,25 @@ cdviz_http_server_set_idle_timeout (CdvizHttpServer *self,
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
   g_return_if_fail (!self->started);
   self->idle_timeout_ms = timeout_ms;
+}
+
+/**
+ * cdviz_http_server_set_body_timeout:
+ * @self: a #CdvizHttpServer
+ * @timeout_ms: the timeout in milliseconds; 0 disables it
+ *
+ * Sets how long a client may take to send the body of a request once its
+ * headers are in (with `Expect: 100-continue`, from the moment the server
+ * asked for it). A client that is slower is disconnected and its request
+ * is not handled. Default: 60 seconds. Call before the server starts.
+ */
+void
+cdviz_http_server_set_body_timeout (CdvizHttpServer *self,
+                                    guint64          timeout_ms)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+  self->body_timeout_ms = timeout_ms;
 }
 
 /**

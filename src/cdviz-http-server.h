@@ -77,6 +77,9 @@ CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_set_idle_timeout (CdvizHttpServer   *self,
                                                      guint64            timeout_ms);
 CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_body_timeout (CdvizHttpServer   *self,
+                                                     guint64            timeout_ms);
+CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_set_max_connections (CdvizHttpServer *self,
                                                         guint            max_connections);
 CDVIZ_AVAILABLE_IN_1_0

@@ -198,8 +198,8 @@ static const char * const top_level_keys[] = {
   "http", "pipeline", "sources", "transformers", "sinks", NULL
 };
 static const char * const http_keys[] = {
-  "host", "port", "tls_certificate", "tls_key", "header_timeout", "idle_timeout",
-  "max_connections", "max_headers", "max_header_size", NULL
+  "host", "port", "tls_certificate", "tls_key", "header_timeout", "body_timeout",
+  "idle_timeout", "max_connections", "max_headers", "max_header_size", NULL
 };
 static const char * const pipeline_keys[] = { "queue_capacity", NULL };
 static const char * const source_keys[] = {
@@ -227,6 +227,9 @@ static const KeyDoc key_docs_http[] = {
     "A client must send a request's complete headers within this time (from the connection, "
     "TLS handshake included, or from the first byte of a kept-alive connection's next request); "
     "slower clients are disconnected; 0 disables it" },
+  { "body_timeout", "duration", "`\"60s\"`",
+    "A client must send a request's body within this time once its headers are in; "
+    "slower clients are disconnected and their request is not handled; 0 disables it" },
   { "idle_timeout", "duration", "`\"60s\"`",
     "A kept-alive connection idle for this long between two requests is closed; 0 disables it" },
   { "max_connections", "integer (0–1048576)", "`10000`",
@@ -288,7 +291,7 @@ build_http (CdvizPipeline  *self,
   const char *certificate_path = NULL, *key_path = NULL;
   gint64 port = 8080;
   gint64 max_connections = 10000, max_headers = 100, max_header_size = 65536;
-  guint64 header_timeout = 10000, idle_timeout = 60000;
+  guint64 header_timeout = 10000, body_timeout = 60000, idle_timeout = 60000;
   g_autoptr(GTlsCertificate) certificate = NULL;
 
   if (local_error != NULL)
@@ -307,6 +310,8 @@ build_http (CdvizPipeline  *self,
                                      &key_path, error) ||
           !_cdviz_config_get_duration (self->config, "http", http, "header_timeout",
                                        G_MAXUINT32, header_timeout, &header_timeout, error) ||
+          !_cdviz_config_get_duration (self->config, "http", http, "body_timeout",
+                                       G_MAXUINT32, body_timeout, &body_timeout, error) ||
           !_cdviz_config_get_duration (self->config, "http", http, "idle_timeout",
                                        G_MAXUINT32, idle_timeout, &idle_timeout, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_connections", 0, 1048576,
@@ -366,6 +371,7 @@ build_http (CdvizPipeline  *self,
   self->http = cdviz_http_server_new (host, (guint) port);
   cdviz_http_server_set_tls_certificate (self->http, certificate);
   cdviz_http_server_set_header_timeout (self->http, header_timeout);
+  cdviz_http_server_set_body_timeout (self->http, body_timeout);
   cdviz_http_server_set_idle_timeout (self->http, idle_timeout);
   cdviz_http_server_set_max_connections (self->http, (guint) max_connections);
   cdviz_http_server_set_max_headers (self->http, (guint) max_headers);

@@ -130,7 +130,7 @@ static const ErrorCase error_cases[] = {
     "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks)" },
   { "unknown-http-key", "[http]\nhots = \"x\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "2: unknown key “http.hots” (known keys: host, port, tls_certificate, tls_key, "
-    "header_timeout, idle_timeout, max_connections, max_headers, max_header_size)" },
+    "header_timeout, body_timeout, idle_timeout, max_connections, max_headers, max_header_size)" },
   { "mistyped-port", "[http]\nport = \"80\"\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,
     "2: key “http.port”: expected an integer, got a string" },
   { "port-range", "[http]\nport = 70000\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,

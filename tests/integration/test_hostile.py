@@ -8,7 +8,7 @@ Each test runs a canary alongside: an SSE reader that must keep receiving
 what a publisher posts while the hostile client does its worst, and the
 server's descriptors (and, where it matters, its memory) must come back
 near their baseline afterwards. Limits come from [http] (header_timeout,
-idle_timeout, max_connections, max_headers, max_header_size)."""
+body_timeout, idle_timeout, max_connections, max_headers, max_header_size)."""
 import json
 import os
 import socket
@@ -180,6 +180,88 @@ class Slow(HostileBase):
         s.close()
         self.assert_serving()
         self.assert_descriptors_back()
+
+
+
+class SlowBody(HostileBase):
+    EXTRA = 'header_timeout = "2s"\nbody_timeout = "2s"'
+
+    def timeouts(self):
+        status, _, body = self.p.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        for line in body.decode().splitlines():
+            if line.startswith('cdviz_http_connections_closed_total{reason="timeout"} '):
+                return float(line.split()[1])
+        self.fail("no timeout counter in /metrics")
+
+    def trickle(self, s, data, per_second):
+        """Sends data a few bytes at a time; returns the seconds until the
+        server closed the connection, or None if it never did."""
+        start = time.monotonic()
+        for i in range(0, len(data), per_second):
+            try:
+                s.send(data[i:i + per_second])
+            except OSError:
+                return time.monotonic() - start
+            if is_closed(s, 1.0):
+                return time.monotonic() - start
+        return None
+
+    def test_slow_body_dropped_after_body_timeout(self):
+        # Complete headers, then 10 bytes a second of a valid event: the
+        # connection is closed after body_timeout and the event is never
+        # accepted.
+        before = self.timeouts()
+        body = event("too-slow")
+        s = self.p.connect()
+        s.send(b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body))
+        elapsed = self.trickle(s, body, 10)
+        s.close()
+        self.assertIsNotNone(elapsed, "a body slower than body_timeout was read to the end")
+        self.assertGreater(elapsed, 1.5)
+        self.assertLess(elapsed, 6)
+        self.assertEqual(self.timeouts(), before + 1)
+        self.assert_serving()
+        self.assertNotIn(b"too-slow", self.reader.text)
+        self.assert_descriptors_back()
+
+    def test_slow_chunked_body_dropped(self):
+        s = self.p.connect()
+        s.send(b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunks = b"".join(b"1\r\n%c\r\n" % c for c in event("too-slow-chunked"))
+        elapsed = self.trickle(s, chunks, 12)
+        s.close()
+        self.assertIsNotNone(elapsed)
+        self.assertLess(elapsed, 6)
+        self.assert_serving()
+        self.assertNotIn(b"too-slow-chunked", self.reader.text)
+        self.assert_descriptors_back()
+
+    def test_body_in_time_accepted_and_connection_kept(self):
+        # A body that takes a second (within body_timeout) is handled; the
+        # deadline stops with it: the kept-alive connection serves a second
+        # request after more than body_timeout.
+        before = self.timeouts()
+        body = event("slow-but-fine")
+        s = self.p.connect()
+        s.send(b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body))
+        third = len(body) // 3
+        for i in range(3):
+            time.sleep(0.35)
+            s.send(body[i * third:] if i == 2 else body[i * third:(i + 1) * third])
+        status, _, answer = read_response(s)
+        self.assertEqual(status, 201, answer)
+        self.reader.read_until(lambda t: b"id: slow-but-fine\n" in t)
+        time.sleep(2.5)
+        send_request(s, "POST", "/webhook/in", event("same-connection"),
+                     {"Content-Type": "application/json"})
+        status, _, answer = read_response(s)
+        self.assertEqual(status, 201, answer)
+        self.reader.read_until(lambda t: b"id: same-connection\n" in t)
+        s.close()
+        self.assertEqual(self.timeouts(), before)
 
 
 class NeverReads(HostileBase):
