@@ -40,9 +40,11 @@
 typedef struct {
   char *owner;
   SoupServerCallback callback;
-  SoupServerCallback early_callback;
   gpointer user_data;
   GDestroyNotify destroy;
+  SoupServerCallback early_callback;
+  gpointer early_user_data;
+  GDestroyNotify early_destroy;
 } Route;
 
 /* A connection libsoup accepted, until its socket is closed. */
@@ -130,6 +132,8 @@ route_free (gpointer data)
 
   if (route->destroy != NULL)
     route->destroy (route->user_data);
+  if (route->early_destroy != NULL)
+    route->early_destroy (route->early_user_data);
   g_free (route->owner);
   g_free (route);
 }
@@ -605,7 +609,7 @@ early_server_callback (SoupServer        *server,
 
   route = g_hash_table_lookup (self->routes, path);
   if (route != NULL && route->early_callback != NULL)
-    route->early_callback (server, msg, path, query, route->user_data);
+    route->early_callback (server, msg, path, query, route->early_user_data);
 }
 
 /**
@@ -667,11 +671,14 @@ cdviz_http_server_add_handler (CdvizHttpServer    *self,
  * cdviz_http_server_set_early_handler:
  * @self: a #CdvizHttpServer
  * @path: a path added with [method@HttpServer.add_handler]
- * @callback: (scope notified): the early handler, called on the HTTP thread
+ * @callback: (scope notified) (closure user_data) (destroy destroy): the
+ *   early handler, called on the HTTP thread
+ * @user_data: data for @callback
+ * @destroy: (nullable): frees @user_data when the route goes away
  *
  * Gives the route @path an early handler: it runs once the request headers
- * are read, before the body is (see soup_server_add_early_handler()), with
- * the route's user data. Setting a status there answers the request without
+ * are read, before the body is (see soup_server_add_early_handler()).
+ * Setting a status there answers the request without
  * calling the route's handler; libsoup still reads the body (unless the
  * client sent `Expect: 100-continue`), so turn off accumulation of the
  * request body with soup_message_body_set_accumulate() when refusing a
@@ -680,7 +687,9 @@ cdviz_http_server_add_handler (CdvizHttpServer    *self,
 void
 cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
                                      const char         *path,
-                                     SoupServerCallback  callback)
+                                     SoupServerCallback  callback,
+                                     gpointer            user_data,
+                                     GDestroyNotify      destroy)
 {
   Route *route;
 
@@ -689,7 +698,11 @@ cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
 
   route = g_hash_table_lookup (self->routes, path);
   g_return_if_fail (route != NULL);
+  if (route->early_destroy != NULL)
+    route->early_destroy (route->early_user_data);
   route->early_callback = callback;
+  route->early_user_data = user_data;
+  route->early_destroy = destroy;
 }
 
 /**

@@ -64,7 +64,9 @@ gboolean         cdviz_http_server_add_handler     (CdvizHttpServer   *self,
 CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
                                                       const char         *path,
-                                                      SoupServerCallback  callback);
+                                                      SoupServerCallback  callback,
+                                                      gpointer            user_data,
+                                                      GDestroyNotify      destroy);
 CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
                                                      CdvizMetricsFunc  func,

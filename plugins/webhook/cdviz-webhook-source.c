@@ -416,7 +416,8 @@ webhook_start_source (CdvizSource    *source,
   if (!cdviz_http_server_add_handler (http, self->path, owner, handler,
                                       g_object_ref (self), g_object_unref, error))
     return FALSE;
-  cdviz_http_server_set_early_handler (http, self->path, early_handler);
+  cdviz_http_server_set_early_handler (http, self->path, early_handler,
+                                       g_object_ref (self), g_object_unref);
 
   g_atomic_int_set (&self->stopped, FALSE);
   g_debug ("Webhook source %s on %s", self->name, self->path);

@@ -14,9 +14,9 @@ gi.require_version("GObject", "2.0")
 gi.require_version("Json", "1.0")
 gi.require_version("Soup", "3.0")
 gi.require_version("Cdviz", "1.0")
-from gi.repository import Cdviz, GLib, GObject, Json  # noqa: E402
+from gi.repository import Cdviz, GLib, GObject, Json, Soup  # noqa: E402
 
-__all__ = ["Cdviz", "GLib", "GObject", "Json", "HERE", "SOURCE_ROOT", "BUILD_ROOT",
+__all__ = ["Cdviz", "GLib", "GObject", "Json", "Soup", "HERE", "SOURCE_ROOT", "BUILD_ROOT",
            "PLUGIN_DIR", "SHARED", "cdevent_text", "event", "body_dict", "config",
            "run_loop"]
 

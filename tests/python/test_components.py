@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Transformers, sinks and sources written in Python, configured from TOML."""
 import gc
+import http.client
 import json
 import threading
 import unittest
 
-from .gitestlib import Cdviz, GLib, GObject, Json, body_dict, config, event, run_loop
+from .gitestlib import Cdviz, GLib, GObject, Json, Soup, body_dict, config, event, run_loop
 
 
 class Tagger(GObject.Object, Cdviz.Transformer):
@@ -109,12 +110,47 @@ class TimerSource(GObject.Object, Cdviz.Source):
         self.pipeline = None
 
 
+
+class HookSource(GObject.Object, Cdviz.Source):
+    """Serves POST /py/hook on the pipeline's HTTP server from Python: an
+    early handler refuses requests with `X-Refuse` before their body is
+    read; the handler answers the others. Both count their calls in
+    `calls` (a dict, so the closures hold no reference to the source)."""
+    __gtype_name__ = "PyTestHookSource"
+
+    calls = {"early": 0, "handler": 0, "bodies": []}
+
+    def do_start_source(self, pipeline):
+        calls = HookSource.calls
+
+        def early(server, msg, path, query):
+            calls["early"] += 1
+            if msg.get_request_headers().get_one("X-Refuse"):
+                msg.set_status(403, None)
+                msg.set_response("text/plain", Soup.MemoryUse.COPY, b"refused early")
+
+        def handle(server, msg, path, query):
+            calls["handler"] += 1
+            calls["bodies"].append(msg.get_request_body().flatten().get_data())
+            msg.set_status(200, None)
+            msg.set_response("text/plain", Soup.MemoryUse.COPY, b"handled")
+
+        http = pipeline.get_http_server()
+        http.add_handler("/py/hook", "source 'hook'", handle)
+        http.set_early_handler("/py/hook", early)
+        return True
+
+    def do_stop_source(self):
+        pass
+
+
 def registry():
     """A registry of its own with the Python types, so tests stay apart."""
     reg = Cdviz.Registry.new()
     reg.register_type(Cdviz.ComponentKind.TRANSFORMER, "tagger", Tagger.__gtype__)
     reg.register_type(Cdviz.ComponentKind.SINK, "collector", Collector.__gtype__)
     reg.register_type(Cdviz.ComponentKind.SOURCE, "timer", TimerSource.__gtype__)
+    reg.register_type(Cdviz.ComponentKind.SOURCE, "hook", HookSource.__gtype__)
     return reg
 
 
@@ -374,6 +410,39 @@ class PythonSourceTest(unittest.TestCase):
                          ["timer-%d" % i for i in range(4)])
         pipeline.stop()
         self.assertIsNone(source.pipeline)
+
+
+
+class HttpRoutesTest(unittest.TestCase):
+    def test_python_handler_and_early_handler(self):
+        pipeline = Cdviz.Pipeline.new(config("""
+[http]
+host = "127.0.0.1"
+port = 0
+
+[sources.hook]
+extractor = { type = "hook" }
+"""), registry())
+        pipeline.start()
+        self.addCleanup(pipeline.stop)
+        port = pipeline.get_http_server().get_port()
+
+        def post(headers):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("POST", "/py/hook", body=b'{"n": 1}', headers=headers)
+                response = conn.getresponse()
+                return response.status, response.read()
+            finally:
+                conn.close()
+
+        self.assertEqual(post({}), (200, b"handled"))
+        self.assertEqual(post({"X-Refuse": "yes"}), (403, b"refused early"))
+        self.assertEqual(post({}), (200, b"handled"))
+        calls = HookSource.calls
+        self.assertEqual(calls["early"], 3)
+        self.assertEqual(calls["handler"], 2)       # never for the refused one
+        self.assertEqual(calls["bodies"], [b'{"n": 1}', b'{"n": 1}'])
 
 
 if __name__ == "__main__":
