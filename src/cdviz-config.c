@@ -805,6 +805,46 @@ _cdviz_config_get_string (CdvizConfig  *self,
 
 /* --- durations ---------------------------------------------------------- */
 
+/* A duration value (`"30s"`, `"500ms"` or a number of seconds) in
+ * [minimum_ms, maximum_ms], in ms; else an error naming the key. */
+static gboolean
+node_get_duration (CdvizConfig  *self,
+                   const char   *path,
+                   const char   *key,
+                   JsonNode     *node,
+                   guint64       minimum_ms,
+                   guint64       maximum_ms,
+                   guint64      *out_ms,
+                   GError      **error)
+{
+  GType value_type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node)
+                                                  : G_TYPE_INVALID;
+  guint64 ms;
+
+  if (value_type == G_TYPE_INT64 && json_node_get_int (node) >= 0 &&
+      (guint64) json_node_get_int (node) <= G_MAXUINT64 / 1000)
+    ms = (guint64) json_node_get_int (node) * 1000;
+  else if (value_type == G_TYPE_STRING &&
+           cdviz_parse_duration (json_node_get_string (node), &ms))
+    ;
+  else
+    return type_error (self, path, key,
+                       _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
+                       node, error);
+  if (ms < minimum_ms || ms > maximum_ms)
+    {
+      g_autofree char *full = _cdviz_config_join (path, key);
+      g_autofree char *where = _cdviz_config_describe (self, full);
+
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: duration out of range (%" PRIu64 " ms–%" PRIu64 " ms)"),
+                   where, full, (uint64_t) minimum_ms, (uint64_t) maximum_ms);
+      return FALSE;
+    }
+  *out_ms = ms;
+  return TRUE;
+}
+
 gboolean
 _cdviz_config_get_duration (CdvizConfig  *self,
                             const char   *path,
@@ -816,37 +856,13 @@ _cdviz_config_get_duration (CdvizConfig  *self,
                             GError      **error)
 {
   JsonNode *node = json_object_get_member (table, key);
-  GType value_type;
-  guint64 ms;
 
   if (node == NULL)
     {
       *out = default_ms;
       return TRUE;
     }
-  value_type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
-  if (value_type == G_TYPE_INT64 && json_node_get_int (node) >= 0 &&
-      (guint64) json_node_get_int (node) <= G_MAXUINT64 / 1000)
-    ms = (guint64) json_node_get_int (node) * 1000;
-  else if (value_type == G_TYPE_STRING &&
-           cdviz_parse_duration (json_node_get_string (node), &ms))
-    ;
-  else
-    return type_error (self, path, key,
-                       _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
-                       node, error);
-  if (ms > maximum_ms)
-    {
-      g_autofree char *full = _cdviz_config_join (path, key);
-      g_autofree char *where = _cdviz_config_describe (self, full);
-
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("%s: key “%s”: duration out of range (0 ms–%" PRIu64 " ms)"),
-                   where, full, (uint64_t) maximum_ms);
-      return FALSE;
-    }
-  *out = ms;
-  return TRUE;
+  return node_get_duration (self, path, key, node, 0, maximum_ms, out, error);
 }
 
 /**
@@ -1002,24 +1018,8 @@ json_to_value (CdvizConfig  *self,
       GParamSpecUInt64 *spec = G_PARAM_SPEC_UINT64 (pspec);
       guint64 ms;
 
-      if (value_type == G_TYPE_INT64 && json_node_get_int (node) >= 0)
-        ms = (guint64) json_node_get_int (node) * 1000;
-      else if (value_type == G_TYPE_STRING &&
-               cdviz_parse_duration (json_node_get_string (node), &ms))
-        ;
-      else
-        return type_error (self, path, key,
-                           _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
-                           node, error);
-      if (ms < spec->minimum || ms > spec->maximum)
-        {
-          g_autofree char *full = _cdviz_config_join (path, key);
-          g_autofree char *where = _cdviz_config_describe (self, full);
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                       _("%s: key “%s”: duration out of range (%" PRIu64 " ms–%" PRIu64 " ms)"),
-                       where, full, (uint64_t) spec->minimum, (uint64_t) spec->maximum);
-          return FALSE;
-        }
+      if (!node_get_duration (self, path, key, node, spec->minimum, spec->maximum, &ms, error))
+        return FALSE;
       g_value_set_uint64 (value, ms);
       return TRUE;
     }

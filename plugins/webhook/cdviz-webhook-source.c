@@ -259,6 +259,27 @@ got_chunk (SoupServerMessage  *msg,
     }
 }
 
+/* Answers 503 while the source is stopped and 405 to anything but POST.
+ * Returns whether it answered. */
+static gboolean
+refuse_unless_open (CdvizWebhookSource *self,
+                    SoupServerMessage  *msg)
+{
+  if (g_atomic_int_get (&self->stopped))
+    {
+      cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the source is stopped");
+      return TRUE;
+    }
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Allow", "POST");
+      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only POST is allowed here");
+      return TRUE;
+    }
+  return FALSE;
+}
+
 /* Runs once the request headers are read, before the body is. */
 static void
 early_handler (SoupServer        *server,
@@ -270,18 +291,8 @@ early_handler (SoupServer        *server,
   CdvizWebhookSource *self = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
 
-  if (g_atomic_int_get (&self->stopped))
+  if (refuse_unless_open (self, msg))
     {
-      cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the source is stopped");
-      refuse_body (msg);
-      return;
-    }
-
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Allow", "POST");
-      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only POST is allowed here");
       refuse_body (msg);
       return;
     }
@@ -329,20 +340,9 @@ handler (SoupServer        *server,
   gsize length;
   PendingRequest *request;
 
-  /* The early handler answered everything but well-formed POSTs; these
-   * checks only matter if it did not run. */
-  if (g_atomic_int_get (&self->stopped))
-    {
-      cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the source is stopped");
-      return;
-    }
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Allow", "POST");
-      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only POST is allowed here");
-      return;
-    }
+  /* The source may have stopped while the body was read. */
+  if (refuse_unless_open (self, msg))
+    return;
 
   body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   data = g_bytes_get_data (body, &length);
