@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE  /* accept4() */
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
 #include "cdviz-http-server.h"
+#include "cdviz-http-stream-private.h"
 
 /**
  * CdvizHttpServer:
@@ -35,6 +42,18 @@
  * connections are open at once (counting SSE streams); more are closed as
  * soon as they are accepted. With a TLS certificate the server speaks HTTPS
  * only.
+ *
+ * The server accepts connections itself, not through libsoup's listener
+ * (which stops accepting for good after one failed accept, e.g. when the
+ * process runs out of descriptors), and hands each to libsoup through a
+ * #CdvizHttpStream that checks the framing of every request: ambiguous
+ * framing (Content-Length with Transfer-Encoding, two Content-Lengths,
+ * `Content-Length: -1`, chunk sizes such as `0x5`…) is answered 400 and the
+ * connection closed before libsoup sees it. A request whose answer is known
+ * from its head (an unknown path, a route that takes no body, a body over
+ * the route's limit, a header rule that failed) is answered at once, and
+ * its body is never read: the connection is closed after a short
+ * lingering drain.
  */
 
 typedef struct {
@@ -45,6 +64,7 @@ typedef struct {
   SoupServerCallback early_callback;
   gpointer early_user_data;
   GDestroyNotify early_destroy;
+  guint64 max_body_size;
 } Route;
 
 /* A connection libsoup accepted, until its socket is closed. */
@@ -54,6 +74,11 @@ typedef struct {
   GSource *timer;        /* header, body or idle deadline; NULL while busy */
   gboolean waiting;      /* kept alive, waiting for the next request */
   gboolean in_body;      /* headers read, the body still arriving */
+  CdvizHttpStream *stream;  /* what libsoup reads */
+  /* refused: libsoup is done, the rest of the request is drained */
+  GIOStream *linger_base;
+  GSource *linger_watch;
+  gsize lingered;
 } Connection;
 
 typedef struct {
@@ -86,7 +111,8 @@ struct _CdvizHttpServer
   guint64 header_timeout_ms;
   guint64 idle_timeout_ms;
   guint64 body_timeout_ms;
-  guint max_connections;
+  guint max_connections;     /* as configured */
+  guint open_limit;          /* as enforced, within RLIMIT_NOFILE */
   guint max_headers;
   gsize max_header_size;
   GTlsCertificate *tls_certificate;
@@ -94,10 +120,19 @@ struct _CdvizHttpServer
   GHashTable *connections;  /* GSocket → Connection; HTTP thread only */
   guint prune_at;           /* prune closed connections at this size */
 
+  GSocket *listener;
+  GSource *accept_source;   /* NULL while accepting is paused */
+  GSource *accept_resume;
+  int reserve_fd;           /* spent to refuse a connection on EMFILE */
+  gint64 last_emfile_warning;
+
   /* metrics (atomic) */
   guint64 timed_out;
   guint64 refused_connections;
   guint64 refused_headers;
+  guint64 refused_framing;
+  guint64 refused_bodies;
+  guint64 accept_failures;
 };
 
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
@@ -108,6 +143,13 @@ struct _CdvizHttpServer
 #define DEFAULT_MAX_HEADER_SIZE (64 * 1024)
 #define PRUNE_MIN 64
 #define LISTEN_BACKLOG 4096
+#define DEFAULT_ROUTE_MAX_BODY_SIZE (1024 * 1024)
+/* Descriptors kept for everything but client connections. */
+#define RESERVED_DESCRIPTORS 64
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (1024 * 1024)
 /* RFC 6585; libsoup 3.2.3 knows neither the code nor its phrase. */
 #define STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE 431
 
@@ -158,13 +200,56 @@ connection_stop_timer (Connection *conn)
 }
 
 static void
+connection_stop_lingering (Connection *conn)
+{
+  if (conn->linger_watch != NULL)
+    {
+      g_source_destroy (conn->linger_watch);
+      g_clear_pointer (&conn->linger_watch, g_source_unref);
+    }
+  if (conn->linger_base != NULL)
+    {
+      g_socket_close (conn->socket, NULL);
+      g_clear_object (&conn->linger_base);
+    }
+}
+
+static void
 connection_free (gpointer data)
 {
   Connection *conn = data;
 
   connection_stop_timer (conn);
+  connection_stop_lingering (conn);
+  g_clear_object (&conn->stream);
   g_object_unref (conn->socket);
   g_free (conn);
+}
+
+/* libsoup 3.2.3 knows a connection accepted through
+ * soup_server_accept_iostream() by its stream and addresses only:
+ * the remote address carries the socket. */
+static GQuark
+socket_quark (void)
+{
+  return g_quark_from_static_string ("cdviz-http-socket");
+}
+
+static GSocket *
+message_socket (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return remote != NULL ? g_object_get_qdata (G_OBJECT (remote), socket_quark ()) : NULL;
+}
+
+static Connection *
+message_connection (CdvizHttpServer   *self,
+                    SoupServerMessage *msg)
+{
+  GSocket *socket = message_socket (msg);
+
+  return socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
 }
 
 static void
@@ -183,6 +268,8 @@ cdviz_http_server_finalize (GObject *object)
 
   cdviz_http_server_stop (self);
 
+  if (self->reserve_fd >= 0)
+    close (self->reserve_fd);
   g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_pointer (&self->idle_watches, g_hash_table_unref);
   g_clear_pointer (&self->connections, g_hash_table_unref);
@@ -216,6 +303,7 @@ cdviz_http_server_init (CdvizHttpServer *self)
   self->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
   self->body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS;
   self->max_connections = DEFAULT_MAX_CONNECTIONS;
+  self->reserve_fd = -1;
   self->max_headers = DEFAULT_MAX_HEADERS;
   self->max_header_size = DEFAULT_MAX_HEADER_SIZE;
 }
@@ -326,9 +414,19 @@ serve_metrics (CdvizHttpServer   *self,
                           "# TYPE cdviz_http_connections_closed_total counter\n"
                           "cdviz_http_connections_closed_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n"
                           "cdviz_http_connections_closed_total{reason=\"max_connections\"} %" G_GUINT64_FORMAT "\n"
-                          "cdviz_http_connections_closed_total{reason=\"header_limits\"} %" G_GUINT64_FORMAT "\n",
+                          "cdviz_http_connections_closed_total{reason=\"header_limits\"} %" G_GUINT64_FORMAT "\n"
+                          "cdviz_http_connections_closed_total{reason=\"framing\"} %" G_GUINT64_FORMAT "\n"
+                          "cdviz_http_connections_closed_total{reason=\"body_refused\"} %" G_GUINT64_FORMAT "\n"
+                          "# HELP cdviz_http_accept_failures_total Connections that could not be accepted because the process had no descriptor left (EMFILE, ENFILE).\n"
+                          "# TYPE cdviz_http_accept_failures_total counter\n"
+                          "cdviz_http_accept_failures_total %" G_GUINT64_FORMAT "\n"
+                          "# HELP cdviz_http_max_connections Open connections at most, as enforced (within the descriptor limit).\n"
+                          "# TYPE cdviz_http_max_connections gauge\n"
+                          "cdviz_http_max_connections %u\n",
                           COUNTER_GET (self->timed_out), COUNTER_GET (self->refused_connections),
-                          COUNTER_GET (self->refused_headers));
+                          COUNTER_GET (self->refused_headers), COUNTER_GET (self->refused_framing),
+                          COUNTER_GET (self->refused_bodies), COUNTER_GET (self->accept_failures),
+                          self->open_limit);
 
   for (guint i = 0; i < self->metrics->len; i++)
     {
@@ -470,7 +568,7 @@ got_headers (SoupServerMessage *msg,
              gpointer           user_data)
 {
   CdvizHttpServer *self = user_data;
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = message_socket (msg);
   Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
 
   if (conn == NULL || conn->in_body)
@@ -490,7 +588,7 @@ static void
 got_request (CdvizHttpServer   *self,
              SoupServerMessage *msg)
 {
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = message_socket (msg);
   Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
 
   if (conn != NULL)
@@ -507,37 +605,16 @@ request_started (SoupServer        *server,
                  gpointer           user_data)
 {
   CdvizHttpServer *self = user_data;
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = message_socket (msg);
   Connection *conn;
 
   if (socket == NULL || g_socket_is_closed (socket))
     return;
 
+  /* Known since it was accepted (accept_ready()). */
   conn = g_hash_table_lookup (self->connections, socket);
   if (conn == NULL)
-    {
-      guint open;
-
-      if (g_hash_table_size (self->connections) >= self->prune_at ||
-          (self->max_connections > 0 &&
-           g_hash_table_size (self->connections) >= self->max_connections))
-        prune_connections (self);
-
-      open = g_hash_table_size (self->connections);
-      if (self->max_connections > 0 && open >= self->max_connections)
-        {
-          g_debug ("Closing a new connection: max_connections (%u) reached",
-                   self->max_connections);
-          COUNTER_ADD (self->refused_connections, 1);
-          g_socket_shutdown (socket, TRUE, TRUE, NULL);
-          return;
-        }
-
-      conn = g_new0 (Connection, 1);
-      conn->server = self;
-      conn->socket = g_object_ref (socket);
-      g_hash_table_insert (self->connections, socket, conn);
-    }
+    return;
 
   /* libsoup 3.2.3 emits "request-started" for the first request of a
    * connection only; later ones are followed from "request-finished"
@@ -593,6 +670,114 @@ refuse_large_headers (CdvizHttpServer   *self,
   return TRUE;
 }
 
+/* --- requests answered from their head -----------------------------------
+ *
+ * libsoup 3.2.3 reads (and, unless told otherwise, keeps) the body of a
+ * request even when an early handler already answered it. Here such a
+ * request is answered at once on the connection, and the body is never
+ * read: see cdviz_http_stream_refuse(). */
+
+static void
+append_response_header (const char *name,
+                        const char *value,
+                        gpointer    user_data)
+{
+  GString *out = user_data;
+
+  if (g_ascii_strcasecmp (name, "Content-Length") == 0 ||
+      g_ascii_strcasecmp (name, "Connection") == 0 ||
+      g_ascii_strcasecmp (name, "Transfer-Encoding") == 0)
+    return;
+  g_string_append_printf (out, "%s: %s\r\n", name, value);
+}
+
+/* The answer set on @msg, as it goes on the wire, ending the connection. */
+static GBytes *
+serialize_response (SoupServerMessage *msg)
+{
+  guint status = soup_server_message_get_status (msg);
+  const char *phrase = soup_server_message_get_reason_phrase (msg);
+  g_autoptr(GBytes) body = NULL;
+  GString *out = g_string_new (NULL);
+  gsize length = 0;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_HEAD)
+    body = soup_message_body_flatten (soup_server_message_get_response_body (msg));
+  if (phrase == NULL)
+    phrase = status == STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
+             ? "Request Header Fields Too Large" : soup_status_get_phrase (status);
+  g_string_append_printf (out, "HTTP/1.%d %u %s\r\n",
+                          soup_server_message_get_http_version (msg) == SOUP_HTTP_1_0 ? 0 : 1,
+                          status, phrase);
+  soup_message_headers_foreach (soup_server_message_get_response_headers (msg),
+                                append_response_header, out);
+  if (body != NULL)
+    length = g_bytes_get_size (body);
+  g_string_append_printf (out, "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                          "Connection: close\r\n\r\n", length);
+  if (length > 0)
+    g_string_append_len (out, g_bytes_get_data (body, NULL), (gssize) length);
+  return g_string_free_to_bytes (out);
+}
+
+/* Sends the answer set on @msg now, and never reads its body. */
+static void
+refuse_body (CdvizHttpServer   *self,
+             SoupServerMessage *msg)
+{
+  Connection *conn = message_connection (self, msg);
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  g_autoptr(GBytes) response = NULL;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  /* With `Expect: 100-continue` libsoup answers without reading the body. */
+  if (conn == NULL || conn->stream == NULL ||
+      (soup_message_headers_get_expectations (request) & SOUP_EXPECTATION_CONTINUE))
+    return;
+
+  COUNTER_ADD (self->refused_bodies, 1);
+  response = serialize_response (msg);
+  cdviz_http_stream_refuse (conn->stream, response);
+}
+
+static gboolean
+is_builtin_path (const char *path)
+{
+  return g_str_equal (path, "/healthz") || g_str_equal (path, "/readyz") ||
+         g_str_equal (path, "/metrics");
+}
+
+#define BODY_RECEIVED_KEY "cdviz-body-received"
+#define IN_FLIGHT_KEY "cdviz-in-flight"
+#define STOP_GRACE_USEC (G_USEC_PER_SEC)
+
+/* A chunked body, counted as it arrives against its route's limit. */
+static void
+got_chunk (SoupServerMessage *msg,
+           GBytes            *chunk,
+           gpointer           user_data)
+{
+  CdvizHttpServer *self = user_data;
+  Route *route = g_hash_table_lookup (self->routes,
+                                      g_uri_get_path (soup_server_message_get_uri (msg)));
+  gsize received = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), BODY_RECEIVED_KEY));
+
+  received += g_bytes_get_size (chunk);
+  g_object_set_data (G_OBJECT (msg), BODY_RECEIVED_KEY, GSIZE_TO_POINTER (received));
+  if (soup_server_message_get_status (msg) == 0 && route != NULL &&
+      (guint64) received > route->max_body_size)
+    {
+      g_autofree char *detail =
+        g_strdup_printf ("the body is larger than %" G_GUINT64_FORMAT " bytes",
+                         route->max_body_size);
+      cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
+    }
+  if (soup_server_message_get_status (msg) != 0)
+    refuse_body (self, msg);
+}
+
 static void
 early_server_callback (SoupServer        *server,
                        SoupServerMessage *msg,
@@ -601,15 +786,53 @@ early_server_callback (SoupServer        *server,
                        gpointer           user_data)
 {
   CdvizHttpServer *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gboolean body = expects_body (msg);
   Route *route;
 
   got_headers (msg, self);
   if (refuse_large_headers (self, msg))
-    return;
+    {
+      if (body)
+        refuse_body (self, msg);
+      return;
+    }
 
   route = g_hash_table_lookup (self->routes, path);
   if (route != NULL && route->early_callback != NULL)
     route->early_callback (server, msg, path, query, route->early_user_data);
+
+  if (!body)
+    return;
+  if (soup_server_message_get_status (msg) == 0)
+    {
+      if (route == NULL && is_builtin_path (path))
+        {
+          if (check_builtin_method (msg))
+            cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                                      "this path takes no request body");
+        }
+      else if (route == NULL)
+        {
+          g_autofree char *detail = g_strdup_printf ("no route for %s", path);
+          cdviz_http_respond_error (msg, SOUP_STATUS_NOT_FOUND, detail);
+        }
+      else if (route->max_body_size == 0)
+        cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                                  "this path takes no request body");
+      else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+               (guint64) soup_message_headers_get_content_length (headers) > route->max_body_size)
+        {
+          g_autofree char *detail =
+            g_strdup_printf ("the body is larger than %" G_GUINT64_FORMAT " bytes",
+                             route->max_body_size);
+          cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
+        }
+    }
+  if (soup_server_message_get_status (msg) != 0)
+    refuse_body (self, msg);
+  else if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
+    g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk), self);
 }
 
 /**
@@ -659,6 +882,7 @@ cdviz_http_server_add_handler (CdvizHttpServer    *self,
     }
 
   route = g_new0 (Route, 1);
+  route->max_body_size = DEFAULT_ROUTE_MAX_BODY_SIZE;
   route->owner = g_strdup (owner ? owner : path);
   route->callback = callback;
   route->user_data = user_data;
@@ -703,6 +927,33 @@ cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
   route->early_callback = callback;
   route->early_user_data = user_data;
   route->early_destroy = destroy;
+}
+
+/**
+ * cdviz_http_server_set_max_body_size:
+ * @self: a #CdvizHttpServer
+ * @path: a path added with [method@HttpServer.add_handler]
+ * @max_body_size: the largest request body the route takes, in bytes; 0
+ *   if it takes none
+ *
+ * Bounds the request bodies of the route @path (default: 1 MiB). A larger
+ * body (from `Content-Length`, or as a chunked body arrives) is answered
+ * 413 and never read further: the connection is closed. Call before the
+ * server starts.
+ */
+void
+cdviz_http_server_set_max_body_size (CdvizHttpServer *self,
+                                     const char      *path,
+                                     guint64          max_body_size)
+{
+  Route *route;
+
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (!self->started);
+
+  route = g_hash_table_lookup (self->routes, path);
+  g_return_if_fail (route != NULL);
+  route->max_body_size = max_body_size;
 }
 
 /**
@@ -788,7 +1039,7 @@ watch_idle_connection (SoupServer        *server,
                        gpointer           user_data)
 {
   CdvizHttpServer *self = user_data;
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = message_socket (msg);
   GSource *source;
 
   if (socket == NULL || g_socket_is_closed (socket) ||
@@ -802,8 +1053,6 @@ watch_idle_connection (SoupServer        *server,
   g_hash_table_insert (self->idle_watches, g_object_ref (socket), source);
 }
 
-#define IN_FLIGHT_KEY "cdviz-in-flight"
-#define STOP_GRACE_USEC (G_USEC_PER_SEC)
 
 static void
 unwatch_busy_connection (SoupServer        *server,
@@ -811,7 +1060,7 @@ unwatch_busy_connection (SoupServer        *server,
                          gpointer           user_data)
 {
   CdvizHttpServer *self = user_data;
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = message_socket (msg);
 
   if (socket != NULL)
     g_hash_table_remove (self->idle_watches, socket);
@@ -828,7 +1077,7 @@ request_done (SoupServer        *server,
 {
   CdvizHttpServer *self = user_data;
 
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket = message_socket (msg);
   Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
 
   if (g_object_steal_data (G_OBJECT (msg), IN_FLIGHT_KEY) != NULL)
@@ -857,6 +1106,377 @@ http_thread (gpointer data)
   g_main_loop_run (self->loop);
   g_main_context_pop_thread_default (self->context);
   return NULL;
+}
+
+/* --- accepting -------------------------------------------------------------
+ *
+ * The server accepts connections itself: libsoup 3.2.3's listener removes
+ * itself for good after one failed accept (soup-listener.c, listen_watch()),
+ * so one moment without a free descriptor (EMFILE) would stop the server
+ * accepting forever. Here a failed accept is counted, the waiting
+ * connection is closed with the spare descriptor kept for that (so that
+ * its client is told at once instead of hanging in the backlog), and
+ * accepting pauses for a moment and resumes. */
+
+static void start_accepting (CdvizHttpServer *self);
+
+static gboolean
+resume_accepting (gpointer data)
+{
+  CdvizHttpServer *self = data;
+
+  g_clear_pointer (&self->accept_resume, g_source_unref);
+  start_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+pause_accepting (CdvizHttpServer *self)
+{
+  if (self->accept_source != NULL)
+    {
+      g_source_destroy (self->accept_source);
+      g_clear_pointer (&self->accept_source, g_source_unref);
+    }
+  if (self->accept_resume == NULL)
+    {
+      self->accept_resume = g_timeout_source_new (ACCEPT_PAUSE_MS);
+      g_source_set_callback (self->accept_resume, resume_accepting, self, NULL);
+      g_source_set_static_name (self->accept_resume, "[cdviz] resume accepting");
+      g_source_attach (self->accept_resume, self->context);
+    }
+}
+
+static void
+out_of_descriptors (CdvizHttpServer *self,
+                    int              error_number)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  COUNTER_ADD (self->accept_failures, 1);
+  if (now - self->last_emfile_warning > 10 * G_USEC_PER_SEC)
+    {
+      self->last_emfile_warning = now;
+      g_warning (_("Cannot accept a connection: %s; refusing new connections until "
+                   "descriptors are free again"), g_strerror (error_number));
+    }
+
+  /* Spend the spare descriptor to tell one waiting client, then keep
+   * another spare. */
+  if (self->reserve_fd >= 0)
+    {
+      int fd;
+
+      close (self->reserve_fd);
+      fd = accept4 (g_socket_get_fd (self->listener), NULL, NULL, SOCK_CLOEXEC);
+      if (fd >= 0)
+        close (fd);
+      self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+  pause_accepting (self);
+}
+
+static void
+linger_done (Connection *conn)
+{
+  connection_stop_lingering (conn);
+}
+
+static gboolean
+linger_timed_out (gpointer data)
+{
+  Connection *conn = data;
+
+  g_clear_pointer (&conn->timer, g_source_unref);
+  linger_done (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* Drains what the client of a refused request still sends, so that
+ * closing does not reset the connection before it read the answer. */
+static gboolean
+linger_readable (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      data)
+{
+  Connection *conn = data;
+  char buffer[16384];
+  gssize n;
+
+  do
+    n = recv (g_socket_get_fd (socket), buffer, sizeof buffer, MSG_DONTWAIT);
+  while (n > 0 && (conn->lingered += (gsize) n) < LINGER_MAX_BYTES);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+
+  /* end of file, an error, or enough */
+  g_clear_pointer (&conn->linger_watch, g_source_unref);
+  connection_stop_timer (conn);
+  linger_done (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* libsoup closed the stream of a refused request (CdvizHttpStreamLingerFunc). */
+static void
+start_lingering (CdvizHttpStream *stream,
+                 gpointer         user_data)
+{
+  CdvizHttpServer *self = user_data;
+  GSocket *socket = cdviz_http_stream_get_socket (stream);
+  Connection *conn = g_hash_table_lookup (self->connections, socket);
+
+  if (cdviz_http_stream_framing_failed (stream))
+    COUNTER_ADD (self->refused_framing, 1);
+
+  if (conn == NULL || conn->linger_base != NULL)
+    {
+      g_io_stream_close (cdviz_http_stream_get_base (stream), NULL, NULL);
+      return;
+    }
+
+  conn->linger_base = g_object_ref (cdviz_http_stream_get_base (stream));
+  conn->waiting = FALSE;
+  conn->in_body = FALSE;
+  g_hash_table_remove (self->idle_watches, socket);
+
+  connection_stop_timer (conn);
+  conn->timer = g_timeout_source_new (LINGER_MS);
+  g_source_set_callback (conn->timer, linger_timed_out, conn, NULL);
+  g_source_set_static_name (conn->timer, "[cdviz] lingering close");
+  g_source_attach (conn->timer, self->context);
+
+  conn->linger_watch = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->linger_watch, G_SOURCE_FUNC (linger_readable), conn, NULL);
+  g_source_set_static_name (conn->linger_watch, "[cdviz] lingering drain");
+  g_source_attach (conn->linger_watch, self->context);
+}
+
+/* Hands a new connection to libsoup, behind a CdvizHttpStream. */
+static void
+add_connection (CdvizHttpServer *self,
+                GSocket         *socket)
+{
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GIOStream) base = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(GError) error = NULL;
+  Connection *conn;
+
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
+  local = g_socket_get_local_address (socket, &error);
+  if (local != NULL)
+    remote = g_socket_get_remote_address (socket, &error);
+  if (remote == NULL)
+    {
+      g_debug ("Dropping a connection closed before it was accepted: %s", error->message);
+      g_socket_close (socket, NULL);
+      return;
+    }
+
+  connection = g_socket_connection_factory_create_connection (socket);
+  if (self->tls_certificate != NULL)
+    {
+      static const char * const protocols[] = { "http/1.1", "http/1.0", NULL };
+
+      base = g_tls_server_connection_new (G_IO_STREAM (connection), self->tls_certificate,
+                                          &error);
+      if (base == NULL)
+        {
+          g_warning ("Cannot start TLS on a new connection: %s", error->message);
+          g_socket_close (socket, NULL);
+          return;
+        }
+      g_object_set (base, "require-close-notify", FALSE,
+                    "advertised-protocols", protocols, NULL);
+    }
+  else
+    base = G_IO_STREAM (g_object_ref (connection));
+
+  conn = g_new0 (Connection, 1);
+  conn->server = self;
+  conn->socket = g_object_ref (socket);
+  conn->stream = cdviz_http_stream_new (base, socket, start_lingering, self);
+  g_hash_table_insert (self->connections, socket, conn);
+
+  g_object_set_qdata_full (G_OBJECT (remote), socket_quark (), g_object_ref (socket),
+                           g_object_unref);
+  soup_server_accept_iostream (self->server, G_IO_STREAM (conn->stream), local, remote, NULL);
+}
+
+static gboolean
+accept_ready (GSocket      *listener,
+              GIOCondition  condition,
+              gpointer      user_data)
+{
+  CdvizHttpServer *self = user_data;
+
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr(GSocket) socket = NULL;
+      g_autoptr(GError) error = NULL;
+      int fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+      if (fd < 0)
+        {
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            {
+              out_of_descriptors (self, errno);
+              return G_SOURCE_REMOVE;
+            }
+          if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+          continue;   /* ECONNABORTED, EINTR, EPROTO…: the next one */
+        }
+
+      if (g_hash_table_size (self->connections) >= self->prune_at ||
+          g_hash_table_size (self->connections) >= self->open_limit)
+        prune_connections (self);
+      if (g_hash_table_size (self->connections) >= self->open_limit)
+        {
+          g_debug ("Closing a new connection: max_connections (%u) reached", self->open_limit);
+          COUNTER_ADD (self->refused_connections, 1);
+          close (fd);
+          continue;
+        }
+
+      socket = g_socket_new_from_fd (fd, &error);
+      if (socket == NULL)
+        {
+          close (fd);
+          continue;
+        }
+      add_connection (self, socket);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_accepting (CdvizHttpServer *self)
+{
+  if (self->accept_source != NULL || self->listener == NULL)
+    return;
+  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
+  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (accept_ready), self, NULL);
+  g_source_set_static_name (self->accept_source, "[cdviz] accept");
+  g_source_attach (self->accept_source, self->context);
+}
+
+/* libsoup 3.2.3 keeps a connection alive only while the server has a
+ * listener (soup-server.c, request_finished()). The connections come from
+ * accept_ready(), so the listener it gets is a placeholder that accepts
+ * nothing: one end of a socket pair whose other end is closed (the
+ * listener's first accept fails and it stops watching). */
+static gboolean
+add_placeholder_listener (CdvizHttpServer  *self,
+                          GError          **error)
+{
+  int fds[2];
+  g_autoptr(GSocket) socket = NULL;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "socketpair: %s",
+                   g_strerror (saved));
+      return FALSE;
+    }
+  close (fds[1]);
+  socket = g_socket_new_from_fd (fds[0], error);
+  if (socket == NULL)
+    {
+      close (fds[0]);
+      return FALSE;
+    }
+  return soup_server_listen_socket (self->server, socket, 0, error);
+}
+
+/* Raises the soft descriptor limit to the hard one, and keeps
+ * max_connections within it. */
+static void
+fit_descriptor_limit (CdvizHttpServer *self)
+{
+  struct rlimit limit;
+  rlim_t usable;
+
+  self->open_limit = self->max_connections > 0 ? self->max_connections : G_MAXUINT;
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      struct rlimit raised = limit;
+
+      raised.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+        limit = raised;
+      else
+        g_debug ("Cannot raise the descriptor limit to %llu: %s",
+                 (unsigned long long) limit.rlim_max, g_strerror (errno));
+    }
+  if (limit.rlim_cur == RLIM_INFINITY)
+    return;
+
+  usable = limit.rlim_cur > RESERVED_DESCRIPTORS ? limit.rlim_cur - RESERVED_DESCRIPTORS : 1;
+  if ((rlim_t) self->open_limit > usable)
+    {
+      self->open_limit = (guint) MIN (usable, (rlim_t) G_MAXUINT);
+      if (self->max_connections > 0)
+        g_message (_("max_connections lowered from %u to %u: the process may open %llu "
+                     "descriptors (ulimit -n), %u of them kept for other uses"),
+                   self->max_connections, self->open_limit,
+                   (unsigned long long) limit.rlim_cur, RESERVED_DESCRIPTORS);
+    }
+}
+
+/**
+ * cdviz_http_server_steal_connection:
+ * @self: a #CdvizHttpServer
+ * @msg: a request of this server whose handler runs (on the HTTP thread)
+ * @socket: (out) (transfer full) (optional) (nullable): its socket
+ *
+ * Takes the connection of @msg away from libsoup, for a component that
+ * writes to it from then on (an SSE stream): libsoup forgets it, and the
+ * request no longer counts as in flight. The connection still counts in
+ * `max_connections` until it is closed.
+ *
+ * Returns: (transfer full) (nullable): the connection (a
+ *   #GSocketConnection, or a #GTlsConnection over one), or %NULL when the
+ *   client is gone already
+ */
+GIOStream *
+cdviz_http_server_steal_connection (CdvizHttpServer    *self,
+                                    SoupServerMessage  *msg,
+                                    GSocket           **socket)
+{
+  Connection *conn;
+  g_autoptr(GIOStream) stolen = NULL;
+
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), NULL);
+
+  if (socket != NULL)
+    *socket = NULL;
+  conn = message_connection (self, msg);
+  /* libsoup 3.2.3 emits neither "request-finished" nor "request-aborted"
+   * for a message whose connection was stolen. */
+  if (g_object_steal_data (G_OBJECT (msg), IN_FLIGHT_KEY) != NULL)
+    self->in_flight--;
+  stolen = soup_server_message_steal_connection (msg);
+  if (stolen == NULL || conn == NULL || conn->stream == NULL ||
+      g_socket_is_closed (conn->socket))
+    {
+      if (stolen != NULL)
+        g_io_stream_close (stolen, NULL, NULL);
+      return NULL;
+    }
+
+  connection_stop_timer (conn);
+  g_hash_table_remove (self->idle_watches, conn->socket);
+  cdviz_http_stream_detach (conn->stream);
+  if (socket != NULL)
+    *socket = g_object_ref (conn->socket);
+  return g_object_ref (cdviz_http_stream_get_base (conn->stream));
 }
 
 static GSocketAddress *
@@ -1045,9 +1665,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
 {
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *server_header = NULL;
   g_autoptr(GSocket) listener = NULL;
-  GSList *listeners;
   gboolean ok;
 
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
@@ -1064,12 +1682,13 @@ cdviz_http_server_start (CdvizHttpServer  *self,
       return FALSE;
     }
 
-  server_header = g_strdup_printf ("cdviz-pipeline/%s ", PACKAGE_VERSION);
+  fit_descriptor_limit (self);
+  if (self->reserve_fd < 0)
+    self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
 
   g_main_context_push_thread_default (self->context);
-  self->server = soup_server_new ("server-header", server_header,
-                                  "tls-certificate", self->tls_certificate,
-                                  NULL);
+  /* No version: it only helps an attacker pick an exploit. */
+  self->server = soup_server_new ("server-header", "cdviz-pipeline", NULL);
   g_signal_connect (self->server, "request-started", G_CALLBACK (request_started), self);
   soup_server_add_handler (self->server, NULL, server_callback, self, NULL);
   soup_server_add_early_handler (self->server, NULL, early_server_callback, self, NULL);
@@ -1085,9 +1704,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   ok = listener != NULL &&
        g_socket_bind (listener, address, TRUE, &local_error) &&
        g_socket_listen (listener, &local_error) &&
-       soup_server_listen_socket (self->server, listener,
-                                  self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
-                                  &local_error);
+       add_placeholder_listener (self, &local_error);
   g_main_context_pop_thread_default (self->context);
 
   if (!ok)
@@ -1099,16 +1716,15 @@ cdviz_http_server_start (CdvizHttpServer  *self,
       return FALSE;
     }
 
-  /* Not soup_server_get_uris(): libsoup 3.2.3 leaks an address in it. */
-  listeners = soup_server_get_listeners (self->server);
+  g_socket_set_blocking (listener, FALSE);
+  self->listener = g_steal_pointer (&listener);
   self->bound_port = self->port;
-  if (listeners != NULL)
-    {
-      g_autoptr(GSocketAddress) local = g_socket_get_local_address (listeners->data, NULL);
-      if (G_IS_INET_SOCKET_ADDRESS (local))
-        self->bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-    }
-  g_slist_free (listeners);
+  {
+    g_autoptr(GSocketAddress) local = g_socket_get_local_address (self->listener, NULL);
+    if (G_IS_INET_SOCKET_ADDRESS (local))
+      self->bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  }
+  start_accepting (self);
 
   self->started = TRUE;
   self->loop = g_main_loop_new (self->context, FALSE);
@@ -1211,6 +1827,21 @@ disconnect_on_thread (gpointer data)
         g_debug ("Stopping with %u requests unanswered", self->in_flight);
     }
 
+  if (self->accept_source != NULL)
+    {
+      g_source_destroy (self->accept_source);
+      g_clear_pointer (&self->accept_source, g_source_unref);
+    }
+  if (self->accept_resume != NULL)
+    {
+      g_source_destroy (self->accept_resume);
+      g_clear_pointer (&self->accept_resume, g_source_unref);
+    }
+  if (self->listener != NULL)
+    {
+      g_socket_close (self->listener, NULL);
+      g_clear_object (&self->listener);
+    }
   g_hash_table_remove_all (self->idle_watches);
   g_hash_table_remove_all (self->connections);
   soup_server_disconnect (self->server);

@@ -68,6 +68,14 @@ void             cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
                                                       gpointer            user_data,
                                                       GDestroyNotify      destroy);
 CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_max_body_size (CdvizHttpServer *self,
+                                                      const char      *path,
+                                                      guint64          max_body_size);
+CDVIZ_AVAILABLE_IN_1_0
+GIOStream       *cdviz_http_server_steal_connection (CdvizHttpServer    *self,
+                                                     SoupServerMessage  *msg,
+                                                     GSocket           **socket);
+CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
                                                      CdvizMetricsFunc  func,
                                                      gpointer          user_data,

@@ -108,7 +108,12 @@ class Pipeline:
         s = self.connect()
         s.settimeout(timeout)
         try:
-            send_request(s, method, path, body, headers, close=True)
+            try:
+                send_request(s, method, path, body, headers, close=True)
+            except (BrokenPipeError, ConnectionResetError):
+                # Answered from the head (413, 404…) and closed before the
+                # whole body went out: read the answer, as curl does.
+                pass
             return read_response(s)
         finally:
             s.close()

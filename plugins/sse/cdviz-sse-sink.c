@@ -747,21 +747,6 @@ accepting_free (Accepting *accepting)
   g_free (accepting);
 }
 
-/* libsoup 3.2.3 hands out its SoupIOStream, which wraps the connection
- * (a GTlsConnection with TLS) as "base-iostream". */
-static gboolean
-stream_is_tls (GIOStream *stream)
-{
-  g_autoptr(GIOStream) base = NULL;
-
-  if (G_IS_TLS_CONNECTION (stream))
-    return TRUE;
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (stream), "base-iostream") == NULL)
-    return FALSE;
-  g_object_get (stream, "base-iostream", &base, NULL);
-  return base != NULL && G_IS_TLS_CONNECTION (base);
-}
-
 static SseShard *
 least_busy_shard (CdvizSseSink *self)
 {
@@ -780,7 +765,7 @@ accepting_finish (Accepting *accepting)
 {
   CdvizSseSink *self = accepting->sink;
   g_autoptr(GIOStream) stream = NULL;
-  GSocket *socket;
+  g_autoptr(GSocket) socket = NULL;   /* the stream keeps it alive */
   SseClient *client;
   gboolean found = FALSE;
 
@@ -791,13 +776,10 @@ accepting_finish (Accepting *accepting)
       g_clear_pointer (&accepting->idle, g_source_unref);
     }
 
-  stream = soup_server_message_steal_connection (accepting->msg);
-  socket = stream != NULL ? g_object_get_data (G_OBJECT (stream), "GSocket") : NULL;
-  if (socket == NULL)
+  stream = cdviz_http_server_steal_connection (self->http, accepting->msg, &socket);
+  if (stream == NULL)
     {
       g_debug ("sink '%s': connection lost before the stream started", self->name);
-      if (stream != NULL)
-        g_io_stream_close (stream, NULL, NULL);
       g_atomic_int_add (&self->n_clients, -1);
       return;
     }
@@ -808,7 +790,7 @@ accepting_finish (Accepting *accepting)
   client->ka_link.data = client;
   client->stream = g_steal_pointer (&stream);
   client->socket = socket;
-  client->tls = stream_is_tls (client->stream);
+  client->tls = G_IS_TLS_CONNECTION (client->stream);
   client->fd = g_socket_get_fd (socket);
   client->chunked = !accepting->http10;
   client->head_only = accepting->head_only;
@@ -1266,6 +1248,8 @@ sse_start_sink (CdvizSink      *sink,
       shards_free (self);
       return FALSE;
     }
+  /* A stream request has no body: one is refused unread. */
+  cdviz_http_server_set_max_body_size (http, path, 0);
   register_metrics (self, http);
 
   g_set_weak_pointer (&self->http, http);

@@ -418,6 +418,7 @@ webhook_start_source (CdvizSource    *source,
     return FALSE;
   cdviz_http_server_set_early_handler (http, self->path, early_handler,
                                        g_object_ref (self), g_object_unref);
+  cdviz_http_server_set_max_body_size (http, self->path, self->max_body_size);
 
   g_atomic_int_set (&self->stopped, FALSE);
   g_debug ("Webhook source %s on %s", self->name, self->path);
