@@ -5,6 +5,10 @@
 
 G_BEGIN_DECLS
 
+/* The deepest nesting of arrays and objects accepted in untrusted JSON:
+ * serde_json's default recursion limit, which cdviz-collector uses. */
+#define CDVIZ_JSON_MAX_DEPTH 128
+
 JsonNode *_cdviz_json_parse_single (const char  *data,
                                     gsize        length,
                                     GError     **error);
