@@ -344,8 +344,10 @@ cdviz_cdevent_normalize (JsonNode    *body,
  * @error: return location for a #GError
  *
  * Parses untrusted text into a normalised CDEvent. The text must hold exactly
- * one JSON value, without NUL bytes or `\u0000` escapes (json-glib would cut
- * the string there); then [func@cdevent_normalize] applies.
+ * one JSON value, valid per RFC 8259 (no comments, no single-quoted strings,
+ * valid UTF-8), with arrays and objects nested at most 128 levels deep, and
+ * without NUL bytes or `\u0000` escapes (json-glib would cut the string
+ * there); then [func@cdevent_normalize] applies.
  *
  * Errors are %CDVIZ_CDEVENT_ERROR_INVALID, with a message that starts with
  * `invalid JSON:` or `not a CDEvent:` (or names the bad `context.id`).

@@ -5,6 +5,12 @@
 
 G_BEGIN_DECLS
 
+/* The deepest nesting of arrays and objects accepted in untrusted JSON
+ * (128 accepted, 129 refused). 128 is the value of serde_json's default
+ * recursion limit, used by cdviz-collector; serde_json counts it down and
+ * fails on reaching 0, so it accepts one level less (127). */
+#define CDVIZ_JSON_MAX_DEPTH 128
+
 JsonNode *_cdviz_json_parse_single (const char  *data,
                                     gsize        length,
                                     GError     **error);

@@ -3,80 +3,436 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
 
 #include "cdviz-json-private.h"
 
-/* json-glib 1.6.6 leaks memory on a document holding two top-level values
- * ("{}{}"): such documents are refused here, by a structural scan, before
- * json-glib sees them. The scan only delimits the first value (strings,
- * nesting); json-glib still does the real parsing and reports syntax
- * errors. */
+/* --- Reading untrusted JSON ----------------------------------------------
+ *
+ * json-glib 1.6 is not safe on untrusted text by itself: it recurses once per
+ * nesting level (80,000 `[` crash the process), it leaks on a document
+ * holding two top-level values ("{}{}"), it accepts what RFC 8259 does not
+ * (single-quoted strings, comments, ...) and it cuts strings at `\u0000`.
+ * So every untrusted document is first checked here, in one linear pass
+ * without allocation, against the RFC 8259 grammar: exactly one value;
+ * objects, arrays, strings (valid escapes, surrogates in pairs, no raw
+ * control character, valid UTF-8), numbers, true, false, null; whitespace
+ * only space, tab, LF, CR; arrays and objects nested at most
+ * CDVIZ_JSON_MAX_DEPTH deep. Only then does json-glib build the tree. */
 
-static gboolean
-is_space (char c)
+typedef enum {
+  EXPECT_VALUE,
+  EXPECT_MEMBER,
+  AFTER_VALUE,
+} ScanState;
+
+static inline gboolean
+is_space (guchar c)
 {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static gsize
-skip_space (const char *data,
-            gsize       length,
-            gsize       i)
+static inline gboolean
+is_digit (guchar c)
+{
+  return c >= '0' && c <= '9';
+}
+
+static inline gsize
+skip_space (const guchar *data,
+            gsize         length,
+            gsize         i)
 {
   while (i < length && is_space (data[i]))
     i++;
   return i;
 }
 
-/* Returns the offset just past the first value starting at @i, or @length
- * when it does not end (the parser then explains why). Sets *@nul_escape
- * when a string holds `\u0000`, which json-glib would silently cut. */
-static gsize
-end_of_value (const char *data,
-              gsize       length,
-              gsize       i,
-              gboolean   *nul_escape)
+/* Sets @error to @reason, located at byte @at of @data (line and column are
+ * 1-based, the column counts bytes). Always returns FALSE. */
+static gboolean
+scan_fail (const guchar  *data,
+           gsize          at,
+           int            code,
+           const char    *reason,
+           GError       **error)
 {
-  gboolean in_string = FALSE;
-  guint depth = 0;
+  gulong line = 1;
+  gsize line_start = 0;
 
-  if (data[i] != '{' && data[i] != '[' && data[i] != '"')
+  for (gsize i = 0; i < at; i++)
+    if (data[i] == '\n')
+      {
+        line++;
+        line_start = i + 1;
+      }
+  g_set_error (error, JSON_PARSER_ERROR, code,
+               _("%s at line %lu, column %lu (byte %lu)"),
+               reason, line, (gulong) (at - line_start + 1), (gulong) at);
+  return FALSE;
+}
+
+/* An unexpected byte (or the end) at @at, where @expected was due. */
+static gboolean
+scan_unexpected (const guchar  *data,
+                 gsize          length,
+                 gsize          at,
+                 const char    *expected,
+                 GError       **error)
+{
+  if (at >= length)
+    return scan_fail (data, at, JSON_PARSER_ERROR_PARSE,
+                      _("the document ends too early"), error);
+  switch (data[at])
     {
-      while (i < length && !is_space (data[i]) && strchr ("{}[],:\"", data[i]) == NULL)
+    case '\0':
+      return scan_fail (data, at, JSON_PARSER_ERROR_INVALID_DATA,
+                        _("the document contains a NUL byte"), error);
+    case '/':
+      return scan_fail (data, at, JSON_PARSER_ERROR_PARSE,
+                        _("comments are not allowed in JSON"), error);
+    case '\'':
+      return scan_fail (data, at, JSON_PARSER_ERROR_PARSE,
+                        _("strings must be in double quotes"), error);
+    default:
+      return scan_fail (data, at, JSON_PARSER_ERROR_PARSE, expected, error);
+    }
+}
+
+/* The length of the valid UTF-8 sequence of 2 to 4 bytes at @p (no overlong
+ * form, no surrogate, at most U+10FFFF), or 0. */
+static inline gsize
+utf8_sequence_length (const guchar *p,
+                      gsize         available)
+{
+  guchar lo = 0x80, hi = 0xBF;
+  gsize length;
+
+  if (p[0] >= 0xC2 && p[0] <= 0xDF)
+    length = 2;
+  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+    {
+      length = 3;
+      if (p[0] == 0xE0)
+        lo = 0xA0;
+      else if (p[0] == 0xED)
+        hi = 0x9F;
+    }
+  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+    {
+      length = 4;
+      if (p[0] == 0xF0)
+        lo = 0x90;
+      else if (p[0] == 0xF4)
+        hi = 0x8F;
+    }
+  else
+    return 0;
+
+  if (available < length || p[1] < lo || p[1] > hi)
+    return 0;
+  for (gsize k = 2; k < length; k++)
+    if ((p[k] & 0xC0) != 0x80)
+      return 0;
+  return length;
+}
+
+/* Reads the four hexadecimal digits at @i into *@unit. */
+static inline gboolean
+read_hex4 (const guchar *data,
+           gsize         length,
+           gsize         i,
+           guint        *unit)
+{
+  guint value = 0;
+
+  if (length - i < 4)
+    return FALSE;
+  for (gsize k = i; k < i + 4; k++)
+    {
+      int digit = g_ascii_xdigit_value ((char) data[k]);
+
+      if (digit < 0)
+        return FALSE;
+      value = value << 4 | (guint) digit;
+    }
+  *unit = value;
+  return TRUE;
+}
+
+/* The string whose opening quote is at *@pos; on success *@pos is just
+ * past its closing quote. */
+static gboolean
+scan_string (const guchar  *data,
+             gsize          length,
+             gsize         *pos,
+             GError       **error)
+{
+  gsize i = *pos + 1;
+
+  while (i < length)
+    {
+      guchar c = data[i];
+
+      if (c == '"')
+        {
+          *pos = i + 1;
+          return TRUE;
+        }
+      if (c >= 0x20 && c < 0x80 && c != '\\')
+        {
+          i++;
+          continue;
+        }
+      if (c == '\\')
+        {
+          guint unit, low;
+
+          if (i + 1 == length)
+            break;
+          switch (data[i + 1])
+            {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+              i += 2;
+              continue;
+            case 'u':
+              break;
+            default:
+              return scan_fail (data, i, JSON_PARSER_ERROR_PARSE,
+                                _("invalid escape sequence in a string"), error);
+            }
+          if (!read_hex4 (data, length, i + 2, &unit))
+            return scan_fail (data, i, JSON_PARSER_ERROR_PARSE,
+                              _("invalid \\u escape (four hexadecimal digits expected)"), error);
+          if (unit == 0)
+            return scan_fail (data, i, JSON_PARSER_ERROR_INVALID_DATA,
+                              _("strings containing NUL (\\u0000) are not accepted"), error);
+          if (unit >= 0xD800 && unit <= 0xDBFF)
+            {
+              /* A high surrogate: a low one must follow. */
+              if (length - i < 12 || data[i + 6] != '\\' || data[i + 7] != 'u' ||
+                  !read_hex4 (data, length, i + 8, &low) || low < 0xDC00 || low > 0xDFFF)
+                return scan_fail (data, i, JSON_PARSER_ERROR_INVALID_DATA,
+                                  _("unpaired UTF-16 surrogate in a \\u escape"), error);
+              i += 12;
+            }
+          else if (unit >= 0xDC00 && unit <= 0xDFFF)
+            return scan_fail (data, i, JSON_PARSER_ERROR_INVALID_DATA,
+                              _("unpaired UTF-16 surrogate in a \\u escape"), error);
+          else
+            i += 6;
+          continue;
+        }
+      if (c == '\0')
+        return scan_fail (data, i, JSON_PARSER_ERROR_INVALID_DATA,
+                          _("the document contains a NUL byte"), error);
+      if (c < 0x20)
+        return scan_fail (data, i, JSON_PARSER_ERROR_PARSE,
+                          _("control character in a string (it must be escaped)"), error);
+      {
+        gsize n = utf8_sequence_length (data + i, length - i);
+
+        if (n == 0)
+          return scan_fail (data, i, JSON_PARSER_ERROR_INVALID_DATA,
+                            _("invalid UTF-8"), error);
+        i += n;
+      }
+    }
+  return scan_fail (data, *pos, JSON_PARSER_ERROR_PARSE,
+                    _("unterminated string"), error);
+}
+
+/* The number at *@pos, per RFC 8259:
+ * `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` */
+static gboolean
+scan_number (const guchar  *data,
+             gsize          length,
+             gsize         *pos,
+             GError       **error)
+{
+  gsize i = *pos;
+
+  if (data[i] == '-')
+    i++;
+  if (i < length && data[i] == '0')
+    {
+      i++;
+      if (i < length && is_digit (data[i]))
+        return scan_fail (data, *pos, JSON_PARSER_ERROR_PARSE,
+                          _("invalid number (leading zero)"), error);
+    }
+  else if (i < length && is_digit (data[i]))
+    {
+      while (i < length && is_digit (data[i]))
         i++;
-      return i;
+    }
+  else
+    return scan_fail (data, *pos, JSON_PARSER_ERROR_PARSE, _("invalid number"), error);
+
+  if (i < length && data[i] == '.')
+    {
+      i++;
+      if (i == length || !is_digit (data[i]))
+        return scan_fail (data, *pos, JSON_PARSER_ERROR_PARSE, _("invalid number"), error);
+      while (i < length && is_digit (data[i]))
+        i++;
+    }
+  if (i < length && (data[i] == 'e' || data[i] == 'E'))
+    {
+      i++;
+      if (i < length && (data[i] == '+' || data[i] == '-'))
+        i++;
+      if (i == length || !is_digit (data[i]))
+        return scan_fail (data, *pos, JSON_PARSER_ERROR_PARSE, _("invalid number"), error);
+      while (i < length && is_digit (data[i]))
+        i++;
+    }
+  *pos = i;
+  return TRUE;
+}
+
+static gboolean
+scan_literal (const guchar  *data,
+              gsize          length,
+              gsize         *pos,
+              GError       **error)
+{
+  const char *literal = data[*pos] == 't' ? "true" : data[*pos] == 'f' ? "false" : "null";
+  gsize n = strlen (literal);
+
+  if (length - *pos < n || memcmp (data + *pos, literal, n) != 0)
+    return scan_fail (data, *pos, JSON_PARSER_ERROR_INVALID_BAREWORD,
+                      _("invalid literal (expected true, false or null)"), error);
+  *pos += n;
+  return TRUE;
+}
+
+/*
+ * check_document:
+ *
+ * Whether @text is exactly one JSON value per RFC 8259, nested at most
+ * CDVIZ_JSON_MAX_DEPTH deep, with no NUL byte and no `\u0000` escape.
+ * One pass; the only memory is the stack of open containers, on the stack.
+ */
+static gboolean
+check_document (const char  *text,
+                gsize        length,
+                GError     **error)
+{
+  const guchar *data = (const guchar *) text;
+  guchar open[CDVIZ_JSON_MAX_DEPTH];   /* '[' or '{' per nesting level */
+  guint depth = 0;
+  ScanState state = EXPECT_VALUE;
+  gsize i;
+
+  i = skip_space (data, length, 0);
+  if (i == length)
+    {
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                           _("the document is empty"));
+      return FALSE;
     }
 
-  for (; i < length; i++)
+  for (;;)
     {
-      char c = data[i];
-
-      if (in_string)
+      switch (state)
         {
-          if (c == '\\')
+        case EXPECT_VALUE:
+          if (i == length)
+            return scan_unexpected (data, length, i, NULL, error);
+          switch (data[i])
             {
-              if (length - i > 5 && memcmp (data + i + 1, "u0000", 5) == 0)
-                *nul_escape = TRUE;
+            case '[':
+            case '{':
+              if (depth == CDVIZ_JSON_MAX_DEPTH)
+                {
+                  g_autofree char *reason =
+                    g_strdup_printf (_("JSON nested deeper than %d levels"),
+                                     CDVIZ_JSON_MAX_DEPTH);
+
+                  return scan_fail (data, i, JSON_PARSER_ERROR_PARSE, reason, error);
+                }
+              open[depth++] = data[i];
+              i = skip_space (data, length, i + 1);
+              if (i < length && data[i] == (open[depth - 1] == '[' ? ']' : '}'))
+                {
+                  depth--;
+                  i++;
+                  state = AFTER_VALUE;
+                }
+              else
+                state = open[depth - 1] == '{' ? EXPECT_MEMBER : EXPECT_VALUE;
+              break;
+            case '"':
+              if (!scan_string (data, length, &i, error))
+                return FALSE;
+              state = AFTER_VALUE;
+              break;
+            case '-': case '0': case '1': case '2': case '3': case '4':
+            case '5': case '6': case '7': case '8': case '9':
+              if (!scan_number (data, length, &i, error))
+                return FALSE;
+              state = AFTER_VALUE;
+              break;
+            case 't':
+            case 'f':
+            case 'n':
+              if (!scan_literal (data, length, &i, error))
+                return FALSE;
+              state = AFTER_VALUE;
+              break;
+            default:
+              return scan_unexpected (data, length, i, _("a value was expected"), error);
+            }
+          break;
+
+        case EXPECT_MEMBER:
+          if (i == length || data[i] != '"')
+            return scan_unexpected (data, length, i,
+                                    _("an object member name (a string) was expected"), error);
+          if (!scan_string (data, length, &i, error))
+            return FALSE;
+          i = skip_space (data, length, i);
+          if (i == length || data[i] != ':')
+            return scan_unexpected (data, length, i,
+                                    _("“:” was expected after an object member name"), error);
+          i = skip_space (data, length, i + 1);
+          state = EXPECT_VALUE;
+          break;
+
+        case AFTER_VALUE:
+          i = skip_space (data, length, i);
+          if (depth == 0)
+            {
+              if (i == length)
+                return TRUE;
+              if (strchr ("[{\"-0123456789tfn", data[i]) != NULL && data[i] != '\0')
+                return scan_fail (data, i, JSON_PARSER_ERROR_PARSE,
+                                  _("more than one top-level value"), error);
+              return scan_unexpected (data, length, i,
+                                      _("unexpected text after the top-level value"), error);
+            }
+          if (i < length && data[i] == ',')
+            {
+              i = skip_space (data, length, i + 1);
+              state = open[depth - 1] == '{' ? EXPECT_MEMBER : EXPECT_VALUE;
+            }
+          else if (i < length && data[i] == (open[depth - 1] == '[' ? ']' : '}'))
+            {
+              depth--;
               i++;
             }
-          else if (c == '"')
-            {
-              in_string = FALSE;
-              if (depth == 0)
-                return i + 1;
-            }
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        depth++;
-      else if (c == '}' || c == ']')
-        {
-          if (depth == 0 || --depth == 0)
-            return i + 1;
+          else if (open[depth - 1] == '[')
+            return scan_unexpected (data, length, i,
+                                    _("“,” or “]” was expected after an array element"), error);
+          else
+            return scan_unexpected (data, length, i,
+                                    _("“,” or “}” was expected after an object member"), error);
+          break;
         }
     }
-  return length;
 }
 
 /*
@@ -85,8 +441,10 @@ end_of_value (const char *data,
  * @length: its length
  * @sealed: whether the tree is sealed (else the caller owns a tree it may
  *   change, and seals it when done)
- * @error: JSON_PARSER_ERROR on a syntax error, an empty document, a NUL
- *   byte or a `\u0000` escape, or more than one top-level value
+ * @error: JSON_PARSER_ERROR when the text is not exactly one RFC 8259 value
+ *   (the message names the reason and where: line, column, byte offset),
+ *   is nested deeper than CDVIZ_JSON_MAX_DEPTH, holds a NUL byte or a
+ *   `\u0000` escape (%JSON_PARSER_ERROR_INVALID_DATA, as invalid UTF-8)
  *
  * Returns: (transfer full): the root node, or %NULL
  */
@@ -97,35 +455,9 @@ _cdviz_json_parse_single_full (const char  *data,
                                GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
-  gboolean nul_escape = FALSE;
-  gsize start, end;
 
-  start = skip_space (data, length, 0);
-  if (start == length)
-    {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           "the document is empty");
-      return NULL;
-    }
-  if (memchr (data, '\0', length) != NULL)
-    {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-                           "the document contains a NUL byte");
-      return NULL;
-    }
-  end = skip_space (data, length, end_of_value (data, length, start, &nul_escape));
-  if (end < length)
-    {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           "more than one top-level value");
-      return NULL;
-    }
-  if (nul_escape)
-    {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA,
-                           "strings containing NUL (\\u0000) are not accepted");
-      return NULL;
-    }
+  if (!check_document (data, length, error))
+    return NULL;
 
   parser = sealed ? json_parser_new_immutable () : json_parser_new ();
   if (!json_parser_load_from_data (parser, data, length, error))
@@ -133,7 +465,7 @@ _cdviz_json_parse_single_full (const char  *data,
   if (json_parser_get_root (parser) == NULL)
     {
       g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           "the document is empty");
+                           _("the document is empty"));
       return NULL;
     }
   return json_node_ref (json_parser_get_root (parser));

@@ -240,7 +240,10 @@ cdviz_message_new (JsonNode   *body,
  * @error: return location for a #GError
  *
  * Parses @data as the body of a new message without metadata or headers.
- * A document holding more than one top-level value is refused.
+ * The text must be exactly one JSON value, valid per RFC 8259, with arrays
+ * and objects nested at most 128 levels deep, without NUL bytes or `\u0000`
+ * escapes; anything else is refused with a `JSON_PARSER_ERROR` that says why
+ * and where.
  *
  * Returns: (transfer full): a new #CdvizMessage, or %NULL on a parse error
  */

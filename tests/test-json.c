@@ -59,6 +59,219 @@ test_nul (void)
   g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
 }
 
+/* Parses @length bytes of @text; returns the error (NULL when accepted). */
+static GError *
+parse_error (const char *text,
+             gsize       length)
+{
+  GError *error = NULL;
+  g_autoptr(JsonNode) node = _cdviz_json_parse_single (text, length, &error);
+
+  g_assert_true ((node == NULL) == (error != NULL));
+  return error;
+}
+
+/* @depth arrays, then @depth objects, each nested in the previous one. */
+static char *
+nested (guint       depth,
+        const char *open,
+        const char *inner,
+        const char *close)
+{
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (text, open);
+  g_string_append (text, inner);
+  for (guint i = 0; i < depth; i++)
+    g_string_append (text, close);
+  return g_string_free (text, FALSE);
+}
+
+static void
+test_depth (void)
+{
+  static const struct { const char *open, *inner, *close; } shapes[] = {
+    { "[", "", "]" },
+    { "[", "1", "]" },
+    { "{\"a\":", "1", "}" },
+    { "[{\"a\":", "1", "}]" },   /* two levels a step */
+  };
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      guint per_step = s == 3 ? 2 : 1;
+      guint ok = CDVIZ_JSON_MAX_DEPTH / per_step;
+      g_autofree char *at_limit = nested (ok, shapes[s].open, shapes[s].inner, shapes[s].close);
+      g_autofree char *over = nested (ok + 1, shapes[s].open, shapes[s].inner, shapes[s].close);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_cmpuint (ok * per_step, ==, 128);
+      error = parse_error (at_limit, strlen (at_limit));
+      g_assert_no_error (error);
+      error = parse_error (over, strlen (over));
+      g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE);
+      g_assert_nonnull (strstr (error->message, "JSON nested deeper than 128 levels"));
+    }
+}
+
+static void
+test_depth_hostile (void)
+{
+  /* json-glib recurses once per level: this crashed the process. */
+  const guint depth = 80000;
+  g_autofree char *arrays = nested (depth, "[", "", "]");
+  g_autofree char *objects = nested (depth, "{\"a\":", "1", "}");
+  g_autofree char *unclosed = g_strnfill (depth, '[');
+  g_autoptr(GError) error = NULL;
+
+  error = parse_error (arrays, strlen (arrays));
+  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE);
+  g_assert_cmpstr (error->message, ==,
+                   "JSON nested deeper than 128 levels at line 1, column 129 (byte 128)");
+  g_clear_error (&error);
+  error = parse_error (objects, strlen (objects));
+  g_assert_nonnull (strstr (error->message, "JSON nested deeper than 128 levels"));
+  g_clear_error (&error);
+  error = parse_error (unclosed, depth);
+  g_assert_nonnull (strstr (error->message, "JSON nested deeper than 128 levels"));
+}
+
+/* What json-glib 1.6 accepts (or would mangle) and RFC 8259 does not. */
+static void
+test_strict (void)
+{
+  static const struct { const char *text; const char *reason; } cases[] = {
+    { "{'a': 1}", "strings must be in double quotes at line 1, column 2 (byte 1)" },
+    { "['a']", "strings must be in double quotes" },
+    { "{\"a\": 'b'}", "strings must be in double quotes" },
+    { "// comment\n{}", "comments are not allowed in JSON at line 1, column 1 (byte 0)" },
+    { "{} // comment", "comments are not allowed" },
+    { "{\n  /* comment */ \"a\": 1}", "comments are not allowed in JSON at line 2, column 3 (byte 4)" },
+    { "[1, /* c */ 2]", "comments are not allowed" },
+    { "{a: 1}", "an object member name (a string) was expected" },
+    { "{\"a\" 1}", "“:” was expected" },
+    { "{\"a\": 1 \"b\": 2}", "“,” or “}” was expected" },
+    { "[1 2]", "“,” or “]” was expected" },
+    { "[1,]", "a value was expected" },
+    { "{\"a\":1,}", "an object member name (a string) was expected" },
+    { "[,1]", "a value was expected" },
+    { "[1]]", "unexpected text after the top-level value" },
+    { "{\"a\":1}}", "unexpected text after the top-level value" },
+    { "[1}", "“,” or “]” was expected" },
+    { "{\"a\":1]", "“,” or “}” was expected" },
+    { "[", "the document ends too early" },
+    { "{\"a\":", "the document ends too early" },
+    { "\"abc", "unterminated string" },
+    { "{\"a\":\"b}", "unterminated string" },
+    { "\"a\\\"", "unterminated string" },
+    { "[True]", "a value was expected" },
+    { "[tru]", "invalid literal" },
+    { "[nul]", "invalid literal" },
+    { "[falsey]", "“,” or “]” was expected" },
+    { "[NaN]", "a value was expected" },
+    { "[Infinity]", "a value was expected" },
+    { "[-Infinity]", "invalid number" },
+    { "[undefined]", "a value was expected" },
+    { "[01]", "invalid number (leading zero)" },
+    { "[-01]", "invalid number (leading zero)" },
+    { "[+1]", "a value was expected" },
+    { "[.5]", "a value was expected" },
+    { "[1.]", "invalid number" },
+    { "[1.e5]", "invalid number" },
+    { "[1e]", "invalid number" },
+    { "[1e+]", "invalid number" },
+    { "[-]", "invalid number" },
+    { "[0x10]", "“,” or “]” was expected" },
+    { "[1_000]", "“,” or “]” was expected" },
+    { "[\"\\x41\"]", "invalid escape sequence" },
+    { "[\"\\'\"]", "invalid escape sequence" },
+    { "[\"\\u12\"]", "invalid \\u escape" },
+    { "[\"\\u12G4\"]", "invalid \\u escape" },
+    { "[\"\\uD83D\"]", "unpaired UTF-16 surrogate" },
+    { "[\"\\uD83Dx\\uDE00\"]", "unpaired UTF-16 surrogate" },
+    { "[\"\\uD83D\\u0041\"]", "unpaired UTF-16 surrogate" },
+    { "[\"\\uDE00\"]", "unpaired UTF-16 surrogate" },
+    { "[\"\\uDE00\\uD83D\"]", "unpaired UTF-16 surrogate" },
+    { "[\"a\tb\"]", "control character in a string" },
+    { "[\"a\nb\"]", "control character in a string (it must be escaped) at line 1, column 4 (byte 3)" },
+    { "[\"\x1f\"]", "control character in a string" },
+    { "[\"\xff\"]", "invalid UTF-8" },
+    { "[\"\xc3\"]", "invalid UTF-8" },                 /* truncated */
+    { "[\"\xc0\xaf\"]", "invalid UTF-8" },             /* overlong */
+    { "[\"\xe0\x80\xaf\"]", "invalid UTF-8" },         /* overlong */
+    { "[\"\xed\xa0\x80\"]", "invalid UTF-8" },         /* a surrogate */
+    { "[\"\xf4\x90\x80\x80\"]", "invalid UTF-8" },     /* above U+10FFFF */
+    { "[\"\xe2\x82\"]", "invalid UTF-8" },             /* truncated */
+    { "\xef\xbb\xbf{}", "a value was expected" },      /* a byte order mark */
+    { "[1,\f2]", "a value was expected" },             /* not RFC whitespace */
+    { "[1,\v2]", "a value was expected" },
+    { "[1,\xc2\xa0" "2]", "a value was expected" },    /* U+00A0 */
+    { "{}{}", "more than one top-level value at line 1, column 3 (byte 2)" },
+    { "1 2", "more than one top-level value" },
+    { "\"a\"\"b\"", "more than one top-level value" },
+    { "{}\n}", "unexpected text after the top-level value at line 2, column 1 (byte 3)" },
+    { "\"\\u0000\"", "strings containing NUL (\\u0000) are not accepted" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = parse_error (cases[i].text, strlen (cases[i].text));
+
+      if (error == NULL)
+        g_error ("“%s” was accepted", cases[i].text);
+      g_assert_true (error->domain == JSON_PARSER_ERROR);
+      if (strstr (error->message, cases[i].reason) == NULL)
+        g_error ("“%s”: “%s” does not say “%s”", cases[i].text, error->message, cases[i].reason);
+    }
+}
+
+static void
+test_strict_valid (void)
+{
+  static const char *cases[] = {
+    "  \t\r\n{}\n\r\t  ",
+    "[[[[]]]]",
+    "[{},[],{\"a\":{}},[[]],\"\"]",
+    "{\"\":\"\"}",
+    "{ \"a\" : [ 1 , 2 ] , \"b\" : { } }",
+    "0", "-0", "-0.0", "0.5", "-1.25e-3", "1E5", "1e+5", "1E-05", "123456789", "-9223372036854775808",
+    "true", "false", "null", "[true,false,null]",
+    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+    "\"\\u00e9\\u20AC\\uD83D\\uDE00\"",
+    "\"\\uFFFF\\uDBFF\\uDFFF\"",
+    "\"é€😀\"",
+    "\"\x7f\"",
+    "\"\xef\xbf\xbf\xf4\x8f\xbf\xbf\"",
+    "{\"a\":\"x\\\\u0000y\"}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = parse_error (cases[i], strlen (cases[i]));
+
+      if (error != NULL)
+        g_error ("“%s” was refused: %s", cases[i], error->message);
+    }
+}
+
+/* Escapes reach json-glib intact: a surrogate pair is one code point. */
+static void
+test_strict_escapes (void)
+{
+  const char *text = "[\"\\u00e9\\uD83D\\uDE00\\/\", -0, 1.5E2, {\"\":[[],{}]}]";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = _cdviz_json_parse_single (text, strlen (text), &error);
+  JsonArray *array;
+
+  g_assert_no_error (error);
+  array = json_node_get_array (node);
+  g_assert_cmpstr (json_array_get_string_element (array, 0), ==, "é😀/");
+  g_assert_cmpint (json_array_get_int_element (array, 1), ==, 0);
+  g_assert_cmpfloat (json_array_get_double_element (array, 2), ==, 150.0);
+  g_assert_cmpuint (json_object_get_size (json_array_get_object_element (array, 3)), ==, 1);
+}
+
 static char *
 write_node (JsonNode *node,
             gboolean  sort)
@@ -114,6 +327,11 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/json/single-value", test_single);
   g_test_add_func ("/json/nul", test_nul);
+  g_test_add_func ("/json/depth", test_depth);
+  g_test_add_func ("/json/depth/hostile", test_depth_hostile);
+  g_test_add_func ("/json/strict/refused", test_strict);
+  g_test_add_func ("/json/strict/valid", test_strict_valid);
+  g_test_add_func ("/json/strict/escapes", test_strict_escapes);
   g_test_add_func ("/json/write/numbers", test_write_numbers);
   g_test_add_func ("/json/write/document", test_write_document);
   return g_test_run ();

@@ -648,3 +648,63 @@ class Protocol(HostileBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DeepAndLenientJson(unittest.TestCase):
+    """Bodies that json-glib 1.6 would crash on (deep nesting: it recurses
+    once per level) or accept although RFC 8259 does not (single quotes,
+    comments). The structural scan before json-glib refuses them with 400
+    and a reason; the server keeps serving."""
+
+    DEPTH = 80000
+
+    def setUp(self):
+        self.p = Pipeline(CONFIG % "")
+        self.addCleanup(self.p.close)
+
+    def post(self, body):
+        try:
+            status, _, rbody = self.p.request("POST", "/webhook/in", body, timeout=30)
+        except (EOFError, OSError) as e:
+            self.fail("no answer (%s); the server:\n%s" % (e, self.p.stderr()))
+        return status, json.loads(rbody) if rbody else {}
+
+    def assert_alive(self):
+        self.assertIsNone(self.p.proc.poll(), "the server died:\n" + self.p.stderr())
+        status, _, _ = self.p.request("GET", "/healthz")
+        self.assertEqual(status, 200)
+
+    def test_80000_deep_body_refused(self):
+        body = b"[" * self.DEPTH + b"]" * self.DEPTH
+        self.assertLess(len(body), 1 << 20)   # under the default body limit
+        status, reply = self.post(body)
+        self.assertEqual(status, 400, reply)
+        self.assertIn("nested deeper than 128 levels", reply.get("detail", ""))
+        self.assert_alive()
+
+    def test_deep_objects_refused(self):
+        body = b'{"a":' * self.DEPTH + b"1" + b"}" * self.DEPTH
+        status, reply = self.post(body)
+        self.assertEqual(status, 400, reply)
+        self.assertIn("nested deeper than 128 levels", reply.get("detail", ""))
+        self.assert_alive()
+
+    def test_lenient_forms_refused(self):
+        good = event("lenient-base").decode()
+        bodies = {
+            "single-quoted": good.replace('"id": "lenient-base"', "'id': 'lenient-base'", 1),
+            "line comment": "// a comment\n" + good,
+            "block comment": good.replace("{", "{ /* a comment */ ", 1),
+        }
+        for name, body in bodies.items():
+            with self.subTest(name):
+                self.assertNotEqual(body, good)
+                status, reply = self.post(body.encode())
+                self.assertEqual(status, 400, reply)
+                self.assertIn("invalid JSON", reply.get("detail", ""))
+        self.assert_alive()
+
+    def test_valid_event_still_accepted(self):
+        status, reply = self.post(event("deep-valid"))
+        self.assertEqual(status, 201, reply)
+        self.assert_alive()
