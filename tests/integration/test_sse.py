@@ -486,6 +486,74 @@ id = "secure"
         self.post(p, make_event(6))
         self.assertEqual([e["id"] for e in r.read_events(1)], ["ev-6"])
 
+    # --- byte bound --------------------------------------------------------
+
+    def test_buffer_bytes(self):
+        """buffer_bytes evicts the oldest frames before buffer_size does;
+        /metrics says what the ring holds and its bounds; a Last-Event-ID
+        evicted by bytes resumes live, as one evicted by count does."""
+        limit = 5000
+        p = self.start('''
+[sinks.out]
+type = "sse"
+id = "events"
+buffer_size = 1000
+buffer_bytes = %d
+
+[sinks.'we"ird\\name']
+type = "sse"
+id = "other"
+''' % limit)
+        n = 10
+        for i in range(n):
+            self.post(p, make_event(i, pad=900))
+        self.wait_sent(p, "out", n)
+        sizes = [len(frame(data)) for data in self.serialised(p, n)]
+        self.assertGreater(min(sizes), 900)
+        # The newest frames whose total fits.
+        held, total = 0, 0
+        while held < n and total + sizes[n - 1 - held] <= limit:
+            total += sizes[n - 1 - held]
+            held += 1
+        self.assertGreater(held, 1)
+        self.assertLess(held, n)
+        oldest = n - held
+
+        labels = ['sink="out"', 'id="events"']
+        self.wait_metric(p, "cdviz_sse_buffer_events", labels, held)
+        self.assertEqual(self.metric(p, "cdviz_sse_buffer_bytes", labels), total)
+        self.assertEqual(self.metric(p, "cdviz_sse_buffer_max_events", labels), 1000)
+        self.assertEqual(self.metric(p, "cdviz_sse_buffer_max_bytes", labels), limit)
+        _, _, body = p.request("GET", "/metrics")
+        metrics = body.decode()
+        for family in ("cdviz_sse_buffer_events", "cdviz_sse_buffer_bytes",
+                       "cdviz_sse_buffer_max_events", "cdviz_sse_buffer_max_bytes"):
+            self.assertEqual(metrics.count("# TYPE %s gauge\n" % family), 1, family)
+            # The other sink (every sink gets every event): its name escaped.
+            self.assertIn('%s{sink="we\\"ird\\\\name",id="other"} ' % family, metrics)
+        other = '{sink="we\\"ird\\\\name",id="other"} '
+        self.assertIn("cdviz_sse_buffer_events%s%d\n" % (other, n), metrics)
+        self.assertIn("cdviz_sse_buffer_bytes%s%d\n" % (other, sum(sizes)), metrics)
+        self.assertIn("cdviz_sse_buffer_max_bytes%s%d\n" % (other, 64 * 1024 * 1024), metrics)
+
+        # Held: resumes right after it.
+        r = self.reader(p, headers={"Last-Event-ID": "ev-%d" % oldest})
+        self.assertEqual([e["id"] for e in r.read_events(held - 1)],
+                         ["ev-%d" % i for i in range(oldest + 1, n)])
+        r.close()
+        # Evicted by bytes: live, no lagged notice (doc/sse.md, "Resume").
+        live = self.reader(p, headers={"Last-Event-ID": "ev-%d" % (oldest - 1)})
+        self.wait_metric(p, "cdviz_sse_clients", labels, 1)
+        self.post(p, make_event(n, pad=900))
+        self.assertEqual([e["id"] for e in live.read_events(1)], ["ev-%d" % n])
+        time.sleep(0.2)
+        self.assertEqual(len(parse_events(live.text)), 1)
+        self.assertNotIn(b"lagged", live.text)
+        self.assertIn("unknown Last-Event-ID: live", p.stderr())
+        self.assertEqual(self.metric(p, "cdviz_sse_lagged_events_total", labels), 0)
+        # Still within both bounds.
+        self.assertLessEqual(self.metric(p, "cdviz_sse_buffer_bytes", labels), limit)
+
     # --- disconnects and shutdown ---------------------------------------------
 
     def test_disconnect_cleanup(self):
