@@ -151,7 +151,7 @@ struct _CdvizSseSink
   guint64 keep_alive_ms;
   guint max_clients;
   guint64 retry_ms;
-  char *cors_allow_origin;
+  char *cors_allow_origin;           /* NULL: no CORS header */
   guint threads;                     /* 0: one per processor, at most MAX_THREADS */
 
   CdvizHeaderValidator *validator;   /* NULL without rules */
@@ -729,9 +729,11 @@ build_head (CdvizSseSink *self,
                           "Date: %s\r\n"
                           "Content-Type: text/event-stream\r\n"
                           "Cache-Control: no-cache\r\n"
-                          "X-Accel-Buffering: no\r\n"
-                          "Access-Control-Allow-Origin: %s\r\n",
-                          http10 ? 0 : 1, date, self->cors_allow_origin);
+                          "X-Accel-Buffering: no\r\n",
+                          http10 ? 0 : 1, date);
+  if (self->cors_allow_origin != NULL)
+    g_string_append_printf (head, "Access-Control-Allow-Origin: %s\r\n",
+                            self->cors_allow_origin);
   if (!http10)
     g_string_append (head, "Transfer-Encoding: chunked\r\n");
   if (http10 || head_only)
@@ -870,18 +872,24 @@ sse_handler (SoupServer        *server,
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
   Accepting *accepting;
 
-  soup_message_headers_replace (response, "Access-Control-Allow-Origin",
-                                self->cors_allow_origin);
+  /* No CORS header unless configured: then a browser lets only pages of
+   * the stream's own origin read it (see doc/sse.md, "CORS"). */
+  if (self->cors_allow_origin != NULL)
+    soup_message_headers_replace (response, "Access-Control-Allow-Origin",
+                                  self->cors_allow_origin);
 
   if (method == SOUP_METHOD_OPTIONS)
     {
       const char *asked = soup_message_headers_get_one (request, "Access-Control-Request-Headers");
 
-      soup_message_headers_replace (response, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
-      soup_message_headers_replace (response, "Access-Control-Allow-Headers",
-                                    asked != NULL && strpbrk (asked, "\r\n") == NULL ? asked
-                                    : "Authorization, Last-Event-ID, Cache-Control, Accept");
-      soup_message_headers_replace (response, "Access-Control-Max-Age", "86400");
+      if (self->cors_allow_origin != NULL)
+        {
+          soup_message_headers_replace (response, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+          soup_message_headers_replace (response, "Access-Control-Allow-Headers",
+                                        asked != NULL && strpbrk (asked, "\r\n") == NULL ? asked
+                                        : "Authorization, Last-Event-ID, Cache-Control, Accept");
+          soup_message_headers_replace (response, "Access-Control-Max-Age", "86400");
+        }
       soup_message_headers_replace (response, "Allow", "GET, HEAD, OPTIONS");
       soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
       return;
@@ -1485,8 +1493,8 @@ sse_initable_init (GInitable     *initable,
                    self->id);
       return FALSE;
     }
-  if (self->cors_allow_origin == NULL || *self->cors_allow_origin == '\0' ||
-      strpbrk (self->cors_allow_origin, "\r\n") != NULL)
+  if (self->cors_allow_origin != NULL &&
+      (*self->cors_allow_origin == '\0' || strpbrk (self->cors_allow_origin, "\r\n") != NULL))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("key 'cors_allow_origin': must be a non-empty origin or \"*\""));
@@ -1672,8 +1680,10 @@ cdviz_sse_sink_class_init (CdvizSseSinkClass *klass)
                                0, G_MAXUINT32, 0, flags);
   properties[PROP_CORS_ALLOW_ORIGIN] =
     g_param_spec_string ("cors-allow-origin", NULL,
-                         "The Access-Control-Allow-Origin header of every response",
-                         "*", flags);
+                         "The Access-Control-Allow-Origin header of every response: an origin "
+                         "(https://dash.example) or * (default: none, only same-origin pages "
+                         "can read the stream in a browser)",
+                         NULL, flags);
   properties[PROP_THREADS] =
     g_param_spec_uint ("threads", NULL,
                        "Fan-out threads the clients are spread over (0 = one per processor, at most 8)",
@@ -1688,7 +1698,6 @@ cdviz_sse_sink_init (CdvizSseSink *self)
   self->buffer_size = 1000;
   self->buffer_bytes = DEFAULT_BUFFER_BYTES;
   self->keep_alive_ms = 30000;
-  self->cors_allow_origin = g_strdup ("*");
   g_queue_init (&self->accepting);
 }
 

@@ -355,6 +355,53 @@ id = "secure"
         c = self.reader(p)
         self.assertEqual(c.status, 200)
 
+    def test_no_cors_header_by_default(self):
+        """Without cors_allow_origin, no answer carries a CORS header: a
+        browser lets only pages of the stream's own origin read it."""
+        p = self.start('''
+[sinks.out]
+type = "sse"
+id = "events"
+
+[sinks.secure]
+type = "sse"
+id = "secure"
+[sinks.secure.headers]
+"Authorization" = { type = "exists" }
+''')
+        cross = {"Origin": "https://evil.example"}
+        r = self.reader(p, headers=cross)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["content-type"], "text/event-stream")
+        for name in r.headers:
+            self.assertFalse(name.lower().startswith("access-control-"), name)
+        r.close()
+        status, headers, _ = p.request("GET", "/sse/secure", headers=cross)
+        self.assertEqual(status, 401)
+        self.assertNotIn("access-control-allow-origin", headers)
+        # The preflight is answered (204, Allow) but grants nothing.
+        status, headers, _ = p.request(
+            "OPTIONS", "/sse/events",
+            headers=dict(cross, **{"Access-Control-Request-Method": "GET",
+                                   "Access-Control-Request-Headers": "authorization"}))
+        self.assertEqual(status, 204)
+        self.assertEqual(headers["allow"], "GET, HEAD, OPTIONS")
+        self.assertEqual([h for h in headers if h.startswith("access-control-")], [])
+
+    def test_cors_allow_origin_star(self):
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\ncors_allow_origin = "*"\n')
+        r = self.reader(p, headers={"Origin": "https://dash.example"})
+        self.assertEqual(r.headers["access-control-allow-origin"], "*")
+        status, headers, _ = p.request("OPTIONS", "/sse/events")
+        self.assertEqual(headers["access-control-allow-origin"], "*")
+
+    def test_cors_allow_origin_empty_refused(self):
+        p = Pipeline(SOURCE + '[sinks.out]\ntype = "sse"\nid = "events"\ncors_allow_origin = ""\n',
+                     args=EXTRA_ARGS, expect_start=False)
+        self.addCleanup(p.close)
+        self.assertNotEqual(p.wait(), 0)
+        self.assertIn("cors_allow_origin", p.stderr())
+
     def test_http10_close_delimited(self):
         p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\n')
         s = p.connect()
