@@ -167,7 +167,7 @@ test_chunk_header (void)
 static void
 test_ring_empty (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (3);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (3, 0);
   GBytes *frames[4];
   guint64 cursor = 0;
 
@@ -184,7 +184,7 @@ test_ring_empty (void)
 static void
 test_ring_wrap_around (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4, 0);
 
   /* Ten times around a ring of four. */
   for (guint i = 0; i < 40; i++)
@@ -211,7 +211,7 @@ test_ring_wrap_around (void)
 static void
 test_ring_frames_shared (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (2);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (2, 0);
   g_autoptr(GBytes) frame = frame_for (1);
   GBytes *out[2];
   guint64 cursor = 0;
@@ -232,7 +232,7 @@ test_ring_frames_shared (void)
 static void
 test_ring_collect_bounds (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (100);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (100, 0);
   GBytes *out[10];
   guint64 cursor = 0;
   gsize bytes = 0, size;
@@ -281,7 +281,7 @@ test_ring_collect_bounds (void)
 static void
 test_ring_lagged (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (5);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (5, 0);
   guint64 fast = 0, slow = 0, live;
   GBytes *out[16];
   guint n;
@@ -331,7 +331,7 @@ test_ring_lagged (void)
 static void
 test_ring_lagged_capacity_one (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (1);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (1, 0);
   guint64 cursor = 0;
 
   for (guint i = 0; i < 7; i++)
@@ -347,7 +347,7 @@ test_ring_lagged_capacity_one (void)
 static void
 test_ring_resume (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4, 0);
   gboolean found = TRUE;
   const char *ids[] = { "a", "b", NULL, "c", "b", "d" };
 
@@ -383,11 +383,192 @@ test_ring_resume (void)
 static void
 test_ring_resume_empty (void)
 {
-  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4);
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4, 0);
   gboolean found = TRUE;
 
   g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "a", &found), ==, 0);
   g_assert_false (found);
+}
+
+static GBytes *
+frame_of_size (guint n,
+               gsize size)
+{
+  g_autofree char *data = g_strdup_printf ("{\"n\":%u}", n);
+  GString *frame = g_string_new (data);
+
+  g_assert_cmpuint (size, >=, frame->len);
+  while (frame->len < size)
+    g_string_append_c (frame, ' ');
+  return g_string_free_to_bytes (frame);
+}
+
+/* Bytes held are counted; a count-only ring (max_bytes 0) never evicts for
+ * size. */
+static void
+test_ring_bytes_counted (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (3, 0);
+
+  g_assert_cmpuint (cdviz_sse_ring_get_max_bytes (ring), ==, 0);
+  g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, 0);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(GBytes) frame = frame_of_size (i, 1000 * (i + 1));
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  /* Held: 2, 3, 4 (3000 + 4000 + 5000 bytes). */
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 3);
+  g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, 12000);
+}
+
+/* The byte bound evicts the oldest frames, as many as needed, before the
+ * count bound does. */
+static void
+test_ring_byte_bound (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (100, 1000);
+
+  g_assert_cmpuint (cdviz_sse_ring_get_max_bytes (ring), ==, 1000);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autoptr(GBytes) frame = frame_of_size (i, 100);
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  /* Exactly at the bound: nothing evicted. */
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 10);
+  g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, 1000);
+  g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, 0);
+
+  /* Over by one frame: the oldest frame goes. */
+  {
+    g_autoptr(GBytes) frame = frame_of_size (10, 100);
+    cdviz_sse_ring_push (ring, NULL, frame);
+  }
+  g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, 1);
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 10);
+  g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, 1000);
+  g_assert_null (cdviz_sse_ring_peek (ring, 0));
+  g_assert_cmpuint (frame_number (cdviz_sse_ring_peek (ring, 1)), ==, 1);
+
+  /* A big frame evicts several: 1000 + 550 needs 6 frames out (1..6). */
+  {
+    g_autoptr(GBytes) frame = frame_of_size (11, 550);
+    cdviz_sse_ring_push (ring, NULL, frame);
+  }
+  g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, 7);
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 5);
+  g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, 950);
+  g_assert_null (cdviz_sse_ring_peek (ring, 6));
+  g_assert_cmpuint (frame_number (cdviz_sse_ring_peek (ring, 7)), ==, 7);
+  g_assert_cmpuint (frame_number (cdviz_sse_ring_peek (ring, 11)), ==, 11);
+}
+
+/* A frame larger than the byte bound is held alone: live clients still get
+ * it. */
+static void
+test_ring_byte_bound_huge_frame (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (10, 100);
+  GBytes *out[4];
+  guint64 cursor;
+
+  {
+    g_autoptr(GBytes) frame = frame_of_size (0, 50);
+    cdviz_sse_ring_push (ring, "a", frame);
+  }
+  cursor = cdviz_sse_ring_get_next (ring);
+  {
+    g_autoptr(GBytes) frame = frame_of_size (1, 5000);
+    cdviz_sse_ring_push (ring, "b", frame);
+  }
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 1);
+  g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, 5000);
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &cursor), ==, 0);
+  g_assert_cmpuint (cdviz_sse_ring_collect (ring, &cursor, out, 4, 1024, NULL), ==, 1);
+  g_assert_cmpuint (frame_number (out[0]), ==, 1);
+  g_bytes_unref (out[0]);
+
+  /* The next small frame evicts it. */
+  {
+    g_autoptr(GBytes) frame = frame_of_size (2, 50);
+    cdviz_sse_ring_push (ring, "c", frame);
+  }
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 1);
+  g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, 50);
+  g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, 2);
+}
+
+/* Frames evicted by bytes make a slow client lag exactly as a wrap by count
+ * does; a Last-Event-ID among them resumes live. */
+static void
+test_ring_byte_bound_lagged_and_resume (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (1000, 500);
+  guint64 slow = 0;
+  gboolean found = TRUE;
+  GBytes *out[16];
+  guint n;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("id-%u", i);
+      g_autoptr(GBytes) frame = frame_of_size (i, 100);
+      cdviz_sse_ring_push (ring, id, frame);
+    }
+  /* 500 bytes: 15..19 held, far below the count bound. */
+  g_assert_cmpuint (cdviz_sse_ring_get_oldest (ring), ==, 15);
+  g_assert_cmpuint (cdviz_sse_ring_get_length (ring), ==, 5);
+
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &slow), ==, 15);
+  n = cdviz_sse_ring_collect (ring, &slow, out, 16, G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 5);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (frame_number (out[i]), ==, 15 + i);
+      g_bytes_unref (out[i]);
+    }
+
+  /* Evicted: live, not found. Held: right after it. */
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "id-3", &found), ==, 20);
+  g_assert_false (found);
+  g_assert_cmpuint (cdviz_sse_ring_resume_cursor (ring, "id-16", &found), ==, 17);
+  g_assert_true (found);
+}
+
+/* Both bounds at once: whichever is exceeded evicts; bytes stay exact
+ * across wrap-arounds. */
+static void
+test_ring_both_bounds (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4, 1000);
+  guint64 expected_bytes;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autoptr(GBytes) frame = frame_of_size (i, 100 + 50 * (i % 7));
+      cdviz_sse_ring_push (ring, NULL, frame);
+
+      g_assert_cmpuint (cdviz_sse_ring_get_length (ring), <=, 4);
+      g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), <=, 1000);
+      expected_bytes = 0;
+      for (guint64 seq = cdviz_sse_ring_get_oldest (ring);
+           seq < cdviz_sse_ring_get_next (ring); seq++)
+        {
+          GBytes *held = cdviz_sse_ring_peek (ring, seq);
+
+          g_assert_cmpuint (frame_number (held), ==, seq);
+          expected_bytes += g_bytes_get_size (held);
+        }
+      g_assert_cmpuint (cdviz_sse_ring_get_bytes (ring), ==, expected_bytes);
+      /* Nothing evicted that would have fitted. */
+      if (cdviz_sse_ring_get_oldest (ring) > 0 && cdviz_sse_ring_get_length (ring) < 4)
+        {
+          guint64 before = cdviz_sse_ring_get_oldest (ring) - 1;
+          guint size_before = 100 + 50 * (before % 7);
+          g_assert_cmpuint (expected_bytes + size_before, >, 1000);
+        }
+    }
 }
 
 int
@@ -412,6 +593,11 @@ main (int   argc,
   g_test_add_func ("/sse/ring/lagged-capacity-one", test_ring_lagged_capacity_one);
   g_test_add_func ("/sse/ring/resume", test_ring_resume);
   g_test_add_func ("/sse/ring/resume-empty", test_ring_resume_empty);
+  g_test_add_func ("/sse/ring/bytes-counted", test_ring_bytes_counted);
+  g_test_add_func ("/sse/ring/byte-bound", test_ring_byte_bound);
+  g_test_add_func ("/sse/ring/byte-bound-huge-frame", test_ring_byte_bound_huge_frame);
+  g_test_add_func ("/sse/ring/byte-bound-lagged-resume", test_ring_byte_bound_lagged_and_resume);
+  g_test_add_func ("/sse/ring/both-bounds", test_ring_both_bounds);
 
   return g_test_run ();
 }

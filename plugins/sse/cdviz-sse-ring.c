@@ -12,18 +12,23 @@ struct _CdvizSseRing
 {
   Slot *slots;
   guint capacity;
+  guint64 max_bytes;   /* 0: no byte bound */
+  guint64 bytes;       /* total size of the frames held */
   guint64 oldest;      /* sequence number of the oldest frame held */
   guint64 next;        /* sequence number the next frame gets */
 };
 
 /**
  * cdviz_sse_ring_new:
- * @capacity: how many frames are kept (at least 1)
+ * @capacity: how many frames are kept at most (at least 1)
+ * @max_bytes: how many bytes of frames are kept at most, or 0 for no byte
+ *   bound; the newest frame is kept whatever its size
  *
  * Returns: (transfer full): an empty ring
  */
 CdvizSseRing *
-cdviz_sse_ring_new (guint capacity)
+cdviz_sse_ring_new (guint   capacity,
+                    guint64 max_bytes)
 {
   CdvizSseRing *ring;
 
@@ -31,6 +36,7 @@ cdviz_sse_ring_new (guint capacity)
 
   ring = g_new0 (CdvizSseRing, 1);
   ring->capacity = capacity;
+  ring->max_bytes = max_bytes;
   ring->slots = g_new0 (Slot, capacity);
   return ring;
 }
@@ -66,10 +72,36 @@ cdviz_sse_ring_get_capacity (CdvizSseRing *ring)
   return ring->capacity;
 }
 
+/* The byte bound (0: none). */
+guint64
+cdviz_sse_ring_get_max_bytes (CdvizSseRing *ring)
+{
+  return ring->max_bytes;
+}
+
+/* How many frames are held. */
 guint
 cdviz_sse_ring_get_length (CdvizSseRing *ring)
 {
   return (guint) (ring->next - ring->oldest);
+}
+
+/* The total size of the frames held, in bytes. */
+guint64
+cdviz_sse_ring_get_bytes (CdvizSseRing *ring)
+{
+  return ring->bytes;
+}
+
+/* Drops the oldest frame held. */
+static void
+drop_oldest (CdvizSseRing *ring)
+{
+  Slot *slot = slot_at (ring, ring->oldest);
+
+  ring->bytes -= g_bytes_get_size (slot->frame);
+  slot_clear (slot);
+  ring->oldest++;
 }
 
 /* The sequence number of the oldest frame held (equal to the next one when
@@ -94,7 +126,9 @@ cdviz_sse_ring_get_next (CdvizSseRing *ring)
  * @id: (nullable): the frame's event id
  * @frame: the formatted frame; a reference is taken
  *
- * Appends @frame, dropping the oldest frame when the ring is full.
+ * Appends @frame, then drops the oldest frames while the ring holds more
+ * than its capacity or (with a byte bound) more than its bytes, except
+ * @frame itself: a frame larger than the byte bound is held alone.
  *
  * Returns: the frame's sequence number
  */
@@ -104,16 +138,20 @@ cdviz_sse_ring_push (CdvizSseRing *ring,
                      GBytes       *frame)
 {
   guint64 seq = ring->next;
-  Slot *slot = slot_at (ring, seq);
+  Slot *slot;
 
+  /* When full, the oldest frame lives in the slot we reuse. */
   if (ring->next - ring->oldest == ring->capacity)
-    {
-      slot_clear (slot);   /* the oldest frame lives in the slot we reuse */
-      ring->oldest++;
-    }
+    drop_oldest (ring);
+  slot = slot_at (ring, seq);
   slot->frame = g_bytes_ref (frame);
   slot->id = g_strdup (id);
+  ring->bytes += g_bytes_get_size (frame);
   ring->next++;
+
+  if (ring->max_bytes > 0)
+    while (ring->bytes > ring->max_bytes && ring->next - ring->oldest > 1)
+      drop_oldest (ring);
   return seq;
 }
 

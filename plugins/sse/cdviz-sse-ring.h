@@ -5,19 +5,26 @@
 
 G_BEGIN_DECLS
 
-/* The ring of the last N formatted frames of an SSE sink, and the cursor
+/* The ring of the last formatted frames of an SSE sink, and the cursor
  * arithmetic of its clients. Every frame gets the next sequence number
- * (0, 1, 2…); the ring holds [oldest, next). A client is a cursor: the
- * sequence number of the next frame it will be sent. Not thread-safe: the
- * sink serialises calls with its mutex. */
+ * (0, 1, 2…); the ring holds [oldest, next). It is bounded twice: at most
+ * `capacity` frames and at most `max_bytes` bytes of frames (0: no byte
+ * bound); the oldest frames are dropped when either bound is exceeded, but
+ * the newest frame is always kept. A client is a cursor: the sequence
+ * number of the next frame it will be sent; whichever bound dropped the
+ * frames it had not read, cdviz_sse_ring_catch_up() says how many. Not
+ * thread-safe: the sink serialises calls with its mutex. */
 
 typedef struct _CdvizSseRing CdvizSseRing;
 
-CdvizSseRing *cdviz_sse_ring_new            (guint          capacity);
+CdvizSseRing *cdviz_sse_ring_new            (guint          capacity,
+                                             guint64        max_bytes);
 void          cdviz_sse_ring_free           (CdvizSseRing  *ring);
 
 guint         cdviz_sse_ring_get_capacity   (CdvizSseRing  *ring);
+guint64       cdviz_sse_ring_get_max_bytes  (CdvizSseRing  *ring);
 guint         cdviz_sse_ring_get_length     (CdvizSseRing  *ring);
+guint64       cdviz_sse_ring_get_bytes      (CdvizSseRing  *ring);
 guint64       cdviz_sse_ring_get_oldest     (CdvizSseRing  *ring);
 guint64       cdviz_sse_ring_get_next       (CdvizSseRing  *ring);
 

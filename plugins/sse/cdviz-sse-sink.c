@@ -20,8 +20,9 @@
  * every event (design §5).
  *
  * Fan-out. send_message() runs on the pipeline thread: it formats the frame
- * once into a #GBytes, appends it to a ring of the last `buffer_size` frames
- * (each with a sequence number) under a mutex, and wakes the sink's fan-out
+ * once into a #GBytes, appends it to a ring of the last frames (each with a
+ * sequence number; at most `buffer_size` frames and `buffer_bytes` bytes)
+ * under a mutex, and wakes the sink's fan-out
  * threads (`threads`, default one per processor). Each client belongs to one
  * of them (the one with the fewest clients when it connected) and is a
  * cursor into the shared ring, so a pass over N clients takes N / threads
@@ -63,6 +64,7 @@
 #define RETRY_AFTER_SECONDS "5"
 #define STOP_FLUSH_TIMEOUT_US (1 * G_USEC_PER_SEC)
 #define MAX_THREADS 8
+#define DEFAULT_BUFFER_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
 
 typedef struct {
   const guint8 *data;
@@ -145,10 +147,11 @@ struct _CdvizSseSink
   char *id;
   JsonNode *headers;
   guint buffer_size;
+  guint64 buffer_bytes;              /* 0: no byte bound */
   guint64 keep_alive_ms;
   guint max_clients;
   guint64 retry_ms;
-  char *cors_allow_origin;
+  char *cors_allow_origin;           /* NULL: no CORS header */
   guint threads;                     /* 0: one per processor, at most MAX_THREADS */
 
   CdvizHeaderValidator *validator;   /* NULL without rules */
@@ -182,6 +185,7 @@ enum {
   PROP_ID,
   PROP_HEADERS,
   PROP_BUFFER_SIZE,
+  PROP_BUFFER_BYTES,
   PROP_KEEP_ALIVE_INTERVAL,
   PROP_MAX_CLIENTS,
   PROP_RETRY,
@@ -725,9 +729,11 @@ build_head (CdvizSseSink *self,
                           "Date: %s\r\n"
                           "Content-Type: text/event-stream\r\n"
                           "Cache-Control: no-cache\r\n"
-                          "X-Accel-Buffering: no\r\n"
-                          "Access-Control-Allow-Origin: %s\r\n",
-                          http10 ? 0 : 1, date, self->cors_allow_origin);
+                          "X-Accel-Buffering: no\r\n",
+                          http10 ? 0 : 1, date);
+  if (self->cors_allow_origin != NULL)
+    g_string_append_printf (head, "Access-Control-Allow-Origin: %s\r\n",
+                            self->cors_allow_origin);
   if (!http10)
     g_string_append (head, "Transfer-Encoding: chunked\r\n");
   if (http10 || head_only)
@@ -848,18 +854,24 @@ sse_handler (SoupServer        *server,
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
   Accepting *accepting;
 
-  soup_message_headers_replace (response, "Access-Control-Allow-Origin",
-                                self->cors_allow_origin);
+  /* No CORS header unless configured: then a browser lets only pages of
+   * the stream's own origin read it (see doc/sse.md, "CORS"). */
+  if (self->cors_allow_origin != NULL)
+    soup_message_headers_replace (response, "Access-Control-Allow-Origin",
+                                  self->cors_allow_origin);
 
   if (method == SOUP_METHOD_OPTIONS)
     {
       const char *asked = soup_message_headers_get_one (request, "Access-Control-Request-Headers");
 
-      soup_message_headers_replace (response, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
-      soup_message_headers_replace (response, "Access-Control-Allow-Headers",
-                                    asked != NULL && strpbrk (asked, "\r\n") == NULL ? asked
-                                    : "Authorization, Last-Event-ID, Cache-Control, Accept");
-      soup_message_headers_replace (response, "Access-Control-Max-Age", "86400");
+      if (self->cors_allow_origin != NULL)
+        {
+          soup_message_headers_replace (response, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+          soup_message_headers_replace (response, "Access-Control-Allow-Headers",
+                                        asked != NULL && strpbrk (asked, "\r\n") == NULL ? asked
+                                        : "Authorization, Last-Event-ID, Cache-Control, Accept");
+          soup_message_headers_replace (response, "Access-Control-Max-Age", "86400");
+        }
       soup_message_headers_replace (response, "Allow", "GET, HEAD, OPTIONS");
       soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
       return;
@@ -1188,6 +1200,48 @@ sse_metrics (GString  *out,
                      COUNTER_GET (sink->lagged_events));
     }
   g_string_append (out,
+                   "# HELP cdviz_sse_buffer_events Events held in the SSE sink's buffer.\n"
+                   "# TYPE cdviz_sse_buffer_events gauge\n");
+  for (guint i = 0; i < sinks->len; i++)
+    {
+      CdvizSseSink *sink = g_ptr_array_index (sinks, i);
+      guint64 length;
+
+      g_mutex_lock (&sink->lock);
+      length = cdviz_sse_ring_get_length (sink->ring);
+      g_mutex_unlock (&sink->lock);
+      append_sample (out, "cdviz_sse_buffer_events", sink, NULL, length);
+    }
+  g_string_append (out,
+                   "# HELP cdviz_sse_buffer_bytes Bytes of the frames held in the SSE sink's buffer.\n"
+                   "# TYPE cdviz_sse_buffer_bytes gauge\n");
+  for (guint i = 0; i < sinks->len; i++)
+    {
+      CdvizSseSink *sink = g_ptr_array_index (sinks, i);
+      guint64 bytes;
+
+      g_mutex_lock (&sink->lock);
+      bytes = cdviz_sse_ring_get_bytes (sink->ring);
+      g_mutex_unlock (&sink->lock);
+      append_sample (out, "cdviz_sse_buffer_bytes", sink, NULL, bytes);
+    }
+  g_string_append (out,
+                   "# HELP cdviz_sse_buffer_max_events The SSE sink's buffer_size: events kept at most.\n"
+                   "# TYPE cdviz_sse_buffer_max_events gauge\n");
+  for (guint i = 0; i < sinks->len; i++)
+    {
+      CdvizSseSink *sink = g_ptr_array_index (sinks, i);
+      append_sample (out, "cdviz_sse_buffer_max_events", sink, NULL, sink->buffer_size);
+    }
+  g_string_append (out,
+                   "# HELP cdviz_sse_buffer_max_bytes The SSE sink's buffer_bytes: bytes kept at most (0 = no byte bound).\n"
+                   "# TYPE cdviz_sse_buffer_max_bytes gauge\n");
+  for (guint i = 0; i < sinks->len; i++)
+    {
+      CdvizSseSink *sink = g_ptr_array_index (sinks, i);
+      append_sample (out, "cdviz_sse_buffer_max_bytes", sink, NULL, sink->buffer_bytes);
+    }
+  g_string_append (out,
                    "# HELP cdviz_sse_rejected_connections_total SSE connections refused, by reason.\n"
                    "# TYPE cdviz_sse_rejected_connections_total counter\n");
   for (guint i = 0; i < sinks->len; i++)
@@ -1423,8 +1477,8 @@ sse_initable_init (GInitable     *initable,
                    self->id);
       return FALSE;
     }
-  if (self->cors_allow_origin == NULL || *self->cors_allow_origin == '\0' ||
-      strpbrk (self->cors_allow_origin, "\r\n") != NULL)
+  if (self->cors_allow_origin != NULL &&
+      (*self->cors_allow_origin == '\0' || strpbrk (self->cors_allow_origin, "\r\n") != NULL))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("key 'cors_allow_origin': must be a non-empty origin or \"*\""));
@@ -1450,7 +1504,7 @@ sse_initable_init (GInitable     *initable,
   if (self->retry_ms > 0)
     self->retry_frame = cdviz_sse_frame_retry (self->retry_ms);
 
-  self->ring = cdviz_sse_ring_new (self->buffer_size);
+  self->ring = cdviz_sse_ring_new (self->buffer_size, self->buffer_bytes);
   return TRUE;
 }
 
@@ -1502,6 +1556,9 @@ cdviz_sse_sink_get_property (GObject    *object,
     case PROP_BUFFER_SIZE:
       g_value_set_uint (value, self->buffer_size);
       break;
+    case PROP_BUFFER_BYTES:
+      g_value_set_uint64 (value, self->buffer_bytes);
+      break;
     case PROP_KEEP_ALIVE_INTERVAL:
       g_value_set_uint64 (value, self->keep_alive_ms);
       break;
@@ -1542,6 +1599,9 @@ cdviz_sse_sink_set_property (GObject      *object,
       break;
     case PROP_BUFFER_SIZE:
       self->buffer_size = g_value_get_uint (value);
+      break;
+    case PROP_BUFFER_BYTES:
+      self->buffer_bytes = g_value_get_uint64 (value);
       break;
     case PROP_KEEP_ALIVE_INTERVAL:
       self->keep_alive_ms = g_value_get_uint64 (value);
@@ -1585,6 +1645,11 @@ cdviz_sse_sink_class_init (CdvizSseSinkClass *klass)
     g_param_spec_uint ("buffer-size", NULL,
                        "How many recent events are kept for slow and reconnecting clients",
                        1, 10000000, 1000, flags);
+  properties[PROP_BUFFER_BYTES] =
+    g_param_spec_uint64 ("buffer-bytes", NULL,
+                         "At most this many bytes of recent events are kept; the oldest go first, "
+                         "the newest event always stays (0 = no byte bound)",
+                         0, G_MAXUINT64, DEFAULT_BUFFER_BYTES, flags);
   properties[PROP_KEEP_ALIVE_INTERVAL] =
     cdviz_param_spec_duration ("keep-alive-interval", NULL,
                                "A keep-alive comment is sent after this much silence (0 = never)",
@@ -1599,8 +1664,10 @@ cdviz_sse_sink_class_init (CdvizSseSinkClass *klass)
                                0, G_MAXUINT32, 0, flags);
   properties[PROP_CORS_ALLOW_ORIGIN] =
     g_param_spec_string ("cors-allow-origin", NULL,
-                         "The Access-Control-Allow-Origin header of every response",
-                         "*", flags);
+                         "The Access-Control-Allow-Origin header of every response: an origin "
+                         "(https://dash.example) or * (default: none, only same-origin pages "
+                         "can read the stream in a browser)",
+                         NULL, flags);
   properties[PROP_THREADS] =
     g_param_spec_uint ("threads", NULL,
                        "Fan-out threads the clients are spread over (0 = one per processor, at most 8)",
@@ -1613,8 +1680,8 @@ cdviz_sse_sink_init (CdvizSseSink *self)
 {
   g_mutex_init (&self->lock);
   self->buffer_size = 1000;
+  self->buffer_bytes = DEFAULT_BUFFER_BYTES;
   self->keep_alive_ms = 30000;
-  self->cors_allow_origin = g_strdup ("*");
   g_queue_init (&self->accepting);
 }
 

@@ -7,6 +7,9 @@
 - every data/examples/*.toml passes `config --check` (with the environment
   variables its `secret` rules name, and fails without them), and every use
   case of the SSE sink guide has an example;
+- every ```toml block of doc/*.md and README.md passes `config --check`,
+  unless the line before it marks it `<!-- not-a-config: why -->` (a
+  fragment) or `<!-- config-error: TEXT -->` (must fail, saying TEXT);
 - the client examples of doc/sse.md (curl, Python, Node.js with fetch and
   with the eventsource package, Go when a toolchain is there) receive events
   from a real pipeline, and stop on a refused connection;
@@ -19,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import textwrap
 import threading
 import time
 import tomllib
@@ -216,6 +220,129 @@ class ExamplesTest(unittest.TestCase):
                 self.assertIn("configuration OK", r.stderr)
                 for value in env.values():
                     self.assertNotIn(value, r.stdout + r.stderr)
+
+
+def fenced_blocks(markdown):
+    """Every fenced block, indented ones (in lists) included, as (line of the
+    opening fence, info string, dedented text, the line before the fence)."""
+    pattern = re.compile(r"^(?P<indent>[ \t]*)```(?P<info>[^`\n]*)\n(?P<body>.*?)"
+                         r"^(?P=indent)```[ \t]*$", re.S | re.M)
+    blocks = []
+    for m in pattern.finditer(markdown):
+        before = markdown[:m.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
+        blocks.append((markdown.count("\n", 0, m.start()) + 1, m.group("info").strip(),
+                       textwrap.dedent(m.group("body")), before))
+    return blocks
+
+
+def relative_files(node):
+    """The relative paths of the `KEY_file` values of a document."""
+    paths = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("_file") and isinstance(value, str) and not os.path.isabs(value):
+                paths.append(value)
+            paths += relative_files(value)
+    elif isinstance(node, list):
+        for value in node:
+            paths += relative_files(value)
+    return paths
+
+
+NOT_A_CONFIG = re.compile(r"^<!--\s*not-a-config(?::\s*(?P<why>.*?))?\s*-->$")
+CONFIG_ERROR = re.compile(r"^<!--\s*config-error:\s*(?P<text>.+?)\s*-->$")
+
+
+class ConfigBlocksTest(unittest.TestCase):
+    """Every ```toml block of the Markdown documentation is a configuration
+    that loads, or says in the Markdown why it is not one.
+
+    A block is checked as a whole file with `config --check`, in a fresh
+    directory, with the environment variables its `secret` rules name and
+    the files its relative `KEY_file` keys name (dummy values: the docs
+    cannot hold real secrets). The line before a block may say:
+
+    - `<!-- not-a-config: why -->`: a fragment (a rule, a table of a
+      larger file); not checked;
+    - `<!-- config-error: TEXT -->`: deliberately refused here; `config
+      --check` must fail with TEXT in its message.
+    """
+
+    def pages(self):
+        names = sorted(os.path.join(DOC, f) for f in os.listdir(DOC) if f.endswith(".md"))
+        return names + [os.path.join(SOURCE_ROOT, "README.md")]
+
+    def toml_blocks(self):
+        for path in self.pages():
+            for line, info, text, before in fenced_blocks(read(path)):
+                if info.split()[0].lower() == "toml" if info else False:
+                    yield os.path.relpath(path, SOURCE_ROOT), line, text, before
+
+    def check(self, text, where):
+        doc = tomllib.loads(text)
+        with tempfile.TemporaryDirectory(prefix="cdviz-doc-block-") as tmp:
+            for rel in relative_files(doc):
+                path = os.path.join(tmp, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write("s3cret-file-for-docs-test\n")
+            path = os.path.join(tmp, "config.toml")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            env = {v: "s3cret-%d-for-docs-test" % i
+                   for i, v in enumerate(secret_variables(doc))}
+            return run(["config", "--check", "--config", path, "--plugin-dir", PLUGIN_DIR],
+                       env=env)
+
+    @unittest.skipUnless(all(plugin_built(p) for p in ("webhook", "sse", "jq")),
+                         "the webhook, sse or jq plugin is not built")
+    def test_every_toml_block_loads(self):
+        checked = 0
+        for where_path, line, text, before in self.toml_blocks():
+            where = "%s:%d" % (where_path, line)
+            with self.subTest(block=where):
+                if NOT_A_CONFIG.match(before):
+                    continue
+                expected_error = CONFIG_ERROR.match(before)
+                try:
+                    r = self.check(text, where)
+                except tomllib.TOMLDecodeError as e:
+                    self.fail("%s: not TOML (%s); mark it <!-- not-a-config: why --> "
+                              "if it is a fragment" % (where, e))
+                if expected_error:
+                    self.assertEqual(r.returncode, 1, "%s: expected to be refused" % where)
+                    self.assertIn(expected_error.group("text"), r.stderr, where)
+                else:
+                    self.assertEqual(r.returncode, 0,
+                                     "%s does not load (mark it <!-- not-a-config: why --> if "
+                                     "it is a fragment):\n%s" % (where, r.stderr))
+                    self.assertIn("configuration OK", r.stderr, where)
+                checked += 1
+        # The pattern still finds the blocks (configuration.md's first one,
+        # sse.md's, the examples of the guides…).
+        self.assertGreaterEqual(checked, 8)
+
+    def test_markers_precede_toml_blocks(self):
+        """A marker is on the line right before a ```toml block: one left
+        behind when a block moves would silently stop checking another."""
+        marked = {(p, l) for p, l, _, before in self.toml_blocks()
+                  if NOT_A_CONFIG.match(before) or CONFIG_ERROR.match(before)}
+        for path in self.pages():
+            rel = os.path.relpath(path, SOURCE_ROOT)
+            lines = read(path).split("\n")
+            for i, text in enumerate(lines):
+                if NOT_A_CONFIG.match(text.strip()) or CONFIG_ERROR.match(text.strip()):
+                    with self.subTest(marker="%s:%d" % (rel, i + 1)):
+                        self.assertIn((rel, i + 2), marked,
+                                      "%s:%d: the marker is not right before a ```toml block"
+                                      % (rel, i + 1))
+
+    def test_not_a_config_says_why(self):
+        for where_path, line, _, before in self.toml_blocks():
+            m = NOT_A_CONFIG.match(before)
+            if m:
+                with self.subTest(block="%s:%d" % (where_path, line)):
+                    self.assertTrue(m.group("why"), "say why the block is not a configuration")
 
 
 class Output:
@@ -437,6 +564,16 @@ class PluginExampleTest(unittest.TestCase):
             self.assertIn('### Transformer `type_filter`: `[transformers.NAME] type = "type_filter"`',
                           r.stdout)
             self.assertIn("| `prefix` | string | `\"dev.cdevents.\"` |", r.stdout)
+
+            # The page's own configuration (marked not-a-config there: it
+            # needs this plugin).
+            blocks = code_blocks(read(os.path.join(DOC, "plugins.md")), "toml")
+            self.assertEqual(len(blocks), 1)
+            with open(os.path.join(tmp, "use-it.toml"), "w") as f:
+                f.write(blocks[0][1])
+            r = run(["config", "--check", "--config", os.path.join(tmp, "use-it.toml"),
+                     "--plugin-dir", tmp, "--plugin-dir", PLUGIN_DIR])
+            self.assertEqual(r.returncode, 0, r.stderr)
 
             config = """
 [transformers.builds_only]

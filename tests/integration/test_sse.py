@@ -355,6 +355,53 @@ id = "secure"
         c = self.reader(p)
         self.assertEqual(c.status, 200)
 
+    def test_no_cors_header_by_default(self):
+        """Without cors_allow_origin, no answer carries a CORS header: a
+        browser lets only pages of the stream's own origin read it."""
+        p = self.start('''
+[sinks.out]
+type = "sse"
+id = "events"
+
+[sinks.secure]
+type = "sse"
+id = "secure"
+[sinks.secure.headers]
+"Authorization" = { type = "exists" }
+''')
+        cross = {"Origin": "https://evil.example"}
+        r = self.reader(p, headers=cross)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["content-type"], "text/event-stream")
+        for name in r.headers:
+            self.assertFalse(name.lower().startswith("access-control-"), name)
+        r.close()
+        status, headers, _ = p.request("GET", "/sse/secure", headers=cross)
+        self.assertEqual(status, 401)
+        self.assertNotIn("access-control-allow-origin", headers)
+        # The preflight is answered (204, Allow) but grants nothing.
+        status, headers, _ = p.request(
+            "OPTIONS", "/sse/events",
+            headers=dict(cross, **{"Access-Control-Request-Method": "GET",
+                                   "Access-Control-Request-Headers": "authorization"}))
+        self.assertEqual(status, 204)
+        self.assertEqual(headers["allow"], "GET, HEAD, OPTIONS")
+        self.assertEqual([h for h in headers if h.startswith("access-control-")], [])
+
+    def test_cors_allow_origin_star(self):
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\ncors_allow_origin = "*"\n')
+        r = self.reader(p, headers={"Origin": "https://dash.example"})
+        self.assertEqual(r.headers["access-control-allow-origin"], "*")
+        status, headers, _ = p.request("OPTIONS", "/sse/events")
+        self.assertEqual(headers["access-control-allow-origin"], "*")
+
+    def test_cors_allow_origin_empty_refused(self):
+        p = Pipeline(SOURCE + '[sinks.out]\ntype = "sse"\nid = "events"\ncors_allow_origin = ""\n',
+                     args=EXTRA_ARGS, expect_start=False)
+        self.addCleanup(p.close)
+        self.assertNotEqual(p.wait(), 0)
+        self.assertIn("cors_allow_origin", p.stderr())
+
     def test_http10_close_delimited(self):
         p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\n')
         s = p.connect()
@@ -485,6 +532,74 @@ id = "secure"
         r = self.reader(p, headers={"Last-Event-ID": "ev-1"})
         self.post(p, make_event(6))
         self.assertEqual([e["id"] for e in r.read_events(1)], ["ev-6"])
+
+    # --- byte bound --------------------------------------------------------
+
+    def test_buffer_bytes(self):
+        """buffer_bytes evicts the oldest frames before buffer_size does;
+        /metrics says what the ring holds and its bounds; a Last-Event-ID
+        evicted by bytes resumes live, as one evicted by count does."""
+        limit = 5000
+        p = self.start('''
+[sinks.out]
+type = "sse"
+id = "events"
+buffer_size = 1000
+buffer_bytes = %d
+
+[sinks.'we"ird\\name']
+type = "sse"
+id = "other"
+''' % limit)
+        n = 10
+        for i in range(n):
+            self.post(p, make_event(i, pad=900))
+        self.wait_sent(p, "out", n)
+        sizes = [len(frame(data)) for data in self.serialised(p, n)]
+        self.assertGreater(min(sizes), 900)
+        # The newest frames whose total fits.
+        held, total = 0, 0
+        while held < n and total + sizes[n - 1 - held] <= limit:
+            total += sizes[n - 1 - held]
+            held += 1
+        self.assertGreater(held, 1)
+        self.assertLess(held, n)
+        oldest = n - held
+
+        labels = ['sink="out"', 'id="events"']
+        self.wait_metric(p, "cdviz_sse_buffer_events", labels, held)
+        self.assertEqual(self.metric(p, "cdviz_sse_buffer_bytes", labels), total)
+        self.assertEqual(self.metric(p, "cdviz_sse_buffer_max_events", labels), 1000)
+        self.assertEqual(self.metric(p, "cdviz_sse_buffer_max_bytes", labels), limit)
+        _, _, body = p.request("GET", "/metrics")
+        metrics = body.decode()
+        for family in ("cdviz_sse_buffer_events", "cdviz_sse_buffer_bytes",
+                       "cdviz_sse_buffer_max_events", "cdviz_sse_buffer_max_bytes"):
+            self.assertEqual(metrics.count("# TYPE %s gauge\n" % family), 1, family)
+            # The other sink (every sink gets every event): its name escaped.
+            self.assertIn('%s{sink="we\\"ird\\\\name",id="other"} ' % family, metrics)
+        other = '{sink="we\\"ird\\\\name",id="other"} '
+        self.assertIn("cdviz_sse_buffer_events%s%d\n" % (other, n), metrics)
+        self.assertIn("cdviz_sse_buffer_bytes%s%d\n" % (other, sum(sizes)), metrics)
+        self.assertIn("cdviz_sse_buffer_max_bytes%s%d\n" % (other, 64 * 1024 * 1024), metrics)
+
+        # Held: resumes right after it.
+        r = self.reader(p, headers={"Last-Event-ID": "ev-%d" % oldest})
+        self.assertEqual([e["id"] for e in r.read_events(held - 1)],
+                         ["ev-%d" % i for i in range(oldest + 1, n)])
+        r.close()
+        # Evicted by bytes: live, no lagged notice (doc/sse.md, "Resume").
+        live = self.reader(p, headers={"Last-Event-ID": "ev-%d" % (oldest - 1)})
+        self.wait_metric(p, "cdviz_sse_clients", labels, 1)
+        self.post(p, make_event(n, pad=900))
+        self.assertEqual([e["id"] for e in live.read_events(1)], ["ev-%d" % n])
+        time.sleep(0.2)
+        self.assertEqual(len(parse_events(live.text)), 1)
+        self.assertNotIn(b"lagged", live.text)
+        self.assertIn("unknown Last-Event-ID: live", p.stderr())
+        self.assertEqual(self.metric(p, "cdviz_sse_lagged_events_total", labels), 0)
+        # Still within both bounds.
+        self.assertLessEqual(self.metric(p, "cdviz_sse_buffer_bytes", labels), limit)
 
     # --- disconnects and shutdown ---------------------------------------------
 

@@ -480,10 +480,20 @@ class PageServer:
 class BrowserEventSourceTest(ClientTestBase):
     """The browser's own EventSource, in headless Chromium."""
 
+    def setUp(self):
+        # The page is served first: the stream must name its origin, since
+        # the sink sends no CORS header unless cors_allow_origin is set.
+        self.page_server = PageServer()
+        self.addCleanup(self.page_server.close)
+        self.page_port = self.page_server.port
+
+    def start(self, sinks=SINKS):
+        origin = "http://127.0.0.1:%d" % self.page_port
+        return super().start(sinks.replace(
+            '[sinks.out]\n', '[sinks.out]\ncors_allow_origin = "%s"\n' % origin, 1))
+
     def browser(self, src):
-        server = PageServer()
-        self.addCleanup(server.close)
-        self.page_port = server.port
+        server = self.page_server
         profile = tempfile.TemporaryDirectory(prefix="cdviz-chromium-")
         self.addCleanup(profile.cleanup)
         url = "http://127.0.0.1:%d/sse-page.html?src=%s" % (server.port, src)
@@ -507,6 +517,20 @@ class BrowserEventSourceTest(ClientTestBase):
             log.close()
         self.addCleanup(stop)
         return server.reports
+
+    def test_other_origin_refused_without_cors(self):
+        """The default (no cors_allow_origin): the browser refuses to let a
+        page of another origin read the stream."""
+        p = super().start()
+        reports = self.browser("http://127.0.0.1:%d/sse/events" % p.port)
+        items = reports.wait(lambda items: [i for i in items if i.get("error")], timeout=60,
+                             what="the page's EventSource to fail")
+        self.post(p, 0)
+        time.sleep(0.5)
+        items = reports.snapshot()
+        self.assertEqual(events_of(items), [])
+        self.assertEqual(opens_of(items), [])
+        self.assertEqual({i["readyState"] for i in items if i.get("error")}, {2})   # CLOSED
 
     def test_receives_events_in_order(self):
         p = self.start()
