@@ -116,6 +116,7 @@ struct _CdvizHttpServer
   guint max_headers;
   gsize max_header_size;
   GTlsCertificate *tls_certificate;
+  GTlsProtocolVersion tls_min_version;
 
   GHashTable *connections;  /* GSocket → Connection; HTTP thread only */
   guint prune_at;           /* prune closed connections at this size */
@@ -304,6 +305,7 @@ cdviz_http_server_init (CdvizHttpServer *self)
   self->body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS;
   self->max_connections = DEFAULT_MAX_CONNECTIONS;
   self->reserve_fd = -1;
+  self->tls_min_version = G_TLS_PROTOCOL_VERSION_TLS_1_2;
   self->max_headers = DEFAULT_MAX_HEADERS;
   self->max_header_size = DEFAULT_MAX_HEADER_SIZE;
 }
@@ -1635,6 +1637,48 @@ cdviz_http_server_set_tls_certificate (CdvizHttpServer *self,
 }
 
 /**
+ * cdviz_http_server_set_tls_min_version:
+ * @self: a #CdvizHttpServer
+ * @version: %G_TLS_PROTOCOL_VERSION_TLS_1_2 or %G_TLS_PROTOCOL_VERSION_TLS_1_3
+ *
+ * Sets the oldest TLS version the server accepts (default: TLS 1.2). With
+ * TLS 1.2, only forward-secret AEAD cipher suites are offered. This goes
+ * through glib-networking's `G_TLS_GNUTLS_PRIORITY`, which applies to the
+ * whole process and is read once, when the first TLS connection is made:
+ * when the environment sets it already, it wins. Call before the server
+ * starts.
+ */
+void
+cdviz_http_server_set_tls_min_version (CdvizHttpServer     *self,
+                                       GTlsProtocolVersion  version)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (version == G_TLS_PROTOCOL_VERSION_TLS_1_2 ||
+                    version == G_TLS_PROTOCOL_VERSION_TLS_1_3);
+  g_return_if_fail (!self->started);
+  self->tls_min_version = version;
+}
+
+/* GnuTLS priority strings (glib-networking's G_TLS_GNUTLS_PRIORITY). */
+#define TLS_PRIORITY_1_2 "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-CIPHER-ALL:" \
+                         "+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:%SERVER_PRECEDENCE"
+#define TLS_PRIORITY_1_3 "NORMAL:-VERS-ALL:+VERS-TLS1.3:%SERVER_PRECEDENCE"
+
+static void
+set_tls_priority (CdvizHttpServer *self)
+{
+  const char *wanted = self->tls_min_version == G_TLS_PROTOCOL_VERSION_TLS_1_3
+                       ? TLS_PRIORITY_1_3 : TLS_PRIORITY_1_2;
+  const char *current = g_getenv ("G_TLS_GNUTLS_PRIORITY");
+
+  if (current == NULL)
+    g_setenv ("G_TLS_GNUTLS_PRIORITY", wanted, TRUE);
+  else if (!g_str_equal (current, wanted))
+    g_message (_("TLS: using G_TLS_GNUTLS_PRIORITY from the environment (%s), "
+                 "not the one of tls_min_version"), current);
+}
+
+/**
  * cdviz_http_server_is_tls:
  * @self: a #CdvizHttpServer
  *
@@ -1683,6 +1727,8 @@ cdviz_http_server_start (CdvizHttpServer  *self,
     }
 
   fit_descriptor_limit (self);
+  if (self->tls_certificate != NULL)
+    set_tls_priority (self);
   if (self->reserve_fd < 0)
     self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
 

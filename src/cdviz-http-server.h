@@ -102,6 +102,9 @@ CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_set_tls_certificate (CdvizHttpServer *self,
                                                         GTlsCertificate *certificate);
 CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_tls_min_version (CdvizHttpServer     *self,
+                                                        GTlsProtocolVersion  version);
+CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_is_tls          (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_start           (CdvizHttpServer   *self,

@@ -198,7 +198,7 @@ static const char * const top_level_keys[] = {
   "http", "pipeline", "sources", "transformers", "sinks", NULL
 };
 static const char * const http_keys[] = {
-  "host", "port", "tls_certificate", "tls_key", "header_timeout", "body_timeout",
+  "host", "port", "tls_certificate", "tls_key", "tls_min_version", "header_timeout", "body_timeout",
   "idle_timeout", "max_connections", "max_headers", "max_header_size", NULL
 };
 static const char * const pipeline_keys[] = { "queue_capacity", NULL };
@@ -223,6 +223,9 @@ static const KeyDoc key_docs_http[] = {
     "PEM file of the server certificate (and chain); with `tls_key`, the server speaks HTTPS only" },
   { "tls_key", "string (path)", "none",
     "PEM file of the certificate's private key (may be the same file as `tls_certificate`)" },
+  { "tls_min_version", "string (`\"1.2\"`, `\"1.3\"`)", "`\"1.2\"`",
+    "Oldest TLS version accepted; with 1.2, only forward-secret AEAD cipher suites "
+    "(no static RSA key exchange, no CBC). `G_TLS_GNUTLS_PRIORITY` in the environment overrides it" },
   { "header_timeout", "duration", "`\"10s\"`",
     "A client must send a request's complete headers within this time (from the connection, "
     "TLS handshake included, or from the first byte of a kept-alive connection's next request); "
@@ -288,7 +291,7 @@ build_http (CdvizPipeline  *self,
   g_autoptr(GError) local_error = NULL;
   JsonObject *http = get_table (self->config, root, NULL, "http", &local_error);
   const char *host = "127.0.0.1";
-  const char *certificate_path = NULL, *key_path = NULL;
+  const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
   gint64 port = 8080;
   gint64 max_connections = 10000, max_headers = 100, max_header_size = 65536;
   guint64 header_timeout = 10000, body_timeout = 60000, idle_timeout = 60000;
@@ -308,6 +311,8 @@ build_http (CdvizPipeline  *self,
                                      &certificate_path, error) ||
           !_cdviz_config_get_string (self->config, "http", http, "tls_key", FALSE,
                                      &key_path, error) ||
+          !_cdviz_config_get_string (self->config, "http", http, "tls_min_version", FALSE,
+                                     &tls_min_version, error) ||
           !_cdviz_config_get_duration (self->config, "http", http, "header_timeout",
                                        G_MAXUINT32, header_timeout, &header_timeout, error) ||
           !_cdviz_config_get_duration (self->config, "http", http, "body_timeout",
@@ -323,6 +328,17 @@ build_http (CdvizPipeline  *self,
         return FALSE;
       if (host == NULL)
         host = "127.0.0.1";
+    }
+
+  if (tls_min_version != NULL && !g_str_equal (tls_min_version, "1.2") &&
+      !g_str_equal (tls_min_version, "1.3"))
+    {
+      g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_min_version");
+
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: “%s” is not a TLS version this server offers "
+                     "(“1.2” or “1.3”)"), where, "http.tls_min_version", tls_min_version);
+      return FALSE;
     }
 
   if ((certificate_path == NULL) != (key_path == NULL))
@@ -370,6 +386,8 @@ build_http (CdvizPipeline  *self,
 
   self->http = cdviz_http_server_new (host, (guint) port);
   cdviz_http_server_set_tls_certificate (self->http, certificate);
+  if (tls_min_version != NULL && g_str_equal (tls_min_version, "1.3"))
+    cdviz_http_server_set_tls_min_version (self->http, G_TLS_PROTOCOL_VERSION_TLS_1_3);
   cdviz_http_server_set_header_timeout (self->http, header_timeout);
   cdviz_http_server_set_body_timeout (self->http, body_timeout);
   cdviz_http_server_set_idle_timeout (self->http, idle_timeout);

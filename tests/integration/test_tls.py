@@ -136,6 +136,83 @@ class Https(unittest.TestCase):
         self.assertIn(b"event: cdevent\n", out)
 
 
+def handshake(port, *args):
+    """Whether an openssl s_client handshake with these options succeeds;
+    returns (ok, protocol, cipher)."""
+    r = subprocess.run([OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-servername", "127.0.0.1"] + list(args),
+                       input=b"", capture_output=True, timeout=30)
+    out = r.stdout.decode("latin-1")
+    cipher = re.search(r"Cipher is (\S+)", out)
+    protocol = re.search(r"Protocol\s*:\s*(\S+)", out)
+    ok = cipher is not None and cipher.group(1) != "(NONE)"
+    return ok, protocol.group(1) if protocol else None, cipher.group(1) if cipher else None
+
+
+@unittest.skipUnless(OPENSSL, "needs openssl")
+class TlsPolicy(unittest.TestCase):
+    """[http] tls_min_version: TLS 1.0/1.1 and static-RSA or CBC suites are
+    refused by default; 1.3 refuses 1.2 too. The environment's
+    G_TLS_GNUTLS_PRIORITY, when set, wins (and is said so in the log)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="cdviz-tls-")
+        cls.cert, cls.key = make_certificate(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def start(self, extra="", env=None):
+        config = CONFIG.format(cert=self.cert, key=self.key).replace(
+            "[http]\n", "[http]\n%s\n" % extra)
+        environment = dict(SAN_ENV or {})
+        environment.update(env or {})
+        # The test itself may run with the variable set: the pipeline must not.
+        p = Pipeline(config, env=dict(environment, G_TLS_GNUTLS_PRIORITY=""))
+        self.addCleanup(p.close)
+        return p
+
+    def test_default_refuses_old_versions_and_weak_suites(self):
+        p = self.start()
+        # TLS 1.1 offered for real (OpenSSL's own level would forbid it).
+        self.assertFalse(handshake(p.port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")[0])
+        self.assertFalse(handshake(p.port, "-tls1", "-cipher", "DEFAULT@SECLEVEL=0")[0])
+        # Static RSA key exchange, and CBC even with ECDHE.
+        self.assertFalse(handshake(p.port, "-tls1_2", "-cipher", "AES128-SHA")[0])
+        self.assertFalse(handshake(p.port, "-tls1_2", "-cipher", "AES256-GCM-SHA384")[0])
+        self.assertFalse(handshake(p.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")[0])
+        ok, protocol, cipher = handshake(p.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+        self.assertTrue(ok)
+        self.assertEqual((protocol, cipher), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"))
+        self.assertEqual(handshake(p.port, "-tls1_3")[:2], (True, "TLSv1.3"))
+
+    def test_min_version_1_3(self):
+        p = self.start('tls_min_version = "1.3"')
+        self.assertFalse(handshake(p.port, "-tls1_2")[0])
+        self.assertEqual(handshake(p.port, "-tls1_3")[:2], (True, "TLSv1.3"))
+
+    def test_environment_wins(self):
+        environment = dict(SAN_ENV or {}, G_TLS_GNUTLS_PRIORITY="NORMAL:+VERS-TLS1.1")
+        p = Pipeline(CONFIG.format(cert=self.cert, key=self.key), env=environment)
+        self.addCleanup(p.close)
+        self.assertIn("using G_TLS_GNUTLS_PRIORITY from the environment", p.stderr())
+        self.assertTrue(handshake(p.port, "-tls1_2", "-cipher", "AES128-SHA")[0])
+
+    def test_unknown_version_refused(self):
+        p = Pipeline(CONFIG.format(cert=self.cert, key=self.key).replace(
+            "[http]\n", '[http]\ntls_min_version = "1.1"\n'), expect_start=False)
+        try:
+            self.assertNotEqual(p.wait(20), 0)
+            err = p.stderr()
+        finally:
+            p.close()
+        self.assertIn("http.tls_min_version", err)
+        self.assertIn("“1.1” is not a TLS version this server offers", err)
+        self.assertNotIn("Listening", err)
+
+
 @unittest.skipUnless(OPENSSL, "needs openssl")
 class BadCertificates(unittest.TestCase):
     @classmethod
