@@ -6,7 +6,9 @@
 #include <gcrypt.h>
 #include <glib/gi18n-lib.h>
 
+#include "cdviz-config.h"
 #include "cdviz-header-validator.h"
+#include "cdviz-header-validator-private.h"
 
 /**
  * CdvizHeaderValidator:
@@ -55,10 +57,32 @@
  *   default, or `"base64"`). The header may carry several space-separated
  *   signatures (Svix sends `v1,… v1,…` during key rotation); one match is
  *   enough. Every failure is a 401.
+ *
+ *   Replay protection (not in cdviz-collector): when one of the signed
+ *   headers holds the time the request was signed, a request signed more
+ *   than `timestamp_tolerance` ago, or that far in the future, is refused
+ *   (401), so a captured request cannot be replayed later. The header is
+ *   `timestamp_header` (a name from `signature_on.headers_then_body.headers`,
+ *   whose value is a Unix time in seconds); when it is not set,
+ *   `webhook-timestamp` (Standard Webhooks) or `svix-timestamp` (Svix) is
+ *   used if it is among the signed headers. `timestamp_tolerance` is a
+ *   duration (`"5m"`, or an integer number of seconds), 300 seconds by
+ *   default; 0 turns the check off. A signature over the body alone carries
+ *   no time and cannot be protected this way.
  * - `secret`: like `equals` (case-sensitive), but `value` is the *name* of an
  *   environment variable that holds the expected value. It is read when the
  *   validator is built; an unset or empty variable is an error. `prefix` and
  *   `suffix` are accepted as for `equals`.
+ *
+ * Every rule but the MAC of a `signature` needs only the request head, so a
+ * caller that reads the body itself can check in two steps:
+ * [method@HeaderValidator.check_head] as soon as the headers are in (all
+ * `exists`, `equals`, `matches` and `secret` rules, and for `signature`
+ * rules the presence of the signature and signed headers and the
+ * timestamp), then, only if that passed, [method@HeaderValidator.check_body]
+ * once the body is read (the MACs). A request passes both steps exactly when
+ * it passes [method@HeaderValidator.check], but the first failure may then
+ * be a different rule than in a single check: the head step runs first.
  *
  * All value and signature comparisons run in constant time (see
  * [func@secure_equal]). Secret values, tokens and header values never appear
@@ -109,6 +133,8 @@ typedef struct
   Encoding signature_encoding;
   char *separator;        /* NULL for signature_on = "body" */
   GStrv signed_headers;   /* lower-case, NULL for signature_on = "body" */
+  const char *timestamp_header; /* one of signed_headers, or NULL */
+  guint64 timestamp_tolerance_ms; /* 0: not checked */
 } Rule;
 
 struct _CdvizHeaderValidator
@@ -117,6 +143,7 @@ struct _CdvizHeaderValidator
 
   GPtrArray *rules;       /* Rule*, config order */
   gboolean needs_body;
+  gint64 now_for_testing; /* Unix seconds; 0: the real clock */
 };
 
 G_DEFINE_FINAL_TYPE (CdvizHeaderValidator, cdviz_header_validator, G_TYPE_OBJECT)
@@ -135,6 +162,10 @@ G_DEFINE_QUARK (cdviz-header-validator-error-quark, cdviz_header_validator_error
 #define REASON_SIGNATURE_NOT_FOUND "signature not found or readable"
 #define REASON_SIGNATURE_MISMATCH "Signature verification mismatch"
 #define HMAC_SHA256_LEN 32
+#define DEFAULT_TIMESTAMP_TOLERANCE_MS (300 * 1000)
+/* Unix seconds, at most 15 digits: far beyond any real date, and no
+ * overflow in milliseconds. */
+#define MAX_TIMESTAMP_DIGITS 15
 
 static const char *
 rule_type_to_string (RuleType type)
@@ -722,13 +753,90 @@ bad_headers:
   return FALSE;
 }
 
+/* Sets rule->timestamp_header and rule->timestamp_tolerance_ms from the
+ * `timestamp_header` and `timestamp_tolerance` fields; needs
+ * rule->signed_headers. */
+static gboolean
+parse_timestamp (Rule        *rule,
+                 JsonObject  *obj,
+                 GError     **error)
+{
+  const char *header;
+  JsonNode *tolerance = json_object_get_member (obj, "timestamp_tolerance");
+
+  if (!get_string_field (rule->name, "signature", obj, "timestamp_header", FALSE, NULL,
+                         &header, error))
+    return FALSE;
+
+  if (header != NULL)
+    {
+      for (guint i = 0; rule->signed_headers != NULL && rule->signed_headers[i] != NULL; i++)
+        {
+          if (g_ascii_strcasecmp (rule->signed_headers[i], header) == 0)
+            rule->timestamp_header = rule->signed_headers[i];
+        }
+      if (rule->timestamp_header == NULL)
+        {
+          /* An unsigned timestamp could be changed at will. */
+          g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       _("header '%s': field 'timestamp_header' ('%s') must be one of the "
+                         "headers of signature_on.headers_then_body, so that it is signed"),
+                       rule->name, header);
+          return FALSE;
+        }
+    }
+  else if (rule->signed_headers != NULL)
+    {
+      const char * const *signed_headers = (const char * const *) rule->signed_headers;
+
+      /* Standard Webhooks, then Svix (static strings) */
+      if (g_strv_contains (signed_headers, "webhook-timestamp"))
+        rule->timestamp_header = "webhook-timestamp";
+      else if (g_strv_contains (signed_headers, "svix-timestamp"))
+        rule->timestamp_header = "svix-timestamp";
+    }
+
+  rule->timestamp_tolerance_ms = DEFAULT_TIMESTAMP_TOLERANCE_MS;
+  if (tolerance == NULL)
+    return TRUE;
+
+  if (rule->timestamp_header == NULL)
+    {
+      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
+                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                   _("header '%s': field 'timestamp_tolerance' needs a signed timestamp header "
+                     "(set 'timestamp_header' to one of signature_on.headers_then_body.headers)"),
+                   rule->name);
+      return FALSE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (tolerance) && json_node_get_value_type (tolerance) == G_TYPE_INT64 &&
+      json_node_get_int (tolerance) >= 0 && json_node_get_int (tolerance) <= G_MAXINT32)
+    {
+      rule->timestamp_tolerance_ms = (guint64) json_node_get_int (tolerance) * 1000;
+      return TRUE;
+    }
+  if (node_is_string (tolerance) &&
+      cdviz_parse_duration (json_node_get_string (tolerance), &rule->timestamp_tolerance_ms) &&
+      rule->timestamp_tolerance_ms <= (guint64) G_MAXINT32 * 1000)
+    return TRUE;
+
+  g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
+               CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+               _("header '%s': field 'timestamp_tolerance' must be a duration such as \"5m\" "
+                 "or a number of seconds (0 turns the check off)"),
+               rule->name);
+  return FALSE;
+}
+
 static gboolean
 parse_signature (Rule        *rule,
                  JsonObject  *obj,
                  GError     **error)
 {
   static const char * const allowed[] = {
-    "token", "token_encoding", "signature_prefix", "signature_on", "signature_encoding", NULL
+    "token", "token_encoding", "signature_prefix", "signature_on", "signature_encoding",
+    "timestamp_header", "timestamp_tolerance", NULL
   };
   const char *token, *token_encoding, *signature_prefix, *signature_encoding;
   Encoding encoding;
@@ -778,7 +886,7 @@ parse_signature (Rule        *rule,
     }
 
   rule->signature_prefix = g_strdup (signature_prefix);
-  return TRUE;
+  return parse_timestamp (rule, obj, error);
 }
 
 static Rule *
@@ -1164,19 +1272,119 @@ signature_matches (const char *value,
   return found;
 }
 
+/* What a check covers: the request head (every rule but the MACs), the
+ * body (the MACs of signature rules), or both. */
+typedef enum {
+  PHASE_HEAD = 1 << 0,
+  PHASE_BODY = 1 << 1,
+  PHASE_ALL = PHASE_HEAD | PHASE_BODY,
+} Phase;
+
+/* Strict: decimal digits only, as Standard Webhooks and Svix send them. */
+static gboolean
+parse_unix_seconds (const char *text,
+                    gint64     *out)
+{
+  gint64 value = 0;
+  gsize n = 0;
+
+  for (const char *p = text; *p != '\0'; p++, n++)
+    {
+      if (!g_ascii_isdigit (*p) || n >= MAX_TIMESTAMP_DIGITS)
+        return FALSE;
+      value = value * 10 + (*p - '0');
+    }
+  if (n == 0)
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
+static char *
+format_tolerance (guint64 ms)
+{
+  if (ms % 1000 == 0)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " s", ms / 1000);
+  return g_strdup_printf ("%" G_GUINT64_FORMAT " ms", ms);
+}
+
+/* The timestamp is public (it is sent in clear): no need for constant
+ * time here. Returns NULL when it is within the tolerance, else the
+ * reason. */
+static char *
+check_timestamp (const Rule *rule,
+                 const char *value,
+                 gint64      now_ms)
+{
+  g_autofree char *tolerance = NULL;
+  gint64 timestamp, timestamp_ms;
+
+  if (!parse_unix_seconds (value, &timestamp))
+    return g_strdup_printf ("invalid timestamp in header '%s' (expected Unix seconds)",
+                            rule->timestamp_header);
+  timestamp_ms = timestamp * 1000;
+  if (timestamp_ms < now_ms && (guint64) (now_ms - timestamp_ms) > rule->timestamp_tolerance_ms)
+    {
+      tolerance = format_tolerance (rule->timestamp_tolerance_ms);
+      return g_strdup_printf ("timestamp in header '%s' is too old (tolerance %s)",
+                              rule->timestamp_header, tolerance);
+    }
+  if (timestamp_ms > now_ms && (guint64) (timestamp_ms - now_ms) > rule->timestamp_tolerance_ms)
+    {
+      tolerance = format_tolerance (rule->timestamp_tolerance_ms);
+      return g_strdup_printf ("timestamp in header '%s' is too far in the future (tolerance %s)",
+                              rule->timestamp_header, tolerance);
+    }
+  return NULL;
+}
+
+/* The checks of a signature rule that need no body: every signed header is
+ * there and the timestamp, if any, is within the tolerance. */
+static Outcome
+check_signature_head (const Rule  *rule,
+                      LookupFunc   lookup,
+                      gpointer     data,
+                      gint64       now_ms,
+                      char       **reason_out)
+{
+  for (guint i = 0; rule->signed_headers != NULL && rule->signed_headers[i] != NULL; i++)
+    {
+      if (lookup (data, rule->signed_headers[i]) == NULL)
+        {
+          *reason_out = g_strdup_printf ("missing header '%s'", rule->signed_headers[i]);
+          return OUTCOME_SIGNATURE;
+        }
+    }
+  if (rule->timestamp_header != NULL && rule->timestamp_tolerance_ms > 0)
+    {
+      *reason_out = check_timestamp (rule, lookup (data, rule->timestamp_header), now_ms);
+      if (*reason_out != NULL)
+        return OUTCOME_SIGNATURE;
+    }
+  return OUTCOME_OK;
+}
+
 static Outcome
 check_rule (const Rule  *rule,
             LookupFunc   lookup,
             gpointer     data,
             GBytes      *body,
+            Phase        phase,
+            gint64       now_ms,
             char       **reason_out)
 {
-  const char *value = lookup (data, rule->lname);
+  const char *value;
   const char *reason = NULL;
   char *reason_owned = NULL;
   g_autofree char *expected = NULL;
+  Outcome outcome;
   gboolean ok;
 
+  /* Only signature rules have anything to check in the body. */
+  if (!(phase & PHASE_HEAD) && rule->type != RULE_SIGNATURE)
+    return OUTCOME_OK;
+
+  value = lookup (data, rule->lname);
   if (rule->type == RULE_SIGNATURE && (value == NULL || *value == '\0'))
     {
       *reason_out = g_strdup (REASON_SIGNATURE_NOT_FOUND);
@@ -1198,6 +1406,12 @@ check_rule (const Rule  *rule,
       return g_regex_match (rule->regex, value, 0, NULL) ? OUTCOME_OK : OUTCOME_PATTERN_MISMATCH;
 
     case RULE_SIGNATURE:
+      if (phase & PHASE_HEAD)
+        {
+          outcome = check_signature_head (rule, lookup, data, now_ms, reason_out);
+          if (outcome != OUTCOME_OK || !(phase & PHASE_BODY))
+            return outcome;
+        }
       expected = compute_signature (rule, lookup, data, body, &reason, &reason_owned);
       if (expected == NULL)
         {
@@ -1223,8 +1437,12 @@ check_all (CdvizHeaderValidator  *self,
            LookupFunc             lookup,
            gpointer               data,
            GBytes                *body,
+           Phase                  phase,
            char                 **message)
 {
+  gint64 now_ms = self->now_for_testing != 0 ? self->now_for_testing * 1000
+                                             : g_get_real_time () / 1000;
+
   if (message != NULL)
     *message = NULL;
 
@@ -1232,7 +1450,7 @@ check_all (CdvizHeaderValidator  *self,
     {
       const Rule *rule = g_ptr_array_index (self->rules, i);
       g_autofree char *reason = NULL;
-      Outcome outcome = check_rule (rule, lookup, data, body, &reason);
+      Outcome outcome = check_rule (rule, lookup, data, body, phase, now_ms, &reason);
       guint status;
       char *text;
 
@@ -1276,7 +1494,8 @@ check_all (CdvizHeaderValidator  *self,
     }
 
   if (self->rules->len > 0)
-    g_debug ("all %u header rules passed", self->rules->len);
+    g_debug ("all %u header rules passed%s", self->rules->len,
+             phase == PHASE_HEAD ? " (head)" : phase == PHASE_BODY ? " (body)" : "");
   return SOUP_STATUS_OK;
 }
 
@@ -1307,7 +1526,7 @@ cdviz_header_validator_check (CdvizHeaderValidator  *self,
 {
   g_return_val_if_fail (CDVIZ_IS_HEADER_VALIDATOR (self), SOUP_STATUS_INTERNAL_SERVER_ERROR);
 
-  return check_all (self, lookup_hash, headers, body, message);
+  return check_all (self, lookup_hash, headers, body, PHASE_ALL, message);
 }
 
 /**
@@ -1335,5 +1554,122 @@ cdviz_header_validator_check_soup (CdvizHeaderValidator  *self,
 {
   g_return_val_if_fail (CDVIZ_IS_HEADER_VALIDATOR (self), SOUP_STATUS_INTERNAL_SERVER_ERROR);
 
-  return check_all (self, lookup_soup, headers, body, message);
+  return check_all (self, lookup_soup, headers, body, PHASE_ALL, message);
+}
+
+/**
+ * cdviz_header_validator_check_head:
+ * @self: a #CdvizHeaderValidator
+ * @headers: (nullable) (element-type utf8 utf8): the request headers, lower-case
+ *   name → first value
+ * @message: (out) (optional) (nullable) (transfer full): return location for
+ *   the plain-text explanation of a failure, or %NULL
+ *
+ * Runs, in order, everything that needs no body: every `exists`, `equals`,
+ * `matches` and `secret` rule, and of each `signature` rule the presence of
+ * the signature and of the signed headers, and the timestamp (see
+ * [class@HeaderValidator]). Call it as soon as the request head is read, to
+ * refuse a request before reading its body; then, if it passed and
+ * [method@HeaderValidator.needs_body] says so, call
+ * [method@HeaderValidator.check_body] once the body is in.
+ *
+ * Returns: %SOUP_STATUS_OK, %SOUP_STATUS_UNAUTHORIZED or
+ *   %SOUP_STATUS_FORBIDDEN, as for [method@HeaderValidator.check]
+ */
+guint
+cdviz_header_validator_check_head (CdvizHeaderValidator  *self,
+                                   GHashTable            *headers,
+                                   char                 **message)
+{
+  g_return_val_if_fail (CDVIZ_IS_HEADER_VALIDATOR (self), SOUP_STATUS_INTERNAL_SERVER_ERROR);
+
+  return check_all (self, lookup_hash, headers, NULL, PHASE_HEAD, message);
+}
+
+/**
+ * cdviz_header_validator_check_head_soup:
+ * @self: a #CdvizHeaderValidator
+ * @headers: (nullable): the request headers, as libsoup parsed them
+ * @message: (out) (optional) (nullable) (transfer full): return location for
+ *   the plain-text explanation of a failure, or %NULL
+ *
+ * [method@HeaderValidator.check_head], reading the headers straight from
+ * libsoup (the first occurrence of a repeated header, as
+ * [method@HeaderValidator.check_soup]).
+ *
+ * Returns: %SOUP_STATUS_OK, %SOUP_STATUS_UNAUTHORIZED or
+ *   %SOUP_STATUS_FORBIDDEN, as for [method@HeaderValidator.check]
+ */
+guint
+cdviz_header_validator_check_head_soup (CdvizHeaderValidator  *self,
+                                        SoupMessageHeaders    *headers,
+                                        char                 **message)
+{
+  g_return_val_if_fail (CDVIZ_IS_HEADER_VALIDATOR (self), SOUP_STATUS_INTERNAL_SERVER_ERROR);
+
+  return check_all (self, lookup_soup, headers, NULL, PHASE_HEAD, message);
+}
+
+/**
+ * cdviz_header_validator_check_body:
+ * @self: a #CdvizHeaderValidator
+ * @headers: (nullable) (element-type utf8 utf8): the request headers, lower-case
+ *   name → first value
+ * @body: (nullable): the request body (%NULL counts as empty)
+ * @message: (out) (optional) (nullable) (transfer full): return location for
+ *   the plain-text explanation of a failure, or %NULL
+ *
+ * Runs, in order, what [method@HeaderValidator.check_head] left out: the
+ * MAC of each `signature` rule over the signed headers and @body. Call it
+ * only for a request that passed [method@HeaderValidator.check_head]; the
+ * two together accept exactly the requests [method@HeaderValidator.check]
+ * accepts (timestamps are checked once, by the head step). With no
+ * `signature` rule it accepts everything.
+ *
+ * Returns: %SOUP_STATUS_OK, or %SOUP_STATUS_UNAUTHORIZED with @message set
+ */
+guint
+cdviz_header_validator_check_body (CdvizHeaderValidator  *self,
+                                   GHashTable            *headers,
+                                   GBytes                *body,
+                                   char                 **message)
+{
+  g_return_val_if_fail (CDVIZ_IS_HEADER_VALIDATOR (self), SOUP_STATUS_INTERNAL_SERVER_ERROR);
+
+  return check_all (self, lookup_hash, headers, body, PHASE_BODY, message);
+}
+
+/**
+ * cdviz_header_validator_check_body_soup:
+ * @self: a #CdvizHeaderValidator
+ * @headers: (nullable): the request headers, as libsoup parsed them
+ * @body: (nullable): the request body (%NULL counts as empty)
+ * @message: (out) (optional) (nullable) (transfer full): return location for
+ *   the plain-text explanation of a failure, or %NULL
+ *
+ * [method@HeaderValidator.check_body], reading the headers straight from
+ * libsoup.
+ *
+ * Returns: %SOUP_STATUS_OK, or %SOUP_STATUS_UNAUTHORIZED with @message set
+ */
+guint
+cdviz_header_validator_check_body_soup (CdvizHeaderValidator  *self,
+                                        SoupMessageHeaders    *headers,
+                                        GBytes                *body,
+                                        char                 **message)
+{
+  g_return_val_if_fail (CDVIZ_IS_HEADER_VALIDATOR (self), SOUP_STATUS_INTERNAL_SERVER_ERROR);
+
+  return check_all (self, lookup_soup, headers, body, PHASE_BODY, message);
+}
+
+/* Tests only: checks as if the time were @unix_seconds (0: the real clock).
+ * Call before the validator is shared between threads. */
+void
+_cdviz_header_validator_set_now (CdvizHeaderValidator *self,
+                                 gint64                unix_seconds)
+{
+  g_return_if_fail (CDVIZ_IS_HEADER_VALIDATOR (self));
+
+  self->now_for_testing = unix_seconds;
 }

@@ -64,6 +64,28 @@ guint                 cdviz_header_validator_check_soup (CdvizHeaderValidator  *
                                                          char                 **message);
 
 CDVIZ_AVAILABLE_IN_1_0
+guint                 cdviz_header_validator_check_head (CdvizHeaderValidator  *self,
+                                                         GHashTable            *headers,
+                                                         char                 **message);
+
+CDVIZ_AVAILABLE_IN_1_0
+guint                 cdviz_header_validator_check_head_soup (CdvizHeaderValidator  *self,
+                                                              SoupMessageHeaders    *headers,
+                                                              char                 **message);
+
+CDVIZ_AVAILABLE_IN_1_0
+guint                 cdviz_header_validator_check_body (CdvizHeaderValidator  *self,
+                                                         GHashTable            *headers,
+                                                         GBytes                *body,
+                                                         char                 **message);
+
+CDVIZ_AVAILABLE_IN_1_0
+guint                 cdviz_header_validator_check_body_soup (CdvizHeaderValidator  *self,
+                                                              SoupMessageHeaders    *headers,
+                                                              GBytes                *body,
+                                                              char                 **message);
+
+CDVIZ_AVAILABLE_IN_1_0
 gboolean              cdviz_secure_equal (const guint8 *a,
                                           gsize         a_len,
                                           const guint8 *b,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cdviz-header-validator.h"
+#include "cdviz-header-validator-private.h"
 
 #define PYTHON "/usr/bin/python3"
 
@@ -548,10 +549,21 @@ test_signature_empty_body (void)
 #define SVIX_BODY "{\"email\":\"test@example.com\",\"username\":\"test_user\"}"
 #define SVIX_SIGNATURE "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
 
+/* Svix's test vector was signed at SVIX_TIMESTAMP: check it at that time,
+ * since svix-timestamp is checked against a tolerance. */
+static CdvizHeaderValidator *
+svix_validator_new (void)
+{
+  CdvizHeaderValidator *v = validator_new (SVIX_RULES);
+
+  _cdviz_header_validator_set_now (v, g_ascii_strtoll (SVIX_TIMESTAMP, NULL, 10));
+  return v;
+}
+
 static void
 test_signature_svix (void)
 {
-  g_autoptr(CdvizHeaderValidator) v = validator_new (SVIX_RULES);
+  g_autoptr(CdvizHeaderValidator) v = svix_validator_new ();
   g_autoptr(GHashTable) headers = NULL;
 
   g_assert_true (cdviz_header_validator_needs_body (v));
@@ -585,7 +597,7 @@ test_signature_svix (void)
 static void
 test_signature_several (void)
 {
-  g_autoptr(CdvizHeaderValidator) v = validator_new (SVIX_RULES);
+  g_autoptr(CdvizHeaderValidator) v = svix_validator_new ();
   g_autoptr(GHashTable) headers = NULL;
 
   /* Svix sends one signature per active key, space-separated. */
@@ -621,7 +633,7 @@ test_signature_token_not_logged (void)
   g_autoptr(GHashTable) headers = NULL;
 
   g_string_truncate (captured_log, 0);
-  v = validator_new (SVIX_RULES);
+  v = svix_validator_new ();
   headers = headers_new ("svix-id", SVIX_ID, "svix-timestamp", SVIX_TIMESTAMP,
                          "svix-signature", "v1,Ym9ndXMgc2lnbmF0dXJl", NULL);
   assert_check (v, headers, SVIX_BODY, SOUP_STATUS_UNAUTHORIZED,
@@ -755,7 +767,7 @@ test_soup_repeated_header (void)
 static void
 test_soup_signature (void)
 {
-  g_autoptr(CdvizHeaderValidator) v = validator_new (SVIX_RULES);
+  g_autoptr(CdvizHeaderValidator) v = svix_validator_new ();
   SoupMessageHeaders *headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
   g_autofree char *message = NULL;
 
@@ -965,6 +977,398 @@ test_secure_equal (void)
   g_assert_false (cdviz_secure_equal ((const guint8 *) "ab", 2, (const guint8 *) "ab\0", 3));
 }
 
+/* ---------------------------------------------------------------------- */
+/* Head, then body                                                          */
+
+/* Standard Webhooks (https://www.standardwebhooks.com/): the key is
+ * "whsec_" + base64; the signature is "v1," + base64 (HMAC-SHA256 of
+ * "id.timestamp.body"). */
+#define SW_KEY_B64 "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define SW_RULES_WITH(extra) \
+  "{\"webhook-signature\": {\"type\": \"signature\"," \
+  " \"token\": \"" SW_KEY_B64 "\", \"token_encoding\": \"base64\"," \
+  " \"signature_prefix\": \"v1,\", \"signature_encoding\": \"base64\"," \
+  " \"signature_on\": {\"headers_then_body\": {\"separator\": \".\"," \
+  "                    \"headers\": [\"webhook-id\", \"webhook-timestamp\"]}}" extra "}," \
+  " \"X-Api-Key\": {\"type\": \"equals\", \"value\": \"k3y\"}}"
+#define SW_RULES SW_RULES_WITH ("")
+#define SW_ID "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+#define SW_BODY "{\"type\":\"dev.cdevents.build.started.0.2.0\"}"
+
+/* Signs like a Standard Webhooks sender, with GLib's HMAC (independent of
+ * the validator's libgcrypt). */
+static char *
+sw_sign (const char *id,
+         gint64      timestamp,
+         const char *body)
+{
+  gsize key_len;
+  g_autofree guchar *key = g_base64_decode (SW_KEY_B64, &key_len);
+  g_autofree char *data = g_strdup_printf ("%s.%" G_GINT64_FORMAT ".%s", id, timestamp, body);
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, key, key_len);
+  guint8 mac[32];
+  gsize mac_len = sizeof mac;
+  g_autofree char *b64 = NULL;
+
+  g_hmac_update (hmac, (const guchar *) data, -1);
+  g_hmac_get_digest (hmac, mac, &mac_len);
+  b64 = g_base64_encode (mac, mac_len);
+  return g_strconcat ("v1,", b64, NULL);
+}
+
+static GHashTable *
+sw_headers (gint64      timestamp,
+            const char *signature,
+            const char *api_key)
+{
+  g_autofree char *ts = g_strdup_printf ("%" G_GINT64_FORMAT, timestamp);
+  GHashTable *headers = headers_new ("webhook-id", SW_ID, "webhook-timestamp", ts, NULL);
+
+  if (signature != NULL)
+    g_hash_table_insert (headers, g_strdup ("webhook-signature"), g_strdup (signature));
+  if (api_key != NULL)
+    g_hash_table_insert (headers, g_strdup ("x-api-key"), g_strdup (api_key));
+  return headers;
+}
+
+/* Checks in two steps as a server reading the body itself does, and that
+ * the two steps accept exactly what one check accepts. Returns the status
+ * of the first failing step (the head one fails first). */
+static guint
+check_split (CdvizHeaderValidator  *v,
+             GHashTable            *headers,
+             const char            *body,
+             gboolean              *failed_on_head,
+             char                 **message)
+{
+  g_autoptr(GBytes) bytes = body != NULL ? g_bytes_new (body, strlen (body)) : NULL;
+  guint head, all, status;
+
+  all = cdviz_header_validator_check (v, headers, bytes, NULL);
+  head = cdviz_header_validator_check_head (v, headers, message);
+  *failed_on_head = head != SOUP_STATUS_OK;
+  if (head != SOUP_STATUS_OK)
+    status = head;
+  else
+    status = cdviz_header_validator_check_body (v, headers, bytes, message);
+  g_assert_cmpuint (status == SOUP_STATUS_OK, ==, all == SOUP_STATUS_OK);
+  return status;
+}
+
+static void
+test_split_signature_and_equals (void)
+{
+  g_autoptr(CdvizHeaderValidator) v = validator_new (SW_RULES);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autofree char *good = sw_sign (SW_ID, now, SW_BODY);
+  g_autofree char *message = NULL;
+  g_autoptr(GHashTable) headers = NULL;
+  gboolean on_head;
+
+  g_assert_true (cdviz_header_validator_needs_body (v));
+
+  /* Everything right. */
+  headers = sw_headers (now, good, "k3y");
+  g_assert_cmpuint (check_split (v, headers, SW_BODY, &on_head, &message), ==, SOUP_STATUS_OK);
+  g_assert_null (message);
+  g_clear_pointer (&headers, g_hash_table_unref);
+
+  /* No API key: refused by the head alone, without a body, even though the
+   * signature rule comes first. */
+  headers = sw_headers (now, good, NULL);
+  g_assert_cmpuint (cdviz_header_validator_check_head (v, headers, &message), ==,
+                    SOUP_STATUS_UNAUTHORIZED);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'X-Api-Key' is missing");
+  g_clear_pointer (&message, g_free);
+  g_assert_cmpuint (check_split (v, headers, SW_BODY, &on_head, NULL), ==, SOUP_STATUS_UNAUTHORIZED);
+  g_assert_true (on_head);
+  g_clear_pointer (&headers, g_hash_table_unref);
+
+  /* Wrong API key: 403 from the head. */
+  headers = sw_headers (now, good, "nope");
+  g_assert_cmpuint (check_split (v, headers, SW_BODY, &on_head, &message), ==, SOUP_STATUS_FORBIDDEN);
+  g_assert_true (on_head);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'X-Api-Key' has invalid value");
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&headers, g_hash_table_unref);
+
+  /* No signature at all: the head says so. */
+  headers = sw_headers (now, NULL, "k3y");
+  g_assert_cmpuint (check_split (v, headers, SW_BODY, &on_head, &message), ==,
+                    SOUP_STATUS_UNAUTHORIZED);
+  g_assert_true (on_head);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'webhook-signature' signature "
+                   "validation failed: signature not found or readable");
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&headers, g_hash_table_unref);
+
+  /* A signed header missing: the head says so. */
+  headers = sw_headers (now, good, "k3y");
+  g_hash_table_remove (headers, "webhook-id");
+  g_assert_cmpuint (check_split (v, headers, SW_BODY, &on_head, &message), ==,
+                    SOUP_STATUS_UNAUTHORIZED);
+  g_assert_true (on_head);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'webhook-signature' signature "
+                   "validation failed: missing header 'webhook-id'");
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&headers, g_hash_table_unref);
+
+  /* Credentials right, body tampered with: only the body step sees it. */
+  headers = sw_headers (now, good, "k3y");
+  g_assert_cmpuint (check_split (v, headers, SW_BODY " ", &on_head, &message), ==,
+                    SOUP_STATUS_UNAUTHORIZED);
+  g_assert_false (on_head);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'webhook-signature' signature "
+                   "validation failed: Signature verification mismatch");
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&headers, g_hash_table_unref);
+}
+
+static void
+test_split_body_checks_only_macs (void)
+{
+  g_autoptr(CdvizHeaderValidator) plain =
+    validator_new ("{\"X-A\": {\"type\": \"exists\"}, \"X-B\": {\"type\": \"matches\", \"pattern\": \"^b$\"}}");
+  g_autoptr(CdvizHeaderValidator) v = validator_new (SW_RULES);
+  g_autoptr(GHashTable) none = no_headers ();
+  g_autofree char *message = NULL;
+
+  /* Without signature rules, the head step is the whole check and the
+   * body step has nothing to do. */
+  g_assert_false (cdviz_header_validator_needs_body (plain));
+  g_assert_cmpuint (cdviz_header_validator_check_head (plain, none, &message), ==,
+                    SOUP_STATUS_UNAUTHORIZED);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'X-A' is missing");
+  g_clear_pointer (&message, g_free);
+  g_assert_cmpuint (cdviz_header_validator_check_body (plain, none, NULL, &message), ==, SOUP_STATUS_OK);
+  g_assert_null (message);
+
+  /* The body step does not repeat the other rules. */
+  {
+    gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+    g_autofree char *good = sw_sign (SW_ID, now, SW_BODY);
+    g_autoptr(GHashTable) headers = sw_headers (now, good, NULL);
+    g_autoptr(GBytes) body = g_bytes_new_static (SW_BODY, strlen (SW_BODY));
+
+    g_assert_cmpuint (cdviz_header_validator_check_body (v, headers, body, NULL), ==, SOUP_STATUS_OK);
+  }
+}
+
+static void
+test_split_soup (void)
+{
+  g_autoptr(CdvizHeaderValidator) v = validator_new (SW_RULES);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autofree char *good = sw_sign (SW_ID, now, SW_BODY);
+  g_autofree char *ts = g_strdup_printf ("%" G_GINT64_FORMAT, now);
+  g_autoptr(GBytes) body = g_bytes_new_static (SW_BODY, strlen (SW_BODY));
+  g_autofree char *message = NULL;
+  SoupMessageHeaders *headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
+
+  soup_message_headers_append (headers, "Webhook-Id", SW_ID);
+  soup_message_headers_append (headers, "Webhook-Timestamp", ts);
+  soup_message_headers_append (headers, "Webhook-Signature", good);
+  g_assert_cmpuint (cdviz_header_validator_check_head_soup (v, headers, &message), ==,
+                    SOUP_STATUS_UNAUTHORIZED);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'X-Api-Key' is missing");
+  g_clear_pointer (&message, g_free);
+
+  soup_message_headers_append (headers, "X-Api-Key", "k3y");
+  g_assert_cmpuint (cdviz_header_validator_check_head_soup (v, headers, &message), ==, SOUP_STATUS_OK);
+  g_assert_cmpuint (cdviz_header_validator_check_body_soup (v, headers, body, &message), ==,
+                    SOUP_STATUS_OK);
+  g_assert_null (message);
+  g_clear_pointer (&body, g_bytes_unref);
+  body = g_bytes_new_static ("{}", 2);
+  g_assert_cmpuint (cdviz_header_validator_check_body_soup (v, headers, body, &message), ==,
+                    SOUP_STATUS_UNAUTHORIZED);
+  g_assert_cmpstr (message, ==, "Header validation failed: Header 'webhook-signature' signature "
+                   "validation failed: Signature verification mismatch");
+  soup_message_headers_unref (headers);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timestamps                                                               */
+
+static void
+assert_timestamp (CdvizHeaderValidator *v,
+                  gint64                now,
+                  gint64                timestamp,
+                  guint                 status,
+                  const char           *reason)
+{
+  g_autofree char *signature = sw_sign (SW_ID, timestamp, SW_BODY);
+  g_autoptr(GHashTable) headers = sw_headers (timestamp, signature, "k3y");
+  g_autofree char *message = NULL;
+  g_autofree char *expected = NULL;
+
+  _cdviz_header_validator_set_now (v, now);
+  if (reason != NULL)
+    expected = g_strconcat ("Header validation failed: Header 'webhook-signature' signature "
+                            "validation failed: ", reason, NULL);
+  /* The head step refuses a stale request before its body is read. */
+  g_assert_cmpuint (cdviz_header_validator_check_head (v, headers, &message), ==, status);
+  g_assert_cmpstr (message, ==, expected);
+  assert_check (v, headers, SW_BODY, status, expected);
+}
+
+static void
+test_timestamp_standard_webhooks (void)
+{
+  g_autoptr(CdvizHeaderValidator) v = validator_new (SW_RULES);
+  const gint64 now = 1767225600; /* 2026-01-01T00:00:00Z */
+
+  assert_timestamp (v, now, now, SOUP_STATUS_OK, NULL);
+  assert_timestamp (v, now, now - 300, SOUP_STATUS_OK, NULL);
+  assert_timestamp (v, now, now + 300, SOUP_STATUS_OK, NULL);
+  assert_timestamp (v, now, now - 301, SOUP_STATUS_UNAUTHORIZED,
+                    "timestamp in header 'webhook-timestamp' is too old (tolerance 300 s)");
+  assert_timestamp (v, now, now - 86400 * 365, SOUP_STATUS_UNAUTHORIZED,
+                    "timestamp in header 'webhook-timestamp' is too old (tolerance 300 s)");
+  assert_timestamp (v, now, now + 301, SOUP_STATUS_UNAUTHORIZED,
+                    "timestamp in header 'webhook-timestamp' is too far in the future (tolerance 300 s)");
+  assert_timestamp (v, now, 0, SOUP_STATUS_UNAUTHORIZED,
+                    "timestamp in header 'webhook-timestamp' is too old (tolerance 300 s)");
+
+  /* With the real clock. */
+  _cdviz_header_validator_set_now (v, 0);
+  {
+    gint64 real = g_get_real_time () / G_USEC_PER_SEC;
+    g_autofree char *fresh = sw_sign (SW_ID, real, SW_BODY);
+    g_autofree char *stale = sw_sign (SW_ID, real - 3600, SW_BODY);
+    g_autoptr(GHashTable) ok = sw_headers (real, fresh, "k3y");
+    g_autoptr(GHashTable) replayed = sw_headers (real - 3600, stale, "k3y");
+
+    assert_check (v, ok, SW_BODY, SOUP_STATUS_OK, NULL);
+    assert_check (v, replayed, SW_BODY, SOUP_STATUS_UNAUTHORIZED,
+                  "Header validation failed: Header 'webhook-signature' signature validation failed: "
+                  "timestamp in header 'webhook-timestamp' is too old (tolerance 300 s)");
+  }
+}
+
+static void
+test_timestamp_invalid (void)
+{
+  g_autoptr(CdvizHeaderValidator) v = validator_new (SW_RULES);
+  const char * const bad[] = { "", "abc", "-5", "+1767225600", "1767225600.5", " 1767225600",
+                               "1767225600 ", "0x1", "1234567890123456", NULL };
+
+  _cdviz_header_validator_set_now (v, 1767225600);
+  for (guint i = 0; bad[i] != NULL; i++)
+    {
+      g_autoptr(GHashTable) headers = sw_headers (0, "v1,AAAA", "k3y");
+      g_autofree char *message = NULL;
+
+      g_hash_table_insert (headers, g_strdup ("webhook-timestamp"), g_strdup (bad[i]));
+      g_assert_cmpuint (cdviz_header_validator_check_head (v, headers, &message), ==,
+                        SOUP_STATUS_UNAUTHORIZED);
+      g_assert_cmpstr (message, ==, "Header validation failed: Header 'webhook-signature' signature "
+                       "validation failed: invalid timestamp in header 'webhook-timestamp' "
+                       "(expected Unix seconds)");
+    }
+}
+
+static void
+test_timestamp_tolerance (void)
+{
+  g_autoptr(CdvizHeaderValidator) off = validator_new (SW_RULES_WITH (", \"timestamp_tolerance\": 0"));
+  g_autoptr(CdvizHeaderValidator) ten = validator_new (SW_RULES_WITH (", \"timestamp_tolerance\": \"10m\""));
+  g_autoptr(CdvizHeaderValidator) secs = validator_new (SW_RULES_WITH (", \"timestamp_tolerance\": 5"));
+  const gint64 now = 1767225600;
+
+  /* 0 turns the check off (as cdviz-collector, which has none). */
+  assert_timestamp (off, now, 1649367553, SOUP_STATUS_OK, NULL);
+  assert_timestamp (off, now, now + 86400, SOUP_STATUS_OK, NULL);
+
+  assert_timestamp (ten, now, now - 600, SOUP_STATUS_OK, NULL);
+  assert_timestamp (ten, now, now - 601, SOUP_STATUS_UNAUTHORIZED,
+                    "timestamp in header 'webhook-timestamp' is too old (tolerance 600 s)");
+
+  assert_timestamp (secs, now, now + 5, SOUP_STATUS_OK, NULL);
+  assert_timestamp (secs, now, now + 6, SOUP_STATUS_UNAUTHORIZED,
+                    "timestamp in header 'webhook-timestamp' is too far in the future (tolerance 5 s)");
+}
+
+static void
+test_timestamp_svix_and_custom_header (void)
+{
+  g_autoptr(CdvizHeaderValidator) svix = svix_validator_new ();
+  g_autoptr(CdvizHeaderValidator) custom = NULL;
+  g_autoptr(CdvizHeaderValidator) unprotected = NULL;
+  g_autoptr(GHashTable) headers = NULL;
+
+  /* svix-timestamp is found without configuration. */
+  headers = headers_new ("svix-id", SVIX_ID, "svix-timestamp", SVIX_TIMESTAMP,
+                         "svix-signature", SVIX_SIGNATURE, NULL);
+  assert_check (svix, headers, SVIX_BODY, SOUP_STATUS_OK, NULL);
+  _cdviz_header_validator_set_now (svix, g_ascii_strtoll (SVIX_TIMESTAMP, NULL, 10) + 301);
+  assert_check (svix, headers, SVIX_BODY, SOUP_STATUS_UNAUTHORIZED,
+                "Header validation failed: Header 'Svix-Signature' signature validation failed: "
+                "timestamp in header 'svix-timestamp' is too old (tolerance 300 s)");
+
+  /* Any signed header can be named; its case does not matter. */
+  custom = validator_new ("{\"X-Sig\": {\"type\": \"signature\", \"token\": \"t\","
+                          " \"signature_on\": {\"headers_then_body\": {\"separator\": \":\","
+                          "                    \"headers\": [\"X-Request-Time\"]}},"
+                          " \"timestamp_header\": \"x-request-TIME\", \"timestamp_tolerance\": 60}}");
+  g_clear_pointer (&headers, g_hash_table_unref);
+  headers = headers_new ("x-request-time", "1767225000", "x-sig", "whatever", NULL);
+  _cdviz_header_validator_set_now (custom, 1767225600);
+  assert_check (custom, headers, "{}", SOUP_STATUS_UNAUTHORIZED,
+                "Header validation failed: Header 'X-Sig' signature validation failed: "
+                "timestamp in header 'x-request-time' is too old (tolerance 60 s)");
+
+  /* Other signed headers carry no time: nothing is checked. */
+  unprotected = validator_new ("{\"X-Sig\": {\"type\": \"signature\", \"token\": \"t\","
+                               " \"signature_on\": {\"headers_then_body\": {\"separator\": \":\","
+                               "                    \"headers\": [\"X-Request-Time\"]}}}}");
+  _cdviz_header_validator_set_now (unprotected, 1767225600);
+  assert_check (unprotected, headers, "{}", SOUP_STATUS_UNAUTHORIZED,
+                "Header validation failed: Header 'X-Sig' signature validation failed: "
+                "Signature verification mismatch");
+}
+
+static void
+test_config_timestamp (void)
+{
+  assert_config_error ("{\"X-Sig\": {\"type\": \"signature\", \"token\": \"t\","
+                       " \"timestamp_header\": \"X-Time\"}}",
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'X-Sig': field 'timestamp_header' ('X-Time') must be one of the "
+                       "headers of signature_on.headers_then_body, so that it is signed");
+  assert_config_error ("{\"X-Sig\": {\"type\": \"signature\", \"token\": \"t\","
+                       " \"signature_on\": {\"headers_then_body\": {\"separator\": \".\", \"headers\": [\"a\"]}},"
+                       " \"timestamp_header\": \"X-Time\"}}",
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'X-Sig': field 'timestamp_header' ('X-Time') must be one of the "
+                       "headers of signature_on.headers_then_body, so that it is signed");
+  assert_config_error ("{\"X-Sig\": {\"type\": \"signature\", \"token\": \"t\","
+                       " \"timestamp_tolerance\": 60}}",
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'X-Sig': field 'timestamp_tolerance' needs a signed timestamp header "
+                       "(set 'timestamp_header' to one of signature_on.headers_then_body.headers)");
+  assert_config_error ("{\"X-Sig\": {\"type\": \"signature\", \"token\": \"t\","
+                       " \"timestamp_header\": 5}}",
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'X-Sig': field 'timestamp_header' for rule type 'signature' must be a string");
+  assert_config_error (SW_RULES_WITH (", \"timestamp_tolerance\": -1"),
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'webhook-signature': field 'timestamp_tolerance' must be a duration "
+                       "such as \"5m\" or a number of seconds (0 turns the check off)");
+  assert_config_error (SW_RULES_WITH (", \"timestamp_tolerance\": \"soon\""),
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'webhook-signature': field 'timestamp_tolerance' must be a duration "
+                       "such as \"5m\" or a number of seconds (0 turns the check off)");
+  assert_config_error (SW_RULES_WITH (", \"timestamp_tolerance\": true"),
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'webhook-signature': field 'timestamp_tolerance' must be a duration "
+                       "such as \"5m\" or a number of seconds (0 turns the check off)");
+  /* Only the rule types that take them. */
+  assert_config_error ("{\"X-A\": {\"type\": \"exists\", \"timestamp_tolerance\": 60}}",
+                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
+                       "header 'X-A': unknown field 'timestamp_tolerance' for rule type 'exists'");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1006,6 +1410,14 @@ main (int   argc,
   g_test_add_func ("/header-validator/config/bad-signature-on", test_config_bad_signature_on);
   g_test_add_func ("/header-validator/config/unset-env", test_config_unset_env);
   g_test_add_func ("/header-validator/secure-equal", test_secure_equal);
+  g_test_add_func ("/header-validator/split/signature-and-equals", test_split_signature_and_equals);
+  g_test_add_func ("/header-validator/split/body-checks-only-macs", test_split_body_checks_only_macs);
+  g_test_add_func ("/header-validator/split/soup", test_split_soup);
+  g_test_add_func ("/header-validator/timestamp/standard-webhooks", test_timestamp_standard_webhooks);
+  g_test_add_func ("/header-validator/timestamp/invalid", test_timestamp_invalid);
+  g_test_add_func ("/header-validator/timestamp/tolerance", test_timestamp_tolerance);
+  g_test_add_func ("/header-validator/timestamp/svix-and-custom-header", test_timestamp_svix_and_custom_header);
+  g_test_add_func ("/header-validator/config/timestamp", test_config_timestamp);
 
   return g_test_run ();
 }

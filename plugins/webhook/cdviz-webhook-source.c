@@ -21,7 +21,11 @@
  *   source's transformers);
  * - 400: the body is not JSON, not a CDEvent, or its `context.id` holds CR,
  *   LF or NUL (JSON error body with the reason);
- * - 401 / 403: a header rule failed (text/plain, the validator's message);
+ * - 401 / 403: a header rule failed (text/plain, the validator's message).
+ *   Everything but the MAC of a `signature` rule (including a signature's
+ *   timestamp) is checked once the headers are read, and a failure there
+ *   is answered without keeping the body; the MACs are checked once the
+ *   body is in;
  * - 405 with `Allow: POST`; 413 when the body is larger than
  *   `max_body_size` (refused from `Content-Length` before the body is
  *   stored);
@@ -223,17 +227,38 @@ get_default_source (CdvizWebhookSource *self)
   return self->default_source;
 }
 
+/* Set on a message whose head passed the rules in the early handler. */
+static G_DEFINE_QUARK (cdviz-webhook-head-checked, head_checked)
+
+typedef enum {
+  CHECK_HEAD,     /* before the body: everything but the MACs */
+  CHECK_BODY,     /* after CHECK_HEAD passed: the MACs */
+  CHECK_ALL,
+} CheckStep;
+
 static guint
 check_headers (CdvizWebhookSource *self,
                SoupServerMessage  *msg,
-               GBytes             *body)
+               GBytes             *body,
+               CheckStep           step)
 {
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   g_autofree char *message = NULL;
   guint status;
 
-  status = cdviz_header_validator_check_soup (self->validator,
-                                              soup_server_message_get_request_headers (msg),
-                                              body, &message);
+  switch (step)
+    {
+    case CHECK_HEAD:
+      status = cdviz_header_validator_check_head_soup (self->validator, headers, &message);
+      break;
+    case CHECK_BODY:
+      status = cdviz_header_validator_check_body_soup (self->validator, headers, body, &message);
+      break;
+    case CHECK_ALL:
+    default:
+      status = cdviz_header_validator_check_soup (self->validator, headers, body, &message);
+      break;
+    }
   if (status != SOUP_STATUS_OK)
     {
       g_debug ("Webhook %s: %s", self->path, message);
@@ -297,12 +322,17 @@ early_handler (SoupServer        *server,
       return;
     }
 
-  /* Rules that do not need the body are checked before reading it. */
-  if (!cdviz_header_validator_needs_body (self->validator) &&
-      check_headers (self, msg, NULL) != SOUP_STATUS_OK)
+  /* Everything that needs no body (all rules but the MACs of signatures,
+   * timestamps included) is checked before reading it, so that a client
+   * without credentials cannot make us read and keep a body. */
+  if (!cdviz_header_validator_is_empty (self->validator))
     {
-      refuse_body (msg);
-      return;
+      if (check_headers (self, msg, NULL, CHECK_HEAD) != SOUP_STATUS_OK)
+        {
+          refuse_body (msg);
+          return;
+        }
+      g_object_set_qdata (G_OBJECT (msg), head_checked_quark (), GINT_TO_POINTER (TRUE));
     }
 
   if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
@@ -355,8 +385,16 @@ handler (SoupServer        *server,
       return;
     }
 
-  if (!cdviz_header_validator_is_empty (self->validator) &&
-      check_headers (self, msg, body) != SOUP_STATUS_OK)
+  /* The early handler checked the head; should it not have run, check
+   * everything here. */
+  if (g_object_get_qdata (G_OBJECT (msg), head_checked_quark ()) != NULL)
+    {
+      if (cdviz_header_validator_needs_body (self->validator) &&
+          check_headers (self, msg, body, CHECK_BODY) != SOUP_STATUS_OK)
+        return;
+    }
+  else if (!cdviz_header_validator_is_empty (self->validator) &&
+           check_headers (self, msg, body, CHECK_ALL) != SOUP_STATUS_OK)
     return;
 
   normalized = cdviz_cdevent_parse (data, (gssize) length, get_default_source (self), &error);
@@ -577,11 +615,20 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
   /**
    * CdvizWebhookSource:headers:
    *
-   * Header rules (a JSON object: header name → rule), checked before the
-   * body is parsed.
+   * Header rules (a JSON object: header name → rule, see
+   * [class@HeaderValidator]). Every rule but the MAC of a `signature` is
+   * checked as soon as the headers are read, before the body is; a
+   * signature's MAC once the body is in. A signature whose signed headers
+   * carry a timestamp (`webhook-timestamp`, `svix-timestamp`, or the rule's
+   * `timestamp_header`) is refused when it is older, or further in the
+   * future, than the rule's `timestamp_tolerance` (default 300 s).
    */
   properties[PROP_HEADERS] =
-    g_param_spec_boxed ("headers", NULL, "Header rules a request must pass (header name → rule)", JSON_TYPE_NODE,
+    g_param_spec_boxed ("headers", NULL,
+                        "Header rules a request must pass (header name → rule); all but signature MACs are "
+                        "checked before the body is read; timestamped signatures (webhook-timestamp, "
+                        "svix-timestamp, timestamp_header) outside timestamp_tolerance (default 300 s) get 401",
+                        JSON_TYPE_NODE,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
