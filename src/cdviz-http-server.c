@@ -1671,7 +1671,7 @@ set_tls_priority (CdvizHttpServer *self)
                        ? TLS_PRIORITY_1_3 : TLS_PRIORITY_1_2;
   const char *current = g_getenv ("G_TLS_GNUTLS_PRIORITY");
 
-  if (current == NULL)
+  if (current == NULL || *current == '\0')
     g_setenv ("G_TLS_GNUTLS_PRIORITY", wanted, TRUE);
   else if (!g_str_equal (current, wanted))
     g_message (_("TLS: using G_TLS_GNUTLS_PRIORITY from the environment (%s), "

@@ -143,10 +143,10 @@ def handshake(port, *args):
                         "-servername", "127.0.0.1"] + list(args),
                        input=b"", capture_output=True, timeout=30)
     out = r.stdout.decode("latin-1")
-    cipher = re.search(r"Cipher is (\S+)", out)
-    protocol = re.search(r"Protocol\s*:\s*(\S+)", out)
-    ok = cipher is not None and cipher.group(1) != "(NONE)"
-    return ok, protocol.group(1) if protocol else None, cipher.group(1) if cipher else None
+    m = re.search(r"New, (\S+), Cipher is (\S+)", out)
+    if m is None or m.group(2) == "(NONE)":
+        return False, None, None
+    return True, m.group(1), m.group(2)
 
 
 @unittest.skipUnless(OPENSSL, "needs openssl")
@@ -169,7 +169,7 @@ class TlsPolicy(unittest.TestCase):
             "[http]\n", "[http]\n%s\n" % extra)
         environment = dict(SAN_ENV or {})
         environment.update(env or {})
-        # The test itself may run with the variable set: the pipeline must not.
+        # Empty counts as unset (the test itself may run with it set).
         p = Pipeline(config, env=dict(environment, G_TLS_GNUTLS_PRIORITY=""))
         self.addCleanup(p.close)
         return p
