@@ -663,12 +663,12 @@ id = "in"
 
 [sources.in.extractor.headers]
 "webhook-signature" = { type = "signature", token = "%s", token_encoding = "base64", signature_prefix = "v1,", signature_encoding = "base64", signature_on = { headers_then_body = { separator = ".", headers = ["webhook-id", "webhook-timestamp"] } } }
-"X-Api-Key" = { type = "secret", value = "CDVIZ_HOSTILE_API_KEY" }
+"X-Api-Key" = { type = "secret", value = "%s" }
 
 [sinks.sse]
 type = "sse"
 id = "events"
-""" % WEBHOOK_KEY
+""" % (WEBHOOK_KEY, "hostile-api-key")
 
 
 class EarlyRulesAndReplay(unittest.TestCase):
@@ -680,7 +680,7 @@ class EarlyRulesAndReplay(unittest.TestCase):
     API_KEY = "hostile-api-key"
 
     def setUp(self):
-        self.p = Pipeline(EARLY_CONFIG, env={"CDVIZ_HOSTILE_API_KEY": self.API_KEY})
+        self.p = Pipeline(EARLY_CONFIG)
         self.addCleanup(self.p.close)
 
     def signed_headers(self, body, timestamp=None, msg_id="msg_hostile", api_key=API_KEY):
@@ -888,6 +888,15 @@ def metric(p, name):
     raise AssertionError("no metric %s in:\n%s" % (name, body.decode()))
 
 
+def serves_healthz(p):
+    """Whether a new connection gets /healthz answered 200 (False when it is
+    refused or closed, e.g. at max_connections)."""
+    try:
+        return p.request("GET", "/healthz")[0] == 200
+    except (ConnectionResetError, EOFError, BrokenPipeError):
+        return False
+
+
 def smuggle_event(event_id):
     return event(event_id)
 
@@ -996,13 +1005,7 @@ class NegativeLength(HostileBase):
             # lets go of them within its lingering time (2 s) even though
             # the attacker keeps its end open.
             self.assertTrue(all(is_closed(s, 5) for s in socks))
-
-            def healthy():
-                try:
-                    return self.p.request("GET", "/healthz")[0] == 200
-                except (ConnectionResetError, EOFError, BrokenPipeError):
-                    return False
-            self.assertTrue(wait_for(healthy, 6))
+            self.assertTrue(wait_for(lambda: serves_healthz(self.p), 6))
             self.assert_serving()
         finally:
             for s in socks:
@@ -1096,7 +1099,7 @@ class Descriptors(HostileBase):
         finally:
             for s in socks:
                 s.close()
-        self.assertTrue(wait_for(lambda: p.request("GET", "/healthz")[0] == 200, 10))
+        self.assertTrue(wait_for(lambda: serves_healthz(p), 10))
         self.assertGreaterEqual(
             metric(p, 'cdviz_http_connections_closed_total{reason="max_connections"}'), 60)
         self.assertEqual(metric(p, "cdviz_http_accept_failures_total"), 0)
@@ -1118,7 +1121,7 @@ class Descriptors(HostileBase):
                 s.close()
         self.assertTrue(wait_for(lambda: self.p.fd_count() < low - 4, 10),
                         "descriptors: %d" % self.p.fd_count())
-        self.assertTrue(wait_for(lambda: self.p.request("GET", "/healthz")[0] == 200, 10))
+        self.assertTrue(wait_for(lambda: serves_healthz(self.p), 10))
         resource.prlimit(self.p.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
         self.assertGreater(metric(self.p, "cdviz_http_accept_failures_total"), 0)
         self.assertIn("Cannot accept a connection: Too many open files", self.p.stderr())
