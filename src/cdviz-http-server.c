@@ -1,22 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#define _GNU_SOURCE  /* accept4() */
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
 #include "cdviz-http-server.h"
-#include "cdviz-http-stream-private.h"
+#include "cdviz-http-connections-private.h"
 
 /**
  * CdvizHttpServer:
@@ -67,20 +59,6 @@ typedef struct {
   guint64 max_body_size;
 } Route;
 
-/* A connection libsoup accepted, until its socket is closed. */
-typedef struct {
-  CdvizHttpServer *server;
-  GSocket *socket;
-  GSource *timer;        /* header, body or idle deadline; NULL while busy */
-  gboolean waiting;      /* kept alive, waiting for the next request */
-  gboolean in_body;      /* headers read, the body still arriving */
-  CdvizHttpStream *stream;  /* what libsoup reads */
-  /* refused: libsoup is done, the rest of the request is drained */
-  GIOStream *linger_base;
-  GSource *linger_watch;
-  gsize lingered;
-} Connection;
-
 typedef struct {
   CdvizMetricsFunc func;
   gpointer user_data;
@@ -91,50 +69,46 @@ struct _CdvizHttpServer
 {
   GObject parent_instance;
 
+  /* construct-only properties */
   char *host;
   guint port;
-  guint bound_port;
+  GTlsCertificate *tls_certificate;
+  GTlsProtocolVersion tls_min_version;
+  CdvizHttpLimits limits;        /* timeouts, max_connections */
+  guint max_headers;
+  gsize max_header_size;
 
+  guint bound_port;
   GMainContext *context;
   GMainLoop *loop;
   GThread *thread;
-  SoupServer *server;
+  SoupServer *server;             /* HTTP thread */
+  CdvizHttpConnections *connections; /* from start; HTTP thread */
 
   GHashTable *routes;     /* path → Route; frozen once started */
-  GHashTable *idle_watches; /* GSocket → GSource; HTTP thread only */
-  guint in_flight;          /* requests read but not answered; HTTP thread */
   GArray *metrics;        /* MetricsEntry; frozen once started */
   int ready;              /* atomic */
   gboolean started;
 
-  /* limits; set before the server starts */
-  guint64 header_timeout_ms;
-  guint64 idle_timeout_ms;
-  guint64 body_timeout_ms;
-  guint max_connections;     /* as configured */
-  guint open_limit;          /* as enforced, within RLIMIT_NOFILE */
-  guint max_headers;
-  gsize max_header_size;
-  GTlsCertificate *tls_certificate;
-  GTlsProtocolVersion tls_min_version;
-
-  GHashTable *connections;  /* GSocket → Connection; HTTP thread only */
-  guint prune_at;           /* prune closed connections at this size */
-
-  GSocket *listener;
-  GSource *accept_source;   /* NULL while accepting is paused */
-  GSource *accept_resume;
-  int reserve_fd;           /* spent to refuse a connection on EMFILE */
-  gint64 last_emfile_warning;
-
-  /* metrics (atomic) */
-  guint64 timed_out;
-  guint64 refused_connections;
-  guint64 refused_headers;
-  guint64 refused_framing;
-  guint64 refused_bodies;
-  guint64 accept_failures;
+  guint64 refused_headers;  /* atomic */
 };
+
+enum {
+  PROP_0,
+  PROP_HOST,
+  PROP_PORT,
+  PROP_TLS_CERTIFICATE,
+  PROP_TLS_MIN_VERSION,
+  PROP_HEADER_TIMEOUT,
+  PROP_BODY_TIMEOUT,
+  PROP_IDLE_TIMEOUT,
+  PROP_MAX_CONNECTIONS,
+  PROP_MAX_HEADERS,
+  PROP_MAX_HEADER_SIZE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_MS 60000
@@ -142,17 +116,9 @@ struct _CdvizHttpServer
 #define DEFAULT_MAX_CONNECTIONS 10000
 #define DEFAULT_MAX_HEADERS 100
 #define DEFAULT_MAX_HEADER_SIZE (64 * 1024)
-#define PRUNE_MIN 64
 #define LISTEN_BACKLOG 4096
 #define DEFAULT_ROUTE_MAX_BODY_SIZE (1024 * 1024)
-/* Descriptors kept for everything but client connections. */
-#define RESERVED_DESCRIPTORS 64
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100
-#define LINGER_MS 2000
-#define LINGER_MAX_BYTES (1024 * 1024)
-/* RFC 6585; libsoup 3.2.3 knows neither the code nor its phrase. */
-#define STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE 431
+#define STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE CDVIZ_HTTP_STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
 
 #define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
 #define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
@@ -182,78 +148,6 @@ route_free (gpointer data)
 }
 
 static void
-idle_watch_free (gpointer data)
-{
-  GSource *source = data;
-
-  g_source_destroy (source);
-  g_source_unref (source);
-}
-
-static void
-connection_stop_timer (Connection *conn)
-{
-  if (conn->timer != NULL)
-    {
-      g_source_destroy (conn->timer);
-      g_clear_pointer (&conn->timer, g_source_unref);
-    }
-}
-
-static void
-connection_stop_lingering (Connection *conn)
-{
-  if (conn->linger_watch != NULL)
-    {
-      g_source_destroy (conn->linger_watch);
-      g_clear_pointer (&conn->linger_watch, g_source_unref);
-    }
-  if (conn->linger_base != NULL)
-    {
-      g_socket_close (conn->socket, NULL);
-      g_clear_object (&conn->linger_base);
-    }
-}
-
-static void
-connection_free (gpointer data)
-{
-  Connection *conn = data;
-
-  connection_stop_timer (conn);
-  connection_stop_lingering (conn);
-  g_clear_object (&conn->stream);
-  g_object_unref (conn->socket);
-  g_free (conn);
-}
-
-/* libsoup 3.2.3 knows a connection accepted through
- * soup_server_accept_iostream() by its stream and addresses only:
- * the remote address carries the socket. */
-static GQuark
-socket_quark (void)
-{
-  return g_quark_from_static_string ("cdviz-http-socket");
-}
-
-static GSocket *
-message_socket (SoupServerMessage *msg)
-{
-  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-
-  return remote != NULL ? g_object_get_qdata (G_OBJECT (remote), socket_quark ()) : NULL;
-}
-
-static Connection *
-message_connection (CdvizHttpServer   *self,
-                    SoupServerMessage *msg)
-{
-  GSocket *socket = message_socket (msg);
-
-  return socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
-}
-
-static void
 metrics_entry_clear (gpointer data)
 {
   MetricsEntry *entry = data;
@@ -267,13 +161,14 @@ cdviz_http_server_finalize (GObject *object)
 {
   CdvizHttpServer *self = CDVIZ_HTTP_SERVER (object);
 
+  /* Stopped by its owner, which may not drop its last reference on the
+   * HTTP thread (that would join the thread from itself). */
+  if (self->thread != NULL)
+    g_critical ("A CdvizHttpServer is finalized while it runs: call "
+                "cdviz_http_server_stop() first");
   cdviz_http_server_stop (self);
 
-  if (self->reserve_fd >= 0)
-    close (self->reserve_fd);
   g_clear_pointer (&self->routes, g_hash_table_unref);
-  g_clear_pointer (&self->idle_watches, g_hash_table_unref);
-  g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->tls_certificate);
   g_clear_pointer (&self->metrics, g_array_unref);
   g_clear_pointer (&self->loop, g_main_loop_unref);
@@ -284,30 +179,219 @@ cdviz_http_server_finalize (GObject *object)
 }
 
 static void
+cdviz_http_server_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  CdvizHttpServer *self = CDVIZ_HTTP_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOST:
+      g_value_set_string (value, self->host);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, cdviz_http_server_get_port (self));
+      break;
+    case PROP_TLS_CERTIFICATE:
+      g_value_set_object (value, self->tls_certificate);
+      break;
+    case PROP_TLS_MIN_VERSION:
+      g_value_set_enum (value, self->tls_min_version);
+      break;
+    case PROP_HEADER_TIMEOUT:
+      g_value_set_uint64 (value, self->limits.header_timeout_ms);
+      break;
+    case PROP_BODY_TIMEOUT:
+      g_value_set_uint64 (value, self->limits.body_timeout_ms);
+      break;
+    case PROP_IDLE_TIMEOUT:
+      g_value_set_uint64 (value, self->limits.idle_timeout_ms);
+      break;
+    case PROP_MAX_CONNECTIONS:
+      g_value_set_uint (value, self->limits.max_connections);
+      break;
+    case PROP_MAX_HEADERS:
+      g_value_set_uint (value, self->max_headers);
+      break;
+    case PROP_MAX_HEADER_SIZE:
+      g_value_set_uint (value, (guint) self->max_header_size);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_http_server_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  CdvizHttpServer *self = CDVIZ_HTTP_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOST:
+      g_free (self->host);
+      self->host = g_value_dup_string (value);
+      break;
+    case PROP_PORT:
+      self->port = g_value_get_uint (value);
+      break;
+    case PROP_TLS_CERTIFICATE:
+      g_set_object (&self->tls_certificate, g_value_get_object (value));
+      break;
+    case PROP_TLS_MIN_VERSION:
+      self->tls_min_version = g_value_get_enum (value);
+      if (self->tls_min_version != G_TLS_PROTOCOL_VERSION_TLS_1_3)
+        self->tls_min_version = G_TLS_PROTOCOL_VERSION_TLS_1_2;
+      break;
+    case PROP_HEADER_TIMEOUT:
+      self->limits.header_timeout_ms = g_value_get_uint64 (value);
+      break;
+    case PROP_BODY_TIMEOUT:
+      self->limits.body_timeout_ms = g_value_get_uint64 (value);
+      break;
+    case PROP_IDLE_TIMEOUT:
+      self->limits.idle_timeout_ms = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_CONNECTIONS:
+      self->limits.max_connections = g_value_get_uint (value);
+      break;
+    case PROP_MAX_HEADERS:
+      self->max_headers = g_value_get_uint (value);
+      break;
+    case PROP_MAX_HEADER_SIZE:
+      self->max_header_size = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 cdviz_http_server_class_init (CdvizHttpServerClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = cdviz_http_server_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+
+  object_class->finalize = cdviz_http_server_finalize;
+  object_class->get_property = cdviz_http_server_get_property;
+  object_class->set_property = cdviz_http_server_set_property;
+
+  /**
+   * CdvizHttpServer:host:
+   *
+   * The address to listen on: an IP address (`127.0.0.1`, `0.0.0.0`, `::`)
+   * or a host name.
+   */
+  properties[PROP_HOST] =
+    g_param_spec_string ("host", NULL,
+                         "Address to listen on: an IP address (`0.0.0.0`, `::` for every interface) or a host name",
+                         "127.0.0.1", flags);
+  /**
+   * CdvizHttpServer:port:
+   *
+   * The TCP port; 0 picks a free one. Once started, the port listened on.
+   */
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL,
+                       "TCP port; 0 picks a free port (the log line “Listening on …” shows it)",
+                       0, 65535, 8080, flags);
+  /**
+   * CdvizHttpServer:tls-certificate:
+   *
+   * The server's certificate with its private key (see
+   * g_tls_certificate_new_from_files()); with one, the server speaks HTTPS
+   * only.
+   */
+  properties[PROP_TLS_CERTIFICATE] =
+    g_param_spec_object ("tls-certificate", NULL, "Certificate and key; HTTPS only when set",
+                         G_TYPE_TLS_CERTIFICATE, flags);
+  /**
+   * CdvizHttpServer:tls-min-version:
+   *
+   * The oldest TLS version accepted: %G_TLS_PROTOCOL_VERSION_TLS_1_2 (with
+   * forward-secret AEAD suites only) or %G_TLS_PROTOCOL_VERSION_TLS_1_3. It
+   * goes through glib-networking's `G_TLS_GNUTLS_PRIORITY`, read once per
+   * process when the first TLS connection is made; when the environment sets
+   * it already, it wins.
+   */
+  properties[PROP_TLS_MIN_VERSION] =
+    g_param_spec_enum ("tls-min-version", NULL, "Oldest TLS version accepted",
+                       G_TYPE_TLS_PROTOCOL_VERSION, G_TLS_PROTOCOL_VERSION_TLS_1_2, flags);
+  /**
+   * CdvizHttpServer:header-timeout:
+   *
+   * How long, in milliseconds, a client may take to send the complete
+   * headers of a request (for a new connection, from the moment it is
+   * accepted, TLS handshake included; for a kept-alive one, from the first
+   * byte of its next request). A slower client is disconnected. 0 disables
+   * it.
+   */
+  properties[PROP_HEADER_TIMEOUT] =
+    g_param_spec_uint64 ("header-timeout", NULL, "Milliseconds to send a request's headers; 0: none",
+                         0, G_MAXUINT32, DEFAULT_HEADER_TIMEOUT_MS, flags);
+  /**
+   * CdvizHttpServer:body-timeout:
+   *
+   * How long, in milliseconds, a client may take to send the body of a
+   * request once its headers are in. A slower client is disconnected and
+   * its request not handled. 0 disables it.
+   */
+  properties[PROP_BODY_TIMEOUT] =
+    g_param_spec_uint64 ("body-timeout", NULL, "Milliseconds to send a request's body; 0: none",
+                         0, G_MAXUINT32, DEFAULT_BODY_TIMEOUT_MS, flags);
+  /**
+   * CdvizHttpServer:idle-timeout:
+   *
+   * How long, in milliseconds, a kept-alive connection may stay idle
+   * between two requests. 0 disables it.
+   */
+  properties[PROP_IDLE_TIMEOUT] =
+    g_param_spec_uint64 ("idle-timeout", NULL, "Milliseconds a kept-alive connection may idle; 0: none",
+                         0, G_MAXUINT32, DEFAULT_IDLE_TIMEOUT_MS, flags);
+  /**
+   * CdvizHttpServer:max-connections:
+   *
+   * How many connections (SSE streams included) may be open at once; more
+   * are closed as soon as they are accepted. At start it is lowered to fit
+   * the descriptor limit. 0: only the descriptor limit.
+   */
+  properties[PROP_MAX_CONNECTIONS] =
+    g_param_spec_uint ("max-connections", NULL, "Open connections at most; 0: the descriptor limit",
+                       0, 1048576, DEFAULT_MAX_CONNECTIONS, flags);
+  /**
+   * CdvizHttpServer:max-headers:
+   *
+   * Requests with more header fields are answered 431 and their
+   * connection closed. 0: no limit.
+   */
+  properties[PROP_MAX_HEADERS] =
+    g_param_spec_uint ("max-headers", NULL, "Header fields of a request at most; 0: no limit",
+                       0, 100000, DEFAULT_MAX_HEADERS, flags);
+  /**
+   * CdvizHttpServer:max-header-size:
+   *
+   * Requests whose header fields are larger, in bytes, are answered 431 and
+   * their connection closed. 0: no limit of the server's own (libsoup 3.2.3
+   * drops a request head over 64 KiB whatever the setting).
+   */
+  properties[PROP_MAX_HEADER_SIZE] =
+    g_param_spec_uint ("max-header-size", NULL, "Bytes of a request's header fields at most; 0: no limit",
+                       0, 1048576, DEFAULT_MAX_HEADER_SIZE, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 cdviz_http_server_init (CdvizHttpServer *self)
 {
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);
-  self->idle_watches = g_hash_table_new_full (NULL, NULL, g_object_unref,
-                                              idle_watch_free);
   self->metrics = g_array_new (FALSE, TRUE, sizeof (MetricsEntry));
   g_array_set_clear_func (self->metrics, metrics_entry_clear);
-  self->connections = g_hash_table_new_full (NULL, NULL, NULL, connection_free);
-  self->prune_at = PRUNE_MIN;
   self->context = g_main_context_new ();
-  self->header_timeout_ms = DEFAULT_HEADER_TIMEOUT_MS;
-  self->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
-  self->body_timeout_ms = DEFAULT_BODY_TIMEOUT_MS;
-  self->max_connections = DEFAULT_MAX_CONNECTIONS;
-  self->reserve_fd = -1;
-  self->tls_min_version = G_TLS_PROTOCOL_VERSION_TLS_1_2;
-  self->max_headers = DEFAULT_MAX_HEADERS;
-  self->max_header_size = DEFAULT_MAX_HEADER_SIZE;
 }
 
 /**
@@ -316,7 +400,8 @@ cdviz_http_server_init (CdvizHttpServer *self)
  *   `localhost`…)
  * @port: the TCP port; 0 picks a free one (see [method@HttpServer.get_port])
  *
- * Creates a server. It listens only once started.
+ * Creates a server with the default limits; g_object_new() sets the
+ * others (see the properties). It listens only once started.
  *
  * Returns: (transfer full): a new server
  */
@@ -324,15 +409,10 @@ CdvizHttpServer *
 cdviz_http_server_new (const char *host,
                        guint       port)
 {
-  CdvizHttpServer *self;
-
   g_return_val_if_fail (host != NULL, NULL);
   g_return_val_if_fail (port <= 65535, NULL);
 
-  self = g_object_new (CDVIZ_TYPE_HTTP_SERVER, NULL);
-  self->host = g_strdup (host);
-  self->port = port;
-  return self;
+  return g_object_new (CDVIZ_TYPE_HTTP_SERVER, "host", host, "port", port, NULL);
 }
 
 /**
@@ -414,21 +494,10 @@ serve_metrics (CdvizHttpServer   *self,
   g_string_append_printf (out,
                           "# HELP cdviz_http_connections_closed_total Connections the server closed, by reason.\n"
                           "# TYPE cdviz_http_connections_closed_total counter\n"
-                          "cdviz_http_connections_closed_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n"
-                          "cdviz_http_connections_closed_total{reason=\"max_connections\"} %" G_GUINT64_FORMAT "\n"
-                          "cdviz_http_connections_closed_total{reason=\"header_limits\"} %" G_GUINT64_FORMAT "\n"
-                          "cdviz_http_connections_closed_total{reason=\"framing\"} %" G_GUINT64_FORMAT "\n"
-                          "cdviz_http_connections_closed_total{reason=\"body_refused\"} %" G_GUINT64_FORMAT "\n"
-                          "# HELP cdviz_http_accept_failures_total Connections that could not be accepted because the process had no descriptor left (EMFILE, ENFILE).\n"
-                          "# TYPE cdviz_http_accept_failures_total counter\n"
-                          "cdviz_http_accept_failures_total %" G_GUINT64_FORMAT "\n"
-                          "# HELP cdviz_http_max_connections Open connections at most, as enforced (within the descriptor limit).\n"
-                          "# TYPE cdviz_http_max_connections gauge\n"
-                          "cdviz_http_max_connections %u\n",
-                          COUNTER_GET (self->timed_out), COUNTER_GET (self->refused_connections),
-                          COUNTER_GET (self->refused_headers), COUNTER_GET (self->refused_framing),
-                          COUNTER_GET (self->refused_bodies), COUNTER_GET (self->accept_failures),
-                          self->open_limit);
+                          "cdviz_http_connections_closed_total{reason=\"header_limits\"} %" G_GUINT64_FORMAT "\n",
+                          COUNTER_GET (self->refused_headers));
+  if (self->connections != NULL)
+    _cdviz_http_connections_append_metrics (self->connections, out);
 
   for (guint i = 0; i < self->metrics->len; i++)
     {
@@ -483,150 +552,6 @@ server_callback (SoupServer        *server,
     }
 }
 
-/* --- connections: count, header and idle timeouts ----------------------
- *
- * libsoup 3.2.3 has no timeout of its own on a server connection, and no
- * limit on how many it accepts. Every connection is known here from its
- * first "request-started" (emitted as soon as it is accepted, and again
- * when a kept-alive connection waits for its next request) until its
- * socket is closed (pruned lazily, when the table doubled). Between
- * "request-started" and the request's "got-headers" a deadline runs: the
- * header timeout for a new connection, the idle timeout for a kept-alive
- * one (switched to the header timeout when its next request starts to
- * arrive, see idle_socket_ready()). On expiry the socket is shut down, not
- * closed: libsoup's reads fail, and libsoup closes and frees the connection
- * itself, so no descriptor number is reused under its feet. */
-
-static gboolean
-connection_timed_out (gpointer data)
-{
-  Connection *conn = data;
-
-  g_clear_pointer (&conn->timer, g_source_unref);
-  /* Closed by libsoup meanwhile (e.g. after a `Connection: close`
-   * answer): nothing timed out. */
-  if (g_socket_is_closed (conn->socket))
-    return G_SOURCE_REMOVE;
-
-  if (conn->waiting)
-    g_debug ("Closing a kept-alive connection idle for too long");
-  else if (conn->in_body)
-    g_debug ("Closing a connection that did not send its request body in time");
-  else
-    g_debug ("Closing a connection that did not send its request headers in time");
-  COUNTER_ADD (conn->server->timed_out, 1);
-  g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-connection_start_timer (Connection *conn,
-                        guint64     timeout_ms)
-{
-  connection_stop_timer (conn);
-  if (timeout_ms == 0)
-    return;
-  conn->timer = g_timeout_source_new (MIN (timeout_ms, G_MAXUINT));
-  g_source_set_callback (conn->timer, connection_timed_out, conn, NULL);
-  g_source_set_static_name (conn->timer, "[cdviz] header timeout");
-  g_source_attach (conn->timer, conn->server->context);
-}
-
-static void
-prune_connections (CdvizHttpServer *self)
-{
-  GHashTableIter iter;
-  Connection *conn;
-
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn))
-    if (g_socket_is_closed (conn->socket))
-      g_hash_table_iter_remove (&iter);
-  self->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (self->connections));
-}
-
-static gboolean
-expects_body (SoupServerMessage *msg)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-
-  switch (soup_message_headers_get_encoding (headers))
-    {
-    case SOUP_ENCODING_CONTENT_LENGTH:
-      return soup_message_headers_get_content_length (headers) > 0;
-    case SOUP_ENCODING_CHUNKED:
-    case SOUP_ENCODING_EOF:
-      return TRUE;
-    default:
-      return FALSE;
-    }
-}
-
-/* The request's headers are in: the header deadline stops, and the body
- * deadline starts when a body is to come. Called more than once per
- * request (early handler and "got-headers"): only the first starts it. */
-static void
-got_headers (SoupServerMessage *msg,
-             gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-  GSocket *socket = message_socket (msg);
-  Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
-
-  if (conn == NULL || conn->in_body)
-    return;
-  conn->waiting = FALSE;
-  if (self->body_timeout_ms > 0 && expects_body (msg))
-    {
-      conn->in_body = TRUE;
-      connection_start_timer (conn, self->body_timeout_ms);
-    }
-  else
-    connection_stop_timer (conn);
-}
-
-/* The whole request is in (body included). */
-static void
-got_request (CdvizHttpServer   *self,
-             SoupServerMessage *msg)
-{
-  GSocket *socket = message_socket (msg);
-  Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
-
-  if (conn != NULL)
-    {
-      conn->waiting = FALSE;
-      conn->in_body = FALSE;
-      connection_stop_timer (conn);
-    }
-}
-
-static void
-request_started (SoupServer        *server,
-                 SoupServerMessage *msg,
-                 gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-  GSocket *socket = message_socket (msg);
-  Connection *conn;
-
-  if (socket == NULL || g_socket_is_closed (socket))
-    return;
-
-  /* Known since it was accepted (accept_ready()). */
-  conn = g_hash_table_lookup (self->connections, socket);
-  if (conn == NULL)
-    return;
-
-  /* libsoup 3.2.3 emits "request-started" for the first request of a
-   * connection only; later ones are followed from "request-finished"
-   * (request_done()), the early handler and "request-read". */
-  conn->waiting = FALSE;
-  conn->in_body = FALSE;
-  connection_start_timer (conn, self->header_timeout_ms);
-  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers), self);
-}
-
 typedef struct {
   guint count;
   gsize size;
@@ -672,78 +597,6 @@ refuse_large_headers (CdvizHttpServer   *self,
   return TRUE;
 }
 
-/* --- requests answered from their head -----------------------------------
- *
- * libsoup 3.2.3 reads (and, unless told otherwise, keeps) the body of a
- * request even when an early handler already answered it. Here such a
- * request is answered at once on the connection, and the body is never
- * read: see cdviz_http_stream_refuse(). */
-
-static void
-append_response_header (const char *name,
-                        const char *value,
-                        gpointer    user_data)
-{
-  GString *out = user_data;
-
-  if (g_ascii_strcasecmp (name, "Content-Length") == 0 ||
-      g_ascii_strcasecmp (name, "Connection") == 0 ||
-      g_ascii_strcasecmp (name, "Transfer-Encoding") == 0)
-    return;
-  g_string_append_printf (out, "%s: %s\r\n", name, value);
-}
-
-/* The answer set on @msg, as it goes on the wire, ending the connection. */
-static GBytes *
-serialize_response (SoupServerMessage *msg)
-{
-  guint status = soup_server_message_get_status (msg);
-  const char *phrase = soup_server_message_get_reason_phrase (msg);
-  g_autoptr(GBytes) body = NULL;
-  GString *out = g_string_new (NULL);
-  gsize length = 0;
-
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_HEAD)
-    body = soup_message_body_flatten (soup_server_message_get_response_body (msg));
-  if (phrase == NULL)
-    phrase = status == STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
-             ? "Request Header Fields Too Large" : soup_status_get_phrase (status);
-  g_string_append_printf (out, "HTTP/1.%d %u %s\r\n",
-                          soup_server_message_get_http_version (msg) == SOUP_HTTP_1_0 ? 0 : 1,
-                          status, phrase);
-  soup_message_headers_foreach (soup_server_message_get_response_headers (msg),
-                                append_response_header, out);
-  if (body != NULL)
-    length = g_bytes_get_size (body);
-  g_string_append_printf (out, "Content-Length: %" G_GSIZE_FORMAT "\r\n"
-                          "Connection: close\r\n\r\n", length);
-  if (length > 0)
-    g_string_append_len (out, g_bytes_get_data (body, NULL), (gssize) length);
-  return g_string_free_to_bytes (out);
-}
-
-/* Sends the answer set on @msg now, and never reads its body. */
-static void
-refuse_body (CdvizHttpServer   *self,
-             SoupServerMessage *msg)
-{
-  Connection *conn = message_connection (self, msg);
-  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
-  g_autoptr(GBytes) response = NULL;
-
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Connection", "close");
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-  /* With `Expect: 100-continue` libsoup answers without reading the body. */
-  if (conn == NULL || conn->stream == NULL ||
-      (soup_message_headers_get_expectations (request) & SOUP_EXPECTATION_CONTINUE))
-    return;
-
-  COUNTER_ADD (self->refused_bodies, 1);
-  response = serialize_response (msg);
-  cdviz_http_stream_refuse (conn->stream, response);
-}
-
 static gboolean
 is_builtin_path (const char *path)
 {
@@ -752,8 +605,6 @@ is_builtin_path (const char *path)
 }
 
 #define BODY_RECEIVED_KEY "cdviz-body-received"
-#define IN_FLIGHT_KEY "cdviz-in-flight"
-#define STOP_GRACE_USEC (G_USEC_PER_SEC)
 
 /* A chunked body, counted as it arrives against its route's limit. */
 static void
@@ -777,7 +628,7 @@ got_chunk (SoupServerMessage *msg,
       cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
     }
   if (soup_server_message_get_status (msg) != 0)
-    refuse_body (self, msg);
+    _cdviz_http_connections_refuse_body (self->connections, msg);
 }
 
 static void
@@ -789,14 +640,14 @@ early_server_callback (SoupServer        *server,
 {
   CdvizHttpServer *self = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  gboolean body = expects_body (msg);
+  gboolean body = _cdviz_http_connections_expects_body (msg);
   Route *route;
 
-  got_headers (msg, self);
+  _cdviz_http_connections_got_headers (self->connections, msg);
   if (refuse_large_headers (self, msg))
     {
       if (body)
-        refuse_body (self, msg);
+        _cdviz_http_connections_refuse_body (self->connections, msg);
       return;
     }
 
@@ -832,7 +683,7 @@ early_server_callback (SoupServer        *server,
         }
     }
   if (soup_server_message_get_status (msg) != 0)
-    refuse_body (self, msg);
+    _cdviz_http_connections_refuse_body (self->connections, msg);
   else if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
     g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk), self);
 }
@@ -959,6 +810,33 @@ cdviz_http_server_set_max_body_size (CdvizHttpServer *self,
 }
 
 /**
+ * cdviz_http_server_steal_connection:
+ * @self: a #CdvizHttpServer
+ * @msg: a request of this server whose handler runs (on the HTTP thread)
+ * @socket: (out) (transfer full) (optional) (nullable): its socket
+ *
+ * Takes the connection of @msg away from libsoup, for a component that
+ * writes to it from then on (an SSE stream): libsoup forgets it, and the
+ * request no longer counts as in flight. The connection still counts in
+ * `max_connections` until it is closed.
+ *
+ * Returns: (transfer full) (nullable): the connection (a
+ *   #GSocketConnection, or a #GTlsConnection over one), or %NULL when the
+ *   client is gone already
+ */
+GIOStream *
+cdviz_http_server_steal_connection (CdvizHttpServer    *self,
+                                    SoupServerMessage  *msg,
+                                    GSocket           **socket)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), NULL);
+  g_return_val_if_fail (self->connections != NULL, NULL);
+
+  return _cdviz_http_connections_steal (self->connections, msg, socket);
+}
+
+/**
  * cdviz_http_server_add_metrics_func:
  * @self: a #CdvizHttpServer
  * @func: (scope notified): appends metrics text
@@ -982,123 +860,6 @@ cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
   g_array_append_val (self->metrics, entry);
 }
 
-/* --- idle keep-alive connections ----------------------------------------
- *
- * libsoup 3.2.3 never closes a keep-alive connection that the client closes
- * while it is idle between two requests (fixed upstream by commit d20c6601,
- * "Don't leak idle connections closed by the client", in 3.3): the socket
- * stays in CLOSE-WAIT and its descriptor is never released. Work around it
- * by watching every connection between the end of one request
- * ("request-finished") and the arrival of the next ("request-read"): when
- * the socket becomes readable and a peek reads end-of-file (or a reset), the
- * client is gone and nothing is in flight, so the socket is closed. Data
- * instead means a new request, left to libsoup. Sockets libsoup closes
- * itself are noticed (g_socket_is_closed()) and forgotten; their descriptor
- * is never touched again. */
-
-static gboolean
-idle_socket_ready (GSocket      *socket,
-                   GIOCondition  condition,
-                   gpointer      user_data)
-{
-  CdvizHttpServer *self = user_data;
-  char byte;
-  gssize n;
-
-  if (!g_socket_is_closed (socket))
-    {
-      n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-        {
-          Connection *conn;
-
-          if (n < 0)
-            return G_SOURCE_CONTINUE;   /* spurious wake-up */
-          /* a new request: libsoup reads it, within the header timeout */
-          conn = g_hash_table_lookup (self->connections, socket);
-          if (conn != NULL && conn->waiting)
-            {
-              conn->waiting = FALSE;
-              conn->in_body = FALSE;
-              connection_start_timer (conn, self->header_timeout_ms);
-            }
-        }
-      else
-        {
-          g_debug ("Closing an idle connection the client closed");
-          g_socket_close (socket, NULL);
-        }
-    }
-
-  /* Removing the entry destroys this source. */
-  g_hash_table_remove (self->idle_watches, socket);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-watch_idle_connection (SoupServer        *server,
-                       SoupServerMessage *msg,
-                       gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-  GSocket *socket = message_socket (msg);
-  GSource *source;
-
-  if (socket == NULL || g_socket_is_closed (socket) ||
-      g_hash_table_contains (self->idle_watches, socket))
-    return;
-
-  source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (source, G_SOURCE_FUNC (idle_socket_ready), self, NULL);
-  g_source_set_static_name (source, "[cdviz] idle connection");
-  g_source_attach (source, self->context);
-  g_hash_table_insert (self->idle_watches, g_object_ref (socket), source);
-}
-
-
-static void
-unwatch_busy_connection (SoupServer        *server,
-                         SoupServerMessage *msg,
-                         gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-  GSocket *socket = message_socket (msg);
-
-  if (socket != NULL)
-    g_hash_table_remove (self->idle_watches, socket);
-  got_request (self, msg);
-
-  g_object_set_data (G_OBJECT (msg), IN_FLIGHT_KEY, GINT_TO_POINTER (1));
-  self->in_flight++;
-}
-
-static void
-request_done (SoupServer        *server,
-              SoupServerMessage *msg,
-              gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-
-  GSocket *socket = message_socket (msg);
-  Connection *conn = socket != NULL ? g_hash_table_lookup (self->connections, socket) : NULL;
-
-  if (g_object_steal_data (G_OBJECT (msg), IN_FLIGHT_KEY) != NULL)
-    self->in_flight--;
-  watch_idle_connection (server, msg, user_data);
-
-  if (conn == NULL)
-    return;
-  conn->in_body = FALSE;
-  /* Kept alive: the idle timeout runs until the next request arrives. */
-  if (!g_socket_is_closed (socket))
-    {
-      conn->waiting = TRUE;
-      connection_start_timer (conn, self->idle_timeout_ms);
-    }
-  else
-    connection_stop_timer (conn);
-}
-
 static gpointer
 http_thread (gpointer data)
 {
@@ -1108,384 +869,6 @@ http_thread (gpointer data)
   g_main_loop_run (self->loop);
   g_main_context_pop_thread_default (self->context);
   return NULL;
-}
-
-/* --- accepting -------------------------------------------------------------
- *
- * The server accepts connections itself: libsoup 3.2.3's listener removes
- * itself for good after one failed accept (soup-listener.c, listen_watch()),
- * so one moment without a free descriptor (EMFILE) would stop the server
- * accepting forever. Here a failed accept is counted, the waiting
- * connection is closed with the spare descriptor kept for that (so that
- * its client is told at once instead of hanging in the backlog), and
- * accepting pauses for a moment and resumes. */
-
-static void start_accepting (CdvizHttpServer *self);
-
-static gboolean
-resume_accepting (gpointer data)
-{
-  CdvizHttpServer *self = data;
-
-  g_clear_pointer (&self->accept_resume, g_source_unref);
-  start_accepting (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-pause_accepting (CdvizHttpServer *self)
-{
-  if (self->accept_source != NULL)
-    {
-      g_source_destroy (self->accept_source);
-      g_clear_pointer (&self->accept_source, g_source_unref);
-    }
-  if (self->accept_resume == NULL)
-    {
-      self->accept_resume = g_timeout_source_new (ACCEPT_PAUSE_MS);
-      g_source_set_callback (self->accept_resume, resume_accepting, self, NULL);
-      g_source_set_static_name (self->accept_resume, "[cdviz] resume accepting");
-      g_source_attach (self->accept_resume, self->context);
-    }
-}
-
-static void
-out_of_descriptors (CdvizHttpServer *self,
-                    int              error_number)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  COUNTER_ADD (self->accept_failures, 1);
-  if (now - self->last_emfile_warning > 10 * G_USEC_PER_SEC)
-    {
-      self->last_emfile_warning = now;
-      g_warning (_("Cannot accept a connection: %s; refusing new connections until "
-                   "descriptors are free again"), g_strerror (error_number));
-    }
-
-  /* Spend the spare descriptor to tell one waiting client, then keep
-   * another spare. */
-  if (self->reserve_fd >= 0)
-    {
-      int fd;
-
-      close (self->reserve_fd);
-      fd = accept4 (g_socket_get_fd (self->listener), NULL, NULL, SOCK_CLOEXEC);
-      if (fd >= 0)
-        close (fd);
-      self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-  pause_accepting (self);
-}
-
-static void
-linger_done (Connection *conn)
-{
-  connection_stop_lingering (conn);
-}
-
-static gboolean
-linger_timed_out (gpointer data)
-{
-  Connection *conn = data;
-
-  g_clear_pointer (&conn->timer, g_source_unref);
-  linger_done (conn);
-  return G_SOURCE_REMOVE;
-}
-
-/* Drains what the client of a refused request still sends, so that
- * closing does not reset the connection before it read the answer. */
-static gboolean
-linger_readable (GSocket      *socket,
-                 GIOCondition  condition,
-                 gpointer      data)
-{
-  Connection *conn = data;
-  char buffer[16384];
-  gssize n;
-
-  do
-    n = recv (g_socket_get_fd (socket), buffer, sizeof buffer, MSG_DONTWAIT);
-  while (n > 0 && (conn->lingered += (gsize) n) < LINGER_MAX_BYTES);
-
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-    return G_SOURCE_CONTINUE;
-
-  /* end of file, an error, or enough */
-  g_clear_pointer (&conn->linger_watch, g_source_unref);
-  connection_stop_timer (conn);
-  linger_done (conn);
-  return G_SOURCE_REMOVE;
-}
-
-/* libsoup closed the stream of a refused request (CdvizHttpStreamLingerFunc). */
-static void
-start_lingering (CdvizHttpStream *stream,
-                 gpointer         user_data)
-{
-  CdvizHttpServer *self = user_data;
-  GSocket *socket = cdviz_http_stream_get_socket (stream);
-  Connection *conn = g_hash_table_lookup (self->connections, socket);
-
-  if (cdviz_http_stream_framing_failed (stream))
-    COUNTER_ADD (self->refused_framing, 1);
-
-  if (conn == NULL || conn->linger_base != NULL)
-    {
-      g_io_stream_close (cdviz_http_stream_get_base (stream), NULL, NULL);
-      return;
-    }
-
-  conn->linger_base = g_object_ref (cdviz_http_stream_get_base (stream));
-  conn->waiting = FALSE;
-  conn->in_body = FALSE;
-  g_hash_table_remove (self->idle_watches, socket);
-
-  connection_stop_timer (conn);
-  conn->timer = g_timeout_source_new (LINGER_MS);
-  g_source_set_callback (conn->timer, linger_timed_out, conn, NULL);
-  g_source_set_static_name (conn->timer, "[cdviz] lingering close");
-  g_source_attach (conn->timer, self->context);
-
-  conn->linger_watch = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (conn->linger_watch, G_SOURCE_FUNC (linger_readable), conn, NULL);
-  g_source_set_static_name (conn->linger_watch, "[cdviz] lingering drain");
-  g_source_attach (conn->linger_watch, self->context);
-}
-
-/* Hands a new connection to libsoup, behind a CdvizHttpStream. */
-static void
-add_connection (CdvizHttpServer *self,
-                GSocket         *socket)
-{
-  g_autoptr(GSocketConnection) connection = NULL;
-  g_autoptr(GIOStream) base = NULL;
-  g_autoptr(GSocketAddress) local = NULL;
-  g_autoptr(GSocketAddress) remote = NULL;
-  g_autoptr(GError) error = NULL;
-  Connection *conn;
-
-  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
-  local = g_socket_get_local_address (socket, &error);
-  if (local != NULL)
-    remote = g_socket_get_remote_address (socket, &error);
-  if (remote == NULL)
-    {
-      g_debug ("Dropping a connection closed before it was accepted: %s", error->message);
-      g_socket_close (socket, NULL);
-      return;
-    }
-
-  connection = g_socket_connection_factory_create_connection (socket);
-  if (self->tls_certificate != NULL)
-    {
-      static const char * const protocols[] = { "http/1.1", "http/1.0", NULL };
-
-      /* "database" set (to none) explicitly: left unset, glib-networking
-       * loads the system's whole trust store for every connection, and
-       * frees it with the connection. */
-      base = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
-                             NULL, &error,
-                             "base-io-stream", connection,
-                             "certificate", self->tls_certificate,
-                             "database", NULL,
-                             "require-close-notify", FALSE,
-                             "advertised-protocols", protocols,
-                             NULL);
-      if (base == NULL)
-        {
-          g_warning ("Cannot start TLS on a new connection: %s", error->message);
-          g_socket_close (socket, NULL);
-          return;
-        }
-    }
-  else
-    base = G_IO_STREAM (g_object_ref (connection));
-
-  conn = g_new0 (Connection, 1);
-  conn->server = self;
-  conn->socket = g_object_ref (socket);
-  conn->stream = cdviz_http_stream_new (base, socket, start_lingering, self);
-  g_hash_table_insert (self->connections, socket, conn);
-
-  g_object_set_qdata_full (G_OBJECT (remote), socket_quark (), g_object_ref (socket),
-                           g_object_unref);
-  soup_server_accept_iostream (self->server, G_IO_STREAM (conn->stream), local, remote, NULL);
-}
-
-static gboolean
-accept_ready (GSocket      *listener,
-              GIOCondition  condition,
-              gpointer      user_data)
-{
-  CdvizHttpServer *self = user_data;
-
-  for (guint i = 0; i < ACCEPT_BATCH; i++)
-    {
-      g_autoptr(GSocket) socket = NULL;
-      g_autoptr(GError) error = NULL;
-      int fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-      if (fd < 0)
-        {
-          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            {
-              out_of_descriptors (self, errno);
-              return G_SOURCE_REMOVE;
-            }
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
-          continue;   /* ECONNABORTED, EINTR, EPROTO…: the next one */
-        }
-
-      if (g_hash_table_size (self->connections) >= self->prune_at ||
-          g_hash_table_size (self->connections) >= self->open_limit)
-        prune_connections (self);
-      if (g_hash_table_size (self->connections) >= self->open_limit)
-        {
-          g_debug ("Closing a new connection: max_connections (%u) reached", self->open_limit);
-          COUNTER_ADD (self->refused_connections, 1);
-          close (fd);
-          continue;
-        }
-
-      socket = g_socket_new_from_fd (fd, &error);
-      if (socket == NULL)
-        {
-          close (fd);
-          continue;
-        }
-      add_connection (self, socket);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-start_accepting (CdvizHttpServer *self)
-{
-  if (self->accept_source != NULL || self->listener == NULL)
-    return;
-  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
-  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (accept_ready), self, NULL);
-  g_source_set_static_name (self->accept_source, "[cdviz] accept");
-  g_source_attach (self->accept_source, self->context);
-}
-
-/* libsoup 3.2.3 keeps a connection alive only while the server has a
- * listener (soup-server.c, request_finished()). The connections come from
- * accept_ready(), so the listener it gets is a placeholder that accepts
- * nothing: one end of a socket pair whose other end is closed (the
- * listener's first accept fails and it stops watching). */
-static gboolean
-add_placeholder_listener (CdvizHttpServer  *self,
-                          GError          **error)
-{
-  int fds[2];
-  g_autoptr(GSocket) socket = NULL;
-
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "socketpair: %s",
-                   g_strerror (saved));
-      return FALSE;
-    }
-  close (fds[1]);
-  socket = g_socket_new_from_fd (fds[0], error);
-  if (socket == NULL)
-    {
-      close (fds[0]);
-      return FALSE;
-    }
-  return soup_server_listen_socket (self->server, socket, 0, error);
-}
-
-/* Raises the soft descriptor limit to the hard one, and keeps
- * max_connections within it. */
-static void
-fit_descriptor_limit (CdvizHttpServer *self)
-{
-  struct rlimit limit;
-  rlim_t usable;
-
-  self->open_limit = self->max_connections > 0 ? self->max_connections : G_MAXUINT;
-  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
-    return;
-  if (limit.rlim_cur < limit.rlim_max)
-    {
-      struct rlimit raised = limit;
-
-      raised.rlim_cur = limit.rlim_max;
-      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
-        limit = raised;
-      else
-        g_debug ("Cannot raise the descriptor limit to %llu: %s",
-                 (unsigned long long) limit.rlim_max, g_strerror (errno));
-    }
-  if (limit.rlim_cur == RLIM_INFINITY)
-    return;
-
-  usable = limit.rlim_cur > RESERVED_DESCRIPTORS ? limit.rlim_cur - RESERVED_DESCRIPTORS : 1;
-  if ((rlim_t) self->open_limit > usable)
-    {
-      self->open_limit = (guint) MIN (usable, (rlim_t) G_MAXUINT);
-      if (self->max_connections > 0)
-        g_message (_("max_connections lowered from %u to %u: the process may open %llu "
-                     "descriptors (ulimit -n), %u of them kept for other uses"),
-                   self->max_connections, self->open_limit,
-                   (unsigned long long) limit.rlim_cur, RESERVED_DESCRIPTORS);
-    }
-}
-
-/**
- * cdviz_http_server_steal_connection:
- * @self: a #CdvizHttpServer
- * @msg: a request of this server whose handler runs (on the HTTP thread)
- * @socket: (out) (transfer full) (optional) (nullable): its socket
- *
- * Takes the connection of @msg away from libsoup, for a component that
- * writes to it from then on (an SSE stream): libsoup forgets it, and the
- * request no longer counts as in flight. The connection still counts in
- * `max_connections` until it is closed.
- *
- * Returns: (transfer full) (nullable): the connection (a
- *   #GSocketConnection, or a #GTlsConnection over one), or %NULL when the
- *   client is gone already
- */
-GIOStream *
-cdviz_http_server_steal_connection (CdvizHttpServer    *self,
-                                    SoupServerMessage  *msg,
-                                    GSocket           **socket)
-{
-  Connection *conn;
-  g_autoptr(GIOStream) stolen = NULL;
-
-  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
-  g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), NULL);
-
-  if (socket != NULL)
-    *socket = NULL;
-  conn = message_connection (self, msg);
-  /* libsoup 3.2.3 emits neither "request-finished" nor "request-aborted"
-   * for a message whose connection was stolen. */
-  if (g_object_steal_data (G_OBJECT (msg), IN_FLIGHT_KEY) != NULL)
-    self->in_flight--;
-  stolen = soup_server_message_steal_connection (msg);
-  if (stolen == NULL || conn == NULL || conn->stream == NULL ||
-      g_socket_is_closed (conn->socket))
-    {
-      if (stolen != NULL)
-        g_io_stream_close (stolen, NULL, NULL);
-      return NULL;
-    }
-
-  connection_stop_timer (conn);
-  g_hash_table_remove (self->idle_watches, conn->socket);
-  cdviz_http_stream_detach (conn->stream);
-  if (socket != NULL)
-    *socket = g_object_ref (conn->socket);
-  return g_object_ref (cdviz_http_stream_get_base (conn->stream));
 }
 
 static GSocketAddress *
@@ -1525,7 +908,7 @@ cdviz_http_server_set_header_timeout (CdvizHttpServer *self,
 {
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
   g_return_if_fail (!self->started);
-  self->header_timeout_ms = timeout_ms;
+  self->limits.header_timeout_ms = timeout_ms;
 }
 
 /**
@@ -1543,7 +926,7 @@ cdviz_http_server_set_idle_timeout (CdvizHttpServer *self,
 {
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
   g_return_if_fail (!self->started);
-  self->idle_timeout_ms = timeout_ms;
+  self->limits.idle_timeout_ms = timeout_ms;
 }
 
 /**
@@ -1562,7 +945,7 @@ cdviz_http_server_set_body_timeout (CdvizHttpServer *self,
 {
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
   g_return_if_fail (!self->started);
-  self->body_timeout_ms = timeout_ms;
+  self->limits.body_timeout_ms = timeout_ms;
 }
 
 /**
@@ -1582,7 +965,7 @@ cdviz_http_server_set_max_connections (CdvizHttpServer *self,
 {
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
   g_return_if_fail (!self->started);
-  self->max_connections = max_connections;
+  self->limits.max_connections = max_connections;
 }
 
 /**
@@ -1721,8 +1104,15 @@ cdviz_http_server_start (CdvizHttpServer  *self,
 
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
 
-  if (self->started)
+  if (self->started && self->thread != NULL)
     return TRUE;
+  if (self->started)
+    {
+      g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_STATE,
+                   _("The HTTP server on %s:%u was stopped: a server runs once, make a new one"),
+                   self->host, self->port);
+      return FALSE;
+    }
 
   address = resolve_address (self->host, self->port, &local_error);
   if (address == NULL)
@@ -1733,21 +1123,16 @@ cdviz_http_server_start (CdvizHttpServer  *self,
       return FALSE;
     }
 
-  fit_descriptor_limit (self);
   if (self->tls_certificate != NULL)
     set_tls_priority (self);
-  if (self->reserve_fd < 0)
-    self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  self->limits.tls_certificate = self->tls_certificate;
+  self->connections = _cdviz_http_connections_new (self->context, &self->limits);
 
   g_main_context_push_thread_default (self->context);
   /* No version: it only helps an attacker pick an exploit. */
   self->server = soup_server_new ("server-header", "cdviz-pipeline", NULL);
-  g_signal_connect (self->server, "request-started", G_CALLBACK (request_started), self);
   soup_server_add_handler (self->server, NULL, server_callback, self, NULL);
   soup_server_add_early_handler (self->server, NULL, early_server_callback, self, NULL);
-  g_signal_connect (self->server, "request-read", G_CALLBACK (unwatch_busy_connection), self);
-  g_signal_connect (self->server, "request-finished", G_CALLBACK (request_done), self);
-  g_signal_connect (self->server, "request-aborted", G_CALLBACK (request_done), self);
   /* Our own listening socket: soup_server_listen() keeps GLib's backlog
    * of 10, and a burst of connections beyond it waits for SYN retries. */
   listener = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
@@ -1757,7 +1142,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   ok = listener != NULL &&
        g_socket_bind (listener, address, TRUE, &local_error) &&
        g_socket_listen (listener, &local_error) &&
-       add_placeholder_listener (self, &local_error);
+       _cdviz_http_connections_start (self->connections, self->server, listener, &local_error);
   g_main_context_pop_thread_default (self->context);
 
   if (!ok)
@@ -1765,19 +1150,20 @@ cdviz_http_server_start (CdvizHttpServer  *self,
       g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_LISTEN,
                    _("Cannot listen on %s:%u: %s"), self->host, self->port,
                    local_error->message);
+      /* Nothing was started: a later start may try again. */
+      if (listener != NULL)
+        g_socket_close (listener, NULL);
       g_clear_object (&self->server);
+      g_clear_pointer (&self->connections, _cdviz_http_connections_free);
       return FALSE;
     }
 
-  g_socket_set_blocking (listener, FALSE);
-  self->listener = g_steal_pointer (&listener);
   self->bound_port = self->port;
   {
-    g_autoptr(GSocketAddress) local = g_socket_get_local_address (self->listener, NULL);
+    g_autoptr(GSocketAddress) local = g_socket_get_local_address (listener, NULL);
     if (G_IS_INET_SOCKET_ADDRESS (local))
       self->bound_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
   }
-  start_accepting (self);
 
   self->started = TRUE;
   self->loop = g_main_loop_new (self->context, FALSE);
@@ -1851,52 +1237,11 @@ cdviz_http_server_invoke_sync (CdvizHttpServer *self,
 }
 
 static gboolean
-wake_up (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
 disconnect_on_thread (gpointer data)
 {
   CdvizHttpServer *self = data;
 
-  /* Requests being answered (a webhook waiting for the pipeline, whose
-   * answers were queued to this context while it drained) get up to a
-   * second to be written, so that no accepted event loses its answer. */
-  if (self->in_flight > 0)
-    {
-      gint64 deadline = g_get_monotonic_time () + STOP_GRACE_USEC;
-      GSource *tick = g_timeout_source_new (10);
-
-      g_source_set_callback (tick, wake_up, NULL, NULL);
-      g_source_set_static_name (tick, "[cdviz] stop grace");
-      g_source_attach (tick, self->context);
-      while (self->in_flight > 0 && g_get_monotonic_time () < deadline)
-        g_main_context_iteration (self->context, TRUE);
-      g_source_destroy (tick);
-      g_source_unref (tick);
-      if (self->in_flight > 0)
-        g_debug ("Stopping with %u requests unanswered", self->in_flight);
-    }
-
-  if (self->accept_source != NULL)
-    {
-      g_source_destroy (self->accept_source);
-      g_clear_pointer (&self->accept_source, g_source_unref);
-    }
-  if (self->accept_resume != NULL)
-    {
-      g_source_destroy (self->accept_resume);
-      g_clear_pointer (&self->accept_resume, g_source_unref);
-    }
-  if (self->listener != NULL)
-    {
-      g_socket_close (self->listener, NULL);
-      g_clear_object (&self->listener);
-    }
-  g_hash_table_remove_all (self->idle_watches);
-  g_hash_table_remove_all (self->connections);
+  _cdviz_http_connections_stop (self->connections);
   soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_main_loop_quit (self->loop);
@@ -1918,6 +1263,12 @@ cdviz_http_server_stop (CdvizHttpServer *self)
   g_atomic_int_set (&self->ready, FALSE);
   if (self->thread == NULL)
     return;
+  if (g_thread_self () == self->thread)
+    {
+      g_critical ("cdviz_http_server_stop() called on the HTTP thread, which it joins: "
+                  "stop the server from another thread");
+      return;
+    }
 
   cdviz_http_server_invoke_sync (self, disconnect_on_thread, self);
   g_thread_join (g_steal_pointer (&self->thread));
@@ -1927,6 +1278,7 @@ cdviz_http_server_stop (CdvizHttpServer *self)
   while (g_main_context_iteration (self->context, FALSE))
     ;
   g_main_context_pop_thread_default (self->context);
+  g_clear_pointer (&self->connections, _cdviz_http_connections_free);
 }
 
 /**

@@ -1,0 +1,1006 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE  /* accept4() */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cdviz-http-connections-private.h"
+#include "cdviz-http-stream-private.h"
+
+/*
+ * The connections of the HTTP server, and the workarounds for what libsoup
+ * 3.2.3 leaves to a server facing untrusted clients. Each says which
+ * libsoup change would make it removable:
+ *
+ * - Accepting (accept_ready()): libsoup's listener removes itself for good
+ *   after one failed accept (soup-listener.c, listen_watch(); still so in
+ *   3.4), and has no connection limit. Here EMFILE is counted and survived,
+ *   and max_connections enforced at accept. libsoup keeps a connection
+ *   alive only while it has a listener (soup-server.c, request_finished()):
+ *   it gets a placeholder that never accepts.
+ * - Framing (CdvizHttpStream): libsoup 3.2.3 accepts ambiguous request
+ *   framing; every byte goes through cdviz-http-framing.c first.
+ * - Deadlines (connection_timed_out()): libsoup has no header, body or idle
+ *   timeout of its own on a server connection (none up to 3.6).
+ * - Bodies answered from the head (refuse_body()): libsoup reads the body
+ *   of a request an early handler answered (soup-server-message-io-http1.c,
+ *   io_read()); here it is never read.
+ * - Idle connections the client closed (idle_socket_ready()): leaked in
+ *   CLOSE-WAIT until libsoup 3.3 (commit d20c6601, "Don't leak idle
+ *   connections closed by the client").
+ * - Stolen connections (_cdviz_http_connections_steal()): libsoup emits
+ *   neither "request-finished" nor "request-aborted" for them, so they are
+ *   taken out of the in-flight count here.
+ */
+
+#define PRUNE_MIN 64
+/* Descriptors kept for everything but client connections. */
+#define RESERVED_DESCRIPTORS 64
+#define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100
+#define LINGER_MS 2000
+#define LINGER_MAX_BYTES (1024 * 1024)
+#define STOP_GRACE_USEC (G_USEC_PER_SEC)
+
+#define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
+#define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
+
+struct _CdvizHttpConnections
+{
+  GMainContext *context;
+  SoupServer *server;       /* unowned; set by start */
+  CdvizHttpLimits limits;   /* tls_certificate owned */
+  guint open_limit;         /* max_connections within RLIMIT_NOFILE */
+
+  GHashTable *by_socket;    /* GSocket → Connection */
+  guint prune_at;           /* prune closed connections at this size */
+  GHashTable *idle_watches; /* GSocket → GSource */
+  guint in_flight;          /* requests read but not answered */
+
+  GSocket *listener;        /* owned from start */
+  GSource *accept_source;   /* NULL while accepting is paused */
+  GSource *accept_resume;
+  int reserve_fd;           /* spent to refuse a connection on EMFILE */
+  gint64 last_emfile_warning;
+
+  /* metrics (atomic: read by /metrics) */
+  guint64 timed_out;
+  guint64 refused_connections;
+  guint64 refused_framing;
+  guint64 refused_bodies;
+  guint64 accept_failures;
+};
+
+/* A connection libsoup accepted, until its socket is closed. */
+typedef struct {
+  CdvizHttpConnections *owner;
+  GSocket *socket;
+  GSource *timer;        /* header, body or idle deadline; NULL while busy */
+  gboolean waiting;      /* kept alive, waiting for the next request */
+  gboolean in_body;      /* headers read, the body still arriving */
+  CdvizHttpStream *stream;  /* what libsoup reads */
+  /* refused: libsoup is done, the rest of the request is drained */
+  GIOStream *linger_base;
+  GSource *linger_watch;
+  gsize lingered;
+} Connection;
+
+static void
+idle_watch_free (gpointer data)
+{
+  GSource *source = data;
+
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+static void
+connection_stop_timer (Connection *conn)
+{
+  if (conn->timer != NULL)
+    {
+      g_source_destroy (conn->timer);
+      g_clear_pointer (&conn->timer, g_source_unref);
+    }
+}
+
+static void
+connection_stop_lingering (Connection *conn)
+{
+  if (conn->linger_watch != NULL)
+    {
+      g_source_destroy (conn->linger_watch);
+      g_clear_pointer (&conn->linger_watch, g_source_unref);
+    }
+  if (conn->linger_base != NULL)
+    {
+      g_socket_close (conn->socket, NULL);
+      g_clear_object (&conn->linger_base);
+    }
+}
+
+static void
+connection_free (gpointer data)
+{
+  Connection *conn = data;
+
+  connection_stop_timer (conn);
+  connection_stop_lingering (conn);
+  g_clear_object (&conn->stream);
+  g_object_unref (conn->socket);
+  g_free (conn);
+}
+
+/* libsoup 3.2.3 knows a connection accepted through
+ * soup_server_accept_iostream() by its stream and addresses only:
+ * the remote address carries the socket. */
+static GQuark
+socket_quark (void)
+{
+  return g_quark_from_static_string ("cdviz-http-socket");
+}
+
+static GSocket *
+message_socket (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return remote != NULL ? g_object_get_qdata (G_OBJECT (remote), socket_quark ()) : NULL;
+}
+
+static Connection *
+message_connection (CdvizHttpConnections *self,
+                    SoupServerMessage *msg)
+{
+  GSocket *socket = message_socket (msg);
+
+  return socket != NULL ? g_hash_table_lookup (self->by_socket, socket) : NULL;
+}
+
+/* --- connections: count, header and idle timeouts ----------------------
+ *
+ * libsoup 3.2.3 has no timeout of its own on a server connection, and no
+ * limit on how many it accepts. Every connection is known here from its
+ * first "request-started" (emitted as soon as it is accepted, and again
+ * when a kept-alive connection waits for its next request) until its
+ * socket is closed (pruned lazily, when the table doubled). Between
+ * "request-started" and the request's "got-headers" a deadline runs: the
+ * header timeout for a new connection, the idle timeout for a kept-alive
+ * one (switched to the header timeout when its next request starts to
+ * arrive, see idle_socket_ready()). On expiry the socket is shut down, not
+ * closed: libsoup's reads fail, and libsoup closes and frees the connection
+ * itself, so no descriptor number is reused under its feet. */
+
+static gboolean
+connection_timed_out (gpointer data)
+{
+  Connection *conn = data;
+
+  g_clear_pointer (&conn->timer, g_source_unref);
+  /* Closed by libsoup meanwhile (e.g. after a `Connection: close`
+   * answer): nothing timed out. */
+  if (g_socket_is_closed (conn->socket))
+    return G_SOURCE_REMOVE;
+
+  if (conn->waiting)
+    g_debug ("Closing a kept-alive connection idle for too long");
+  else if (conn->in_body)
+    g_debug ("Closing a connection that did not send its request body in time");
+  else
+    g_debug ("Closing a connection that did not send its request headers in time");
+  COUNTER_ADD (conn->owner->timed_out, 1);
+  g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+connection_start_timer (Connection *conn,
+                        guint64     timeout_ms)
+{
+  connection_stop_timer (conn);
+  if (timeout_ms == 0)
+    return;
+  conn->timer = g_timeout_source_new (MIN (timeout_ms, G_MAXUINT));
+  g_source_set_callback (conn->timer, connection_timed_out, conn, NULL);
+  g_source_set_static_name (conn->timer, "[cdviz] header timeout");
+  g_source_attach (conn->timer, conn->owner->context);
+}
+
+static void
+prune_connections (CdvizHttpConnections *self)
+{
+  GHashTableIter iter;
+  Connection *conn;
+
+  g_hash_table_iter_init (&iter, self->by_socket);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn))
+    if (g_socket_is_closed (conn->socket))
+      g_hash_table_iter_remove (&iter);
+  self->prune_at = MAX (PRUNE_MIN, 2 * g_hash_table_size (self->by_socket));
+}
+
+gboolean
+_cdviz_http_connections_expects_body (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      return soup_message_headers_get_content_length (headers) > 0;
+    case SOUP_ENCODING_CHUNKED:
+    case SOUP_ENCODING_EOF:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* The request's headers are in: the header deadline stops, and the body
+ * deadline starts when a body is to come. Called more than once per
+ * request (early handler and "got-headers"): only the first starts it. */
+static void
+got_headers (SoupServerMessage *msg,
+             gpointer           user_data)
+{
+  CdvizHttpConnections *self = user_data;
+  GSocket *socket = message_socket (msg);
+  Connection *conn = socket != NULL ? g_hash_table_lookup (self->by_socket, socket) : NULL;
+
+  if (conn == NULL || conn->in_body)
+    return;
+  conn->waiting = FALSE;
+  if (self->limits.body_timeout_ms > 0 && _cdviz_http_connections_expects_body (msg))
+    {
+      conn->in_body = TRUE;
+      connection_start_timer (conn, self->limits.body_timeout_ms);
+    }
+  else
+    connection_stop_timer (conn);
+}
+
+/* The whole request is in (body included). */
+static void
+got_request (CdvizHttpConnections *self,
+             SoupServerMessage *msg)
+{
+  GSocket *socket = message_socket (msg);
+  Connection *conn = socket != NULL ? g_hash_table_lookup (self->by_socket, socket) : NULL;
+
+  if (conn != NULL)
+    {
+      conn->waiting = FALSE;
+      conn->in_body = FALSE;
+      connection_stop_timer (conn);
+    }
+}
+
+static void
+request_started (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  CdvizHttpConnections *self = user_data;
+  GSocket *socket = message_socket (msg);
+  Connection *conn;
+
+  if (socket == NULL || g_socket_is_closed (socket))
+    return;
+
+  /* Known since it was accepted (accept_ready()). */
+  conn = g_hash_table_lookup (self->by_socket, socket);
+  if (conn == NULL)
+    return;
+
+  /* libsoup 3.2.3 emits "request-started" for the first request of a
+   * connection only; later ones are followed from "request-finished"
+   * (request_done()), the early handler and "request-read". */
+  conn->waiting = FALSE;
+  conn->in_body = FALSE;
+  connection_start_timer (conn, self->limits.header_timeout_ms);
+  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers), self);
+}
+
+/* --- requests answered from their head -----------------------------------
+ *
+ * libsoup 3.2.3 reads (and, unless told otherwise, keeps) the body of a
+ * request even when an early handler already answered it. Here such a
+ * request is answered at once on the connection, and the body is never
+ * read: see cdviz_http_stream_refuse(). */
+
+static void
+append_response_header (const char *name,
+                        const char *value,
+                        gpointer    user_data)
+{
+  GString *out = user_data;
+
+  if (g_ascii_strcasecmp (name, "Content-Length") == 0 ||
+      g_ascii_strcasecmp (name, "Connection") == 0 ||
+      g_ascii_strcasecmp (name, "Transfer-Encoding") == 0)
+    return;
+  g_string_append_printf (out, "%s: %s\r\n", name, value);
+}
+
+/* The answer set on @msg, as it goes on the wire, ending the connection. */
+static GBytes *
+serialize_response (SoupServerMessage *msg)
+{
+  guint status = soup_server_message_get_status (msg);
+  const char *phrase = soup_server_message_get_reason_phrase (msg);
+  g_autoptr(GBytes) body = NULL;
+  GString *out = g_string_new (NULL);
+  gsize length = 0;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_HEAD)
+    body = soup_message_body_flatten (soup_server_message_get_response_body (msg));
+  if (phrase == NULL)
+    phrase = status == CDVIZ_HTTP_STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
+             ? "Request Header Fields Too Large" : soup_status_get_phrase (status);
+  g_string_append_printf (out, "HTTP/1.%d %u %s\r\n",
+                          soup_server_message_get_http_version (msg) == SOUP_HTTP_1_0 ? 0 : 1,
+                          status, phrase);
+  soup_message_headers_foreach (soup_server_message_get_response_headers (msg),
+                                append_response_header, out);
+  if (body != NULL)
+    length = g_bytes_get_size (body);
+  g_string_append_printf (out, "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                          "Connection: close\r\n\r\n", length);
+  if (length > 0)
+    g_string_append_len (out, g_bytes_get_data (body, NULL), (gssize) length);
+  return g_string_free_to_bytes (out);
+}
+
+/* Sends the answer set on @msg now, and never reads its body. */
+void
+_cdviz_http_connections_refuse_body (CdvizHttpConnections *self,
+                                     SoupServerMessage    *msg)
+{
+  Connection *conn = message_connection (self, msg);
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  g_autoptr(GBytes) response = NULL;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  /* With `Expect: 100-continue` libsoup answers without reading the body. */
+  if (conn == NULL || conn->stream == NULL ||
+      (soup_message_headers_get_expectations (request) & SOUP_EXPECTATION_CONTINUE))
+    return;
+
+  COUNTER_ADD (self->refused_bodies, 1);
+  response = serialize_response (msg);
+  cdviz_http_stream_refuse (conn->stream, response);
+}
+
+/* --- idle keep-alive connections ----------------------------------------
+ *
+ * libsoup 3.2.3 never closes a keep-alive connection that the client closes
+ * while it is idle between two requests (fixed upstream by commit d20c6601,
+ * "Don't leak idle connections closed by the client", in 3.3): the socket
+ * stays in CLOSE-WAIT and its descriptor is never released. Work around it
+ * by watching every connection between the end of one request
+ * ("request-finished") and the arrival of the next ("request-read"): when
+ * the socket becomes readable and a peek reads end-of-file (or a reset), the
+ * client is gone and nothing is in flight, so the socket is closed. Data
+ * instead means a new request, left to libsoup. Sockets libsoup closes
+ * itself are noticed (g_socket_is_closed()) and forgotten; their descriptor
+ * is never touched again. */
+
+static gboolean
+idle_socket_ready (GSocket      *socket,
+                   GIOCondition  condition,
+                   gpointer      user_data)
+{
+  CdvizHttpConnections *self = user_data;
+  char byte;
+  gssize n;
+
+  if (!g_socket_is_closed (socket))
+    {
+      n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        {
+          Connection *conn;
+
+          if (n < 0)
+            return G_SOURCE_CONTINUE;   /* spurious wake-up */
+          /* a new request: libsoup reads it, within the header timeout */
+          conn = g_hash_table_lookup (self->by_socket, socket);
+          if (conn != NULL && conn->waiting)
+            {
+              conn->waiting = FALSE;
+              conn->in_body = FALSE;
+              connection_start_timer (conn, self->limits.header_timeout_ms);
+            }
+        }
+      else
+        {
+          g_debug ("Closing an idle connection the client closed");
+          g_socket_close (socket, NULL);
+        }
+    }
+
+  /* Removing the entry destroys this source. */
+  g_hash_table_remove (self->idle_watches, socket);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_idle_connection (SoupServer        *server,
+                       SoupServerMessage *msg,
+                       gpointer           user_data)
+{
+  CdvizHttpConnections *self = user_data;
+  GSocket *socket = message_socket (msg);
+  GSource *source;
+
+  if (socket == NULL || g_socket_is_closed (socket) ||
+      g_hash_table_contains (self->idle_watches, socket))
+    return;
+
+  source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (idle_socket_ready), self, NULL);
+  g_source_set_static_name (source, "[cdviz] idle connection");
+  g_source_attach (source, self->context);
+  g_hash_table_insert (self->idle_watches, g_object_ref (socket), source);
+}
+
+
+static void
+unwatch_busy_connection (SoupServer        *server,
+                         SoupServerMessage *msg,
+                         gpointer           user_data)
+{
+  CdvizHttpConnections *self = user_data;
+  GSocket *socket = message_socket (msg);
+
+  if (socket != NULL)
+    g_hash_table_remove (self->idle_watches, socket);
+  got_request (self, msg);
+
+  g_object_set_data (G_OBJECT (msg), CDVIZ_HTTP_IN_FLIGHT_KEY, GINT_TO_POINTER (1));
+  self->in_flight++;
+}
+
+static void
+request_done (SoupServer        *server,
+              SoupServerMessage *msg,
+              gpointer           user_data)
+{
+  CdvizHttpConnections *self = user_data;
+
+  GSocket *socket = message_socket (msg);
+  Connection *conn = socket != NULL ? g_hash_table_lookup (self->by_socket, socket) : NULL;
+
+  if (g_object_steal_data (G_OBJECT (msg), CDVIZ_HTTP_IN_FLIGHT_KEY) != NULL)
+    self->in_flight--;
+  watch_idle_connection (server, msg, user_data);
+
+  if (conn == NULL)
+    return;
+  conn->in_body = FALSE;
+  /* Kept alive: the idle timeout runs until the next request arrives. */
+  if (!g_socket_is_closed (socket))
+    {
+      conn->waiting = TRUE;
+      connection_start_timer (conn, self->limits.idle_timeout_ms);
+    }
+  else
+    connection_stop_timer (conn);
+}
+
+/* --- accepting -------------------------------------------------------------
+ *
+ * The server accepts connections itself: libsoup 3.2.3's listener removes
+ * itself for good after one failed accept (soup-listener.c, listen_watch()),
+ * so one moment without a free descriptor (EMFILE) would stop the server
+ * accepting forever. Here a failed accept is counted, the waiting
+ * connection is closed with the spare descriptor kept for that (so that
+ * its client is told at once instead of hanging in the backlog), and
+ * accepting pauses for a moment and resumes. */
+
+static void start_accepting (CdvizHttpConnections *self);
+
+static gboolean
+resume_accepting (gpointer data)
+{
+  CdvizHttpConnections *self = data;
+
+  g_clear_pointer (&self->accept_resume, g_source_unref);
+  start_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+pause_accepting (CdvizHttpConnections *self)
+{
+  if (self->accept_source != NULL)
+    {
+      g_source_destroy (self->accept_source);
+      g_clear_pointer (&self->accept_source, g_source_unref);
+    }
+  if (self->accept_resume == NULL)
+    {
+      self->accept_resume = g_timeout_source_new (ACCEPT_PAUSE_MS);
+      g_source_set_callback (self->accept_resume, resume_accepting, self, NULL);
+      g_source_set_static_name (self->accept_resume, "[cdviz] resume accepting");
+      g_source_attach (self->accept_resume, self->context);
+    }
+}
+
+static void
+out_of_descriptors (CdvizHttpConnections *self,
+                    int              error_number)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  COUNTER_ADD (self->accept_failures, 1);
+  if (now - self->last_emfile_warning > 10 * G_USEC_PER_SEC)
+    {
+      self->last_emfile_warning = now;
+      g_warning (_("Cannot accept a connection: %s; refusing new connections until "
+                   "descriptors are free again"), g_strerror (error_number));
+    }
+
+  /* Spend the spare descriptor to tell one waiting client, then keep
+   * another spare. */
+  if (self->reserve_fd >= 0)
+    {
+      int fd;
+
+      close (self->reserve_fd);
+      fd = accept4 (g_socket_get_fd (self->listener), NULL, NULL, SOCK_CLOEXEC);
+      if (fd >= 0)
+        close (fd);
+      self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+  pause_accepting (self);
+}
+
+static void
+linger_done (Connection *conn)
+{
+  connection_stop_lingering (conn);
+}
+
+static gboolean
+linger_timed_out (gpointer data)
+{
+  Connection *conn = data;
+
+  g_clear_pointer (&conn->timer, g_source_unref);
+  linger_done (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* Drains what the client of a refused request still sends, so that
+ * closing does not reset the connection before it read the answer. */
+static gboolean
+linger_readable (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      data)
+{
+  Connection *conn = data;
+  char buffer[16384];
+  gssize n;
+
+  do
+    n = recv (g_socket_get_fd (socket), buffer, sizeof buffer, MSG_DONTWAIT);
+  while (n > 0 && (conn->lingered += (gsize) n) < LINGER_MAX_BYTES);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+
+  /* end of file, an error, or enough */
+  g_clear_pointer (&conn->linger_watch, g_source_unref);
+  connection_stop_timer (conn);
+  linger_done (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* libsoup closed the stream of a refused request (CdvizHttpStreamLingerFunc). */
+static void
+start_lingering (CdvizHttpStream *stream,
+                 gpointer         user_data)
+{
+  CdvizHttpConnections *self = user_data;
+  GSocket *socket = cdviz_http_stream_get_socket (stream);
+  Connection *conn = g_hash_table_lookup (self->by_socket, socket);
+
+  if (cdviz_http_stream_framing_failed (stream))
+    COUNTER_ADD (self->refused_framing, 1);
+
+  if (conn == NULL || conn->linger_base != NULL)
+    {
+      g_io_stream_close (cdviz_http_stream_get_base (stream), NULL, NULL);
+      return;
+    }
+
+  conn->linger_base = g_object_ref (cdviz_http_stream_get_base (stream));
+  conn->waiting = FALSE;
+  conn->in_body = FALSE;
+  g_hash_table_remove (self->idle_watches, socket);
+
+  connection_stop_timer (conn);
+  conn->timer = g_timeout_source_new (LINGER_MS);
+  g_source_set_callback (conn->timer, linger_timed_out, conn, NULL);
+  g_source_set_static_name (conn->timer, "[cdviz] lingering close");
+  g_source_attach (conn->timer, self->context);
+
+  conn->linger_watch = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->linger_watch, G_SOURCE_FUNC (linger_readable), conn, NULL);
+  g_source_set_static_name (conn->linger_watch, "[cdviz] lingering drain");
+  g_source_attach (conn->linger_watch, self->context);
+}
+
+/* Hands a new connection to libsoup, behind a CdvizHttpStream. */
+static void
+add_connection (CdvizHttpConnections *self,
+                GSocket         *socket)
+{
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GIOStream) base = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(GError) error = NULL;
+  Connection *conn;
+
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
+  local = g_socket_get_local_address (socket, &error);
+  if (local != NULL)
+    remote = g_socket_get_remote_address (socket, &error);
+  if (remote == NULL)
+    {
+      g_debug ("Dropping a connection closed before it was accepted: %s", error->message);
+      g_socket_close (socket, NULL);
+      return;
+    }
+
+  connection = g_socket_connection_factory_create_connection (socket);
+  if (self->limits.tls_certificate != NULL)
+    {
+      static const char * const protocols[] = { "http/1.1", "http/1.0", NULL };
+
+      /* "database" set (to none) explicitly: left unset, glib-networking
+       * loads the system's whole trust store for every connection, and
+       * frees it with the connection. */
+      base = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
+                             NULL, &error,
+                             "base-io-stream", connection,
+                             "certificate", self->limits.tls_certificate,
+                             "database", NULL,
+                             "require-close-notify", FALSE,
+                             "advertised-protocols", protocols,
+                             NULL);
+      if (base == NULL)
+        {
+          g_warning ("Cannot start TLS on a new connection: %s", error->message);
+          g_socket_close (socket, NULL);
+          return;
+        }
+    }
+  else
+    base = G_IO_STREAM (g_object_ref (connection));
+
+  conn = g_new0 (Connection, 1);
+  conn->owner = self;
+  conn->socket = g_object_ref (socket);
+  conn->stream = cdviz_http_stream_new (base, socket, start_lingering, self);
+  g_hash_table_insert (self->by_socket, socket, conn);
+
+  g_object_set_qdata_full (G_OBJECT (remote), socket_quark (), g_object_ref (socket),
+                           g_object_unref);
+  soup_server_accept_iostream (self->server, G_IO_STREAM (conn->stream), local, remote, NULL);
+}
+
+static gboolean
+accept_ready (GSocket      *listener,
+              GIOCondition  condition,
+              gpointer      user_data)
+{
+  CdvizHttpConnections *self = user_data;
+
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr(GSocket) socket = NULL;
+      g_autoptr(GError) error = NULL;
+      int fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+      if (fd < 0)
+        {
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            {
+              out_of_descriptors (self, errno);
+              return G_SOURCE_REMOVE;
+            }
+          if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+          continue;   /* ECONNABORTED, EINTR, EPROTO…: the next one */
+        }
+
+      if (g_hash_table_size (self->by_socket) >= self->prune_at ||
+          g_hash_table_size (self->by_socket) >= self->open_limit)
+        prune_connections (self);
+      if (g_hash_table_size (self->by_socket) >= self->open_limit)
+        {
+          g_debug ("Closing a new connection: max_connections (%u) reached", self->open_limit);
+          COUNTER_ADD (self->refused_connections, 1);
+          close (fd);
+          continue;
+        }
+
+      socket = g_socket_new_from_fd (fd, &error);
+      if (socket == NULL)
+        {
+          close (fd);
+          continue;
+        }
+      add_connection (self, socket);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_accepting (CdvizHttpConnections *self)
+{
+  if (self->accept_source != NULL || self->listener == NULL)
+    return;
+  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
+  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (accept_ready), self, NULL);
+  g_source_set_static_name (self->accept_source, "[cdviz] accept");
+  g_source_attach (self->accept_source, self->context);
+}
+
+/* libsoup 3.2.3 keeps a connection alive only while the server has a
+ * listener (soup-server.c, request_finished()). The connections come from
+ * accept_ready(), so the listener it gets is a placeholder that accepts
+ * nothing: one end of a socket pair whose other end is closed (the
+ * listener's first accept fails and it stops watching). */
+static gboolean
+add_placeholder_listener (CdvizHttpConnections *self,
+                          GError          **error)
+{
+  int fds[2];
+  g_autoptr(GSocket) socket = NULL;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "socketpair: %s",
+                   g_strerror (saved));
+      return FALSE;
+    }
+  close (fds[1]);
+  socket = g_socket_new_from_fd (fds[0], error);
+  if (socket == NULL)
+    {
+      close (fds[0]);
+      return FALSE;
+    }
+  return soup_server_listen_socket (self->server, socket, 0, error);
+}
+
+/* Raises the soft descriptor limit to the hard one, and keeps
+ * max_connections within it. */
+static void
+fit_descriptor_limit (CdvizHttpConnections *self)
+{
+  struct rlimit limit;
+  rlim_t usable;
+
+  self->open_limit = self->limits.max_connections > 0 ? self->limits.max_connections : G_MAXUINT;
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      struct rlimit raised = limit;
+
+      raised.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+        limit = raised;
+      else
+        g_debug ("Cannot raise the descriptor limit to %llu: %s",
+                 (unsigned long long) limit.rlim_max, g_strerror (errno));
+    }
+  if (limit.rlim_cur == RLIM_INFINITY)
+    return;
+
+  usable = limit.rlim_cur > RESERVED_DESCRIPTORS ? limit.rlim_cur - RESERVED_DESCRIPTORS : 1;
+  if ((rlim_t) self->open_limit > usable)
+    {
+      self->open_limit = (guint) MIN (usable, (rlim_t) G_MAXUINT);
+      if (self->limits.max_connections > 0)
+        g_message (_("max_connections lowered from %u to %u: the process may open %llu "
+                     "descriptors (ulimit -n), %u of them kept for other uses"),
+                   self->limits.max_connections, self->open_limit,
+                   (unsigned long long) limit.rlim_cur, RESERVED_DESCRIPTORS);
+    }
+}
+
+/* See cdviz_http_server_steal_connection(). */
+GIOStream *
+_cdviz_http_connections_steal (CdvizHttpConnections  *self,
+                               SoupServerMessage     *msg,
+                               GSocket              **socket)
+{
+  Connection *conn;
+  g_autoptr(GIOStream) stolen = NULL;
+
+  if (socket != NULL)
+    *socket = NULL;
+  conn = message_connection (self, msg);
+  /* libsoup 3.2.3 emits neither "request-finished" nor "request-aborted"
+   * for a message whose connection was stolen. */
+  if (g_object_steal_data (G_OBJECT (msg), CDVIZ_HTTP_IN_FLIGHT_KEY) != NULL)
+    self->in_flight--;
+  stolen = soup_server_message_steal_connection (msg);
+  if (stolen == NULL || conn == NULL || conn->stream == NULL ||
+      g_socket_is_closed (conn->socket))
+    {
+      if (stolen != NULL)
+        g_io_stream_close (stolen, NULL, NULL);
+      return NULL;
+    }
+
+  connection_stop_timer (conn);
+  g_hash_table_remove (self->idle_watches, conn->socket);
+  cdviz_http_stream_detach (conn->stream);
+  if (socket != NULL)
+    *socket = g_object_ref (conn->socket);
+  return g_object_ref (cdviz_http_stream_get_base (conn->stream));
+}
+
+
+/* --- the object ------------------------------------------------------------ */
+
+CdvizHttpConnections *
+_cdviz_http_connections_new (GMainContext          *context,
+                             const CdvizHttpLimits *limits)
+{
+  CdvizHttpConnections *self = g_new0 (CdvizHttpConnections, 1);
+
+  self->context = g_main_context_ref (context);
+  self->limits = *limits;
+  if (limits->tls_certificate != NULL)
+    g_object_ref (limits->tls_certificate);
+  self->by_socket = g_hash_table_new_full (NULL, NULL, NULL, connection_free);
+  self->idle_watches = g_hash_table_new_full (NULL, NULL, g_object_unref, idle_watch_free);
+  self->prune_at = PRUNE_MIN;
+  self->reserve_fd = -1;
+  return self;
+}
+
+void
+_cdviz_http_connections_free (CdvizHttpConnections *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_pointer (&self->idle_watches, g_hash_table_unref);
+  g_clear_pointer (&self->by_socket, g_hash_table_unref);
+  g_clear_object (&self->listener);
+  g_clear_object (&self->limits.tls_certificate);
+  if (self->reserve_fd >= 0)
+    close (self->reserve_fd);
+  g_main_context_unref (self->context);
+  g_free (self);
+}
+
+/* Raises the soft descriptor limit, follows every connection of @server
+ * and starts accepting on @listener (already listening). */
+gboolean
+_cdviz_http_connections_start (CdvizHttpConnections  *self,
+                               SoupServer            *server,
+                               GSocket               *listener,
+                               GError               **error)
+{
+  fit_descriptor_limit (self);
+  if (self->reserve_fd < 0)
+    self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  self->server = server;
+  g_signal_connect (server, "request-started", G_CALLBACK (request_started), self);
+  g_signal_connect (server, "request-read", G_CALLBACK (unwatch_busy_connection), self);
+  g_signal_connect (server, "request-finished", G_CALLBACK (request_done), self);
+  g_signal_connect (server, "request-aborted", G_CALLBACK (request_done), self);
+  if (!add_placeholder_listener (self, error))
+    return FALSE;
+
+  g_socket_set_blocking (listener, FALSE);
+  self->listener = g_object_ref (listener);
+  start_accepting (self);
+  return TRUE;
+}
+
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* On the HTTP thread, before soup_server_disconnect(): stops accepting,
+ * gives requests being answered (a webhook waiting for the pipeline, whose
+ * answers were queued to this context while it drained) up to a second to
+ * be written, so that no accepted event loses its answer, then forgets
+ * every connection. */
+void
+_cdviz_http_connections_stop (CdvizHttpConnections *self)
+{
+  if (self->accept_source != NULL)
+    {
+      g_source_destroy (self->accept_source);
+      g_clear_pointer (&self->accept_source, g_source_unref);
+    }
+  if (self->accept_resume != NULL)
+    {
+      g_source_destroy (self->accept_resume);
+      g_clear_pointer (&self->accept_resume, g_source_unref);
+    }
+  if (self->listener != NULL)
+    g_socket_close (self->listener, NULL);
+
+  if (self->in_flight > 0)
+    {
+      gint64 deadline = g_get_monotonic_time () + STOP_GRACE_USEC;
+      GSource *tick = g_timeout_source_new (10);
+
+      g_source_set_callback (tick, wake_up, NULL, NULL);
+      g_source_set_static_name (tick, "[cdviz] stop grace");
+      g_source_attach (tick, self->context);
+      while (self->in_flight > 0 && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (self->context, TRUE);
+      g_source_destroy (tick);
+      g_source_unref (tick);
+      if (self->in_flight > 0)
+        g_debug ("Stopping with %u requests unanswered", self->in_flight);
+    }
+
+  g_hash_table_remove_all (self->idle_watches);
+  g_hash_table_remove_all (self->by_socket);
+  if (self->server != NULL)
+    g_signal_handlers_disconnect_by_data (self->server, self);
+  self->server = NULL;
+}
+
+guint
+_cdviz_http_connections_get_limit (CdvizHttpConnections *self)
+{
+  return self->open_limit;
+}
+
+void
+_cdviz_http_connections_append_metrics (CdvizHttpConnections *self,
+                                        GString              *out)
+{
+  g_string_append_printf (out,
+                          "cdviz_http_connections_closed_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n"
+                          "cdviz_http_connections_closed_total{reason=\"max_connections\"} %" G_GUINT64_FORMAT "\n"
+                          "cdviz_http_connections_closed_total{reason=\"framing\"} %" G_GUINT64_FORMAT "\n"
+                          "cdviz_http_connections_closed_total{reason=\"body_refused\"} %" G_GUINT64_FORMAT "\n"
+                          "# HELP cdviz_http_accept_failures_total Connections that could not be accepted because the process had no descriptor left (EMFILE, ENFILE).\n"
+                          "# TYPE cdviz_http_accept_failures_total counter\n"
+                          "cdviz_http_accept_failures_total %" G_GUINT64_FORMAT "\n"
+                          "# HELP cdviz_http_max_connections Open connections at most, as enforced (within the descriptor limit).\n"
+                          "# TYPE cdviz_http_max_connections gauge\n"
+                          "cdviz_http_max_connections %u\n",
+                          COUNTER_GET (self->timed_out), COUNTER_GET (self->refused_connections),
+                          COUNTER_GET (self->refused_framing), COUNTER_GET (self->refused_bodies),
+                          COUNTER_GET (self->accept_failures), self->open_limit);
+}
+
+/* The request's headers are in (the server's early handler). */
+void
+_cdviz_http_connections_got_headers (CdvizHttpConnections *self,
+                                     SoupServerMessage    *msg)
+{
+  got_headers (msg, self);
+}
