@@ -122,7 +122,7 @@ cdviz_sse_handler_stop (gpointer data)
 {
   CdvizSseSink *self = data;
 
-  self->stopping = TRUE;
+  g_atomic_int_set (&self->stopping, 1);
   while (self->handoffs.head != NULL)
     handoff_finish (self->handoffs.head->data);
   return G_SOURCE_REMOVE;
@@ -221,7 +221,7 @@ cdviz_sse_handler_serve (SoupServer        *server,
       return;
     }
 
-  if (self->stopping)
+  if (g_atomic_int_get (&self->stopping))
     {
       respond_unavailable (msg, "shutting down");
       return;

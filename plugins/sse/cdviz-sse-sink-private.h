@@ -34,7 +34,10 @@ struct _CdvizSseSink
   CdvizHttpServer *http;             /* weak */
   GMainContext *context;             /* the HTTP thread's */
   GQueue handoffs;                   /* CdvizSseHandoff.link: accepted, not yet stolen */
-  gboolean stopping;
+
+  /* atomic: written by start (its caller's thread) and on the HTTP thread
+   * when stopping, read by the handler */
+  int stopping;
 
   /* the fan-out threads: set up by start, torn down by stop (the caller's
    * thread); the pipeline thread wakes them (send), the HTTP thread hands

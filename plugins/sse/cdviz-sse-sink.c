@@ -265,7 +265,7 @@ sse_start_sink (CdvizSink      *sink,
   g_clear_pointer (&self->context, g_main_context_unref);
   self->context = g_main_context_ref (cdviz_http_server_get_context (http));
   g_set_weak_pointer (&self->http, http);
-  self->stopping = FALSE;
+  g_atomic_int_set (&self->stopping, 0);
 
   if (!cdviz_http_server_add_handler (http, path, owner, cdviz_sse_handler_serve,
                                       g_object_ref (self), g_object_unref, error))
