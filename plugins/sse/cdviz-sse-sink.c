@@ -144,6 +144,16 @@ rejected_samples (GString      *out,
                  CDVIZ_SSE_COUNTER_GET (sink->rejected_max_clients));
 }
 
+static void
+removed_samples (GString      *out,
+                 const char   *family,
+                 CdvizSseSink *sink)
+{
+  for (CdvizSseClientStatus s = CDVIZ_SSE_CLIENT_OK + 1; s < CDVIZ_SSE_CLIENT_N_STATUS; s++)
+    append_sample (out, family, sink, cdviz_sse_client_status_to_string (s),
+                   CDVIZ_SSE_COUNTER_GET (sink->feed.removed[s]));
+}
+
 static const struct {
   const char *name;
   const char *type;
@@ -165,6 +175,9 @@ static const struct {
     "The SSE sink's buffer_bytes: bytes kept at most (0 = no byte bound).", max_bytes_samples },
   { "cdviz_sse_rejected_connections_total", "counter",
     "SSE connections refused, by reason.", rejected_samples },
+  { "cdviz_sse_clients_removed_total", "counter",
+    "SSE clients gone, by reason (closed, reset, error, head, finished, flush_timeout).",
+    removed_samples },
 };
 
 /* One function per HTTP server for every SSE sink on it, so that each
