@@ -78,9 +78,9 @@ typedef struct {
 
 typedef struct _CdvizSseTransport CdvizSseTransport;
 
-/* One client. Created on the HTTP thread, then owned by one fan-out thread
- * (and by the stopping thread once that one is joined): only its owner
- * touches it. The links and `want_out` are the fan-out thread's. */
+/* One client. Created on the HTTP thread, then owned by the fan-out
+ * thread it is handed to, which alone touches it from then on and removes
+ * it before returning: no client outlives its fan-out thread. */
 typedef struct {
   CdvizSseFeed *feed;                /* unowned: outlives the client */
   const CdvizSseTransport *transport;
@@ -88,8 +88,7 @@ typedef struct {
   GSocket *socket;                   /* unowned: the stream's */
   int fd;
 
-  /* the fan-out thread's */
-  struct _CdvizSseFanout *fanout;
+  /* the fan-out thread's bookkeeping */
   GList link;                        /* in its list of clients */
   GList ka_link;                     /* in its keep-alive order, by ka_time */
   gint64 ka_time;                    /* last write or keep-alive check */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A fan-out thread: epoll, wake-up, keep-alive, and the end of the streams. */
 #include <errno.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -10,7 +9,7 @@
 #define EPOLL_BATCH 256
 
 /* Ownership: every field not marked otherwise belongs to the fan-out
- * thread, and to the stopping thread once that one is joined. */
+ * thread, and to the stopping thread once that one is joined (free()). */
 struct _CdvizSseFanout {
   CdvizSseFeed *feed;                /* unowned: outlives the fan-out thread */
   gint64 keep_alive_us;              /* 0: no keep-alives */
@@ -445,7 +444,6 @@ void
 cdviz_sse_fanout_adopt (CdvizSseFanout *self,
                         CdvizSseClient *client)
 {
-  client->fanout = self;
   g_atomic_int_inc (&self->n_clients);
   g_mutex_lock (&self->feed->lock);
   g_queue_push_tail_link (&self->incoming, &client->link);
