@@ -630,6 +630,29 @@ id = "other"
         expected = frame(self.serialised(p, 1)[0])
         r.read_until(lambda t: t == expected)
 
+    def test_removed_by_reason(self):
+        # Every client that leaves is counted once, with why.
+        p = self.start('[sinks."we\\"ird"]\ntype = "sse"\nid = "events"\n')
+        labels = ['sink="we\\"ird"', 'id="events"']
+        r = self.reader(p)
+        self.wait_metric(p, "cdviz_sse_clients", labels, 1)
+        r.close()
+        s = p.connect()
+        send_request(s, "HEAD", "/sse/events")
+        read_response(s, head_only=True)
+        while s.recv(65536):
+            pass
+        s.close()
+        self.wait_metric(p, "cdviz_sse_clients_removed_total", labels + ['reason="closed"'], 1)
+        self.wait_metric(p, "cdviz_sse_clients_removed_total", labels + ['reason="head"'], 1)
+        self.wait_metric(p, "cdviz_sse_clients", labels, 0)
+        _, _, body = p.request("GET", "/metrics")
+        metrics = body.decode()
+        self.assertEqual(metrics.count("# TYPE cdviz_sse_clients_removed_total counter\n"), 1)
+        for reason in ("reset", "error", "finished", "flush_timeout"):
+            self.assertIn('cdviz_sse_clients_removed_total{sink="we\\"ird",id="events",'
+                          'reason="%s"} 0\n' % reason, metrics)
+
     def test_idle_clients_cost_nothing(self):
         p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nkeep_alive_interval = "1s"\n')
         readers = [self.reader(p) for _ in range(50)]

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The per-client writer: batches, chunk framing, keep-alives, the end of
+ * the stream, and the two transports (raw socket, TLS stream). */
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <libsoup/soup.h>
+
+#include "cdviz-sse-client.h"
+#include "cdviz-sse-frame.h"
+
+/*
+ * Bounded memory. A client's output is one batch: at most
+ * CDVIZ_SSE_BATCH_FRAMES frames and about CDVIZ_SSE_BATCH_BYTES bytes,
+ * written with one vectored write as one chunk; the next batch is taken
+ * from the ring only when the previous one was written completely. A batch
+ * holds references to frames, never copies, so a stalled client holds at
+ * most one batch; everything else lives once, in the ring. A client whose
+ * cursor fell out of the ring gets one `lagged: N messages skipped` error,
+ * N being exactly the frames it missed, and continues with the oldest
+ * frame still held.
+ */
+
+/* How bytes reach the peer. Both functions return CDVIZ_SSE_CLIENT_OK
+ * with a count, 0 meaning "would block" (nothing to read now, or the
+ * socket is full), or the reason the client is gone. */
+struct _CdvizSseTransport {
+  CdvizSseClientStatus (*writev) (CdvizSseClient     *client,
+                                  const struct iovec *iov,
+                                  guint               n_iov,
+                                  gsize              *written);
+  CdvizSseClientStatus (*read)   (CdvizSseClient     *client,
+                                  char               *buffer,
+                                  gsize               size,
+                                  gsize              *n_read);
+};
+
+static const char keep_alive_frame[] = CDVIZ_SSE_FRAME_KEEP_ALIVE;
+static const char crlf[] = "\r\n";
+static const char last_chunk[] = "0\r\n\r\n";
+
+const char *
+cdviz_sse_client_status_to_string (CdvizSseClientStatus status)
+{
+  static const char *const names[CDVIZ_SSE_CLIENT_N_STATUS] = {
+    [CDVIZ_SSE_CLIENT_OK] = "ok",
+    [CDVIZ_SSE_CLIENT_CLOSED] = "closed",
+    [CDVIZ_SSE_CLIENT_RESET] = "reset",
+    [CDVIZ_SSE_CLIENT_ERROR] = "error",
+    [CDVIZ_SSE_CLIENT_HEAD] = "head",
+    [CDVIZ_SSE_CLIENT_FINISHED] = "finished",
+    [CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT] = "flush_timeout",
+  };
+
+  g_return_val_if_fail (status < CDVIZ_SSE_CLIENT_N_STATUS, "unknown");
+  return names[status];
+}
+
+/* --- transports ----------------------------------------------------------- */
+
+static CdvizSseClientStatus
+status_from_errno (CdvizSseClient *client,
+                   int             errsv)
+{
+  g_debug ("sink '%s': client %d: %s", client->feed->name, client->fd, g_strerror (errsv));
+  return errsv == ECONNRESET || errsv == EPIPE || errsv == ECONNABORTED
+         ? CDVIZ_SSE_CLIENT_RESET : CDVIZ_SSE_CLIENT_ERROR;
+}
+
+static CdvizSseClientStatus
+status_from_error (CdvizSseClient *client,
+                   const GError   *error)
+{
+  g_debug ("sink '%s': client %d: TLS: %s", client->feed->name, client->fd,
+           error != NULL ? error->message : "failed");
+  if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_EOF))
+    return CDVIZ_SSE_CLIENT_CLOSED;   /* closed without close_notify */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+    return CDVIZ_SSE_CLIENT_RESET;
+  return CDVIZ_SSE_CLIENT_ERROR;
+}
+
+/* Raw: sendmsg() and recv() on the descriptor. TLS: the
+ * #GTlsConnection's pollable streams, so that every byte is encrypted; the
+ * socket is still what the fan-out thread polls. */
+static CdvizSseClientStatus
+raw_writev (CdvizSseClient     *client,
+            const struct iovec *iov,
+            guint               n_iov,
+            gsize              *written)
+{
+  struct msghdr mh = { .msg_iov = (struct iovec *) iov, .msg_iovlen = n_iov };
+  ssize_t n;
+
+  do
+    n = sendmsg (client->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  *written = n > 0 ? (gsize) n : 0;
+  if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+    return CDVIZ_SSE_CLIENT_OK;
+  return status_from_errno (client, errno);
+}
+
+static CdvizSseClientStatus
+tls_writev (CdvizSseClient     *client,
+            const struct iovec *iov,
+            guint               n_iov,
+            gsize              *written)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (client->stream);
+  GOutputVector vectors[CDVIZ_SSE_MAX_PIECES];
+  g_autoptr(GError) error = NULL;
+  GPollableReturn ret;
+
+  g_assert (n_iov <= G_N_ELEMENTS (vectors));
+  for (guint i = 0; i < n_iov; i++)
+    {
+      vectors[i].buffer = iov[i].iov_base;
+      vectors[i].size = iov[i].iov_len;
+    }
+  *written = 0;
+  ret = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), vectors,
+                                                     n_iov, written, NULL, &error);
+  if (ret == G_POLLABLE_RETURN_OK || ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+    return CDVIZ_SSE_CLIENT_OK;
+  return status_from_error (client, error);
+}
+
+static CdvizSseClientStatus
+raw_read (CdvizSseClient *client,
+          char           *buffer,
+          gsize           size,
+          gsize          *n_read)
+{
+  ssize_t n;
+
+  do
+    n = recv (client->fd, buffer, size, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    return status_from_errno (client, errno);
+  *n_read = MAX (n, 0);
+  return n == 0 ? CDVIZ_SSE_CLIENT_CLOSED : CDVIZ_SSE_CLIENT_OK;
+}
+
+static CdvizSseClientStatus
+tls_read (CdvizSseClient *client,
+          char           *buffer,
+          gsize           size,
+          gsize          *n_read)
+{
+  GInputStream *in = g_io_stream_get_input_stream (client->stream);
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), buffer, size,
+                                                NULL, &error);
+  if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return status_from_error (client, error);
+  *n_read = MAX (n, 0);
+  return n == 0 ? CDVIZ_SSE_CLIENT_CLOSED : CDVIZ_SSE_CLIENT_OK;
+}
+
+static const CdvizSseTransport raw_transport = { raw_writev, raw_read };
+static const CdvizSseTransport tls_transport = { tls_writev, tls_read };
+
+/* --- the client ------------------------------------------------------------ */
+
+GBytes *
+cdviz_sse_client_build_head (gboolean    http10,
+                             gboolean    head_only,
+                             const char *cors_allow_origin)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = soup_date_time_to_string (now, SOUP_DATE_HTTP);
+  GString *head = g_string_sized_new (256);
+
+  g_string_append_printf (head,
+                          "HTTP/1.%d 200 OK\r\n"
+                          "Date: %s\r\n"
+                          "Content-Type: text/event-stream\r\n"
+                          "Cache-Control: no-cache\r\n"
+                          "X-Accel-Buffering: no\r\n",
+                          http10 ? 0 : 1, date);
+  if (cors_allow_origin != NULL)
+    g_string_append_printf (head, "Access-Control-Allow-Origin: %s\r\n", cors_allow_origin);
+  if (!http10)
+    g_string_append (head, "Transfer-Encoding: chunked\r\n");
+  if (http10 || head_only)
+    g_string_append (head, "Connection: close\r\n");
+  g_string_append (head, "\r\n");
+  return g_string_free_to_bytes (head);
+}
+
+/* Takes ownership of @stream; @socket is the stream's. */
+CdvizSseClient *
+cdviz_sse_client_new (CdvizSseFeed *feed,
+                      GIOStream    *stream,
+                      GSocket      *socket,
+                      gboolean      http10,
+                      gboolean      head_only,
+                      guint64       cursor)
+{
+  CdvizSseClient *client = g_new0 (CdvizSseClient, 1);
+
+  client->feed = feed;
+  client->link.data = client;
+  client->ka_link.data = client;
+  client->stream = stream;
+  client->socket = socket;
+  client->fd = g_socket_get_fd (socket);
+  client->transport = G_IS_TLS_CONNECTION (stream) ? &tls_transport : &raw_transport;
+  client->chunked = !http10;
+  client->head_only = head_only;
+  client->retry_pending = feed->retry_frame != NULL;
+  client->head = cdviz_sse_client_build_head (http10, head_only, feed->cors_allow_origin);
+  client->cursor = cursor;
+  client->last_write = g_get_monotonic_time ();
+  return client;
+}
+
+static void
+client_add_piece (CdvizSseClient *client,
+                  const void     *data,
+                  gsize           length,
+                  GBytes         *owner)
+{
+  CdvizSsePiece *piece;
+
+  g_assert (client->n_pieces < CDVIZ_SSE_MAX_PIECES);
+  piece = &client->pieces[client->n_pieces++];
+  piece->data = data;
+  piece->length = length;
+  piece->owner = owner;   /* takes the reference */
+}
+
+static void
+client_add_frame (CdvizSseClient *client,
+                  GBytes         *frame)
+{
+  gsize length;
+  const void *data = g_bytes_get_data (frame, &length);
+
+  client_add_piece (client, data, length, frame);
+}
+
+static void
+client_release_pieces (CdvizSseClient *client)
+{
+  for (guint i = 0; i < client->n_pieces; i++)
+    g_clear_pointer (&client->pieces[i].owner, g_bytes_unref);
+  client->n_pieces = 0;
+  client->first_piece = 0;
+  client->offset = 0;
+  client->batch_events = 0;
+}
+
+/* The batch is written: count its events, drop its references. */
+static void
+client_batch_done (CdvizSseClient *client)
+{
+  if (client->batch_events > 0)
+    CDVIZ_SSE_COUNTER_ADD (client->feed->events_sent, client->batch_events);
+  client_release_pieces (client);
+}
+
+void
+cdviz_sse_client_free (CdvizSseClient *client)
+{
+  if (client->stream != NULL)
+    {
+      if (client->transport == &tls_transport)
+        {
+          /* Closing a TLS stream writes close_notify, synchronously: bound
+           * it for a stream that ended cleanly, skip it for the others. */
+          if (client->ended && !cdviz_sse_client_has_pending (client))
+            g_socket_set_timeout (client->socket, 1);
+          else
+            g_socket_close (client->socket, NULL);
+        }
+      g_io_stream_close (client->stream, NULL, NULL);
+      g_clear_object (&client->stream);
+    }
+  client_release_pieces (client);
+  g_clear_pointer (&client->head, g_bytes_unref);
+  g_free (client);
+}
+
+/* Bytes of the current batch are still to be written. */
+gboolean
+cdviz_sse_client_has_pending (CdvizSseClient *client)
+{
+  return client->first_piece < client->n_pieces;
+}
+
+/* The sink stops: once the ring is written, the stream ends. */
+void
+cdviz_sse_client_finish (CdvizSseClient *client)
+{
+  client->finishing = TRUE;
+}
+
+/* Builds the next batch once the previous one is written: the response
+ * head, the retry field, a lag notice, frames from the ring, a keep-alive
+ * when asked and nothing else is due, the end of the body when finishing.
+ * Returns whether there is anything to write. */
+static gboolean
+client_refill (CdvizSseClient *client,
+               gboolean        keep_alive)
+{
+  CdvizSseFeed *feed = client->feed;
+  GBytes *events[CDVIZ_SSE_BATCH_FRAMES];
+  guint n_events;
+  guint64 skipped;
+  gboolean at_end;
+  gsize chunk_length = 0;
+  guint chunk_first, body_first;
+
+  g_assert (client->n_pieces == 0);
+
+  if (client->ended)
+    return FALSE;
+
+  if (client->head != NULL)
+    client_add_frame (client, g_steal_pointer (&client->head));
+
+  if (client->head_only)
+    {
+      client->ended = TRUE;
+      return client->n_pieces > 0;
+    }
+
+  g_mutex_lock (&feed->lock);
+  skipped = cdviz_sse_ring_catch_up (feed->ring, &client->cursor);
+  n_events = cdviz_sse_ring_collect (feed->ring, &client->cursor, events,
+                                     CDVIZ_SSE_BATCH_FRAMES, CDVIZ_SSE_BATCH_BYTES, NULL);
+  at_end = client->cursor == cdviz_sse_ring_get_next (feed->ring);
+  g_mutex_unlock (&feed->lock);
+
+  /* The chunk: header, frames, CRLF. */
+  chunk_first = client->n_pieces;
+  if (client->chunked)
+    client_add_piece (client, client->chunk_header, 0, NULL);   /* filled below */
+  body_first = client->n_pieces;
+
+  if (client->retry_pending)
+    client_add_frame (client, g_bytes_ref (feed->retry_frame));
+  client->retry_pending = FALSE;
+  if (skipped > 0)
+    {
+      g_debug ("sink '%s': client %d lagged, %" G_GUINT64_FORMAT " messages skipped",
+               feed->name, client->fd, skipped);
+      CDVIZ_SSE_COUNTER_ADD (feed->lagged_events, skipped);
+      client_add_frame (client, cdviz_sse_frame_lagged (skipped));
+    }
+  for (guint i = 0; i < n_events; i++)
+    client_add_frame (client, events[i]);
+  client->batch_events = n_events;
+  if (keep_alive && client->n_pieces == body_first)
+    client_add_piece (client, keep_alive_frame, sizeof keep_alive_frame - 1, NULL);
+
+  for (guint i = body_first; i < client->n_pieces; i++)
+    chunk_length += client->pieces[i].length;
+
+  if (chunk_length == 0)
+    client->n_pieces = chunk_first;   /* nothing for the body */
+  else if (client->chunked)
+    {
+      CdvizSsePiece *header = &client->pieces[chunk_first];
+
+      header->length = cdviz_sse_chunk_header (chunk_length, client->chunk_header,
+                                               sizeof client->chunk_header);
+      client_add_piece (client, crlf, 2, NULL);
+    }
+
+  if (client->finishing && at_end)
+    {
+      if (client->chunked)
+        client_add_piece (client, last_chunk, sizeof last_chunk - 1, NULL);
+      client->ended = TRUE;
+    }
+
+  return client->n_pieces > 0 || client->ended;
+}
+
+/* Consumes @written bytes of the batch. */
+static void
+client_advance (CdvizSseClient *client,
+                gsize           written)
+{
+  while (written > 0)
+    {
+      CdvizSsePiece *piece = &client->pieces[client->first_piece];
+      gsize left = piece->length - client->offset;
+
+      if (written >= left)
+        {
+          written -= left;
+          client->first_piece++;
+          client->offset = 0;
+        }
+      else
+        {
+          client->offset += written;
+          written = 0;
+        }
+    }
+}
+
+/* Writes as much as the connection takes without blocking: the rest of
+ * the batch, then new batches while the ring has frames. Returns OK (the
+ * socket is full, see has_pending(), or there is nothing more to send) or
+ * the reason the client is done. */
+CdvizSseClientStatus
+cdviz_sse_client_flush (CdvizSseClient *client)
+{
+  for (;;)
+    {
+      struct iovec iov[CDVIZ_SSE_MAX_PIECES];
+      CdvizSseClientStatus status;
+      guint n_iov = 0;
+      gsize written;
+
+      if (client->first_piece == client->n_pieces)
+        {
+          client_batch_done (client);
+          if (client->ended)
+            return client->head_only ? CDVIZ_SSE_CLIENT_HEAD : CDVIZ_SSE_CLIENT_FINISHED;
+          if (!client_refill (client, FALSE))
+            return CDVIZ_SSE_CLIENT_OK;
+          continue;   /* an empty batch that ends the body: closed above */
+        }
+
+      for (guint i = client->first_piece; i < client->n_pieces; i++)
+        {
+          gsize skip = i == client->first_piece ? client->offset : 0;
+
+          iov[n_iov].iov_base = (guint8 *) client->pieces[i].data + skip;
+          iov[n_iov].iov_len = client->pieces[i].length - skip;
+          n_iov++;
+        }
+
+      status = client->transport->writev (client, iov, n_iov, &written);
+      if (status != CDVIZ_SSE_CLIENT_OK || written == 0)
+        return status;
+      client->last_write = g_get_monotonic_time ();
+      client_advance (client, written);
+    }
+}
+
+/* Reads and discards what the client sends (at most 64 KiB per call, so
+ * that a chatty client cannot hold its thread). */
+CdvizSseClientStatus
+cdviz_sse_client_drain_input (CdvizSseClient *client)
+{
+  char buffer[4096];
+
+  for (int i = 0; i < 16; i++)
+    {
+      CdvizSseClientStatus status;
+      gsize n;
+
+      status = client->transport->read (client, buffer, sizeof buffer, &n);
+      if (status != CDVIZ_SSE_CLIENT_OK || n == 0)
+        return status;
+    }
+  return CDVIZ_SSE_CLIENT_OK;
+}
+
+/* Sends a keep-alive comment if nothing was written for @interval and
+ * nothing is pending; with frames due, those go instead. */
+CdvizSseClientStatus
+cdviz_sse_client_keep_alive (CdvizSseClient *client,
+                             gint64          now,
+                             gint64          interval)
+{
+  if (now - client->last_write < interval || cdviz_sse_client_has_pending (client))
+    return CDVIZ_SSE_CLIENT_OK;
+  client_batch_done (client);
+  if (!client_refill (client, TRUE))
+    return CDVIZ_SSE_CLIENT_OK;
+  return cdviz_sse_client_flush (client);
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "cdviz-sse-ring.h"
+
+G_BEGIN_DECLS
+
+/* The per-client writer of the SSE sink: one HTTP response on a
+ * non-blocking connection, taken from libsoup once the request was
+ * accepted. It writes the status line and headers, then the stream, in
+ * batches taken from the sink's shared ring (references to the frames,
+ * never copies), as chunks (HTTP/1.1) or as a close-delimited body
+ * (HTTP/1.0). It knows nothing of epoll, threads or GObject: the fan-out
+ * thread that owns a client calls it when the socket is ready, and removes
+ * it, with the reason it returns, when it returns anything but
+ * %CDVIZ_SSE_CLIENT_OK. Plugin-private (GStreamer's GstMultiHandleClient is
+ * the model). */
+
+/**
+ * CdvizSseClientStatus:
+ * @CDVIZ_SSE_CLIENT_OK: still streaming
+ * @CDVIZ_SSE_CLIENT_CLOSED: the client closed the connection
+ * @CDVIZ_SSE_CLIENT_RESET: the connection was reset (or hung up) by the peer
+ * @CDVIZ_SSE_CLIENT_ERROR: a read, write or TLS error, or the socket could
+ *   not be watched
+ * @CDVIZ_SSE_CLIENT_HEAD: the answer to a HEAD request was written
+ * @CDVIZ_SSE_CLIENT_FINISHED: the sink stopped, the stream was written to its end
+ * @CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT: the sink stopped, the client did not take
+ *   the rest of its stream in time
+ *
+ * Why a client is removed (GStreamer's GstClientStatus). Slow clients are
+ * not removed: they are told `lagged: N` and continue.
+ */
+typedef enum {
+  CDVIZ_SSE_CLIENT_OK,
+  CDVIZ_SSE_CLIENT_CLOSED,
+  CDVIZ_SSE_CLIENT_RESET,
+  CDVIZ_SSE_CLIENT_ERROR,
+  CDVIZ_SSE_CLIENT_HEAD,
+  CDVIZ_SSE_CLIENT_FINISHED,
+  CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT,
+  CDVIZ_SSE_CLIENT_N_STATUS
+} CdvizSseClientStatus;
+
+const char *cdviz_sse_client_status_to_string (CdvizSseClientStatus status);
+
+/* What every client of one sink shares: the ring and its lock, the
+ * constant frames and header values, and the counters. Owned by the sink;
+ * outlives its clients. */
+typedef struct {
+  GMutex lock;
+  CdvizSseRing *ring;                /* under lock */
+  GBytes *retry_frame;               /* nullable; constant while clients exist */
+  const char *cors_allow_origin;     /* nullable; likewise */
+  const char *name;                  /* for logs; likewise */
+
+  /* atomic */
+  int n_clients;                     /* accepted, not yet removed */
+  guint64 events_sent;
+  guint64 lagged_events;
+  guint64 removed[CDVIZ_SSE_CLIENT_N_STATUS];
+} CdvizSseFeed;
+
+#define CDVIZ_SSE_COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
+#define CDVIZ_SSE_COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
+
+#define CDVIZ_SSE_BATCH_FRAMES 64
+#define CDVIZ_SSE_BATCH_BYTES (32 * 1024)
+#define CDVIZ_SSE_MAX_PIECES (CDVIZ_SSE_BATCH_FRAMES + 8)
+
+typedef struct {
+  const guint8 *data;
+  gsize length;
+  GBytes *owner;        /* nullable: static data has no owner */
+} CdvizSsePiece;
+
+typedef struct _CdvizSseTransport CdvizSseTransport;
+
+/* One client. Created on the HTTP thread, then owned by the fan-out
+ * thread it is handed to, which alone touches it from then on and removes
+ * it before returning: no client outlives its fan-out thread. */
+typedef struct {
+  CdvizSseFeed *feed;                /* unowned: outlives the client */
+  const CdvizSseTransport *transport;
+  GIOStream *stream;                 /* owned: the stolen connection; owns the socket */
+  GSocket *socket;                   /* unowned: the stream's */
+  int fd;
+
+  /* the fan-out thread's bookkeeping */
+  GList link;                        /* in its list of clients */
+  GList ka_link;                     /* in its keep-alive order, by ka_time */
+  gint64 ka_time;                    /* last write or keep-alive check */
+  gboolean want_out;                 /* watched for output */
+
+  guint64 cursor;       /* sequence number of the next frame to send */
+  gboolean chunked;     /* HTTP/1.1: chunked body; HTTP/1.0: until close */
+  gboolean head_only;   /* HEAD: headers, then close */
+  gboolean finishing;   /* the sink stops: send what is left, end, close */
+  gboolean ended;       /* the body's end is queued: close once written */
+  GBytes *head;         /* the response head, until queued */
+  gboolean retry_pending;
+
+  /* The batch being written: pieces[first..n) from offset. */
+  CdvizSsePiece pieces[CDVIZ_SSE_MAX_PIECES];
+  guint n_pieces;
+  guint first_piece;
+  gsize offset;
+  guint batch_events;
+  char chunk_header[24];
+
+  gint64 last_write;    /* monotonic time of the last write */
+} CdvizSseClient;
+
+GBytes         *cdviz_sse_client_build_head  (gboolean        http10,
+                                              gboolean        head_only,
+                                              const char     *cors_allow_origin);
+
+CdvizSseClient *cdviz_sse_client_new         (CdvizSseFeed   *feed,
+                                              GIOStream      *stream,
+                                              GSocket        *socket,
+                                              gboolean        http10,
+                                              gboolean        head_only,
+                                              guint64         cursor);
+void            cdviz_sse_client_free        (CdvizSseClient *client);
+
+gboolean        cdviz_sse_client_has_pending (CdvizSseClient *client);
+void            cdviz_sse_client_finish      (CdvizSseClient *client);
+
+CdvizSseClientStatus cdviz_sse_client_flush       (CdvizSseClient *client);
+CdvizSseClientStatus cdviz_sse_client_drain_input (CdvizSseClient *client);
+CdvizSseClientStatus cdviz_sse_client_keep_alive  (CdvizSseClient *client,
+                                                   gint64          now,
+                                                   gint64          interval);
+
+G_END_DECLS

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The HTTP thread's side of the SSE sink: the route handler (preflight,
+ * 405, 503 while stopping, header rules, max_clients) and the hand-off of
+ * an accepted request's connection to a fan-out thread. */
+#include <string.h>
+
+#include "cdviz-sse-sink-private.h"
+
+#define RETRY_AFTER_SECONDS "5"
+
+/* An accepted request, paused, until its connection is stolen from an
+ * idle callback (outside libsoup's I/O code). HTTP thread only. */
+typedef struct {
+  CdvizSseSink *sink;   /* owned */
+  SoupServerMessage *msg;
+  GSource *idle;
+  GList link;           /* in sink->handoffs */
+  char *last_event_id;
+  gboolean head_only;
+  gboolean http10;
+} CdvizSseHandoff;
+
+static void
+handoff_free (CdvizSseHandoff *handoff)
+{
+  g_clear_object (&handoff->msg);
+  g_free (handoff->last_event_id);
+  g_object_unref (handoff->sink);
+  g_free (handoff);
+}
+
+static CdvizSseFanout *
+least_busy_fanout (CdvizSseSink *self)
+{
+  CdvizSseFanout *best = self->fanouts[0];
+
+  for (guint i = 1; i < self->n_fanouts; i++)
+    if (cdviz_sse_fanout_get_n_clients (self->fanouts[i]) < cdviz_sse_fanout_get_n_clients (best))
+      best = self->fanouts[i];
+  return best;
+}
+
+/* Takes the connection away from libsoup and gives it, as a client, to
+ * the fan-out thread with the fewest clients. */
+static void
+handoff_finish (CdvizSseHandoff *handoff)
+{
+  CdvizSseSink *self = handoff->sink;
+  GIOStream *stream;
+  g_autoptr(GSocket) socket = NULL;   /* the stream keeps it alive */
+  CdvizSseClient *client;
+  gboolean found = FALSE;
+  guint64 cursor;
+
+  g_queue_unlink (&self->handoffs, &handoff->link);
+  if (handoff->idle != NULL)
+    {
+      g_source_destroy (handoff->idle);
+      g_clear_pointer (&handoff->idle, g_source_unref);
+    }
+
+  stream = cdviz_http_server_steal_connection (self->http, handoff->msg, &socket);
+  if (stream == NULL)
+    {
+      g_debug ("sink '%s': connection lost before the stream started", self->name);
+      g_atomic_int_add (&self->feed.n_clients, -1);
+      handoff_free (handoff);
+      return;
+    }
+
+  g_mutex_lock (&self->feed.lock);
+  cursor = cdviz_sse_ring_resume_cursor (self->feed.ring, handoff->last_event_id, &found);
+  g_mutex_unlock (&self->feed.lock);
+
+  client = cdviz_sse_client_new (&self->feed, stream, socket, handoff->http10,
+                                 handoff->head_only, cursor);
+  g_debug ("sink '%s': client %d connected (%s, %s%s), %d clients", self->name, client->fd,
+           handoff->head_only ? "HEAD" : "GET", handoff->http10 ? "HTTP/1.0" : "HTTP/1.1",
+           handoff->last_event_id == NULL ? ""
+           : found ? ", resumed after Last-Event-ID" : ", unknown Last-Event-ID: live",
+           g_atomic_int_get (&self->feed.n_clients));
+  handoff_free (handoff);
+
+  cdviz_sse_fanout_adopt (least_busy_fanout (self), client);
+}
+
+static gboolean
+handoff_idle_cb (gpointer data)
+{
+  handoff_finish (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handoff_start (CdvizSseSink      *self,
+               SoupServerMessage *msg)
+{
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  CdvizSseHandoff *handoff = g_new0 (CdvizSseHandoff, 1);
+
+  handoff->sink = g_object_ref (self);
+  handoff->msg = g_object_ref (msg);
+  handoff->link.data = handoff;
+  handoff->head_only = soup_server_message_get_method (msg) == SOUP_METHOD_HEAD;
+  handoff->http10 = soup_server_message_get_http_version (msg) == SOUP_HTTP_1_0;
+  handoff->last_event_id = g_strdup (soup_message_headers_get_one (request, "Last-Event-ID"));
+  g_queue_push_tail_link (&self->handoffs, &handoff->link);
+
+  soup_server_message_pause (msg);
+
+  handoff->idle = g_idle_source_new ();
+  g_source_set_priority (handoff->idle, G_PRIORITY_HIGH);
+  g_source_set_static_name (handoff->idle, "[cdviz-sse] hand-off");
+  g_source_set_callback (handoff->idle, handoff_idle_cb, handoff, NULL);
+  g_source_attach (handoff->idle, self->context);
+}
+
+/* Refuses new connections and hands the accepted ones over: once this
+ * returned, no fan-out thread is given a client any more. */
+gboolean
+cdviz_sse_handler_stop (gpointer data)
+{
+  CdvizSseSink *self = data;
+
+  g_atomic_int_set (&self->stopping, 1);
+  while (self->handoffs.head != NULL)
+    handoff_finish (self->handoffs.head->data);
+  return G_SOURCE_REMOVE;
+}
+
+/* --- the route -------------------------------------------------------------- */
+
+static void
+respond_preflight (CdvizSseSink      *self,
+                   SoupServerMessage *msg)
+{
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  const char *asked = soup_message_headers_get_one (request, "Access-Control-Request-Headers");
+
+  if (self->cors_allow_origin != NULL)
+    {
+      soup_message_headers_replace (response, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+      soup_message_headers_replace (response, "Access-Control-Allow-Headers",
+                                    asked != NULL && strpbrk (asked, "\r\n") == NULL ? asked
+                                    : "Authorization, Last-Event-ID, Cache-Control, Accept");
+      soup_message_headers_replace (response, "Access-Control-Max-Age", "86400");
+    }
+  soup_message_headers_replace (response, "Allow", "GET, HEAD, OPTIONS");
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+respond_unavailable (SoupServerMessage *msg,
+                     const char        *text)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", RETRY_AFTER_SECONDS);
+  cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, text);
+}
+
+/* Returns whether the request passes the header rules; answers it if not. */
+static gboolean
+check_headers (CdvizSseSink      *self,
+               SoupServerMessage *msg)
+{
+  g_autofree char *message = NULL;
+  g_autoptr(GBytes) body = NULL;
+  const char *text;
+  guint status;
+
+  if (self->validator == NULL)
+    return TRUE;
+  if (cdviz_header_validator_needs_body (self->validator))
+    body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  status = cdviz_header_validator_check_soup (self->validator,
+                                              soup_server_message_get_request_headers (msg),
+                                              body, &message);
+  if (status == SOUP_STATUS_OK)
+    return TRUE;
+
+  /* The message names the header, never its value. */
+  g_debug ("sink '%s': connection rejected with %u: %s", self->name, status,
+           message != NULL ? message : "");
+  CDVIZ_SSE_COUNTER_ADD (self->rejected_auth, 1);
+  text = message != NULL ? message : "Header validation failed";
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY,
+                                    text, strlen (text));
+  return FALSE;
+}
+
+void
+cdviz_sse_handler_serve (SoupServer        *server,
+                         SoupServerMessage *msg,
+                         const char        *path,
+                         GHashTable        *query,
+                         gpointer           user_data)
+{
+  CdvizSseSink *self = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+
+  /* No CORS header unless configured: then a browser lets only pages of
+   * the stream's own origin read it (see doc/sse.md, "CORS"). */
+  if (self->cors_allow_origin != NULL)
+    soup_message_headers_replace (response, "Access-Control-Allow-Origin",
+                                  self->cors_allow_origin);
+
+  if (method == SOUP_METHOD_OPTIONS)
+    {
+      respond_preflight (self, msg);
+      return;
+    }
+
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
+    {
+      soup_message_headers_replace (response, "Allow", "GET, HEAD, OPTIONS");
+      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                                "only GET, HEAD and OPTIONS are allowed here");
+      return;
+    }
+
+  if (g_atomic_int_get (&self->stopping))
+    {
+      respond_unavailable (msg, "shutting down");
+      return;
+    }
+
+  if (!check_headers (self, msg))
+    return;
+
+  if (self->max_clients > 0 &&
+      (guint) g_atomic_int_get (&self->feed.n_clients) >= self->max_clients)
+    {
+      g_debug ("sink '%s': connection rejected with 503: max_clients (%u) reached",
+               self->name, self->max_clients);
+      CDVIZ_SSE_COUNTER_ADD (self->rejected_max_clients, 1);
+      respond_unavailable (msg, "too many clients on this stream; retry later");
+      return;
+    }
+
+  g_atomic_int_inc (&self->feed.n_clients);
+  handoff_start (self, msg);
+}
