@@ -791,10 +791,55 @@ work_item_free (WorkItem *item)
   g_free (item);
 }
 
+static void
+release_flusher (WorkItem *item)
+{
+  g_mutex_lock (item->lock);
+  *item->done = TRUE;
+  g_cond_signal (item->cond);
+  g_mutex_unlock (item->lock);
+}
+
+/* After STOP nothing can be posted (pipeline_post() refuses under the queue
+ * lock), so this finds nothing; it is the second line of defence that keeps
+ * a flusher from waiting forever and a task from never completing. */
+static void
+drain_after_stop (CdvizPipeline *self)
+{
+  WorkItem *item;
+
+  while ((item = g_async_queue_try_pop (self->queue)) != NULL)
+    {
+      switch (item->kind)
+        {
+        case ITEM_MESSAGE:
+          g_atomic_int_add (&self->pending, -1);
+          g_critical ("An event was queued behind the pipeline's stop marker");
+          if (item->task != NULL)
+            g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
+                                     CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
+                                     _("the pipeline is not running"));
+          break;
+        case ITEM_FLUSH:
+          release_flusher (item);
+          break;
+        case ITEM_STOP:
+          break;
+        }
+      work_item_free (item);
+    }
+}
+
+/* The pipeline whose thread this is, to refuse calls that would wait for
+ * themselves. */
+static GPrivate pipeline_of_thread;
+
 static gpointer
 pipeline_thread (gpointer data)
 {
   CdvizPipeline *self = data;
+
+  g_private_set (&pipeline_of_thread, self);
 
   for (;;)
     {
@@ -809,17 +854,57 @@ pipeline_thread (gpointer data)
           process (self, item);
           break;
         case ITEM_FLUSH:
-          g_mutex_lock (item->lock);
-          *item->done = TRUE;
-          g_cond_signal (item->cond);
-          g_mutex_unlock (item->lock);
+          release_flusher (item);
           break;
         case ITEM_STOP:
           work_item_free (item);
+          drain_after_stop (self);
           return NULL;
         }
       work_item_free (item);
     }
+}
+
+/* The one door into the queue: enqueue, flush and stop all post through it.
+ * Under the queue lock it checks that the pipeline accepts work and pushes;
+ * posting ITEM_STOP closes the door in the same critical section, so no item
+ * can ever land behind the stop marker. Takes @item; on failure frees it and
+ * sets %CDVIZ_PIPELINE_ERROR_NOT_RUNNING or _FULL. */
+static gboolean
+pipeline_post (CdvizPipeline  *self,
+               WorkItem       *item,
+               GError        **error)
+{
+  g_async_queue_lock (self->queue);
+  if (!g_atomic_int_get (&self->running))
+    {
+      g_async_queue_unlock (self->queue);
+      work_item_free (item);
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
+                           _("the pipeline is not running"));
+      return FALSE;
+    }
+  if (item->kind == ITEM_MESSAGE)
+    {
+      if ((guint) g_atomic_int_get (&self->pending) >= self->capacity)
+        {
+          g_async_queue_unlock (self->queue);
+          COUNT (self->refused);
+          g_debug ("Pipeline queue full (%u): refusing an event from %s",
+                   self->capacity, item->source->name);
+          work_item_free (item);
+          g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL,
+                       _("the pipeline queue is full (%u events)"), self->capacity);
+          return FALSE;
+        }
+      g_atomic_int_add (&self->pending, 1);
+      COUNT (self->accepted);
+    }
+  else if (item->kind == ITEM_STOP)
+    g_atomic_int_set (&self->running, FALSE);
+  g_async_queue_push_unlocked (self->queue, item);
+  g_async_queue_unlock (self->queue);
+  return TRUE;
 }
 
 /* --- metrics ------------------------------------------------------------ */
@@ -1021,10 +1106,11 @@ cdviz_pipeline_stop (CdvizPipeline *self)
     cdviz_http_server_set_ready (self->http, FALSE);
   stop_sources (self);
 
-  g_atomic_int_set (&self->running, FALSE);
+  /* Flips running and posts STOP in one critical section: what was accepted
+   * before is processed, nothing is accepted after. */
   item = g_new0 (WorkItem, 1);
   item->kind = ITEM_STOP;
-  g_async_queue_push (self->queue, item);
+  pipeline_post (self, item, NULL);
   g_thread_join (g_steal_pointer (&self->worker));
 
   stop_sinks (self);
@@ -1056,33 +1142,13 @@ enqueue (CdvizPipeline  *self,
          GTask          *task,
          GError        **error)
 {
-  WorkItem *item;
+  WorkItem *item = g_new0 (WorkItem, 1);
 
-  if (!g_atomic_int_get (&self->running))
-    {
-      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
-                           _("the pipeline is not running"));
-      return FALSE;
-    }
-  if ((guint) g_atomic_int_add (&self->pending, 1) >= self->capacity)
-    {
-      g_atomic_int_add (&self->pending, -1);
-      COUNT (self->refused);
-      g_debug ("Pipeline queue full (%u): refusing an event from %s",
-               self->capacity, source->name);
-      g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL,
-                   _("the pipeline queue is full (%u events)"), self->capacity);
-      return FALSE;
-    }
-
-  COUNT (self->accepted);
-  item = g_new0 (WorkItem, 1);
   item->kind = ITEM_MESSAGE;
   item->source = source;
   item->message = g_object_ref (message);
   item->task = task ? g_object_ref (task) : NULL;
-  g_async_queue_push (self->queue, item);
-  return TRUE;
+  return pipeline_post (self, item, error);
 }
 
 static SourceEntry *
@@ -1271,7 +1337,9 @@ cdviz_pipeline_push (CdvizPipeline  *self,
  * @self: a #CdvizPipeline
  *
  * Blocks until every message accepted before the call has been delivered to
- * the sinks. Does nothing when the pipeline is not running.
+ * the sinks. Does nothing when the pipeline is not running. Callable from
+ * any thread but the pipeline thread: a sink or a transformer must not call
+ * it (it would wait for itself).
  */
 void
 cdviz_pipeline_flush (CdvizPipeline *self)
@@ -1282,9 +1350,7 @@ cdviz_pipeline_flush (CdvizPipeline *self)
   WorkItem *item;
 
   g_return_if_fail (CDVIZ_IS_PIPELINE (self));
-
-  if (!g_atomic_int_get (&self->running))
-    return;
+  g_return_if_fail (g_private_get (&pipeline_of_thread) != self);
 
   g_mutex_init (&lock);
   g_cond_init (&cond);
@@ -1293,12 +1359,14 @@ cdviz_pipeline_flush (CdvizPipeline *self)
   item->lock = &lock;
   item->cond = &cond;
   item->done = &done;
-  g_async_queue_push (self->queue, item);
-
-  g_mutex_lock (&lock);
-  while (!done)
-    g_cond_wait (&cond, &lock);
-  g_mutex_unlock (&lock);
+  /* Refused when not running: then there is nothing to wait for. */
+  if (pipeline_post (self, item, NULL))
+    {
+      g_mutex_lock (&lock);
+      while (!done)
+        g_cond_wait (&cond, &lock);
+      g_mutex_unlock (&lock);
+    }
   g_mutex_clear (&lock);
   g_cond_clear (&cond);
 }

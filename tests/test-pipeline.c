@@ -303,6 +303,77 @@ test_stop_drains (void)
   g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING);
 }
 
+/* push and flush racing stop: every push that was accepted is delivered, and
+ * flush always returns (before, an item could land behind the stop marker:
+ * flush then hung, or an accepted event was silently dropped). */
+typedef struct {
+  CdvizPipeline *pipeline;
+  guint accepted;        /* atomic */
+  int done;              /* atomic: pushers that returned */
+} Race;
+
+#define RACE_PUSHERS 3
+
+static gpointer
+race_pusher (gpointer data)
+{
+  Race *race = data;
+
+  for (guint i = 0; ; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("r%u", i);
+      g_autoptr(CdvizMessage) message = event (id);
+      g_autoptr(GError) error = NULL;
+
+      if (!cdviz_pipeline_push (race->pipeline, "a", message, &error))
+        {
+          if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
+            continue;
+          g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING);
+          break;
+        }
+      g_atomic_int_inc (&race->accepted);
+      if (i % 2 == 0)
+        cdviz_pipeline_flush (race->pipeline);
+    }
+  cdviz_pipeline_flush (race->pipeline);
+  g_atomic_int_inc (&race->done);
+  return NULL;
+}
+
+static void
+test_flush_races_stop (void)
+{
+  for (guint round = 0; round < 200; round++)
+    {
+      Race race = { make_pipeline (NULL), 0, 0 };
+      GThread *threads[RACE_PUSHERS];
+      gint64 deadline;
+
+      for (guint t = 0; t < RACE_PUSHERS; t++)
+        threads[t] = g_thread_new ("race-pusher", race_pusher, &race);
+      g_usleep (g_random_int_range (0, 300));
+      cdviz_pipeline_stop (race.pipeline);
+
+      deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+      while (g_atomic_int_get (&race.done) < RACE_PUSHERS)
+        {
+          if (g_get_monotonic_time () > deadline)
+            g_error ("round %u: flush did not return after stop", round);
+          g_usleep (1000);
+        }
+      for (guint t = 0; t < RACE_PUSHERS; t++)
+        g_thread_join (threads[t]);
+
+      g_mutex_lock (&gate_lock);
+      if (collected->len != race.accepted)
+        g_error ("round %u: %u events accepted, %u delivered", round,
+                 race.accepted, collected->len);
+      g_mutex_unlock (&gate_lock);
+      g_object_unref (race.pipeline);
+    }
+}
+
 static GThread *main_thread;
 
 static void
@@ -445,6 +516,7 @@ main (int   argc,
   g_test_add_func ("/pipeline/queue-full", test_queue_full);
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
   g_test_add_func ("/pipeline/signal", test_signal);
+  g_test_add_func ("/pipeline/flush-races-stop", test_flush_races_stop);
   g_test_add_func ("/transformer/ownership", test_transformer_ownership);
   g_test_add_func ("/transformer/null-without-error", test_transformer_null_without_error);
 
