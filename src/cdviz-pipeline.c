@@ -59,6 +59,14 @@ typedef struct {
   gboolean *done;
 } WorkItem;
 
+/* NEW → RUNNING → STOPPED; a failed start goes back to NEW. A pipeline runs
+ * once: its components and HTTP server are not built for a second life. */
+typedef enum {
+  STATE_NEW,
+  STATE_RUNNING,
+  STATE_STOPPED,
+} PipelineState;
+
 struct _CdvizPipeline
 {
   GObject parent_instance;
@@ -75,10 +83,11 @@ struct _CdvizPipeline
   GAsyncQueue *queue;
   int pending;                  /* atomic: messages waiting in the queue */
   guint capacity;
-  GThread *worker;
-  GMainContext *owner_context;
-  int running;                  /* atomic */
-  gboolean started;
+  GThread *worker;              /* (owned) (nullable): joined by stop() */
+  GMainContext *owner_context;  /* (owned) (nullable): where ::message is emitted */
+  int running;                  /* atomic; written under the queue lock */
+  GMutex lifecycle_lock;        /* serialises start(), check() and stop() */
+  PipelineState state;          /* under lifecycle_lock */
 
   gsize accepted;               /* atomic counters */
   gsize refused;
@@ -131,12 +140,20 @@ sink_entry_free (gpointer data)
   g_free (entry);
 }
 
+/* A running pipeline holds a reference to itself from start() to stop(), so
+ * this runs on a running pipeline only through g_object_run_dispose(). It
+ * never stops anything: the last reference can be dropped on the HTTP or the
+ * pipeline thread (a GTask of push_async() holds one), and stopping joins
+ * both. Like GStreamer's elements, it only says what the program must do. */
 static void
 cdviz_pipeline_dispose (GObject *object)
 {
   CdvizPipeline *self = CDVIZ_PIPELINE (object);
 
-  cdviz_pipeline_stop (self);
+  if (self->state == STATE_RUNNING)
+    g_critical ("Disposing of pipeline %p while it is running. Call "
+                "cdviz_pipeline_stop() first; the pipeline and its threads are leaked.",
+                (void *) self);
 
   G_OBJECT_CLASS (cdviz_pipeline_parent_class)->dispose (object);
 }
@@ -155,6 +172,7 @@ cdviz_pipeline_finalize (GObject *object)
   g_clear_object (&self->http);
   g_clear_object (&self->registry);
   g_clear_object (&self->config);
+  g_mutex_clear (&self->lifecycle_lock);
 
   G_OBJECT_CLASS (cdviz_pipeline_parent_class)->finalize (object);
 }
@@ -190,6 +208,7 @@ cdviz_pipeline_init (CdvizPipeline *self)
   self->sinks = g_ptr_array_new_with_free_func (sink_entry_free);
   self->queue = g_async_queue_new ();
   self->capacity = 1024;
+  g_mutex_init (&self->lifecycle_lock);
 }
 
 /* --- building from the configuration ------------------------------------ */
@@ -1004,36 +1023,94 @@ stop_sinks (CdvizPipeline *self)
     }
 }
 
+/* Routes and metrics registered on the HTTP server cannot be taken back, and
+ * a server listens once: after a dry run or a failed start, a fresh one. */
+static void
+rebuild_http (CdvizPipeline *self)
+{
+  g_autoptr(GError) error = NULL;
+  JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
+
+  g_clear_object (&self->http);
+  /* It was built from the same configuration once already. */
+  if (!build_http (self, root, &error))
+    g_error ("Cannot rebuild the HTTP server: %s", error->message);
+}
+
+/* Stops what start() started, in order: sources (no new events), the
+ * pipeline thread (everything accepted is processed), sinks, HTTP server. */
+static void
+stop_locked (CdvizPipeline *self)
+{
+  WorkItem *item;
+
+  if (self->http != NULL)
+    cdviz_http_server_set_ready (self->http, FALSE);
+  stop_sources (self);
+
+  if (self->worker != NULL)
+    {
+      /* Flips running and posts STOP in one critical section: what was
+       * accepted before is processed, nothing is accepted after. */
+      item = g_new0 (WorkItem, 1);
+      item->kind = ITEM_STOP;
+      pipeline_post (self, item, NULL);
+      g_thread_join (g_steal_pointer (&self->worker));
+    }
+
+  stop_sinks (self);
+  if (self->http != NULL)
+    cdviz_http_server_stop (self->http);
+}
+
+/* Refuses what a pipeline in @self->state cannot do. */
+static gboolean
+check_state_new (CdvizPipeline  *self,
+                 GError        **error)
+{
+  if (self->state == STATE_NEW)
+    return TRUE;
+  if (self->state == STATE_RUNNING)
+    g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START,
+                         _("the pipeline is running"));
+  else
+    g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START,
+                         _("the pipeline was stopped, and a pipeline runs once: "
+                           "build a new one from the same configuration"));
+  return FALSE;
+}
+
 /**
  * cdviz_pipeline_check:
- * @self: a #CdvizPipeline that is not running
+ * @self: a #CdvizPipeline that was never started
  * @error: return location for a #GError
  *
  * Starts and stops every sink and source without listening, which finds
  * conflicts only visible then (two components claiming the same route).
- * Used by `cdviz-pipeline config --check`.
+ * Used by `cdviz-pipeline config --check`. The pipeline can be started
+ * afterwards.
  *
- * Returns: %TRUE if the pipeline could start
+ * Returns: %TRUE if the pipeline could start; %FALSE with
+ *   %CDVIZ_PIPELINE_ERROR_START if it is running or was stopped, or the
+ *   component's error
  */
 gboolean
 cdviz_pipeline_check (CdvizPipeline  *self,
                       GError        **error)
 {
+  g_autoptr(GMutexLocker) locker = NULL;
   gboolean ok;
 
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
-  g_return_val_if_fail (!self->started, FALSE);
+
+  locker = g_mutex_locker_new (&self->lifecycle_lock);
+  if (!check_state_new (self, error))
+    return FALSE;
 
   ok = start_components (self, error);
   stop_sources (self);
   stop_sinks (self);
-  /* Routes registered by the dry run must not linger. */
-  g_clear_object (&self->http);
-  {
-    g_autoptr(GError) ignored = NULL;
-    JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
-    build_http (self, root, &ignored);
-  }
+  rebuild_http (self);
   return ok;
 }
 
@@ -1042,46 +1119,63 @@ cdviz_pipeline_check (CdvizPipeline  *self,
  * @self: a #CdvizPipeline
  * @error: return location for a #GError
  *
- * Starts the sinks, the sources, the HTTP server and the pipeline thread.
+ * Starts the sinks, the sources, the pipeline thread and the HTTP server.
  * The [signal@Pipeline::message] signal is emitted on the calling thread's
  * thread-default main context.
  *
- * Returns: %TRUE on success; on failure nothing is left running
+ * A pipeline runs once: after [method@Pipeline.stop], start() fails with
+ * %CDVIZ_PIPELINE_ERROR_START; build a new pipeline from the same
+ * configuration instead. A start that failed (a port in use) left nothing
+ * running and can be tried again. Starting a running pipeline does nothing.
+ *
+ * From start to stop the pipeline holds a reference to itself: dropping the
+ * last reference of the program does not stop it (call stop()).
+ *
+ * Returns: %TRUE if the pipeline runs
  */
 gboolean
 cdviz_pipeline_start (CdvizPipeline  *self,
                       GError        **error)
 {
+  g_autoptr(GMutexLocker) locker = NULL;
+
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->started)
+  locker = g_mutex_locker_new (&self->lifecycle_lock);
+  if (self->state == STATE_RUNNING)
     return TRUE;
+  if (!check_state_new (self, error))
+    return FALSE;
 
+  g_clear_pointer (&self->owner_context, g_main_context_unref);
   self->owner_context = g_main_context_ref_thread_default ();
   cdviz_http_server_add_metrics_func (self->http, pipeline_metrics, self, NULL);
 
-  if (!start_components (self, error))
+  if (start_components (self, error))
     {
-      stop_sources (self);
-      stop_sinks (self);
-      return FALSE;
+      g_async_queue_lock (self->queue);
+      g_atomic_int_set (&self->running, TRUE);
+      g_async_queue_unlock (self->queue);
+      self->worker = g_thread_new ("cdviz-pipeline", pipeline_thread, self);
+
+      if (cdviz_http_server_start (self->http, error))
+        {
+          self->state = STATE_RUNNING;
+          g_object_ref (self);
+          cdviz_http_server_set_ready (self->http, TRUE);
+          g_info ("Listening on %s://%s:%u",
+                  cdviz_http_server_is_tls (self->http) ? "https" : "http",
+                  cdviz_http_server_get_host (self->http),
+                  cdviz_http_server_get_port (self->http));
+          return TRUE;
+        }
     }
 
-  g_atomic_int_set (&self->running, TRUE);
-  self->worker = g_thread_new ("cdviz-pipeline", pipeline_thread, self);
-  self->started = TRUE;
-
-  if (!cdviz_http_server_start (self->http, error))
-    {
-      cdviz_pipeline_stop (self);
-      return FALSE;
-    }
-
-  cdviz_http_server_set_ready (self->http, TRUE);
-  g_info ("Listening on %s://%s:%u", cdviz_http_server_is_tls (self->http) ? "https" : "http",
-          cdviz_http_server_get_host (self->http),
-          cdviz_http_server_get_port (self->http));
-  return TRUE;
+  /* Nothing is left running, and the pipeline is NEW again. */
+  stop_locked (self);
+  rebuild_http (self);
+  return FALSE;
 }
 
 /**
@@ -1089,33 +1183,30 @@ cdviz_pipeline_start (CdvizPipeline  *self,
  * @self: a #CdvizPipeline
  *
  * Stops the sources, processes every message already accepted, stops the
- * sinks and the HTTP server. Safe to call more than once.
+ * sinks and the HTTP server, then drops the reference the pipeline held on
+ * itself since [method@Pipeline.start]. Safe to call more than once, and on
+ * a pipeline that was never started.
+ *
+ * Call it from the thread that started the pipeline (or any thread but the
+ * pipeline and HTTP threads: a sink, a transformer or an HTTP handler would
+ * wait for itself).
  */
 void
 cdviz_pipeline_stop (CdvizPipeline *self)
 {
-  WorkItem *item;
+  g_autoptr(GMutexLocker) locker = NULL;
 
   g_return_if_fail (CDVIZ_IS_PIPELINE (self));
+  g_return_if_fail (g_private_get (&pipeline_of_thread) != self);
 
-  if (!self->started)
+  locker = g_mutex_locker_new (&self->lifecycle_lock);
+  if (self->state != STATE_RUNNING)
     return;
-  self->started = FALSE;
 
-  if (self->http != NULL)
-    cdviz_http_server_set_ready (self->http, FALSE);
-  stop_sources (self);
-
-  /* Flips running and posts STOP in one critical section: what was accepted
-   * before is processed, nothing is accepted after. */
-  item = g_new0 (WorkItem, 1);
-  item->kind = ITEM_STOP;
-  pipeline_post (self, item, NULL);
-  g_thread_join (g_steal_pointer (&self->worker));
-
-  stop_sinks (self);
-  if (self->http != NULL)
-    cdviz_http_server_stop (self->http);
+  stop_locked (self);
+  self->state = STATE_STOPPED;
+  g_clear_pointer (&locker, g_mutex_locker_free);
+  g_object_unref (self);
 }
 
 /**

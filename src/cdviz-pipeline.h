@@ -34,7 +34,8 @@ GQuark cdviz_pipeline_error_quark (void);
  * @CDVIZ_PIPELINE_ERROR_REJECTED: a transformer rejected the event (422)
  * @CDVIZ_PIPELINE_ERROR_NOT_RUNNING: the pipeline is not running (503)
  * @CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE: no source has that name
- * @CDVIZ_PIPELINE_ERROR_START: a component failed to start
+ * @CDVIZ_PIPELINE_ERROR_START: the pipeline cannot start in its state: it is
+ *   running, or it was stopped (a pipeline runs once; build a new one)
  *
  * Errors of the pipeline.
  */

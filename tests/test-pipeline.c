@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <string.h>
+
 #include "cdviz.h"
 
 /* The pipeline: order per source, transformer chains, rejections, bounded
@@ -104,7 +106,7 @@ event (const char *id)
 }
 
 static CdvizPipeline *
-make_pipeline (const char *extra)
+new_pipeline (const char *extra)
 {
   g_autoptr(CdvizConfig) config = cdviz_config_new ();
   g_autoptr(GError) error = NULL;
@@ -122,6 +124,15 @@ make_pipeline (const char *extra)
   g_assert_no_error (error);
   pipeline = cdviz_pipeline_new (config, NULL, &error);
   g_assert_no_error (error);
+  return pipeline;
+}
+
+static CdvizPipeline *
+make_pipeline (const char *extra)
+{
+  g_autoptr(GError) error = NULL;
+  CdvizPipeline *pipeline = new_pipeline (extra);
+
   g_assert_true (cdviz_pipeline_start (pipeline, &error));
   g_assert_no_error (error);
 
@@ -374,6 +385,97 @@ test_flush_races_stop (void)
     }
 }
 
+/* A pipeline runs once: start() after stop() is a clear error, never a
+ * CRITICAL or a TRUE with nothing listening. */
+static void
+test_start_after_stop (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline (NULL);
+  g_autoptr(GError) error = NULL;
+
+  cdviz_pipeline_stop (pipeline);
+  cdviz_pipeline_stop (pipeline);
+  g_assert_false (cdviz_pipeline_start (pipeline, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START);
+  g_assert_false (cdviz_pipeline_is_running (pipeline));
+  g_clear_error (&error);
+  g_assert_false (cdviz_pipeline_check (pipeline, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START);
+}
+
+static char *
+http_get (guint port, const char *path)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, msg, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+/* A start that failed (port in use) leaves nothing running and can be
+ * retried; the retry registers the pipeline's metrics once. */
+static void
+test_start_retry (void)
+{
+  g_autoptr(GSocketListener) blocker = g_socket_listener_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizConfig) config = cdviz_config_new ();
+  g_autoptr(CdvizPipeline) pipeline = NULL;
+  g_autofree char *toml = NULL;
+  g_autofree char *metrics = NULL;
+  guint16 port = g_socket_listener_add_any_inet_port (blocker, NULL, &error);
+  const char *first;
+
+  g_assert_no_error (error);
+  toml = g_strdup_printf ("[http]\nport = %u\n[sources.a]\n"
+                          "[sinks.collect]\ntype = \"test-collect\"\n", port);
+  g_assert_true (cdviz_config_add_string (config, toml, "test", &error));
+  pipeline = cdviz_pipeline_new (config, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_false (cdviz_pipeline_start (pipeline, &error));
+  g_assert_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_LISTEN);
+  g_clear_error (&error);
+  g_assert_false (cdviz_pipeline_is_running (pipeline));
+
+  g_socket_listener_close (blocker);
+  g_assert_true (cdviz_pipeline_start (pipeline, &error));
+  g_assert_no_error (error);
+  g_assert_true (cdviz_pipeline_is_running (pipeline));
+
+  metrics = http_get (port, "/metrics");
+  first = strstr (metrics, "# TYPE cdviz_pipeline_events_total");
+  g_assert_nonnull (first);
+  g_assert_null (strstr (first + 1, "# TYPE cdviz_pipeline_events_total"));
+  cdviz_pipeline_stop (pipeline);
+}
+
+/* Dropping the last reference of the program does not stop a running
+ * pipeline: it holds itself until stop(). */
+static void
+test_self_reference (void)
+{
+  CdvizPipeline *pipeline = make_pipeline (NULL);
+  GWeakRef weak;
+  g_autoptr(CdvizMessage) message = event ("held");
+
+  g_weak_ref_init (&weak, pipeline);
+  g_object_unref (pipeline);
+  pipeline = g_weak_ref_get (&weak);
+  g_assert_nonnull (pipeline);
+  g_assert_true (cdviz_pipeline_is_running (pipeline));
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", message, NULL));
+  cdviz_pipeline_stop (pipeline);
+  g_object_unref (pipeline);
+  g_assert_null (g_weak_ref_get (&weak));
+  g_weak_ref_clear (&weak);
+}
+
 static GThread *main_thread;
 
 static void
@@ -517,6 +619,9 @@ main (int   argc,
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
   g_test_add_func ("/pipeline/signal", test_signal);
   g_test_add_func ("/pipeline/flush-races-stop", test_flush_races_stop);
+  g_test_add_func ("/pipeline/start-after-stop", test_start_after_stop);
+  g_test_add_func ("/pipeline/start-retry", test_start_retry);
+  g_test_add_func ("/pipeline/self-reference", test_self_reference);
   g_test_add_func ("/transformer/ownership", test_transformer_ownership);
   g_test_add_func ("/transformer/null-without-error", test_transformer_null_without_error);
 
