@@ -3,7 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "cdviz-pipeline.h"
+#include "cdviz-pipeline-private.h"
 #include "cdviz-config-private.h"
 
 /**
@@ -29,19 +29,6 @@
  * accepted, stops the sinks (which close their streams) and the HTTP server.
  */
 
-typedef struct {
-  char *name;
-  CdvizSource *source;        /* nullable: a source fed only by push() */
-  GPtrArray *chain;           /* CdvizTransformer */
-} SourceEntry;
-
-typedef struct {
-  char *name;
-  CdvizSink *sink;
-  gsize sent;                 /* atomic */
-  gsize failed;               /* atomic */
-} SinkEntry;
-
 typedef enum {
   ITEM_MESSAGE,
   ITEM_FLUSH,
@@ -58,43 +45,6 @@ typedef struct {
   GCond *cond;
   gboolean *done;
 } WorkItem;
-
-/* NEW → RUNNING → STOPPED; a failed start goes back to NEW. A pipeline runs
- * once: its components and HTTP server are not built for a second life. */
-typedef enum {
-  STATE_NEW,
-  STATE_RUNNING,
-  STATE_STOPPED,
-} PipelineState;
-
-struct _CdvizPipeline
-{
-  GObject parent_instance;
-
-  CdvizConfig *config;
-  CdvizRegistry *registry;
-  CdvizHttpServer *http;
-
-  GPtrArray *sources;           /* SourceEntry */
-  GHashTable *sources_by_name;  /* name → SourceEntry */
-  GHashTable *transformers;     /* name → CdvizTransformer */
-  GPtrArray *sinks;             /* SinkEntry */
-
-  GAsyncQueue *queue;
-  int pending;                  /* atomic: messages waiting in the queue */
-  guint capacity;
-  GThread *worker;              /* (owned) (nullable): joined by stop() */
-  GMainContext *owner_context;  /* (owned) (nullable): where ::message is emitted */
-  int running;                  /* atomic; written under the queue lock */
-  GMutex lifecycle_lock;        /* serialises start(), check() and stop() */
-  PipelineState state;          /* under lifecycle_lock */
-
-  gsize accepted;               /* atomic counters */
-  gsize refused;
-  gsize rejected;
-  gsize filtered;
-  gsize processed;
-};
 
 G_DEFINE_FINAL_TYPE (CdvizPipeline, cdviz_pipeline, G_TYPE_OBJECT)
 
@@ -118,27 +68,6 @@ enum {
 };
 
 static guint signals[N_SIGNALS];
-
-static void
-source_entry_free (gpointer data)
-{
-  SourceEntry *entry = data;
-
-  g_clear_object (&entry->source);
-  g_clear_pointer (&entry->chain, g_ptr_array_unref);
-  g_free (entry->name);
-  g_free (entry);
-}
-
-static void
-sink_entry_free (gpointer data)
-{
-  SinkEntry *entry = data;
-
-  g_clear_object (&entry->sink);
-  g_free (entry->name);
-  g_free (entry);
-}
 
 /* A running pipeline holds a reference to itself from start() to stop(), so
  * this runs on a running pipeline only through g_object_run_dispose(). It
@@ -165,6 +94,9 @@ cdviz_pipeline_finalize (GObject *object)
 
   g_clear_pointer (&self->sources, g_ptr_array_unref);
   g_clear_pointer (&self->sources_by_name, g_hash_table_unref);
+  g_clear_pointer (&self->sources_by_object, g_hash_table_unref);
+  g_clear_pointer (&self->sinks_by_name, g_hash_table_unref);
+  g_clear_pointer (&self->sinks_by_object, g_hash_table_unref);
   g_clear_pointer (&self->transformers, g_hash_table_unref);
   g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_clear_pointer (&self->queue, g_async_queue_unref);
@@ -202,456 +134,16 @@ cdviz_pipeline_class_init (CdvizPipelineClass *klass)
 static void
 cdviz_pipeline_init (CdvizPipeline *self)
 {
-  self->sources = g_ptr_array_new_with_free_func (source_entry_free);
+  self->sources = g_ptr_array_new_with_free_func (_cdviz_source_entry_free);
   self->sources_by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  self->sources_by_object = g_hash_table_new (NULL, NULL);
   self->transformers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->sinks = g_ptr_array_new_with_free_func (sink_entry_free);
+  self->sinks = g_ptr_array_new_with_free_func (_cdviz_sink_entry_free);
+  self->sinks_by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  self->sinks_by_object = g_hash_table_new (NULL, NULL);
   self->queue = g_async_queue_new ();
   self->capacity = 1024;
   g_mutex_init (&self->lifecycle_lock);
-}
-
-/* --- building from the configuration ------------------------------------ */
-
-static const char * const top_level_keys[] = {
-  "http", "pipeline", "sources", "transformers", "sinks", NULL
-};
-static const char * const http_keys[] = {
-  "host", "port", "tls_certificate", "tls_key", "tls_min_version", "header_timeout", "body_timeout",
-  "idle_timeout", "max_connections", "max_headers", "max_header_size", NULL
-};
-static const char * const pipeline_keys[] = { "queue_capacity", NULL };
-static const char * const source_keys[] = {
-  "enabled", "extractor", "transformer_refs", NULL
-};
-
-/* What `cdviz-pipeline config --describe` (and so doc/configuration.md) says
- * about the keys listed above: key, type, default, description. Adding a key
- * to a list above? Add its line here too, or the docs test fails on an
- * “undocumented” key. */
-typedef struct {
-  const char *key, *type, *default_value, *blurb;
-} KeyDoc;
-
-static const KeyDoc key_docs_http[] = {
-  { "host", "string", "`\"127.0.0.1\"`",
-    "Address to listen on: an IP address (`0.0.0.0`, `::` for every interface) or a host name" },
-  { "port", "integer (0–65535)", "`8080`",
-    "TCP port; 0 picks a free port (the log line “Listening on …” shows it)" },
-  { "tls_certificate", "string (path)", "none",
-    "PEM file of the server certificate (and chain); with `tls_key`, the server speaks HTTPS only" },
-  { "tls_key", "string (path)", "none",
-    "PEM file of the certificate's private key (may be the same file as `tls_certificate`)" },
-  { "tls_min_version", "string (`\"1.2\"`, `\"1.3\"`)", "`\"1.2\"`",
-    "Oldest TLS version accepted; with 1.2, only forward-secret AEAD cipher suites "
-    "(no static RSA key exchange, no CBC). `G_TLS_GNUTLS_PRIORITY` in the environment overrides it" },
-  { "header_timeout", "duration", "`\"10s\"`",
-    "A client must send a request's complete headers within this time (from the connection, "
-    "TLS handshake included, or from the first byte of a kept-alive connection's next request); "
-    "slower clients are disconnected; 0 disables it" },
-  { "body_timeout", "duration", "`\"60s\"`",
-    "A client must send a request's body within this time once its headers are in; "
-    "slower clients are disconnected and their request is not handled; 0 disables it" },
-  { "idle_timeout", "duration", "`\"60s\"`",
-    "A kept-alive connection idle for this long between two requests is closed; 0 disables it" },
-  { "max_connections", "integer (0–1048576)", "`10000`",
-    "Open connections at most (SSE streams included); more are closed when accepted; 0 = no limit. "
-    "The process needs as many file descriptors (`ulimit -n`)" },
-  { "max_headers", "integer (0–100000)", "`100`",
-    "Header fields of a request at most; more are answered 431; 0 = no limit" },
-  { "max_header_size", "integer (0–1048576)", "`65536`",
-    "Total bytes of a request's header fields at most; more are answered 431; 0 = no limit. "
-    "libsoup drops connections whose request head exceeds 64 KiB whatever the setting" },
-  { NULL }
-};
-static const KeyDoc key_docs_pipeline[] = {
-  { "queue_capacity", "integer (1–16777216)", "`1024`",
-    "Events accepted but not yet processed; beyond it webhooks answer 503 with Retry-After" },
-  { NULL }
-};
-static const KeyDoc key_docs_source[] = {
-  { "enabled", "boolean", "`true`", "A disabled source is skipped (its other keys are not checked)" },
-  { "extractor", "table", "—",
-    "Where events come from: `{ type = \"webhook\", id = … }` (see the source types); "
-    "without it the source is fed only through the API" },
-  { "transformer_refs", "array of strings", "`[]`",
-    "Names of `[transformers.NAME]` applied in order to this source's events" },
-  { NULL }
-};
-
-static JsonObject *
-get_table (CdvizConfig  *config,
-           JsonObject   *parent,
-           const char   *parent_path,
-           const char   *key,
-           GError      **error)
-{
-  JsonNode *node = json_object_get_member (parent, key);
-  g_autofree char *path = parent_path ? _cdviz_config_join (parent_path, key)
-                                      : g_strdup (key);
-
-  if (node == NULL)
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_autofree char *where = _cdviz_config_describe (config, path);
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("%s: key “%s”: expected a table"), where, path);
-      return NULL;
-    }
-  return json_node_get_object (node);
-}
-
-static gboolean
-build_http (CdvizPipeline  *self,
-            JsonObject     *root,
-            GError        **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *http = get_table (self->config, root, NULL, "http", &local_error);
-  const char *host = "127.0.0.1";
-  const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
-  gint64 port = 8080;
-  gint64 max_connections = 10000, max_headers = 100, max_header_size = 65536;
-  guint64 header_timeout = 10000, body_timeout = 60000, idle_timeout = 60000;
-  g_autoptr(GTlsCertificate) certificate = NULL;
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (http != NULL)
-    {
-      if (!_cdviz_config_check_keys (self->config, "http", http, http_keys, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "host", FALSE, &host, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "port", 0, 65535, 8080, &port, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "tls_certificate", FALSE,
-                                     &certificate_path, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "tls_key", FALSE,
-                                     &key_path, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "tls_min_version", FALSE,
-                                     &tls_min_version, error) ||
-          !_cdviz_config_get_duration (self->config, "http", http, "header_timeout",
-                                       G_MAXUINT32, header_timeout, &header_timeout, error) ||
-          !_cdviz_config_get_duration (self->config, "http", http, "body_timeout",
-                                       G_MAXUINT32, body_timeout, &body_timeout, error) ||
-          !_cdviz_config_get_duration (self->config, "http", http, "idle_timeout",
-                                       G_MAXUINT32, idle_timeout, &idle_timeout, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "max_connections", 0, 1048576,
-                                  max_connections, &max_connections, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "max_headers", 0, 100000,
-                                  max_headers, &max_headers, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
-                                  max_header_size, &max_header_size, error))
-        return FALSE;
-      if (host == NULL)
-        host = "127.0.0.1";
-    }
-
-  if (tls_min_version != NULL && !g_str_equal (tls_min_version, "1.2") &&
-      !g_str_equal (tls_min_version, "1.3"))
-    {
-      g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_min_version");
-
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("%s: key “%s”: “%s” is not a TLS version this server offers "
-                     "(“1.2” or “1.3”)"), where, "http.tls_min_version", tls_min_version);
-      return FALSE;
-    }
-
-  if ((certificate_path == NULL) != (key_path == NULL))
-    {
-      const char *missing = certificate_path == NULL ? "http.tls_certificate" : "http.tls_key";
-      const char *given = certificate_path == NULL ? "http.tls_key" : "http.tls_certificate";
-      g_autofree char *where = _cdviz_config_describe (self->config, given);
-
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
-                   _("%s: key “%s” needs “%s” too"), where, given, missing);
-      return FALSE;
-    }
-  if (certificate_path != NULL)
-    {
-      g_autoptr(GError) tls_error = NULL;
-
-      /* Which file failed: the certificate alone, then both. */
-      certificate = g_tls_certificate_new_from_file (certificate_path, &tls_error);
-      if (certificate != NULL)
-        {
-          g_clear_object (&certificate);
-          certificate = g_tls_certificate_new_from_files (certificate_path, key_path,
-                                                           &tls_error);
-          if (certificate == NULL)
-            {
-              g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_key");
-
-              g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("%s: key “%s”: cannot load the private key %s for %s: %s"),
-                           where, "http.tls_key", key_path, certificate_path,
-                           tls_error->message);
-              return FALSE;
-            }
-        }
-      else
-        {
-          g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_certificate");
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                       _("%s: key “%s”: cannot load the certificate %s: %s"),
-                       where, "http.tls_certificate", certificate_path, tls_error->message);
-          return FALSE;
-        }
-    }
-
-  self->http = cdviz_http_server_new (host, (guint) port);
-  cdviz_http_server_set_tls_certificate (self->http, certificate);
-  if (tls_min_version != NULL && g_str_equal (tls_min_version, "1.3"))
-    cdviz_http_server_set_tls_min_version (self->http, G_TLS_PROTOCOL_VERSION_TLS_1_3);
-  cdviz_http_server_set_header_timeout (self->http, header_timeout);
-  cdviz_http_server_set_body_timeout (self->http, body_timeout);
-  cdviz_http_server_set_idle_timeout (self->http, idle_timeout);
-  cdviz_http_server_set_max_connections (self->http, (guint) max_connections);
-  cdviz_http_server_set_max_headers (self->http, (guint) max_headers);
-  cdviz_http_server_set_max_header_size (self->http, (gsize) max_header_size);
-  return TRUE;
-}
-
-static gboolean
-build_transformers (CdvizPipeline  *self,
-                    JsonObject     *root,
-                    GError        **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *section = get_table (self->config, root, NULL, "transformers", &local_error);
-  g_autoptr(GList) names = NULL;
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (section == NULL)
-    return TRUE;
-
-  names = json_object_get_members (section);
-  for (GList *l = names; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      g_autofree char *path = _cdviz_config_join ("transformers", name);
-      JsonObject *table = get_table (self->config, section, "transformers", name, error);
-      GObject *object;
-
-      if (table == NULL)
-        return FALSE;
-      object = _cdviz_config_create_component (self->config, self->registry,
-                                               CDVIZ_COMPONENT_TRANSFORMER,
-                                               path, table, NULL, error);
-      if (object == NULL)
-        return FALSE;
-      g_hash_table_insert (self->transformers, g_strdup (name), object);
-    }
-  return TRUE;
-}
-
-static gboolean
-build_sources (CdvizPipeline  *self,
-               JsonObject     *root,
-               GError        **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *section = get_table (self->config, root, NULL, "sources", &local_error);
-  g_autoptr(GList) names = NULL;
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (section == NULL)
-    return TRUE;
-
-  names = json_object_get_members (section);
-  for (GList *l = names; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      g_autofree char *path = _cdviz_config_join ("sources", name);
-      JsonObject *table = get_table (self->config, section, "sources", name, error);
-      JsonObject *extractor;
-      JsonNode *refs;
-      SourceEntry *entry;
-      gboolean enabled;
-
-      if (table == NULL)
-        return FALSE;
-      if (!_cdviz_config_check_keys (self->config, path, table, source_keys, error) ||
-          !_cdviz_config_get_bool (self->config, path, table, "enabled", TRUE, &enabled, error))
-        return FALSE;
-      if (!enabled)
-        {
-          g_debug ("Source %s is disabled", name);
-          continue;
-        }
-
-      entry = g_new0 (SourceEntry, 1);
-      entry->name = g_strdup (name);
-      entry->chain = g_ptr_array_new_with_free_func (g_object_unref);
-      g_ptr_array_add (self->sources, entry);
-      g_hash_table_insert (self->sources_by_name, entry->name, entry);
-
-      refs = json_object_get_member (table, "transformer_refs");
-      if (refs != NULL)
-        {
-          g_autofree char *refs_path = _cdviz_config_join (path, "transformer_refs");
-          JsonArray *array;
-
-          if (!JSON_NODE_HOLDS_ARRAY (refs))
-            {
-              g_autofree char *where = _cdviz_config_describe (self->config, refs_path);
-              g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("%s: key “%s”: expected an array of transformer names"),
-                           where, refs_path);
-              return FALSE;
-            }
-          array = json_node_get_array (refs);
-          for (guint i = 0; i < json_array_get_length (array); i++)
-            {
-              JsonNode *ref = json_array_get_element (array, i);
-              g_autofree char *elem_path = g_strdup_printf ("%s[%u]", refs_path, i);
-              g_autofree char *where = _cdviz_config_describe (self->config, elem_path);
-              GObject *transformer;
-
-              if (json_node_get_value_type (ref) != G_TYPE_STRING)
-                {
-                  g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                               _("%s: key “%s”: expected an array of transformer names"),
-                               where, refs_path);
-                  return FALSE;
-                }
-              transformer = g_hash_table_lookup (self->transformers, json_node_get_string (ref));
-              if (transformer == NULL)
-                {
-                  g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
-                               _("%s: key “%s”: no transformer named “%s” (define [transformers.%s])"),
-                               where, refs_path, json_node_get_string (ref),
-                               json_node_get_string (ref));
-                  return FALSE;
-                }
-              g_ptr_array_add (entry->chain, g_object_ref (transformer));
-            }
-        }
-
-      extractor = get_table (self->config, table, path, "extractor", &local_error);
-      if (local_error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      if (extractor != NULL)
-        {
-          g_autofree char *extractor_path = _cdviz_config_join (path, "extractor");
-          GObject *source = _cdviz_config_create_component (self->config, self->registry,
-                                                            CDVIZ_COMPONENT_SOURCE,
-                                                            extractor_path, extractor,
-                                                            NULL, error);
-          if (source == NULL)
-            return FALSE;
-          entry->source = CDVIZ_SOURCE (source);
-        }
-      else
-        g_debug ("Source %s has no extractor: it is fed by cdviz_pipeline_push() only", name);
-    }
-  return TRUE;
-}
-
-static gboolean
-build_sinks (CdvizPipeline  *self,
-             JsonObject     *root,
-             GError        **error)
-{
-  static const char * const skip[] = { "enabled", NULL };
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *section = get_table (self->config, root, NULL, "sinks", &local_error);
-  g_autoptr(GList) names = NULL;
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (section == NULL)
-    return TRUE;
-
-  names = json_object_get_members (section);
-  for (GList *l = names; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      g_autofree char *path = _cdviz_config_join ("sinks", name);
-      JsonObject *table = get_table (self->config, section, "sinks", name, error);
-      SinkEntry *entry;
-      GObject *sink;
-      gboolean enabled;
-
-      if (table == NULL)
-        return FALSE;
-      if (!_cdviz_config_get_bool (self->config, path, table, "enabled", TRUE, &enabled, error))
-        return FALSE;
-      if (!enabled)
-        {
-          g_debug ("Sink %s is disabled", name);
-          continue;
-        }
-      sink = _cdviz_config_create_component (self->config, self->registry,
-                                             CDVIZ_COMPONENT_SINK, path, table,
-                                             skip, error);
-      if (sink == NULL)
-        return FALSE;
-
-      entry = g_new0 (SinkEntry, 1);
-      entry->name = g_strdup (name);
-      entry->sink = CDVIZ_SINK (sink);
-      g_ptr_array_add (self->sinks, entry);
-    }
-  return TRUE;
-}
-
-static gboolean
-build (CdvizPipeline  *self,
-       GError        **error)
-{
-  JsonObject *root;
-  JsonObject *pipeline;
-  g_autoptr(GError) local_error = NULL;
-
-  if (!_cdviz_config_finish (self->config, error))
-    return FALSE;
-
-  root = json_node_get_object (cdviz_config_get_root (self->config));
-  if (!_cdviz_config_check_keys (self->config, NULL, root, top_level_keys, error))
-    return FALSE;
-
-  if (!build_http (self, root, error))
-    return FALSE;
-
-  pipeline = get_table (self->config, root, NULL, "pipeline", &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (pipeline != NULL)
-    {
-      gint64 capacity;
-
-      if (!_cdviz_config_check_keys (self->config, "pipeline", pipeline, pipeline_keys, error) ||
-          !_cdviz_config_get_int (self->config, "pipeline", pipeline, "queue_capacity",
-                                  1, 1 << 24, 1024, &capacity, error))
-        return FALSE;
-      self->capacity = (guint) capacity;
-    }
-
-  return build_transformers (self, root, error) &&
-         build_sources (self, root, error) &&
-         build_sinks (self, root, error);
 }
 
 /**
@@ -681,7 +173,7 @@ cdviz_pipeline_new (CdvizConfig    *config,
   self->config = g_object_ref (config);
   self->registry = g_object_ref (registry ? registry : cdviz_registry_get_default ());
 
-  if (!build (self, error))
+  if (!_cdviz_pipeline_build (self, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -1029,11 +521,10 @@ static void
 rebuild_http (CdvizPipeline *self)
 {
   g_autoptr(GError) error = NULL;
-  JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
 
   g_clear_object (&self->http);
   /* It was built from the same configuration once already. */
-  if (!build_http (self, root, &error))
+  if (!_cdviz_pipeline_build_http (self, &error))
     g_error ("Cannot rebuild the HTTP server: %s", error->message);
 }
 
@@ -1242,17 +733,12 @@ enqueue (CdvizPipeline  *self,
   return pipeline_post (self, item, error);
 }
 
+/* O(1): sources push on every event. */
 static SourceEntry *
 find_source (CdvizPipeline *self,
              CdvizSource   *source)
 {
-  for (guint i = 0; i < self->sources->len; i++)
-    {
-      SourceEntry *entry = g_ptr_array_index (self->sources, i);
-      if (entry->source == source)
-        return entry;
-    }
-  return NULL;
+  return g_hash_table_lookup (self->sources_by_object, source);
 }
 
 /**
@@ -1288,15 +774,11 @@ const char *
 cdviz_pipeline_get_sink_name (CdvizPipeline *self,
                               CdvizSink     *sink)
 {
-  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  SinkEntry *entry;
 
-  for (guint i = 0; i < self->sinks->len; i++)
-    {
-      SinkEntry *entry = g_ptr_array_index (self->sinks, i);
-      if (entry->sink == sink)
-        return entry->name;
-    }
-  return NULL;
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  entry = g_hash_table_lookup (self->sinks_by_object, sink);
+  return entry ? entry->name : NULL;
 }
 
 /**
@@ -1312,15 +794,12 @@ CdvizSink *
 cdviz_pipeline_get_sink (CdvizPipeline *self,
                          const char    *name)
 {
-  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  SinkEntry *entry;
 
-  for (guint i = 0; i < self->sinks->len; i++)
-    {
-      SinkEntry *entry = g_ptr_array_index (self->sinks, i);
-      if (g_str_equal (entry->name, name))
-        return entry->sink;
-    }
-  return NULL;
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  entry = g_hash_table_lookup (self->sinks_by_name, name);
+  return entry ? entry->sink : NULL;
 }
 
 /**
@@ -1491,315 +970,4 @@ cdviz_pipeline_get_config (CdvizPipeline *self)
 {
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
   return self->config;
-}
-
-/* --- describing the configuration --------------------------------------- */
-
-/* Markdown table cells: no pipes, no line breaks. */
-static void
-append_cell (GString    *out,
-             const char *text)
-{
-  g_string_append (out, " ");
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      if (*p == '|')
-        g_string_append (out, "\\|");
-      else if (*p == '\n')
-        g_string_append_c (out, ' ');
-      else
-        g_string_append_c (out, *p);
-    }
-  g_string_append (out, " |");
-}
-
-static void
-append_row (GString    *out,
-            const char *key,
-            const char *type,
-            const char *default_value,
-            const char *blurb)
-{
-  g_autofree char *quoted = g_strdup_printf ("`%s`", key);
-
-  g_string_append (out, "|");
-  append_cell (out, quoted);
-  append_cell (out, type);
-  append_cell (out, default_value);
-  append_cell (out, blurb);
-  g_string_append_c (out, '\n');
-}
-
-static void
-append_table_head (GString *out)
-{
-  g_string_append (out, "| key | type | default | description |\n"
-                        "| --- | --- | --- | --- |\n");
-}
-
-static void
-append_key_docs (GString            *out,
-                 const char * const *keys,
-                 const KeyDoc       *docs)
-{
-  append_table_head (out);
-  for (guint i = 0; keys[i] != NULL; i++)
-    {
-      const KeyDoc *doc = NULL;
-
-      for (guint j = 0; docs[j].key != NULL; j++)
-        if (g_str_equal (docs[j].key, keys[i]))
-          doc = &docs[j];
-      if (doc != NULL)
-        append_row (out, keys[i], doc->type, doc->default_value, doc->blurb);
-      else
-        append_row (out, keys[i], "?", "?", "(undocumented)");
-    }
-}
-
-static char *
-format_duration (guint64 ms)
-{
-  if (ms == 0)
-    return g_strdup ("`0`");
-  if (ms % 1000 != 0)
-    return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "ms\"`", ms);
-  if (ms % (3600 * 1000) == 0)
-    return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "h\"`", ms / (3600 * 1000));
-  if (ms % (60 * 1000) == 0)
-    return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "m\"`", ms / (60 * 1000));
-  return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "s\"`", ms / 1000);
-}
-
-/* An integer range, leaving out the bounds of the C type itself. */
-static char *
-format_range (gint64   minimum,
-              guint64  maximum,
-              gboolean min_is_type_bound,
-              gboolean max_is_type_bound)
-{
-  if (min_is_type_bound && max_is_type_bound)
-    return g_strdup ("integer");
-  if (max_is_type_bound)
-    return g_strdup_printf ("integer ≥ %" G_GINT64_FORMAT, minimum);
-  return g_strdup_printf ("integer (%" G_GINT64_FORMAT "–%" G_GUINT64_FORMAT ")",
-                          minimum, maximum);
-}
-
-static void
-describe_pspec (GParamSpec  *pspec,
-                char       **out_type,
-                char       **out_default)
-{
-  GType type = G_PARAM_SPEC_VALUE_TYPE (pspec);
-  const GValue *def = g_param_spec_get_default_value (pspec);
-
-  if (g_param_spec_get_qdata (pspec, g_quark_from_static_string ("cdviz-duration")) != NULL)
-    {
-      GParamSpecUInt64 *spec = G_PARAM_SPEC_UINT64 (pspec);
-      g_autofree char *lo = format_duration (spec->minimum);
-      g_autofree char *hi = format_duration (spec->maximum);
-
-      if (spec->maximum >= G_MAXUINT32 && spec->minimum == 0)
-        *out_type = g_strdup ("duration");
-      else if (spec->maximum >= G_MAXUINT32)
-        *out_type = g_strdup_printf ("duration ≥ %s", lo);
-      else
-        *out_type = g_strdup_printf ("duration (%s–%s)", lo, hi);
-      *out_default = format_duration (spec->default_value);
-      return;
-    }
-
-  if (type == G_TYPE_STRV)
-    {
-      *out_type = g_strdup ("array of strings");
-      *out_default = g_strdup ("`[]`");
-      return;
-    }
-  if (G_TYPE_IS_BOXED (type))
-    {
-      *out_type = g_strdup ("table");
-      *out_default = g_strdup ("—");
-      return;
-    }
-
-  switch (G_TYPE_FUNDAMENTAL (type))
-    {
-    case G_TYPE_BOOLEAN:
-      *out_type = g_strdup ("boolean");
-      *out_default = g_strdup (g_value_get_boolean (def) ? "`true`" : "`false`");
-      return;
-    case G_TYPE_STRING:
-      *out_type = g_strdup ("string");
-      *out_default = g_value_get_string (def) != NULL
-                     ? g_strdup_printf ("`\"%s\"`", g_value_get_string (def))
-                     : g_strdup ("—");
-      return;
-    case G_TYPE_INT:
-      {
-        GParamSpecInt *spec = G_PARAM_SPEC_INT (pspec);
-        *out_type = format_range (spec->minimum, (guint64) MAX (spec->maximum, 0),
-                                  spec->minimum == G_MININT, spec->maximum == G_MAXINT);
-        *out_default = g_strdup_printf ("`%d`", spec->default_value);
-        return;
-      }
-    case G_TYPE_UINT:
-      {
-        GParamSpecUInt *spec = G_PARAM_SPEC_UINT (pspec);
-        *out_type = format_range (spec->minimum, spec->maximum, spec->minimum == 0,
-                                  spec->maximum == G_MAXUINT);
-        *out_default = g_strdup_printf ("`%u`", spec->default_value);
-        return;
-      }
-    case G_TYPE_INT64:
-      {
-        GParamSpecInt64 *spec = G_PARAM_SPEC_INT64 (pspec);
-        *out_type = format_range (spec->minimum, (guint64) MAX (spec->maximum, 0),
-                                  spec->minimum == G_MININT64, spec->maximum == G_MAXINT64);
-        *out_default = g_strdup_printf ("`%" G_GINT64_FORMAT "`", spec->default_value);
-        return;
-      }
-    case G_TYPE_UINT64:
-      {
-        GParamSpecUInt64 *spec = G_PARAM_SPEC_UINT64 (pspec);
-        *out_type = format_range ((gint64) spec->minimum, spec->maximum, spec->minimum == 0,
-                                  spec->maximum == G_MAXUINT64);
-        *out_default = g_strdup_printf ("`%" G_GUINT64_FORMAT "`", spec->default_value);
-        return;
-      }
-    case G_TYPE_DOUBLE:
-      {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        *out_type = g_strdup ("number");
-        *out_default = g_strdup_printf ("`%s`",
-          g_ascii_dtostr (buf, sizeof buf, G_PARAM_SPEC_DOUBLE (pspec)->default_value));
-        return;
-      }
-    case G_TYPE_ENUM:
-      {
-        GParamSpecEnum *spec = G_PARAM_SPEC_ENUM (pspec);
-        GEnumValue *dv = g_enum_get_value (spec->enum_class, spec->default_value);
-        GString *names = g_string_new ("one of ");
-
-        for (guint i = 0; i < spec->enum_class->n_values; i++)
-          g_string_append_printf (names, "%s`\"%s\"`", i ? ", " : "",
-                                  spec->enum_class->values[i].value_nick);
-        *out_type = g_string_free (names, FALSE);
-        *out_default = g_strdup_printf ("`\"%s\"`", dv ? dv->value_nick : "");
-        return;
-      }
-    default:
-      *out_type = g_strdup (g_type_name (type));
-      *out_default = g_strdup ("—");
-      return;
-    }
-}
-
-static void
-describe_type (GString            *out,
-               CdvizComponentKind  kind,
-               const char         *name,
-               GType               type)
-{
-  static const char * const headings[] = {
-    [CDVIZ_COMPONENT_SOURCE] = "Source",
-    [CDVIZ_COMPONENT_TRANSFORMER] = "Transformer",
-    [CDVIZ_COMPONENT_SINK] = "Sink",
-  };
-  static const char * const tables[] = {
-    [CDVIZ_COMPONENT_SOURCE] = "sources.NAME.extractor",
-    [CDVIZ_COMPONENT_TRANSFORMER] = "transformers.NAME",
-    [CDVIZ_COMPONENT_SINK] = "sinks.NAME",
-  };
-  g_autoptr(GTypeClass) klass = g_type_class_ref (type);
-  g_autofree GParamSpec **pspecs = NULL;
-  gboolean any = FALSE;
-  guint n;
-
-  g_string_append_printf (out, "### %s `%s`: `[%s] type = \"%s\"`\n\n",
-                          headings[kind], name, tables[kind], name);
-
-  pspecs = g_object_class_list_properties (G_OBJECT_CLASS (klass), &n);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *key = NULL;
-      g_autofree char *type_text = NULL;
-      g_autofree char *default_text = NULL;
-      const char *blurb;
-
-      if (!(pspecs[i]->flags & G_PARAM_WRITABLE) || pspecs[i]->owner_type == G_TYPE_OBJECT)
-        continue;
-      if (!any)
-        append_table_head (out);
-      any = TRUE;
-      key = g_strdelimit (g_strdup (pspecs[i]->name), "-", '_');
-      describe_pspec (pspecs[i], &type_text, &default_text);
-      blurb = g_param_spec_get_blurb (pspecs[i]);
-      append_row (out, key, type_text, default_text,
-                  blurb != NULL && *blurb != '\0' ? blurb : "(undocumented)");
-    }
-  if (!any)
-    g_string_append (out, "No keys besides `type`.\n");
-  g_string_append_c (out, '\n');
-}
-
-/**
- * cdviz_pipeline_describe_configuration:
- * @registry: (nullable): where component types are looked up; %NULL for the
- *   default registry
- *
- * Describes every configuration section and every key of every component
- * type registered in @registry (built-ins, loaded plugins, Python classes),
- * as Markdown: key, type, default and the property's blurb. This is what
- * `cdviz-pipeline config --describe` prints and what the reference in
- * `doc/configuration.md` is generated from.
- *
- * Returns: (transfer full): the description, in Markdown
- */
-char *
-cdviz_pipeline_describe_configuration (CdvizRegistry *registry)
-{
-  static const char * const kind_titles[] = {
-    [CDVIZ_COMPONENT_SOURCE] = "Source types (`[sources.NAME.extractor]`)",
-    [CDVIZ_COMPONENT_TRANSFORMER] = "Transformer types (`[transformers.NAME]`)",
-    [CDVIZ_COMPONENT_SINK] = "Sink types (`[sinks.NAME]`)",
-  };
-  GString *out = g_string_new (NULL);
-
-  g_return_val_if_fail (registry == NULL || CDVIZ_IS_REGISTRY (registry), NULL);
-  if (registry == NULL)
-    registry = cdviz_registry_get_default ();
-
-  g_string_append (out, "## Sections\n\n"
-                        "### `[http]`: the HTTP server\n\n");
-  append_key_docs (out, http_keys, key_docs_http);
-  g_string_append (out, "\n### `[pipeline]`\n\n");
-  append_key_docs (out, pipeline_keys, key_docs_pipeline);
-  g_string_append (out, "\n### `[sources.NAME]`\n\n");
-  append_key_docs (out, source_keys, key_docs_source);
-  g_string_append (out, "\n### `[transformers.NAME]`\n\n");
-  append_table_head (out);
-  append_row (out, "type", "string", "(required)",
-              "A transformer type (below); its other keys are the type's");
-  g_string_append (out, "\n### `[sinks.NAME]`\n\n");
-  append_table_head (out);
-  append_row (out, "enabled", "boolean", "`true`",
-              "A disabled sink is skipped (its other keys are not checked)");
-  append_row (out, "type", "string", "(required)",
-              "A sink type (below); its other keys are the type's");
-  g_string_append_c (out, '\n');
-
-  for (CdvizComponentKind kind = CDVIZ_COMPONENT_SOURCE; kind <= CDVIZ_COMPONENT_SINK; kind++)
-    {
-      g_auto(GStrv) names = cdviz_registry_list_types (registry, kind);
-
-      g_string_append_printf (out, "## %s\n\n", kind_titles[kind]);
-      for (guint i = 0; names[i] != NULL; i++)
-        describe_type (out, kind, names[i], cdviz_registry_lookup (registry, kind, names[i]));
-    }
-
-  /* One trailing newline. */
-  while (out->len > 1 && out->str[out->len - 1] == '\n' && out->str[out->len - 2] == '\n')
-    g_string_truncate (out, out->len - 1);
-  return g_string_free (out, FALSE);
 }

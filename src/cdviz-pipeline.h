@@ -68,8 +68,6 @@ gboolean         cdviz_pipeline_is_running      (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
 CdvizHttpServer *cdviz_pipeline_get_http_server (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
-char            *cdviz_pipeline_describe_configuration (CdvizRegistry *registry);
-CDVIZ_AVAILABLE_IN_1_0
 CdvizConfig     *cdviz_pipeline_get_config      (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
 const char      *cdviz_pipeline_get_source_name (CdvizPipeline        *self,
