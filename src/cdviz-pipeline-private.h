@@ -24,6 +24,53 @@ typedef struct {
   gsize failed;               /* atomic */
 } SinkEntry;
 
+/* The work queue's items (cdviz-pipeline-worker.c). */
+typedef enum {
+  ITEM_MESSAGE,
+  ITEM_FLUSH,
+  ITEM_STOP,
+} ItemKind;
+
+typedef struct {
+  ItemKind kind;
+  SourceEntry *source;
+  CdvizMessage *message;      /* (owned) */
+  GTask *task;                /* (owned) (nullable) */
+  /* ITEM_FLUSH: the flusher's, released by the worker */
+  GMutex *lock;
+  GCond *cond;
+  gboolean *done;
+} WorkItem;
+
+/* What the pipeline thread tells the owner's main context. */
+typedef enum {
+  NOTICE_MESSAGE,
+  NOTICE_REJECTED,
+  NOTICE_SINK_FAILED,
+  NOTICE_COUNTERS,
+} NoticeKind;
+
+typedef struct _Notice Notice;
+
+/* Notices waiting for the owner's main context at most; beyond, the oldest
+ * are dropped and counted (::lagged, /metrics). */
+#define CDVIZ_PIPELINE_NOTICE_MAX 1024
+
+/* The counters that are properties, in property order. */
+typedef enum {
+  COUNTER_ACCEPTED,
+  COUNTER_REFUSED,
+  COUNTER_REJECTED,
+  COUNTER_FILTERED,
+  COUNTER_PROCESSED,
+  N_COUNTERS
+} CounterId;
+
+/* Counters are written by one thread and read by others (the HTTP thread
+ * for /metrics, the owner's for properties). */
+#define COUNT(counter) ((void) g_atomic_pointer_add (&(counter), 1))
+#define COUNTER(counter) ((guint64) (gsize) g_atomic_pointer_get (&(counter)))
+
 /* NEW → RUNNING → STOPPED; a failed start goes back to NEW. A pipeline runs
  * once: its components and HTTP server are not built for a second life. */
 typedef enum {
@@ -56,12 +103,16 @@ struct _CdvizPipeline
   int running;                  /* atomic; written under the queue lock */
   GMutex lifecycle_lock;        /* serialises start(), check() and stop() */
   PipelineState state;          /* under lifecycle_lock */
+  gboolean initialized;         /* GInitable: built from config */
 
-  gsize accepted;               /* atomic counters */
-  gsize refused;
-  gsize rejected;
-  gsize filtered;
-  gsize processed;
+  GMutex notice_lock;
+  GQueue notices;               /* Notice, under notice_lock */
+  gboolean notice_scheduled;    /* under notice_lock: a source will drain */
+  guint lagged;                 /* under notice_lock: dropped since last drain */
+  gsize notices_dropped;        /* atomic: total, for /metrics */
+  guint64 notified[N_COUNTERS]; /* owner context only: last values notified */
+
+  gsize counters[N_COUNTERS];   /* atomic */
 };
 
 /* Builds every part of @self from @self->config (cdviz-pipeline-build.c). */
@@ -72,6 +123,28 @@ gboolean  _cdviz_pipeline_build_http  (CdvizPipeline  *self,
                                        GError        **error);
 void      _cdviz_source_entry_free    (gpointer        data);
 void      _cdviz_sink_entry_free      (gpointer        data);
+
+/* The worker (cdviz-pipeline-worker.c). */
+gboolean  _cdviz_pipeline_post           (CdvizPipeline  *self,
+                                          WorkItem       *item,
+                                          GError        **error);
+gpointer  _cdviz_pipeline_thread         (gpointer        data);
+gboolean  _cdviz_pipeline_is_its_thread  (CdvizPipeline  *self);
+void      _cdviz_work_item_free          (WorkItem       *item);
+void      _cdviz_pipeline_clear_notices  (CdvizPipeline  *self);
+
+/* The object's side of the notices (cdviz-pipeline.c), on the owner's
+ * context except _is_watched (any thread). */
+gboolean  _cdviz_pipeline_is_watched     (CdvizPipeline  *self,
+                                          NoticeKind      kind);
+void      _cdviz_pipeline_emit_notice    (CdvizPipeline  *self,
+                                          NoticeKind      kind,
+                                          const char     *name,
+                                          CdvizMessage   *message,
+                                          const GError   *error);
+void      _cdviz_pipeline_emit_lagged    (CdvizPipeline  *self,
+                                          guint           n_dropped);
+void      _cdviz_pipeline_notify_counters (CdvizPipeline *self);
 
 /* What `config --describe` says about a fixed section's keys; the allowed
  * keys the builder checks are exactly the ones listed here. */

@@ -29,28 +29,11 @@
  * accepted, stops the sinks (which close their streams) and the HTTP server.
  */
 
-typedef enum {
-  ITEM_MESSAGE,
-  ITEM_FLUSH,
-  ITEM_STOP,
-} ItemKind;
+static void cdviz_pipeline_initable_iface_init (GInitableIface *iface);
 
-typedef struct {
-  ItemKind kind;
-  SourceEntry *source;
-  CdvizMessage *message;
-  GTask *task;                /* nullable */
-  /* ITEM_FLUSH */
-  GMutex *lock;
-  GCond *cond;
-  gboolean *done;
-} WorkItem;
-
-G_DEFINE_FINAL_TYPE (CdvizPipeline, cdviz_pipeline, G_TYPE_OBJECT)
-
-/* Counters are written by one thread and read by the HTTP thread. */
-#define COUNT(counter) ((void) g_atomic_pointer_add (&(counter), 1))
-#define COUNTER(counter) ((guint64) (gsize) g_atomic_pointer_get (&(counter)))
+G_DEFINE_FINAL_TYPE_WITH_CODE (CdvizPipeline, cdviz_pipeline, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      cdviz_pipeline_initable_iface_init))
 
 /**
  * cdviz_pipeline_error_quark:
@@ -64,10 +47,30 @@ G_DEFINE_QUARK (cdviz-pipeline-error-quark, cdviz_pipeline_error)
 
 enum {
   SIGNAL_MESSAGE,
+  SIGNAL_REJECTED,
+  SIGNAL_SINK_FAILED,
+  SIGNAL_LAGGED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
+
+enum {
+  PROP_0,
+  PROP_CONFIG,
+  PROP_REGISTRY,
+  PROP_RUNNING,
+  PROP_PORT,
+  /* in CounterId order */
+  PROP_EVENTS_ACCEPTED,
+  PROP_EVENTS_REFUSED,
+  PROP_EVENTS_REJECTED,
+  PROP_EVENTS_FILTERED,
+  PROP_EVENTS_PROCESSED,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 /* A running pipeline holds a reference to itself from start() to stop(), so
  * this runs on a running pipeline only through g_object_run_dispose(). It
@@ -101,12 +104,79 @@ cdviz_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_clear_pointer (&self->queue, g_async_queue_unref);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
+  _cdviz_pipeline_clear_notices (self);
   g_clear_object (&self->http);
   g_clear_object (&self->registry);
   g_clear_object (&self->config);
   g_mutex_clear (&self->lifecycle_lock);
+  g_mutex_clear (&self->notice_lock);
 
   G_OBJECT_CLASS (cdviz_pipeline_parent_class)->finalize (object);
+}
+
+static void
+cdviz_pipeline_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  CdvizPipeline *self = CDVIZ_PIPELINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      g_value_set_object (value, self->config);
+      break;
+    case PROP_REGISTRY:
+      g_value_set_object (value, self->registry);
+      break;
+    case PROP_RUNNING:
+      g_value_set_boolean (value, cdviz_pipeline_is_running (self));
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, self->http && cdviz_http_server_is_running (self->http)
+                               ? cdviz_http_server_get_port (self->http) : 0);
+      break;
+    case PROP_EVENTS_ACCEPTED:
+    case PROP_EVENTS_REFUSED:
+    case PROP_EVENTS_REJECTED:
+    case PROP_EVENTS_FILTERED:
+    case PROP_EVENTS_PROCESSED:
+      g_value_set_uint64 (value, COUNTER (self->counters[prop_id - PROP_EVENTS_ACCEPTED]));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_pipeline_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  CdvizPipeline *self = CDVIZ_PIPELINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      self->config = g_value_dup_object (value);
+      break;
+    case PROP_REGISTRY:
+      self->registry = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static GParamSpec *
+counter_pspec (const char *name,
+               const char *blurb)
+{
+  return g_param_spec_uint64 (name, NULL, blurb, 0, G_MAXUINT64, 0,
+                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                              G_PARAM_STATIC_STRINGS);
 }
 
 static void
@@ -116,6 +186,75 @@ cdviz_pipeline_class_init (CdvizPipelineClass *klass)
 
   object_class->dispose = cdviz_pipeline_dispose;
   object_class->finalize = cdviz_pipeline_finalize;
+  object_class->get_property = cdviz_pipeline_get_property;
+  object_class->set_property = cdviz_pipeline_set_property;
+
+  /**
+   * CdvizPipeline:config:
+   *
+   * The configuration the pipeline is built from, by g_initable_init().
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_object ("config", NULL, NULL, CDVIZ_TYPE_CONFIG,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:registry:
+   *
+   * Where component types are looked up; %NULL at construction for the
+   * default registry.
+   */
+  properties[PROP_REGISTRY] =
+    g_param_spec_object ("registry", NULL, NULL, CDVIZ_TYPE_REGISTRY,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:running:
+   *
+   * Whether the pipeline accepts events; notified on start and stop.
+   */
+  properties[PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:port:
+   *
+   * The port the HTTP server listens on while the pipeline runs, else 0.
+   */
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, 65535, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:events-accepted:
+   *
+   * Events accepted into the queue. The counters are notified on the
+   * thread-default main context of the thread that started the pipeline,
+   * at most once per main-loop iteration.
+   */
+  properties[PROP_EVENTS_ACCEPTED] = counter_pspec ("events-accepted", NULL);
+  /**
+   * CdvizPipeline:events-refused:
+   *
+   * Events refused because the queue was full.
+   */
+  properties[PROP_EVENTS_REFUSED] = counter_pspec ("events-refused", NULL);
+  /**
+   * CdvizPipeline:events-rejected:
+   *
+   * Events a transformer rejected.
+   */
+  properties[PROP_EVENTS_REJECTED] = counter_pspec ("events-rejected", NULL);
+  /**
+   * CdvizPipeline:events-filtered:
+   *
+   * Events the transformers dropped.
+   */
+  properties[PROP_EVENTS_FILTERED] = counter_pspec ("events-filtered", NULL);
+  /**
+   * CdvizPipeline:events-processed:
+   *
+   * Events that went through the transformers (delivered or dropped).
+   */
+  properties[PROP_EVENTS_PROCESSED] = counter_pspec ("events-processed", NULL);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
    * CdvizPipeline::message:
@@ -124,11 +263,55 @@ cdviz_pipeline_class_init (CdvizPipelineClass *klass)
    *
    * Emitted, for every message handed to the sinks, on the thread-default
    * main context of the thread that called [method@Pipeline.start]. It costs
-   * nothing when no handler is connected.
+   * nothing when no handler is connected. The notices waiting for that
+   * context are bounded; see [signal@Pipeline::lagged].
    */
   signals[SIGNAL_MESSAGE] =
     g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, CDVIZ_TYPE_MESSAGE);
+  /**
+   * CdvizPipeline::rejected:
+   * @self: the pipeline
+   * @source: the name of the source the event came from
+   * @message: the rejected event
+   * @error: the transformer's error (its own domain and code)
+   *
+   * Emitted when a transformer rejects an event, on the same context as
+   * [signal@Pipeline::message].
+   */
+  signals[SIGNAL_REJECTED] =
+    g_signal_new ("rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, CDVIZ_TYPE_MESSAGE, G_TYPE_ERROR);
+  /**
+   * CdvizPipeline::sink-failed:
+   * @self: the pipeline
+   * @sink: the name of the sink
+   * @message: the message it failed to deliver
+   * @error: (nullable): the sink's error
+   *
+   * Emitted when a sink fails to deliver a message, on the same context as
+   * [signal@Pipeline::message].
+   */
+  signals[SIGNAL_SINK_FAILED] =
+    g_signal_new ("sink-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, CDVIZ_TYPE_MESSAGE, G_TYPE_ERROR);
+  /**
+   * CdvizPipeline::lagged:
+   * @self: the pipeline
+   * @n_dropped: how many notices were dropped
+   *
+   * The notices for the owner's main context ([signal@Pipeline::message],
+   * ::rejected, ::sink-failed) wait in a queue of at most 1024; when that
+   * context is not iterated fast enough the oldest are dropped, counted in
+   * `/metrics` (`cdviz_pipeline_notices_dropped_total`) and said by this
+   * signal, emitted before the notices that follow the gap. Events are
+   * never dropped: only what the signals say about them.
+   */
+  signals[SIGNAL_LAGGED] =
+    g_signal_new ("lagged", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void
@@ -144,6 +327,46 @@ cdviz_pipeline_init (CdvizPipeline *self)
   self->queue = g_async_queue_new ();
   self->capacity = 1024;
   g_mutex_init (&self->lifecycle_lock);
+  g_mutex_init (&self->notice_lock);
+  g_queue_init (&self->notices);
+}
+
+static gboolean
+cdviz_pipeline_initable_init (GInitable     *initable,
+                              GCancellable  *cancellable,
+                              GError       **error)
+{
+  CdvizPipeline *self = CDVIZ_PIPELINE (initable);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lifecycle_lock);
+
+  if (self->initialized)
+    return TRUE;
+  if (self->config == NULL)
+    {
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
+                           _("a pipeline needs a configuration: set its “config” property"));
+      return FALSE;
+    }
+  if (self->registry == NULL)
+    self->registry = g_object_ref (cdviz_registry_get_default ());
+  if (self->sources->len > 0 || self->sinks->len > 0 ||
+      g_hash_table_size (self->transformers) > 0 || self->http != NULL)
+    {
+      /* A failed init() leaves parts behind: refuse to build on them. */
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
+                           _("the pipeline could not be built from its configuration"));
+      return FALSE;
+    }
+  if (!_cdviz_pipeline_build (self, error))
+    return FALSE;
+  self->initialized = TRUE;
+  return TRUE;
+}
+
+static void
+cdviz_pipeline_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = cdviz_pipeline_initable_init;
 }
 
 /**
@@ -155,7 +378,9 @@ cdviz_pipeline_init (CdvizPipeline *self)
  *
  * Creates every enabled component of @config and checks the whole
  * configuration. Errors are %CDVIZ_CONFIG_ERROR and name the file, line and
- * key.
+ * key. The same as g_initable_new() with the [property@Pipeline:config] and
+ * [property@Pipeline:registry] properties (in Python,
+ * `Cdviz.Pipeline(config=c)` then `init(None)`).
  *
  * Returns: (transfer full) (nullable): a new pipeline, or %NULL on error
  */
@@ -164,258 +389,68 @@ cdviz_pipeline_new (CdvizConfig    *config,
                     CdvizRegistry  *registry,
                     GError        **error)
 {
-  g_autoptr(CdvizPipeline) self = NULL;
-
   g_return_val_if_fail (CDVIZ_IS_CONFIG (config), NULL);
   g_return_val_if_fail (registry == NULL || CDVIZ_IS_REGISTRY (registry), NULL);
 
-  self = g_object_new (CDVIZ_TYPE_PIPELINE, NULL);
-  self->config = g_object_ref (config);
-  self->registry = g_object_ref (registry ? registry : cdviz_registry_get_default ());
-
-  if (!_cdviz_pipeline_build (self, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return g_initable_new (CDVIZ_TYPE_PIPELINE, NULL, error,
+                         "config", config, "registry", registry, NULL);
 }
 
-/* --- the pipeline thread ------------------------------------------------ */
+/* --- notices, on the owner's context ------------------------------------ */
 
-typedef struct {
-  CdvizPipeline *pipeline;
-  CdvizMessage *message;
-} Emission;
+static const guint notice_signals[] = {
+  [NOTICE_MESSAGE] = SIGNAL_MESSAGE,
+  [NOTICE_REJECTED] = SIGNAL_REJECTED,
+  [NOTICE_SINK_FAILED] = SIGNAL_SINK_FAILED,
+};
 
-static gboolean
-emit_message (gpointer data)
+gboolean
+_cdviz_pipeline_is_watched (CdvizPipeline *self,
+                            NoticeKind     kind)
 {
-  Emission *emission = data;
-
-  g_signal_emit (emission->pipeline, signals[SIGNAL_MESSAGE], 0, emission->message);
-  return G_SOURCE_REMOVE;
+  if (kind == NOTICE_COUNTERS)
+    return g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
+                                         0, TRUE);
+  return g_signal_has_handler_pending (self, signals[notice_signals[kind]], 0, TRUE) ||
+         (kind != NOTICE_MESSAGE &&
+          g_signal_has_handler_pending (self, signals[SIGNAL_LAGGED], 0, TRUE));
 }
 
-static void
-emission_free (gpointer data)
+void
+_cdviz_pipeline_emit_notice (CdvizPipeline *self,
+                             NoticeKind     kind,
+                             const char    *name,
+                             CdvizMessage  *message,
+                             const GError  *error)
 {
-  Emission *emission = data;
-
-  g_object_unref (emission->pipeline);
-  g_object_unref (emission->message);
-  g_free (emission);
+  if (kind == NOTICE_MESSAGE)
+    g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message);
+  else
+    g_signal_emit (self, signals[notice_signals[kind]], 0, name, message, error);
 }
 
-static void
-deliver (CdvizPipeline *self,
-         CdvizMessage  *message)
+void
+_cdviz_pipeline_emit_lagged (CdvizPipeline *self,
+                             guint          n_dropped)
 {
-  for (guint i = 0; i < self->sinks->len; i++)
+  g_signal_emit (self, signals[SIGNAL_LAGGED], 0, n_dropped);
+}
+
+void
+_cdviz_pipeline_notify_counters (CdvizPipeline *self)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  for (guint i = 0; i < N_COUNTERS; i++)
     {
-      SinkEntry *entry = g_ptr_array_index (self->sinks, i);
-      g_autoptr(GError) error = NULL;
+      guint64 now = COUNTER (self->counters[i]);
 
-      if (cdviz_sink_send_message (entry->sink, message, &error))
-        COUNT (entry->sent);
-      else
+      if (now != self->notified[i])
         {
-          COUNT (entry->failed);
-          g_warning ("Sink %s failed to deliver event %s: %s", entry->name,
-                     cdviz_message_get_id (message) ?: "(no id)",
-                     error ? error->message : "unknown error");
+          self->notified[i] = now;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EVENTS_ACCEPTED + i]);
         }
     }
-
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE], 0, TRUE))
-    {
-      Emission *emission = g_new0 (Emission, 1);
-      GSource *source;
-
-      emission->pipeline = g_object_ref (self);
-      emission->message = g_object_ref (message);
-      /* Always through a source: g_main_context_invoke() would call
-       * emit_message() right here, on the pipeline thread, whenever the
-       * owner context is the global default one and nobody iterates it at
-       * this instant. */
-      source = g_idle_source_new ();
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (source, emit_message, emission, emission_free);
-      g_source_set_static_name (source, "[cdviz] pipeline message");
-      g_source_attach (source, self->owner_context);
-      g_source_unref (source);
-    }
-}
-
-static void
-process (CdvizPipeline *self,
-         WorkItem      *item)
-{
-  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
-  GPtrArray *chain = item->source->chain;
-
-  g_ptr_array_add (messages, g_object_ref (item->message));
-
-  for (guint t = 0; t < chain->len && messages->len > 0; t++)
-    {
-      CdvizTransformer *transformer = g_ptr_array_index (chain, t);
-      g_autoptr(GPtrArray) next = g_ptr_array_new_with_free_func (g_object_unref);
-
-      for (guint m = 0; m < messages->len; m++)
-        {
-          g_autoptr(GError) error = NULL;
-          g_autoptr(GPtrArray) out = NULL;
-
-          out = cdviz_transformer_transform (transformer, g_ptr_array_index (messages, m), &error);
-          if (out == NULL)
-            {
-              COUNT (self->rejected);
-              g_debug ("Source %s: transformer %s rejected event %s: %s",
-                       item->source->name, G_OBJECT_TYPE_NAME (transformer),
-                       cdviz_message_get_id (item->message) ?: "(no id)",
-                       error ? error->message : "no reason given");
-              if (item->task != NULL)
-                g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
-                                         CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
-                                         error ? error->message : _("rejected by a transformer"));
-              return;
-            }
-          for (guint k = 0; k < out->len; k++)
-            g_ptr_array_add (next, g_object_ref (g_ptr_array_index (out, k)));
-        }
-      g_ptr_array_unref (messages);
-      messages = g_steal_pointer (&next);
-    }
-
-  if (messages->len == 0)
-    COUNT (self->filtered);
-  for (guint m = 0; m < messages->len; m++)
-    deliver (self, g_ptr_array_index (messages, m));
-  COUNT (self->processed);
-
-  if (item->task != NULL)
-    g_task_return_boolean (item->task, TRUE);
-}
-
-static void
-work_item_free (WorkItem *item)
-{
-  g_clear_object (&item->message);
-  g_clear_object (&item->task);
-  g_free (item);
-}
-
-static void
-release_flusher (WorkItem *item)
-{
-  g_mutex_lock (item->lock);
-  *item->done = TRUE;
-  g_cond_signal (item->cond);
-  g_mutex_unlock (item->lock);
-}
-
-/* After STOP nothing can be posted (pipeline_post() refuses under the queue
- * lock), so this finds nothing; it is the second line of defence that keeps
- * a flusher from waiting forever and a task from never completing. */
-static void
-drain_after_stop (CdvizPipeline *self)
-{
-  WorkItem *item;
-
-  while ((item = g_async_queue_try_pop (self->queue)) != NULL)
-    {
-      switch (item->kind)
-        {
-        case ITEM_MESSAGE:
-          g_atomic_int_add (&self->pending, -1);
-          g_critical ("An event was queued behind the pipeline's stop marker");
-          if (item->task != NULL)
-            g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
-                                     CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
-                                     _("the pipeline is not running"));
-          break;
-        case ITEM_FLUSH:
-          release_flusher (item);
-          break;
-        case ITEM_STOP:
-          break;
-        }
-      work_item_free (item);
-    }
-}
-
-/* The pipeline whose thread this is, to refuse calls that would wait for
- * themselves. */
-static GPrivate pipeline_of_thread;
-
-static gpointer
-pipeline_thread (gpointer data)
-{
-  CdvizPipeline *self = data;
-
-  g_private_set (&pipeline_of_thread, self);
-
-  for (;;)
-    {
-      WorkItem *item = g_async_queue_pop (self->queue);
-
-      switch (item->kind)
-        {
-        case ITEM_MESSAGE:
-          /* Out of the queue: the slot is free before the publisher hears
-           * back, so an immediate retry cannot be refused spuriously. */
-          g_atomic_int_add (&self->pending, -1);
-          process (self, item);
-          break;
-        case ITEM_FLUSH:
-          release_flusher (item);
-          break;
-        case ITEM_STOP:
-          work_item_free (item);
-          drain_after_stop (self);
-          return NULL;
-        }
-      work_item_free (item);
-    }
-}
-
-/* The one door into the queue: enqueue, flush and stop all post through it.
- * Under the queue lock it checks that the pipeline accepts work and pushes;
- * posting ITEM_STOP closes the door in the same critical section, so no item
- * can ever land behind the stop marker. Takes @item; on failure frees it and
- * sets %CDVIZ_PIPELINE_ERROR_NOT_RUNNING or _FULL. */
-static gboolean
-pipeline_post (CdvizPipeline  *self,
-               WorkItem       *item,
-               GError        **error)
-{
-  g_async_queue_lock (self->queue);
-  if (!g_atomic_int_get (&self->running))
-    {
-      g_async_queue_unlock (self->queue);
-      work_item_free (item);
-      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
-                           _("the pipeline is not running"));
-      return FALSE;
-    }
-  if (item->kind == ITEM_MESSAGE)
-    {
-      if ((guint) g_atomic_int_get (&self->pending) >= self->capacity)
-        {
-          g_async_queue_unlock (self->queue);
-          COUNT (self->refused);
-          g_debug ("Pipeline queue full (%u): refusing an event from %s",
-                   self->capacity, item->source->name);
-          work_item_free (item);
-          g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL,
-                       _("the pipeline queue is full (%u events)"), self->capacity);
-          return FALSE;
-        }
-      g_atomic_int_add (&self->pending, 1);
-      COUNT (self->accepted);
-    }
-  else if (item->kind == ITEM_STOP)
-    g_atomic_int_set (&self->running, FALSE);
-  g_async_queue_push_unlocked (self->queue, item);
-  g_async_queue_unlock (self->queue);
-  return TRUE;
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 /* --- metrics ------------------------------------------------------------ */
@@ -430,15 +465,15 @@ pipeline_metrics (GString  *out,
                    "# HELP cdviz_pipeline_events_total Events handed to the pipeline, by outcome.\n"
                    "# TYPE cdviz_pipeline_events_total counter\n");
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"accepted\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->accepted));
+                          COUNTER (self->counters[COUNTER_ACCEPTED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"refused_full\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->refused));
+                          COUNTER (self->counters[COUNTER_REFUSED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"rejected\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->rejected));
+                          COUNTER (self->counters[COUNTER_REJECTED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"filtered\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->filtered));
+                          COUNTER (self->counters[COUNTER_FILTERED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"processed\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->processed));
+                          COUNTER (self->counters[COUNTER_PROCESSED]));
   g_string_append (out,
                    "# HELP cdviz_pipeline_queue_length Events waiting in the pipeline queue.\n"
                    "# TYPE cdviz_pipeline_queue_length gauge\n");
@@ -447,6 +482,12 @@ pipeline_metrics (GString  *out,
                    "# HELP cdviz_pipeline_queue_capacity Bound of the pipeline queue.\n"
                    "# TYPE cdviz_pipeline_queue_capacity gauge\n");
   g_string_append_printf (out, "cdviz_pipeline_queue_capacity %u\n", self->capacity);
+  g_string_append (out,
+                   "# HELP cdviz_pipeline_notices_dropped_total Signals (message, rejected, "
+                   "sink-failed) dropped because the owner's main context lagged.\n"
+                   "# TYPE cdviz_pipeline_notices_dropped_total counter\n");
+  g_string_append_printf (out, "cdviz_pipeline_notices_dropped_total %" G_GUINT64_FORMAT "\n",
+                          COUNTER (self->notices_dropped));
   g_string_append (out,
                    "# HELP cdviz_sink_messages_total Messages handed to each sink, by outcome.\n"
                    "# TYPE cdviz_sink_messages_total counter\n");
@@ -545,7 +586,7 @@ stop_locked (CdvizPipeline *self)
        * accepted before is processed, nothing is accepted after. */
       item = g_new0 (WorkItem, 1);
       item->kind = ITEM_STOP;
-      pipeline_post (self, item, NULL);
+      _cdviz_pipeline_post (self, item, NULL);
       g_thread_join (g_steal_pointer (&self->worker));
     }
 
@@ -559,6 +600,13 @@ static gboolean
 check_state_new (CdvizPipeline  *self,
                  GError        **error)
 {
+  if (!self->initialized)
+    {
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
+                           _("the pipeline was not built from a configuration "
+                             "(g_initable_init() failed or was not called)"));
+      return FALSE;
+    }
   if (self->state == STATE_NEW)
     return TRUE;
   if (self->state == STATE_RUNNING)
@@ -648,7 +696,7 @@ cdviz_pipeline_start (CdvizPipeline  *self,
       g_async_queue_lock (self->queue);
       g_atomic_int_set (&self->running, TRUE);
       g_async_queue_unlock (self->queue);
-      self->worker = g_thread_new ("cdviz-pipeline", pipeline_thread, self);
+      self->worker = g_thread_new ("cdviz-pipeline", _cdviz_pipeline_thread, self);
 
       if (cdviz_http_server_start (self->http, error))
         {
@@ -659,6 +707,9 @@ cdviz_pipeline_start (CdvizPipeline  *self,
                   cdviz_http_server_is_tls (self->http) ? "https" : "http",
                   cdviz_http_server_get_host (self->http),
                   cdviz_http_server_get_port (self->http));
+          g_clear_pointer (&locker, g_mutex_locker_free);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
           return TRUE;
         }
     }
@@ -688,7 +739,7 @@ cdviz_pipeline_stop (CdvizPipeline *self)
   g_autoptr(GMutexLocker) locker = NULL;
 
   g_return_if_fail (CDVIZ_IS_PIPELINE (self));
-  g_return_if_fail (g_private_get (&pipeline_of_thread) != self);
+  g_return_if_fail (!_cdviz_pipeline_is_its_thread (self));
 
   locker = g_mutex_locker_new (&self->lifecycle_lock);
   if (self->state != STATE_RUNNING)
@@ -697,6 +748,8 @@ cdviz_pipeline_stop (CdvizPipeline *self)
   stop_locked (self);
   self->state = STATE_STOPPED;
   g_clear_pointer (&locker, g_mutex_locker_free);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
   g_object_unref (self);
 }
 
@@ -715,32 +768,6 @@ cdviz_pipeline_is_running (CdvizPipeline *self)
   return g_atomic_int_get (&self->running);
 }
 
-/* --- pushing ------------------------------------------------------------ */
-
-static gboolean
-enqueue (CdvizPipeline  *self,
-         SourceEntry    *source,
-         CdvizMessage   *message,
-         GTask          *task,
-         GError        **error)
-{
-  WorkItem *item = g_new0 (WorkItem, 1);
-
-  item->kind = ITEM_MESSAGE;
-  item->source = source;
-  item->message = g_object_ref (message);
-  item->task = task ? g_object_ref (task) : NULL;
-  return pipeline_post (self, item, error);
-}
-
-/* O(1): sources push on every event. */
-static SourceEntry *
-find_source (CdvizPipeline *self,
-             CdvizSource   *source)
-{
-  return g_hash_table_lookup (self->sources_by_object, source);
-}
-
 /**
  * cdviz_pipeline_get_source_name:
  * @self: a #CdvizPipeline
@@ -757,7 +784,7 @@ cdviz_pipeline_get_source_name (CdvizPipeline *self,
   SourceEntry *entry;
 
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
-  entry = find_source (self, source);
+  entry = g_hash_table_lookup (self->sources_by_object, source);
   return entry ? entry->name : NULL;
 }
 
@@ -800,145 +827,6 @@ cdviz_pipeline_get_sink (CdvizPipeline *self,
   g_return_val_if_fail (name != NULL, NULL);
   entry = g_hash_table_lookup (self->sinks_by_name, name);
   return entry ? entry->sink : NULL;
-}
-
-/**
- * cdviz_pipeline_push_async:
- * @self: a #CdvizPipeline
- * @source: the source @message comes from
- * @message: the message
- * @cancellable: (nullable): not used yet
- * @callback: (scope async) (closure user_data): called, on the caller's
- *   thread-default main context, once the message went through the
- *   transformers and reached every sink (or was rejected)
- * @user_data: data for @callback
- *
- * Hands @message over to the pipeline. This never blocks: when the queue is
- * full, @callback gets %CDVIZ_PIPELINE_ERROR_FULL at once.
- */
-void
-cdviz_pipeline_push_async (CdvizPipeline       *self,
-                           CdvizSource         *source,
-                           CdvizMessage        *message,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
-  SourceEntry *entry;
-
-  g_return_if_fail (CDVIZ_IS_PIPELINE (self));
-  g_return_if_fail (CDVIZ_IS_SOURCE (source));
-  g_return_if_fail (CDVIZ_IS_MESSAGE (message));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, cdviz_pipeline_push_async);
-
-  entry = find_source (self, source);
-  if (entry == NULL)
-    {
-      g_task_return_new_error (task, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
-                               _("this source is not part of the pipeline"));
-      return;
-    }
-  if (!enqueue (self, entry, message, task, &error))
-    g_task_return_error (task, g_steal_pointer (&error));
-}
-
-/**
- * cdviz_pipeline_push_finish:
- * @self: a #CdvizPipeline
- * @result: the result
- * @error: return location for a #GError
- *
- * Finishes [method@Pipeline.push_async].
- *
- * Returns: %TRUE if the message was processed and delivered (or dropped by a
- *   filter); %FALSE with %CDVIZ_PIPELINE_ERROR_FULL, _REJECTED or
- *   _NOT_RUNNING
- */
-gboolean
-cdviz_pipeline_push_finish (CdvizPipeline  *self,
-                            GAsyncResult   *result,
-                            GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/**
- * cdviz_pipeline_push:
- * @self: a #CdvizPipeline
- * @source_name: the name of a source in the configuration (`[sources.NAME]`)
- * @message: the message
- * @error: return location for a #GError
- *
- * Hands @message over to the pipeline as if @source_name had received it,
- * without waiting for it to be processed (see [method@Pipeline.flush]).
- * Callable from any thread.
- *
- * Returns: %TRUE if the message was accepted
- */
-gboolean
-cdviz_pipeline_push (CdvizPipeline  *self,
-                     const char     *source_name,
-                     CdvizMessage   *message,
-                     GError        **error)
-{
-  SourceEntry *entry;
-
-  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
-  g_return_val_if_fail (source_name != NULL, FALSE);
-  g_return_val_if_fail (CDVIZ_IS_MESSAGE (message), FALSE);
-
-  entry = g_hash_table_lookup (self->sources_by_name, source_name);
-  if (entry == NULL)
-    {
-      g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
-                   _("no enabled source named “%s”"), source_name);
-      return FALSE;
-    }
-  return enqueue (self, entry, message, NULL, error);
-}
-
-/**
- * cdviz_pipeline_flush:
- * @self: a #CdvizPipeline
- *
- * Blocks until every message accepted before the call has been delivered to
- * the sinks. Does nothing when the pipeline is not running. Callable from
- * any thread but the pipeline thread: a sink or a transformer must not call
- * it (it would wait for itself).
- */
-void
-cdviz_pipeline_flush (CdvizPipeline *self)
-{
-  GMutex lock;
-  GCond cond;
-  gboolean done = FALSE;
-  WorkItem *item;
-
-  g_return_if_fail (CDVIZ_IS_PIPELINE (self));
-  g_return_if_fail (g_private_get (&pipeline_of_thread) != self);
-
-  g_mutex_init (&lock);
-  g_cond_init (&cond);
-  item = g_new0 (WorkItem, 1);
-  item->kind = ITEM_FLUSH;
-  item->lock = &lock;
-  item->cond = &cond;
-  item->done = &done;
-  /* Refused when not running: then there is nothing to wait for. */
-  if (pipeline_post (self, item, NULL))
-    {
-      g_mutex_lock (&lock);
-      while (!done)
-        g_cond_wait (&cond, &lock);
-      g_mutex_unlock (&lock);
-    }
-  g_mutex_clear (&lock);
-  g_cond_clear (&cond);
 }
 
 /**

@@ -36,6 +36,8 @@ GQuark cdviz_pipeline_error_quark (void);
  * @CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE: no source has that name
  * @CDVIZ_PIPELINE_ERROR_START: the pipeline cannot start in its state: it is
  *   running, or it was stopped (a pipeline runs once; build a new one)
+ * @CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED: the pipeline was not built: it has
+ *   no configuration, or g_initable_init() failed or was not called
  *
  * Errors of the pipeline.
  */
@@ -45,6 +47,7 @@ typedef enum {
   CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
   CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
   CDVIZ_PIPELINE_ERROR_START,
+  CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
 } CdvizPipelineError;
 
 #define CDVIZ_TYPE_PIPELINE (cdviz_pipeline_get_type ())

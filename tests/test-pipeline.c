@@ -479,6 +479,145 @@ test_self_reference (void)
 static GThread *main_thread;
 
 static void
+on_count (CdvizPipeline *pipeline,
+          CdvizMessage  *message,
+          gpointer       user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+on_lagged (CdvizPipeline *pipeline,
+           guint          n_dropped,
+           gpointer       user_data)
+{
+  *(guint *) user_data += n_dropped;
+}
+
+/* The ::message hand-off to a main context that is not iterated is bounded:
+ * one source, at most 1024 notices waiting, the rest dropped, counted in
+ * /metrics and said by ::lagged. Before: one idle source per message. */
+static void
+test_signal_bounded (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline (NULL);
+  g_autofree char *metrics = NULL;
+  guint received = 0, dropped = 0;
+
+  g_signal_connect (pipeline, "message", G_CALLBACK (on_count), &received);
+  g_signal_connect (pipeline, "lagged", G_CALLBACK (on_lagged), &dropped);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("flood%u", i);
+      g_autoptr(CdvizMessage) message = event (id);
+
+      while (!cdviz_pipeline_push (pipeline, "a", message, NULL))
+        cdviz_pipeline_flush (pipeline);
+    }
+  cdviz_pipeline_flush (pipeline);
+  /* One source, however many messages. */
+  g_assert_true (g_main_context_iteration (NULL, FALSE));
+  g_assert_false (g_main_context_pending (NULL));
+  g_assert_cmpuint (received, ==, 1024);
+  g_assert_cmpuint (dropped, ==, 3000 - 1024);
+
+  metrics = http_get (cdviz_http_server_get_port (cdviz_pipeline_get_http_server (pipeline)),
+                      "/metrics");
+  g_assert_nonnull (strstr (metrics, "cdviz_pipeline_notices_dropped_total 1976\n"));
+  cdviz_pipeline_stop (pipeline);
+}
+
+static void
+on_notify (GObject    *object,
+           GParamSpec *pspec,
+           gpointer    user_data)
+{
+  GPtrArray *names = user_data;
+
+  g_assert_true (g_thread_self () == main_thread);
+  g_ptr_array_add (names, g_strdup (pspec->name));
+}
+
+static gboolean
+names_contain (GPtrArray  *names,
+               const char *name)
+{
+  for (guint i = 0; i < names->len; i++)
+    if (g_str_equal (g_ptr_array_index (names, i), name))
+      return TRUE;
+  return FALSE;
+}
+
+/* Properties a GTK application binds: running, port, counters, notified on
+ * the thread that started the pipeline. */
+static void
+test_properties (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = new_pipeline (NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizMessage) good = event ("p1");
+  g_autoptr(CdvizMessage) bad = event ("bad1");
+  guint64 processed = 0, rejected = 0;
+  gboolean running;
+  guint port;
+
+  g_signal_connect (pipeline, "notify", G_CALLBACK (on_notify), names);
+  g_assert_true (cdviz_pipeline_start (pipeline, &error));
+  g_object_get (pipeline, "running", &running, "port", &port, NULL);
+  g_assert_true (running);
+  g_assert_cmpuint (port, ==, cdviz_http_server_get_port (cdviz_pipeline_get_http_server (pipeline)));
+  g_assert_true (names_contain (names, "running"));
+  g_assert_true (names_contain (names, "port"));
+
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", good, NULL));
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", bad, NULL));
+  cdviz_pipeline_flush (pipeline);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (names_contain (names, "events-processed"));
+  g_assert_true (names_contain (names, "events-rejected"));
+  g_object_get (pipeline, "events-processed", &processed, "events-rejected", &rejected, NULL);
+  g_assert_cmpuint (processed, ==, 1);
+  g_assert_cmpuint (rejected, ==, 1);
+
+  g_ptr_array_set_size (names, 0);
+  cdviz_pipeline_stop (pipeline);
+  g_object_get (pipeline, "running", &running, "port", &port, NULL);
+  g_assert_false (running);
+  g_assert_cmpuint (port, ==, 0);
+  g_assert_true (names_contain (names, "running"));
+}
+
+/* GInitable: g_object_new() without a config, then init(), is a clear error
+ * and never a CRITICAL; with a config it is cdviz_pipeline_new(). */
+static void
+test_initable (void)
+{
+  g_autoptr(CdvizPipeline) bare = g_object_new (CDVIZ_TYPE_PIPELINE, NULL);
+  g_autoptr(CdvizConfig) config = cdviz_config_new ();
+  g_autoptr(CdvizPipeline) pipeline = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (g_initable_init (G_INITABLE (bare), NULL, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED);
+  g_clear_error (&error);
+  g_assert_false (cdviz_pipeline_start (bare, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED);
+  g_clear_error (&error);
+  cdviz_pipeline_stop (bare);
+  g_assert_false (cdviz_pipeline_is_running (bare));
+
+  g_assert_true (cdviz_config_add_string (config, "[http]\nport = 0\n[sources.a]\n", "t", &error));
+  pipeline = g_initable_new (CDVIZ_TYPE_PIPELINE, NULL, &error, "config", config, NULL);
+  g_assert_no_error (error);
+  g_assert_true (cdviz_pipeline_get_config (pipeline) == config);
+  g_assert_true (cdviz_pipeline_start (pipeline, &error));
+  g_assert_no_error (error);
+  cdviz_pipeline_stop (pipeline);
+}
+
+static void
 on_message (CdvizPipeline *pipeline,
             CdvizMessage  *message,
             gpointer       user_data)
@@ -622,6 +761,9 @@ main (int   argc,
   g_test_add_func ("/pipeline/start-after-stop", test_start_after_stop);
   g_test_add_func ("/pipeline/start-retry", test_start_retry);
   g_test_add_func ("/pipeline/self-reference", test_self_reference);
+  g_test_add_func ("/pipeline/signal-bounded", test_signal_bounded);
+  g_test_add_func ("/pipeline/properties", test_properties);
+  g_test_add_func ("/pipeline/initable", test_initable);
   g_test_add_func ("/transformer/ownership", test_transformer_ownership);
   g_test_add_func ("/transformer/null-without-error", test_transformer_null_without_error);
 
