@@ -409,8 +409,19 @@ _cdviz_pipeline_is_watched (CdvizPipeline *self,
                             NoticeKind     kind)
 {
   if (kind == NOTICE_COUNTERS)
-    return g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
-                                         0, TRUE);
+    {
+      guint notify = g_signal_lookup ("notify", G_TYPE_OBJECT);
+
+      /* Detail 0 matches only handlers connected without a detail. */
+      if (g_signal_has_handler_pending (self, notify, 0, TRUE))
+        return TRUE;
+      for (guint i = 0; i < N_COUNTERS; i++)
+        if (g_signal_has_handler_pending (self, notify,
+                                          g_param_spec_get_name_quark (properties[PROP_EVENTS_ACCEPTED + i]),
+                                          TRUE))
+          return TRUE;
+      return FALSE;
+    }
   return g_signal_has_handler_pending (self, signals[notice_signals[kind]], 0, TRUE) ||
          (kind != NOTICE_MESSAGE &&
           g_signal_has_handler_pending (self, signals[SIGNAL_LAGGED], 0, TRUE));
