@@ -70,6 +70,9 @@ void      _cdviz_config_prefix_error   (CdvizConfig        *self,
                                         const char         *path,
                                         GError            **error);
 
+/* Whether @pspec was made by cdviz_param_spec_duration(). */
+gboolean  _cdviz_param_spec_is_duration (GParamSpec        *pspec);
+
 char     *_cdviz_config_join           (const char         *path,
                                         const char         *key);
 

@@ -960,8 +960,8 @@ cdviz_param_spec_duration (const char  *name,
   return pspec;
 }
 
-static gboolean
-is_duration_pspec (GParamSpec *pspec)
+gboolean
+_cdviz_param_spec_is_duration (GParamSpec *pspec)
 {
   return g_param_spec_get_qdata (pspec, g_quark_from_static_string (DURATION_QUARK_NAME)) != NULL;
 }
@@ -1013,7 +1013,7 @@ json_to_value (CdvizConfig  *self,
       return TRUE;
     }
 
-  if (is_duration_pspec (pspec))
+  if (_cdviz_param_spec_is_duration (pspec))
     {
       GParamSpecUInt64 *spec = G_PARAM_SPEC_UINT64 (pspec);
       guint64 ms;

@@ -29,7 +29,6 @@ GQuark cdviz_config_error_quark (void);
  * @CDVIZ_CONFIG_ERROR_MISSING_KEY: a required key is absent
  * @CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE: a component `type` nobody registered
  * @CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE: a `transformer_refs` entry that names no transformer
- * @CDVIZ_CONFIG_ERROR_DUPLICATE: two components claim the same route or id
  * @CDVIZ_CONFIG_ERROR_IO: a file (the config or a `_file` value) cannot be read
  *
  * Configuration errors.
@@ -41,8 +40,9 @@ typedef enum {
   CDVIZ_CONFIG_ERROR_MISSING_KEY,
   CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
   CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
-  CDVIZ_CONFIG_ERROR_DUPLICATE,
-  CDVIZ_CONFIG_ERROR_IO,
+  /* 6 was CDVIZ_CONFIG_ERROR_DUPLICATE, never raised: two components claiming
+   * one route fail with %CDVIZ_HTTP_SERVER_ERROR_DUPLICATE_ROUTE. */
+  CDVIZ_CONFIG_ERROR_IO = 7,
 } CdvizConfigError;
 
 #define CDVIZ_TYPE_CONFIG (cdviz_config_get_type ())

@@ -121,7 +121,7 @@ run_check (void)
 static int
 run_describe (void)
 {
-  g_autofree char *text = cdviz_pipeline_describe_configuration (NULL);
+  g_autofree char *text = cdviz_registry_describe_configuration (NULL);
 
   g_print ("%s", text);
   return 0;

@@ -3,7 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "cdviz-pipeline.h"
+#include "cdviz-pipeline-private.h"
 #include "cdviz-config-private.h"
 
 /**
@@ -29,69 +29,11 @@
  * accepted, stops the sinks (which close their streams) and the HTTP server.
  */
 
-typedef struct {
-  char *name;
-  CdvizSource *source;        /* nullable: a source fed only by push() */
-  GPtrArray *chain;           /* CdvizTransformer */
-} SourceEntry;
+static void cdviz_pipeline_initable_iface_init (GInitableIface *iface);
 
-typedef struct {
-  char *name;
-  CdvizSink *sink;
-  gsize sent;                 /* atomic */
-  gsize failed;               /* atomic */
-} SinkEntry;
-
-typedef enum {
-  ITEM_MESSAGE,
-  ITEM_FLUSH,
-  ITEM_STOP,
-} ItemKind;
-
-typedef struct {
-  ItemKind kind;
-  SourceEntry *source;
-  CdvizMessage *message;
-  GTask *task;                /* nullable */
-  /* ITEM_FLUSH */
-  GMutex *lock;
-  GCond *cond;
-  gboolean *done;
-} WorkItem;
-
-struct _CdvizPipeline
-{
-  GObject parent_instance;
-
-  CdvizConfig *config;
-  CdvizRegistry *registry;
-  CdvizHttpServer *http;
-
-  GPtrArray *sources;           /* SourceEntry */
-  GHashTable *sources_by_name;  /* name → SourceEntry */
-  GHashTable *transformers;     /* name → CdvizTransformer */
-  GPtrArray *sinks;             /* SinkEntry */
-
-  GAsyncQueue *queue;
-  int pending;                  /* atomic: messages waiting in the queue */
-  guint capacity;
-  GThread *worker;
-  GMainContext *owner_context;
-  int running;                  /* atomic */
-  gboolean started;
-
-  gsize accepted;               /* atomic counters */
-  gsize refused;
-  gsize rejected;
-  gsize filtered;
-  gsize processed;
-};
-
-G_DEFINE_FINAL_TYPE (CdvizPipeline, cdviz_pipeline, G_TYPE_OBJECT)
-
-/* Counters are written by one thread and read by the HTTP thread. */
-#define COUNT(counter) ((void) g_atomic_pointer_add (&(counter), 1))
-#define COUNTER(counter) ((guint64) (gsize) g_atomic_pointer_get (&(counter)))
+G_DEFINE_FINAL_TYPE_WITH_CODE (CdvizPipeline, cdviz_pipeline, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      cdviz_pipeline_initable_iface_init))
 
 /**
  * cdviz_pipeline_error_quark:
@@ -105,38 +47,45 @@ G_DEFINE_QUARK (cdviz-pipeline-error-quark, cdviz_pipeline_error)
 
 enum {
   SIGNAL_MESSAGE,
+  SIGNAL_REJECTED,
+  SIGNAL_SINK_FAILED,
+  SIGNAL_LAGGED,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
 
-static void
-source_entry_free (gpointer data)
-{
-  SourceEntry *entry = data;
+enum {
+  PROP_0,
+  PROP_CONFIG,
+  PROP_REGISTRY,
+  PROP_RUNNING,
+  PROP_PORT,
+  /* in CounterId order */
+  PROP_EVENTS_ACCEPTED,
+  PROP_EVENTS_REFUSED,
+  PROP_EVENTS_REJECTED,
+  PROP_EVENTS_FILTERED,
+  PROP_EVENTS_PROCESSED,
+  N_PROPS
+};
 
-  g_clear_object (&entry->source);
-  g_clear_pointer (&entry->chain, g_ptr_array_unref);
-  g_free (entry->name);
-  g_free (entry);
-}
+static GParamSpec *properties[N_PROPS];
 
-static void
-sink_entry_free (gpointer data)
-{
-  SinkEntry *entry = data;
-
-  g_clear_object (&entry->sink);
-  g_free (entry->name);
-  g_free (entry);
-}
-
+/* A running pipeline holds a reference to itself from start() to stop(), so
+ * this runs on a running pipeline only through g_object_run_dispose(). It
+ * never stops anything: the last reference can be dropped on the HTTP or the
+ * pipeline thread (a GTask of push_async() holds one), and stopping joins
+ * both. Like GStreamer's elements, it only says what the program must do. */
 static void
 cdviz_pipeline_dispose (GObject *object)
 {
   CdvizPipeline *self = CDVIZ_PIPELINE (object);
 
-  cdviz_pipeline_stop (self);
+  if (self->state == STATE_RUNNING)
+    g_critical ("Disposing of pipeline %p while it is running. Call "
+                "cdviz_pipeline_stop() first; the pipeline and its threads are leaked.",
+                (void *) self);
 
   G_OBJECT_CLASS (cdviz_pipeline_parent_class)->dispose (object);
 }
@@ -148,15 +97,86 @@ cdviz_pipeline_finalize (GObject *object)
 
   g_clear_pointer (&self->sources, g_ptr_array_unref);
   g_clear_pointer (&self->sources_by_name, g_hash_table_unref);
+  g_clear_pointer (&self->sources_by_object, g_hash_table_unref);
+  g_clear_pointer (&self->sinks_by_name, g_hash_table_unref);
+  g_clear_pointer (&self->sinks_by_object, g_hash_table_unref);
   g_clear_pointer (&self->transformers, g_hash_table_unref);
   g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_clear_pointer (&self->queue, g_async_queue_unref);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
+  _cdviz_pipeline_clear_notices (self);
   g_clear_object (&self->http);
   g_clear_object (&self->registry);
   g_clear_object (&self->config);
+  g_mutex_clear (&self->lifecycle_lock);
+  g_mutex_clear (&self->notice_lock);
 
   G_OBJECT_CLASS (cdviz_pipeline_parent_class)->finalize (object);
+}
+
+static void
+cdviz_pipeline_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  CdvizPipeline *self = CDVIZ_PIPELINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      g_value_set_object (value, self->config);
+      break;
+    case PROP_REGISTRY:
+      g_value_set_object (value, self->registry);
+      break;
+    case PROP_RUNNING:
+      g_value_set_boolean (value, cdviz_pipeline_is_running (self));
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, self->http && cdviz_http_server_is_running (self->http)
+                               ? cdviz_http_server_get_port (self->http) : 0);
+      break;
+    case PROP_EVENTS_ACCEPTED:
+    case PROP_EVENTS_REFUSED:
+    case PROP_EVENTS_REJECTED:
+    case PROP_EVENTS_FILTERED:
+    case PROP_EVENTS_PROCESSED:
+      g_value_set_uint64 (value, COUNTER (self->counters[prop_id - PROP_EVENTS_ACCEPTED]));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_pipeline_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  CdvizPipeline *self = CDVIZ_PIPELINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      self->config = g_value_dup_object (value);
+      break;
+    case PROP_REGISTRY:
+      self->registry = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static GParamSpec *
+counter_pspec (const char *name,
+               const char *blurb)
+{
+  return g_param_spec_uint64 (name, NULL, blurb, 0, G_MAXUINT64, 0,
+                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                              G_PARAM_STATIC_STRINGS);
 }
 
 static void
@@ -166,6 +186,75 @@ cdviz_pipeline_class_init (CdvizPipelineClass *klass)
 
   object_class->dispose = cdviz_pipeline_dispose;
   object_class->finalize = cdviz_pipeline_finalize;
+  object_class->get_property = cdviz_pipeline_get_property;
+  object_class->set_property = cdviz_pipeline_set_property;
+
+  /**
+   * CdvizPipeline:config:
+   *
+   * The configuration the pipeline is built from, by g_initable_init().
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_object ("config", NULL, NULL, CDVIZ_TYPE_CONFIG,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:registry:
+   *
+   * Where component types are looked up; %NULL at construction for the
+   * default registry.
+   */
+  properties[PROP_REGISTRY] =
+    g_param_spec_object ("registry", NULL, NULL, CDVIZ_TYPE_REGISTRY,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:running:
+   *
+   * Whether the pipeline accepts events; notified on start and stop.
+   */
+  properties[PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:port:
+   *
+   * The port the HTTP server listens on while the pipeline runs, else 0.
+   */
+  properties[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, 65535, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizPipeline:events-accepted:
+   *
+   * Events accepted into the queue. The counters are notified on the
+   * thread-default main context of the thread that started the pipeline,
+   * at most once per main-loop iteration.
+   */
+  properties[PROP_EVENTS_ACCEPTED] = counter_pspec ("events-accepted", NULL);
+  /**
+   * CdvizPipeline:events-refused:
+   *
+   * Events refused because the queue was full.
+   */
+  properties[PROP_EVENTS_REFUSED] = counter_pspec ("events-refused", NULL);
+  /**
+   * CdvizPipeline:events-rejected:
+   *
+   * Events a transformer rejected.
+   */
+  properties[PROP_EVENTS_REJECTED] = counter_pspec ("events-rejected", NULL);
+  /**
+   * CdvizPipeline:events-filtered:
+   *
+   * Events the transformers dropped.
+   */
+  properties[PROP_EVENTS_FILTERED] = counter_pspec ("events-filtered", NULL);
+  /**
+   * CdvizPipeline:events-processed:
+   *
+   * Events that went through the transformers (delivered or dropped).
+   */
+  properties[PROP_EVENTS_PROCESSED] = counter_pspec ("events-processed", NULL);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
    * CdvizPipeline::message:
@@ -174,465 +263,110 @@ cdviz_pipeline_class_init (CdvizPipelineClass *klass)
    *
    * Emitted, for every message handed to the sinks, on the thread-default
    * main context of the thread that called [method@Pipeline.start]. It costs
-   * nothing when no handler is connected.
+   * nothing when no handler is connected. The notices waiting for that
+   * context are bounded; see [signal@Pipeline::lagged].
    */
   signals[SIGNAL_MESSAGE] =
     g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, CDVIZ_TYPE_MESSAGE);
+  /**
+   * CdvizPipeline::rejected:
+   * @self: the pipeline
+   * @source: the name of the source the event came from
+   * @message: the rejected event
+   * @error: the transformer's error (its own domain and code)
+   *
+   * Emitted when a transformer rejects an event, on the same context as
+   * [signal@Pipeline::message].
+   */
+  signals[SIGNAL_REJECTED] =
+    g_signal_new ("rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, CDVIZ_TYPE_MESSAGE, G_TYPE_ERROR);
+  /**
+   * CdvizPipeline::sink-failed:
+   * @self: the pipeline
+   * @sink: the name of the sink
+   * @message: the message it failed to deliver
+   * @error: (nullable): the sink's error
+   *
+   * Emitted when a sink fails to deliver a message, on the same context as
+   * [signal@Pipeline::message].
+   */
+  signals[SIGNAL_SINK_FAILED] =
+    g_signal_new ("sink-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, CDVIZ_TYPE_MESSAGE, G_TYPE_ERROR);
+  /**
+   * CdvizPipeline::lagged:
+   * @self: the pipeline
+   * @n_dropped: how many notices were dropped
+   *
+   * The notices for the owner's main context ([signal@Pipeline::message],
+   * ::rejected, ::sink-failed) wait in a queue of at most 1024; when that
+   * context is not iterated fast enough the oldest are dropped, counted in
+   * `/metrics` (`cdviz_pipeline_notices_dropped_total`) and said by this
+   * signal, emitted before the notices that follow the gap. Events are
+   * never dropped: only what the signals say about them.
+   */
+  signals[SIGNAL_LAGGED] =
+    g_signal_new ("lagged", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void
 cdviz_pipeline_init (CdvizPipeline *self)
 {
-  self->sources = g_ptr_array_new_with_free_func (source_entry_free);
+  self->sources = g_ptr_array_new_with_free_func (_cdviz_source_entry_free);
   self->sources_by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  self->sources_by_object = g_hash_table_new (NULL, NULL);
   self->transformers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->sinks = g_ptr_array_new_with_free_func (sink_entry_free);
+  self->sinks = g_ptr_array_new_with_free_func (_cdviz_sink_entry_free);
+  self->sinks_by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  self->sinks_by_object = g_hash_table_new (NULL, NULL);
   self->queue = g_async_queue_new ();
   self->capacity = 1024;
-}
-
-/* --- building from the configuration ------------------------------------ */
-
-static const char * const top_level_keys[] = {
-  "http", "pipeline", "sources", "transformers", "sinks", NULL
-};
-static const char * const http_keys[] = {
-  "host", "port", "tls_certificate", "tls_key", "tls_min_version", "header_timeout", "body_timeout",
-  "idle_timeout", "max_connections", "max_headers", "max_header_size", NULL
-};
-static const char * const pipeline_keys[] = { "queue_capacity", NULL };
-static const char * const source_keys[] = {
-  "enabled", "extractor", "transformer_refs", NULL
-};
-
-/* What `cdviz-pipeline config --describe` (and so doc/configuration.md) says
- * about the keys listed above: key, type, default, description. Adding a key
- * to a list above? Add its line here too, or the docs test fails on an
- * “undocumented” key. */
-typedef struct {
-  const char *key, *type, *default_value, *blurb;
-} KeyDoc;
-
-static const KeyDoc key_docs_http[] = {
-  { "host", "string", "`\"127.0.0.1\"`",
-    "Address to listen on: an IP address (`0.0.0.0`, `::` for every interface) or a host name" },
-  { "port", "integer (0–65535)", "`8080`",
-    "TCP port; 0 picks a free port (the log line “Listening on …” shows it)" },
-  { "tls_certificate", "string (path)", "none",
-    "PEM file of the server certificate (and chain); with `tls_key`, the server speaks HTTPS only" },
-  { "tls_key", "string (path)", "none",
-    "PEM file of the certificate's private key (may be the same file as `tls_certificate`)" },
-  { "tls_min_version", "string (`\"1.2\"`, `\"1.3\"`)", "`\"1.2\"`",
-    "Oldest TLS version accepted; with 1.2, only forward-secret AEAD cipher suites "
-    "(no static RSA key exchange, no CBC). `G_TLS_GNUTLS_PRIORITY` in the environment overrides it" },
-  { "header_timeout", "duration", "`\"10s\"`",
-    "A client must send a request's complete headers within this time (from the connection, "
-    "TLS handshake included, or from the first byte of a kept-alive connection's next request); "
-    "slower clients are disconnected; 0 disables it" },
-  { "body_timeout", "duration", "`\"60s\"`",
-    "A client must send a request's body within this time once its headers are in; "
-    "slower clients are disconnected and their request is not handled; 0 disables it" },
-  { "idle_timeout", "duration", "`\"60s\"`",
-    "A kept-alive connection idle for this long between two requests is closed; 0 disables it" },
-  { "max_connections", "integer (0–1048576)", "`10000`",
-    "Open connections at most (SSE streams included); more are closed when accepted; 0 = no limit. "
-    "The process needs as many file descriptors (`ulimit -n`)" },
-  { "max_headers", "integer (0–100000)", "`100`",
-    "Header fields of a request at most; more are answered 431; 0 = no limit" },
-  { "max_header_size", "integer (0–1048576)", "`65536`",
-    "Total bytes of a request's header fields at most; more are answered 431; 0 = no limit. "
-    "libsoup drops connections whose request head exceeds 64 KiB whatever the setting" },
-  { NULL }
-};
-static const KeyDoc key_docs_pipeline[] = {
-  { "queue_capacity", "integer (1–16777216)", "`1024`",
-    "Events accepted but not yet processed; beyond it webhooks answer 503 with Retry-After" },
-  { NULL }
-};
-static const KeyDoc key_docs_source[] = {
-  { "enabled", "boolean", "`true`", "A disabled source is skipped (its other keys are not checked)" },
-  { "extractor", "table", "—",
-    "Where events come from: `{ type = \"webhook\", id = … }` (see the source types); "
-    "without it the source is fed only through the API" },
-  { "transformer_refs", "array of strings", "`[]`",
-    "Names of `[transformers.NAME]` applied in order to this source's events" },
-  { NULL }
-};
-
-static JsonObject *
-get_table (CdvizConfig  *config,
-           JsonObject   *parent,
-           const char   *parent_path,
-           const char   *key,
-           GError      **error)
-{
-  JsonNode *node = json_object_get_member (parent, key);
-  g_autofree char *path = parent_path ? _cdviz_config_join (parent_path, key)
-                                      : g_strdup (key);
-
-  if (node == NULL)
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    {
-      g_autofree char *where = _cdviz_config_describe (config, path);
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("%s: key “%s”: expected a table"), where, path);
-      return NULL;
-    }
-  return json_node_get_object (node);
+  g_mutex_init (&self->lifecycle_lock);
+  g_mutex_init (&self->notice_lock);
+  g_queue_init (&self->notices);
 }
 
 static gboolean
-build_http (CdvizPipeline  *self,
-            JsonObject     *root,
-            GError        **error)
+cdviz_pipeline_initable_init (GInitable     *initable,
+                              GCancellable  *cancellable,
+                              GError       **error)
 {
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *http = get_table (self->config, root, NULL, "http", &local_error);
-  const char *host = "127.0.0.1";
-  const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
-  gint64 port = 8080;
-  gint64 max_connections = 10000, max_headers = 100, max_header_size = 65536;
-  guint64 header_timeout = 10000, body_timeout = 60000, idle_timeout = 60000;
-  g_autoptr(GTlsCertificate) certificate = NULL;
+  CdvizPipeline *self = CDVIZ_PIPELINE (initable);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lifecycle_lock);
 
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (http != NULL)
-    {
-      if (!_cdviz_config_check_keys (self->config, "http", http, http_keys, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "host", FALSE, &host, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "port", 0, 65535, 8080, &port, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "tls_certificate", FALSE,
-                                     &certificate_path, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "tls_key", FALSE,
-                                     &key_path, error) ||
-          !_cdviz_config_get_string (self->config, "http", http, "tls_min_version", FALSE,
-                                     &tls_min_version, error) ||
-          !_cdviz_config_get_duration (self->config, "http", http, "header_timeout",
-                                       G_MAXUINT32, header_timeout, &header_timeout, error) ||
-          !_cdviz_config_get_duration (self->config, "http", http, "body_timeout",
-                                       G_MAXUINT32, body_timeout, &body_timeout, error) ||
-          !_cdviz_config_get_duration (self->config, "http", http, "idle_timeout",
-                                       G_MAXUINT32, idle_timeout, &idle_timeout, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "max_connections", 0, 1048576,
-                                  max_connections, &max_connections, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "max_headers", 0, 100000,
-                                  max_headers, &max_headers, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
-                                  max_header_size, &max_header_size, error))
-        return FALSE;
-      if (host == NULL)
-        host = "127.0.0.1";
-    }
-
-  if (tls_min_version != NULL && !g_str_equal (tls_min_version, "1.2") &&
-      !g_str_equal (tls_min_version, "1.3"))
-    {
-      g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_min_version");
-
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("%s: key “%s”: “%s” is not a TLS version this server offers "
-                     "(“1.2” or “1.3”)"), where, "http.tls_min_version", tls_min_version);
-      return FALSE;
-    }
-
-  if ((certificate_path == NULL) != (key_path == NULL))
-    {
-      const char *missing = certificate_path == NULL ? "http.tls_certificate" : "http.tls_key";
-      const char *given = certificate_path == NULL ? "http.tls_key" : "http.tls_certificate";
-      g_autofree char *where = _cdviz_config_describe (self->config, given);
-
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
-                   _("%s: key “%s” needs “%s” too"), where, given, missing);
-      return FALSE;
-    }
-  if (certificate_path != NULL)
-    {
-      g_autoptr(GError) tls_error = NULL;
-
-      /* Which file failed: the certificate alone, then both. */
-      certificate = g_tls_certificate_new_from_file (certificate_path, &tls_error);
-      if (certificate != NULL)
-        {
-          g_clear_object (&certificate);
-          certificate = g_tls_certificate_new_from_files (certificate_path, key_path,
-                                                           &tls_error);
-          if (certificate == NULL)
-            {
-              g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_key");
-
-              g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("%s: key “%s”: cannot load the private key %s for %s: %s"),
-                           where, "http.tls_key", key_path, certificate_path,
-                           tls_error->message);
-              return FALSE;
-            }
-        }
-      else
-        {
-          g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_certificate");
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                       _("%s: key “%s”: cannot load the certificate %s: %s"),
-                       where, "http.tls_certificate", certificate_path, tls_error->message);
-          return FALSE;
-        }
-    }
-
-  self->http = cdviz_http_server_new (host, (guint) port);
-  cdviz_http_server_set_tls_certificate (self->http, certificate);
-  if (tls_min_version != NULL && g_str_equal (tls_min_version, "1.3"))
-    cdviz_http_server_set_tls_min_version (self->http, G_TLS_PROTOCOL_VERSION_TLS_1_3);
-  cdviz_http_server_set_header_timeout (self->http, header_timeout);
-  cdviz_http_server_set_body_timeout (self->http, body_timeout);
-  cdviz_http_server_set_idle_timeout (self->http, idle_timeout);
-  cdviz_http_server_set_max_connections (self->http, (guint) max_connections);
-  cdviz_http_server_set_max_headers (self->http, (guint) max_headers);
-  cdviz_http_server_set_max_header_size (self->http, (gsize) max_header_size);
-  return TRUE;
-}
-
-static gboolean
-build_transformers (CdvizPipeline  *self,
-                    JsonObject     *root,
-                    GError        **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *section = get_table (self->config, root, NULL, "transformers", &local_error);
-  g_autoptr(GList) names = NULL;
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (section == NULL)
+  if (self->initialized)
     return TRUE;
-
-  names = json_object_get_members (section);
-  for (GList *l = names; l != NULL; l = l->next)
+  if (self->config == NULL)
     {
-      const char *name = l->data;
-      g_autofree char *path = _cdviz_config_join ("transformers", name);
-      JsonObject *table = get_table (self->config, section, "transformers", name, error);
-      GObject *object;
-
-      if (table == NULL)
-        return FALSE;
-      object = _cdviz_config_create_component (self->config, self->registry,
-                                               CDVIZ_COMPONENT_TRANSFORMER,
-                                               path, table, NULL, error);
-      if (object == NULL)
-        return FALSE;
-      g_hash_table_insert (self->transformers, g_strdup (name), object);
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
+                           _("a pipeline needs a configuration: set its “config” property"));
+      return FALSE;
     }
+  if (self->registry == NULL)
+    self->registry = g_object_ref (cdviz_registry_get_default ());
+  if (self->sources->len > 0 || self->sinks->len > 0 ||
+      g_hash_table_size (self->transformers) > 0 || self->http != NULL)
+    {
+      /* A failed init() leaves parts behind: refuse to build on them. */
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
+                           _("the pipeline could not be built from its configuration"));
+      return FALSE;
+    }
+  if (!_cdviz_pipeline_build (self, error))
+    return FALSE;
+  self->initialized = TRUE;
   return TRUE;
 }
 
-static gboolean
-build_sources (CdvizPipeline  *self,
-               JsonObject     *root,
-               GError        **error)
+static void
+cdviz_pipeline_initable_iface_init (GInitableIface *iface)
 {
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *section = get_table (self->config, root, NULL, "sources", &local_error);
-  g_autoptr(GList) names = NULL;
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (section == NULL)
-    return TRUE;
-
-  names = json_object_get_members (section);
-  for (GList *l = names; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      g_autofree char *path = _cdviz_config_join ("sources", name);
-      JsonObject *table = get_table (self->config, section, "sources", name, error);
-      JsonObject *extractor;
-      JsonNode *refs;
-      SourceEntry *entry;
-      gboolean enabled;
-
-      if (table == NULL)
-        return FALSE;
-      if (!_cdviz_config_check_keys (self->config, path, table, source_keys, error) ||
-          !_cdviz_config_get_bool (self->config, path, table, "enabled", TRUE, &enabled, error))
-        return FALSE;
-      if (!enabled)
-        {
-          g_debug ("Source %s is disabled", name);
-          continue;
-        }
-
-      entry = g_new0 (SourceEntry, 1);
-      entry->name = g_strdup (name);
-      entry->chain = g_ptr_array_new_with_free_func (g_object_unref);
-      g_ptr_array_add (self->sources, entry);
-      g_hash_table_insert (self->sources_by_name, entry->name, entry);
-
-      refs = json_object_get_member (table, "transformer_refs");
-      if (refs != NULL)
-        {
-          g_autofree char *refs_path = _cdviz_config_join (path, "transformer_refs");
-          JsonArray *array;
-
-          if (!JSON_NODE_HOLDS_ARRAY (refs))
-            {
-              g_autofree char *where = _cdviz_config_describe (self->config, refs_path);
-              g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("%s: key “%s”: expected an array of transformer names"),
-                           where, refs_path);
-              return FALSE;
-            }
-          array = json_node_get_array (refs);
-          for (guint i = 0; i < json_array_get_length (array); i++)
-            {
-              JsonNode *ref = json_array_get_element (array, i);
-              g_autofree char *elem_path = g_strdup_printf ("%s[%u]", refs_path, i);
-              g_autofree char *where = _cdviz_config_describe (self->config, elem_path);
-              GObject *transformer;
-
-              if (json_node_get_value_type (ref) != G_TYPE_STRING)
-                {
-                  g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                               _("%s: key “%s”: expected an array of transformer names"),
-                               where, refs_path);
-                  return FALSE;
-                }
-              transformer = g_hash_table_lookup (self->transformers, json_node_get_string (ref));
-              if (transformer == NULL)
-                {
-                  g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
-                               _("%s: key “%s”: no transformer named “%s” (define [transformers.%s])"),
-                               where, refs_path, json_node_get_string (ref),
-                               json_node_get_string (ref));
-                  return FALSE;
-                }
-              g_ptr_array_add (entry->chain, g_object_ref (transformer));
-            }
-        }
-
-      extractor = get_table (self->config, table, path, "extractor", &local_error);
-      if (local_error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      if (extractor != NULL)
-        {
-          g_autofree char *extractor_path = _cdviz_config_join (path, "extractor");
-          GObject *source = _cdviz_config_create_component (self->config, self->registry,
-                                                            CDVIZ_COMPONENT_SOURCE,
-                                                            extractor_path, extractor,
-                                                            NULL, error);
-          if (source == NULL)
-            return FALSE;
-          entry->source = CDVIZ_SOURCE (source);
-        }
-      else
-        g_debug ("Source %s has no extractor: it is fed by cdviz_pipeline_push() only", name);
-    }
-  return TRUE;
-}
-
-static gboolean
-build_sinks (CdvizPipeline  *self,
-             JsonObject     *root,
-             GError        **error)
-{
-  static const char * const skip[] = { "enabled", NULL };
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *section = get_table (self->config, root, NULL, "sinks", &local_error);
-  g_autoptr(GList) names = NULL;
-
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (section == NULL)
-    return TRUE;
-
-  names = json_object_get_members (section);
-  for (GList *l = names; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-      g_autofree char *path = _cdviz_config_join ("sinks", name);
-      JsonObject *table = get_table (self->config, section, "sinks", name, error);
-      SinkEntry *entry;
-      GObject *sink;
-      gboolean enabled;
-
-      if (table == NULL)
-        return FALSE;
-      if (!_cdviz_config_get_bool (self->config, path, table, "enabled", TRUE, &enabled, error))
-        return FALSE;
-      if (!enabled)
-        {
-          g_debug ("Sink %s is disabled", name);
-          continue;
-        }
-      sink = _cdviz_config_create_component (self->config, self->registry,
-                                             CDVIZ_COMPONENT_SINK, path, table,
-                                             skip, error);
-      if (sink == NULL)
-        return FALSE;
-
-      entry = g_new0 (SinkEntry, 1);
-      entry->name = g_strdup (name);
-      entry->sink = CDVIZ_SINK (sink);
-      g_ptr_array_add (self->sinks, entry);
-    }
-  return TRUE;
-}
-
-static gboolean
-build (CdvizPipeline  *self,
-       GError        **error)
-{
-  JsonObject *root;
-  JsonObject *pipeline;
-  g_autoptr(GError) local_error = NULL;
-
-  if (!_cdviz_config_finish (self->config, error))
-    return FALSE;
-
-  root = json_node_get_object (cdviz_config_get_root (self->config));
-  if (!_cdviz_config_check_keys (self->config, NULL, root, top_level_keys, error))
-    return FALSE;
-
-  if (!build_http (self, root, error))
-    return FALSE;
-
-  pipeline = get_table (self->config, root, NULL, "pipeline", &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  if (pipeline != NULL)
-    {
-      gint64 capacity;
-
-      if (!_cdviz_config_check_keys (self->config, "pipeline", pipeline, pipeline_keys, error) ||
-          !_cdviz_config_get_int (self->config, "pipeline", pipeline, "queue_capacity",
-                                  1, 1 << 24, 1024, &capacity, error))
-        return FALSE;
-      self->capacity = (guint) capacity;
-    }
-
-  return build_transformers (self, root, error) &&
-         build_sources (self, root, error) &&
-         build_sinks (self, root, error);
+  iface->init = cdviz_pipeline_initable_init;
 }
 
 /**
@@ -644,7 +378,9 @@ build (CdvizPipeline  *self,
  *
  * Creates every enabled component of @config and checks the whole
  * configuration. Errors are %CDVIZ_CONFIG_ERROR and name the file, line and
- * key.
+ * key. The same as g_initable_new() with the [property@Pipeline:config] and
+ * [property@Pipeline:registry] properties (in Python,
+ * `Cdviz.Pipeline(config=c)` then `init(None)`).
  *
  * Returns: (transfer full) (nullable): a new pipeline, or %NULL on error
  */
@@ -653,173 +389,79 @@ cdviz_pipeline_new (CdvizConfig    *config,
                     CdvizRegistry  *registry,
                     GError        **error)
 {
-  g_autoptr(CdvizPipeline) self = NULL;
-
   g_return_val_if_fail (CDVIZ_IS_CONFIG (config), NULL);
   g_return_val_if_fail (registry == NULL || CDVIZ_IS_REGISTRY (registry), NULL);
 
-  self = g_object_new (CDVIZ_TYPE_PIPELINE, NULL);
-  self->config = g_object_ref (config);
-  self->registry = g_object_ref (registry ? registry : cdviz_registry_get_default ());
-
-  if (!build (self, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return g_initable_new (CDVIZ_TYPE_PIPELINE, NULL, error,
+                         "config", config, "registry", registry, NULL);
 }
 
-/* --- the pipeline thread ------------------------------------------------ */
+/* --- notices, on the owner's context ------------------------------------ */
 
-typedef struct {
-  CdvizPipeline *pipeline;
-  CdvizMessage *message;
-} Emission;
+static const guint notice_signals[] = {
+  [NOTICE_MESSAGE] = SIGNAL_MESSAGE,
+  [NOTICE_REJECTED] = SIGNAL_REJECTED,
+  [NOTICE_SINK_FAILED] = SIGNAL_SINK_FAILED,
+};
 
-static gboolean
-emit_message (gpointer data)
+gboolean
+_cdviz_pipeline_is_watched (CdvizPipeline *self,
+                            NoticeKind     kind)
 {
-  Emission *emission = data;
-
-  g_signal_emit (emission->pipeline, signals[SIGNAL_MESSAGE], 0, emission->message);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-emission_free (gpointer data)
-{
-  Emission *emission = data;
-
-  g_object_unref (emission->pipeline);
-  g_object_unref (emission->message);
-  g_free (emission);
-}
-
-static void
-deliver (CdvizPipeline *self,
-         CdvizMessage  *message)
-{
-  for (guint i = 0; i < self->sinks->len; i++)
+  if (kind == NOTICE_COUNTERS)
     {
-      SinkEntry *entry = g_ptr_array_index (self->sinks, i);
-      g_autoptr(GError) error = NULL;
+      guint notify = g_signal_lookup ("notify", G_TYPE_OBJECT);
 
-      if (cdviz_sink_send_message (entry->sink, message, &error))
-        COUNT (entry->sent);
-      else
+      /* Detail 0 matches only handlers connected without a detail. */
+      if (g_signal_has_handler_pending (self, notify, 0, TRUE))
+        return TRUE;
+      for (guint i = 0; i < N_COUNTERS; i++)
+        if (g_signal_has_handler_pending (self, notify,
+                                          g_param_spec_get_name_quark (properties[PROP_EVENTS_ACCEPTED + i]),
+                                          TRUE))
+          return TRUE;
+      return FALSE;
+    }
+  return g_signal_has_handler_pending (self, signals[notice_signals[kind]], 0, TRUE) ||
+         (kind != NOTICE_MESSAGE &&
+          g_signal_has_handler_pending (self, signals[SIGNAL_LAGGED], 0, TRUE));
+}
+
+void
+_cdviz_pipeline_emit_notice (CdvizPipeline *self,
+                             NoticeKind     kind,
+                             const char    *name,
+                             CdvizMessage  *message,
+                             const GError  *error)
+{
+  if (kind == NOTICE_MESSAGE)
+    g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, message);
+  else
+    g_signal_emit (self, signals[notice_signals[kind]], 0, name, message, error);
+}
+
+void
+_cdviz_pipeline_emit_lagged (CdvizPipeline *self,
+                             guint          n_dropped)
+{
+  g_signal_emit (self, signals[SIGNAL_LAGGED], 0, n_dropped);
+}
+
+void
+_cdviz_pipeline_notify_counters (CdvizPipeline *self)
+{
+  g_object_freeze_notify (G_OBJECT (self));
+  for (guint i = 0; i < N_COUNTERS; i++)
+    {
+      guint64 now = COUNTER (self->counters[i]);
+
+      if (now != self->notified[i])
         {
-          COUNT (entry->failed);
-          g_warning ("Sink %s failed to deliver event %s: %s", entry->name,
-                     cdviz_message_get_id (message) ?: "(no id)",
-                     error ? error->message : "unknown error");
+          self->notified[i] = now;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EVENTS_ACCEPTED + i]);
         }
     }
-
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE], 0, TRUE))
-    {
-      Emission *emission = g_new0 (Emission, 1);
-      GSource *source;
-
-      emission->pipeline = g_object_ref (self);
-      emission->message = g_object_ref (message);
-      /* Always through a source: g_main_context_invoke() would call
-       * emit_message() right here, on the pipeline thread, whenever the
-       * owner context is the global default one and nobody iterates it at
-       * this instant. */
-      source = g_idle_source_new ();
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (source, emit_message, emission, emission_free);
-      g_source_set_static_name (source, "[cdviz] pipeline message");
-      g_source_attach (source, self->owner_context);
-      g_source_unref (source);
-    }
-}
-
-static void
-process (CdvizPipeline *self,
-         WorkItem      *item)
-{
-  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
-  GPtrArray *chain = item->source->chain;
-
-  g_ptr_array_add (messages, g_object_ref (item->message));
-
-  for (guint t = 0; t < chain->len && messages->len > 0; t++)
-    {
-      CdvizTransformer *transformer = g_ptr_array_index (chain, t);
-      g_autoptr(GPtrArray) next = g_ptr_array_new_with_free_func (g_object_unref);
-
-      for (guint m = 0; m < messages->len; m++)
-        {
-          g_autoptr(GError) error = NULL;
-          g_autoptr(GPtrArray) out = NULL;
-
-          out = cdviz_transformer_transform (transformer, g_ptr_array_index (messages, m), &error);
-          if (out == NULL)
-            {
-              COUNT (self->rejected);
-              g_debug ("Source %s: transformer %s rejected event %s: %s",
-                       item->source->name, G_OBJECT_TYPE_NAME (transformer),
-                       cdviz_message_get_id (item->message) ?: "(no id)",
-                       error ? error->message : "no reason given");
-              if (item->task != NULL)
-                g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
-                                         CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
-                                         error ? error->message : _("rejected by a transformer"));
-              return;
-            }
-          for (guint k = 0; k < out->len; k++)
-            g_ptr_array_add (next, g_object_ref (g_ptr_array_index (out, k)));
-        }
-      g_ptr_array_unref (messages);
-      messages = g_steal_pointer (&next);
-    }
-
-  if (messages->len == 0)
-    COUNT (self->filtered);
-  for (guint m = 0; m < messages->len; m++)
-    deliver (self, g_ptr_array_index (messages, m));
-  COUNT (self->processed);
-
-  if (item->task != NULL)
-    g_task_return_boolean (item->task, TRUE);
-}
-
-static void
-work_item_free (WorkItem *item)
-{
-  g_clear_object (&item->message);
-  g_clear_object (&item->task);
-  g_free (item);
-}
-
-static gpointer
-pipeline_thread (gpointer data)
-{
-  CdvizPipeline *self = data;
-
-  for (;;)
-    {
-      WorkItem *item = g_async_queue_pop (self->queue);
-
-      switch (item->kind)
-        {
-        case ITEM_MESSAGE:
-          /* Out of the queue: the slot is free before the publisher hears
-           * back, so an immediate retry cannot be refused spuriously. */
-          g_atomic_int_add (&self->pending, -1);
-          process (self, item);
-          break;
-        case ITEM_FLUSH:
-          g_mutex_lock (item->lock);
-          *item->done = TRUE;
-          g_cond_signal (item->cond);
-          g_mutex_unlock (item->lock);
-          break;
-        case ITEM_STOP:
-          work_item_free (item);
-          return NULL;
-        }
-      work_item_free (item);
-    }
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 /* --- metrics ------------------------------------------------------------ */
@@ -834,15 +476,15 @@ pipeline_metrics (GString  *out,
                    "# HELP cdviz_pipeline_events_total Events handed to the pipeline, by outcome.\n"
                    "# TYPE cdviz_pipeline_events_total counter\n");
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"accepted\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->accepted));
+                          COUNTER (self->counters[COUNTER_ACCEPTED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"refused_full\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->refused));
+                          COUNTER (self->counters[COUNTER_REFUSED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"rejected\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->rejected));
+                          COUNTER (self->counters[COUNTER_REJECTED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"filtered\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->filtered));
+                          COUNTER (self->counters[COUNTER_FILTERED]));
   g_string_append_printf (out, "cdviz_pipeline_events_total{outcome=\"processed\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER (self->processed));
+                          COUNTER (self->counters[COUNTER_PROCESSED]));
   g_string_append (out,
                    "# HELP cdviz_pipeline_queue_length Events waiting in the pipeline queue.\n"
                    "# TYPE cdviz_pipeline_queue_length gauge\n");
@@ -851,6 +493,12 @@ pipeline_metrics (GString  *out,
                    "# HELP cdviz_pipeline_queue_capacity Bound of the pipeline queue.\n"
                    "# TYPE cdviz_pipeline_queue_capacity gauge\n");
   g_string_append_printf (out, "cdviz_pipeline_queue_capacity %u\n", self->capacity);
+  g_string_append (out,
+                   "# HELP cdviz_pipeline_notices_dropped_total Signals (message, rejected, "
+                   "sink-failed) dropped because the owner's main context lagged.\n"
+                   "# TYPE cdviz_pipeline_notices_dropped_total counter\n");
+  g_string_append_printf (out, "cdviz_pipeline_notices_dropped_total %" G_GUINT64_FORMAT "\n",
+                          COUNTER (self->notices_dropped));
   g_string_append (out,
                    "# HELP cdviz_sink_messages_total Messages handed to each sink, by outcome.\n"
                    "# TYPE cdviz_sink_messages_total counter\n");
@@ -919,36 +567,100 @@ stop_sinks (CdvizPipeline *self)
     }
 }
 
+/* Routes and metrics registered on the HTTP server cannot be taken back, and
+ * a server listens once: after a dry run or a failed start, a fresh one. */
+static void
+rebuild_http (CdvizPipeline *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_clear_object (&self->http);
+  /* It was built from the same configuration once already. */
+  if (!_cdviz_pipeline_build_http (self, &error))
+    g_error ("Cannot rebuild the HTTP server: %s", error->message);
+}
+
+/* Stops what start() started, in order: sources (no new events), the
+ * pipeline thread (everything accepted is processed), sinks, HTTP server. */
+static void
+stop_locked (CdvizPipeline *self)
+{
+  WorkItem *item;
+
+  if (self->http != NULL)
+    cdviz_http_server_set_ready (self->http, FALSE);
+  stop_sources (self);
+
+  if (self->worker != NULL)
+    {
+      /* Flips running and posts STOP in one critical section: what was
+       * accepted before is processed, nothing is accepted after. */
+      item = g_new0 (WorkItem, 1);
+      item->kind = ITEM_STOP;
+      _cdviz_pipeline_post (self, item, NULL);
+      g_thread_join (g_steal_pointer (&self->worker));
+    }
+
+  stop_sinks (self);
+  if (self->http != NULL)
+    cdviz_http_server_stop (self->http);
+}
+
+/* Refuses what a pipeline in @self->state cannot do. */
+static gboolean
+check_state_new (CdvizPipeline  *self,
+                 GError        **error)
+{
+  if (!self->initialized)
+    {
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
+                           _("the pipeline was not built from a configuration "
+                             "(g_initable_init() failed or was not called)"));
+      return FALSE;
+    }
+  if (self->state == STATE_NEW)
+    return TRUE;
+  if (self->state == STATE_RUNNING)
+    g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START,
+                         _("the pipeline is running"));
+  else
+    g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START,
+                         _("the pipeline was stopped, and a pipeline runs once: "
+                           "build a new one from the same configuration"));
+  return FALSE;
+}
+
 /**
  * cdviz_pipeline_check:
- * @self: a #CdvizPipeline that is not running
+ * @self: a #CdvizPipeline that was never started
  * @error: return location for a #GError
  *
  * Starts and stops every sink and source without listening, which finds
  * conflicts only visible then (two components claiming the same route).
- * Used by `cdviz-pipeline config --check`.
+ * Used by `cdviz-pipeline config --check`. The pipeline can be started
+ * afterwards.
  *
- * Returns: %TRUE if the pipeline could start
+ * Returns: %TRUE if the pipeline could start; %FALSE with
+ *   %CDVIZ_PIPELINE_ERROR_START if it is running or was stopped, or the
+ *   component's error
  */
 gboolean
 cdviz_pipeline_check (CdvizPipeline  *self,
                       GError        **error)
 {
+  g_autoptr(GMutexLocker) locker = NULL;
   gboolean ok;
 
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
-  g_return_val_if_fail (!self->started, FALSE);
+
+  locker = g_mutex_locker_new (&self->lifecycle_lock);
+  if (!check_state_new (self, error))
+    return FALSE;
 
   ok = start_components (self, error);
   stop_sources (self);
   stop_sinks (self);
-  /* Routes registered by the dry run must not linger. */
-  g_clear_object (&self->http);
-  {
-    g_autoptr(GError) ignored = NULL;
-    JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
-    build_http (self, root, &ignored);
-  }
+  rebuild_http (self);
   return ok;
 }
 
@@ -957,46 +669,66 @@ cdviz_pipeline_check (CdvizPipeline  *self,
  * @self: a #CdvizPipeline
  * @error: return location for a #GError
  *
- * Starts the sinks, the sources, the HTTP server and the pipeline thread.
+ * Starts the sinks, the sources, the pipeline thread and the HTTP server.
  * The [signal@Pipeline::message] signal is emitted on the calling thread's
  * thread-default main context.
  *
- * Returns: %TRUE on success; on failure nothing is left running
+ * A pipeline runs once: after [method@Pipeline.stop], start() fails with
+ * %CDVIZ_PIPELINE_ERROR_START; build a new pipeline from the same
+ * configuration instead. A start that failed (a port in use) left nothing
+ * running and can be tried again. Starting a running pipeline does nothing.
+ *
+ * From start to stop the pipeline holds a reference to itself: dropping the
+ * last reference of the program does not stop it (call stop()).
+ *
+ * Returns: %TRUE if the pipeline runs
  */
 gboolean
 cdviz_pipeline_start (CdvizPipeline  *self,
                       GError        **error)
 {
+  g_autoptr(GMutexLocker) locker = NULL;
+
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->started)
+  locker = g_mutex_locker_new (&self->lifecycle_lock);
+  if (self->state == STATE_RUNNING)
     return TRUE;
+  if (!check_state_new (self, error))
+    return FALSE;
 
+  g_clear_pointer (&self->owner_context, g_main_context_unref);
   self->owner_context = g_main_context_ref_thread_default ();
   cdviz_http_server_add_metrics_func (self->http, pipeline_metrics, self, NULL);
 
-  if (!start_components (self, error))
+  if (start_components (self, error))
     {
-      stop_sources (self);
-      stop_sinks (self);
-      return FALSE;
+      g_async_queue_lock (self->queue);
+      g_atomic_int_set (&self->running, TRUE);
+      g_async_queue_unlock (self->queue);
+      self->worker = g_thread_new ("cdviz-pipeline", _cdviz_pipeline_thread, self);
+
+      if (cdviz_http_server_start (self->http, error))
+        {
+          self->state = STATE_RUNNING;
+          g_object_ref (self);
+          cdviz_http_server_set_ready (self->http, TRUE);
+          g_info ("Listening on %s://%s:%u",
+                  cdviz_http_server_is_tls (self->http) ? "https" : "http",
+                  cdviz_http_server_get_host (self->http),
+                  cdviz_http_server_get_port (self->http));
+          g_clear_pointer (&locker, g_mutex_locker_free);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
+          return TRUE;
+        }
     }
 
-  g_atomic_int_set (&self->running, TRUE);
-  self->worker = g_thread_new ("cdviz-pipeline", pipeline_thread, self);
-  self->started = TRUE;
-
-  if (!cdviz_http_server_start (self->http, error))
-    {
-      cdviz_pipeline_stop (self);
-      return FALSE;
-    }
-
-  cdviz_http_server_set_ready (self->http, TRUE);
-  g_info ("Listening on %s://%s:%u", cdviz_http_server_is_tls (self->http) ? "https" : "http",
-          cdviz_http_server_get_host (self->http),
-          cdviz_http_server_get_port (self->http));
-  return TRUE;
+  /* Nothing is left running, and the pipeline is NEW again. */
+  stop_locked (self);
+  rebuild_http (self);
+  return FALSE;
 }
 
 /**
@@ -1004,32 +736,32 @@ cdviz_pipeline_start (CdvizPipeline  *self,
  * @self: a #CdvizPipeline
  *
  * Stops the sources, processes every message already accepted, stops the
- * sinks and the HTTP server. Safe to call more than once.
+ * sinks and the HTTP server, then drops the reference the pipeline held on
+ * itself since [method@Pipeline.start]. Safe to call more than once, and on
+ * a pipeline that was never started.
+ *
+ * Call it from the thread that started the pipeline (or any thread but the
+ * pipeline and HTTP threads: a sink, a transformer or an HTTP handler would
+ * wait for itself).
  */
 void
 cdviz_pipeline_stop (CdvizPipeline *self)
 {
-  WorkItem *item;
+  g_autoptr(GMutexLocker) locker = NULL;
 
   g_return_if_fail (CDVIZ_IS_PIPELINE (self));
+  g_return_if_fail (!_cdviz_pipeline_is_its_thread (self));
 
-  if (!self->started)
+  locker = g_mutex_locker_new (&self->lifecycle_lock);
+  if (self->state != STATE_RUNNING)
     return;
-  self->started = FALSE;
 
-  if (self->http != NULL)
-    cdviz_http_server_set_ready (self->http, FALSE);
-  stop_sources (self);
-
-  g_atomic_int_set (&self->running, FALSE);
-  item = g_new0 (WorkItem, 1);
-  item->kind = ITEM_STOP;
-  g_async_queue_push (self->queue, item);
-  g_thread_join (g_steal_pointer (&self->worker));
-
-  stop_sinks (self);
-  if (self->http != NULL)
-    cdviz_http_server_stop (self->http);
+  stop_locked (self);
+  self->state = STATE_STOPPED;
+  g_clear_pointer (&locker, g_mutex_locker_free);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
+  g_object_unref (self);
 }
 
 /**
@@ -1045,57 +777,6 @@ cdviz_pipeline_is_running (CdvizPipeline *self)
 {
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
   return g_atomic_int_get (&self->running);
-}
-
-/* --- pushing ------------------------------------------------------------ */
-
-static gboolean
-enqueue (CdvizPipeline  *self,
-         SourceEntry    *source,
-         CdvizMessage   *message,
-         GTask          *task,
-         GError        **error)
-{
-  WorkItem *item;
-
-  if (!g_atomic_int_get (&self->running))
-    {
-      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
-                           _("the pipeline is not running"));
-      return FALSE;
-    }
-  if ((guint) g_atomic_int_add (&self->pending, 1) >= self->capacity)
-    {
-      g_atomic_int_add (&self->pending, -1);
-      COUNT (self->refused);
-      g_debug ("Pipeline queue full (%u): refusing an event from %s",
-               self->capacity, source->name);
-      g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL,
-                   _("the pipeline queue is full (%u events)"), self->capacity);
-      return FALSE;
-    }
-
-  COUNT (self->accepted);
-  item = g_new0 (WorkItem, 1);
-  item->kind = ITEM_MESSAGE;
-  item->source = source;
-  item->message = g_object_ref (message);
-  item->task = task ? g_object_ref (task) : NULL;
-  g_async_queue_push (self->queue, item);
-  return TRUE;
-}
-
-static SourceEntry *
-find_source (CdvizPipeline *self,
-             CdvizSource   *source)
-{
-  for (guint i = 0; i < self->sources->len; i++)
-    {
-      SourceEntry *entry = g_ptr_array_index (self->sources, i);
-      if (entry->source == source)
-        return entry;
-    }
-  return NULL;
 }
 
 /**
@@ -1114,7 +795,7 @@ cdviz_pipeline_get_source_name (CdvizPipeline *self,
   SourceEntry *entry;
 
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
-  entry = find_source (self, source);
+  entry = g_hash_table_lookup (self->sources_by_object, source);
   return entry ? entry->name : NULL;
 }
 
@@ -1131,15 +812,11 @@ const char *
 cdviz_pipeline_get_sink_name (CdvizPipeline *self,
                               CdvizSink     *sink)
 {
-  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  SinkEntry *entry;
 
-  for (guint i = 0; i < self->sinks->len; i++)
-    {
-      SinkEntry *entry = g_ptr_array_index (self->sinks, i);
-      if (entry->sink == sink)
-        return entry->name;
-    }
-  return NULL;
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  entry = g_hash_table_lookup (self->sinks_by_object, sink);
+  return entry ? entry->name : NULL;
 }
 
 /**
@@ -1155,152 +832,12 @@ CdvizSink *
 cdviz_pipeline_get_sink (CdvizPipeline *self,
                          const char    *name)
 {
+  SinkEntry *entry;
+
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
-
-  for (guint i = 0; i < self->sinks->len; i++)
-    {
-      SinkEntry *entry = g_ptr_array_index (self->sinks, i);
-      if (g_str_equal (entry->name, name))
-        return entry->sink;
-    }
-  return NULL;
-}
-
-/**
- * cdviz_pipeline_push_async:
- * @self: a #CdvizPipeline
- * @source: the source @message comes from
- * @message: the message
- * @cancellable: (nullable): not used yet
- * @callback: (scope async) (closure user_data): called, on the caller's
- *   thread-default main context, once the message went through the
- *   transformers and reached every sink (or was rejected)
- * @user_data: data for @callback
- *
- * Hands @message over to the pipeline. This never blocks: when the queue is
- * full, @callback gets %CDVIZ_PIPELINE_ERROR_FULL at once.
- */
-void
-cdviz_pipeline_push_async (CdvizPipeline       *self,
-                           CdvizSource         *source,
-                           CdvizMessage        *message,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
-  SourceEntry *entry;
-
-  g_return_if_fail (CDVIZ_IS_PIPELINE (self));
-  g_return_if_fail (CDVIZ_IS_SOURCE (source));
-  g_return_if_fail (CDVIZ_IS_MESSAGE (message));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, cdviz_pipeline_push_async);
-
-  entry = find_source (self, source);
-  if (entry == NULL)
-    {
-      g_task_return_new_error (task, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
-                               _("this source is not part of the pipeline"));
-      return;
-    }
-  if (!enqueue (self, entry, message, task, &error))
-    g_task_return_error (task, g_steal_pointer (&error));
-}
-
-/**
- * cdviz_pipeline_push_finish:
- * @self: a #CdvizPipeline
- * @result: the result
- * @error: return location for a #GError
- *
- * Finishes [method@Pipeline.push_async].
- *
- * Returns: %TRUE if the message was processed and delivered (or dropped by a
- *   filter); %FALSE with %CDVIZ_PIPELINE_ERROR_FULL, _REJECTED or
- *   _NOT_RUNNING
- */
-gboolean
-cdviz_pipeline_push_finish (CdvizPipeline  *self,
-                            GAsyncResult   *result,
-                            GError        **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/**
- * cdviz_pipeline_push:
- * @self: a #CdvizPipeline
- * @source_name: the name of a source in the configuration (`[sources.NAME]`)
- * @message: the message
- * @error: return location for a #GError
- *
- * Hands @message over to the pipeline as if @source_name had received it,
- * without waiting for it to be processed (see [method@Pipeline.flush]).
- * Callable from any thread.
- *
- * Returns: %TRUE if the message was accepted
- */
-gboolean
-cdviz_pipeline_push (CdvizPipeline  *self,
-                     const char     *source_name,
-                     CdvizMessage   *message,
-                     GError        **error)
-{
-  SourceEntry *entry;
-
-  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
-  g_return_val_if_fail (source_name != NULL, FALSE);
-  g_return_val_if_fail (CDVIZ_IS_MESSAGE (message), FALSE);
-
-  entry = g_hash_table_lookup (self->sources_by_name, source_name);
-  if (entry == NULL)
-    {
-      g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
-                   _("no enabled source named “%s”"), source_name);
-      return FALSE;
-    }
-  return enqueue (self, entry, message, NULL, error);
-}
-
-/**
- * cdviz_pipeline_flush:
- * @self: a #CdvizPipeline
- *
- * Blocks until every message accepted before the call has been delivered to
- * the sinks. Does nothing when the pipeline is not running.
- */
-void
-cdviz_pipeline_flush (CdvizPipeline *self)
-{
-  GMutex lock;
-  GCond cond;
-  gboolean done = FALSE;
-  WorkItem *item;
-
-  g_return_if_fail (CDVIZ_IS_PIPELINE (self));
-
-  if (!g_atomic_int_get (&self->running))
-    return;
-
-  g_mutex_init (&lock);
-  g_cond_init (&cond);
-  item = g_new0 (WorkItem, 1);
-  item->kind = ITEM_FLUSH;
-  item->lock = &lock;
-  item->cond = &cond;
-  item->done = &done;
-  g_async_queue_push (self->queue, item);
-
-  g_mutex_lock (&lock);
-  while (!done)
-    g_cond_wait (&cond, &lock);
-  g_mutex_unlock (&lock);
-  g_mutex_clear (&lock);
-  g_cond_clear (&cond);
+  g_return_val_if_fail (name != NULL, NULL);
+  entry = g_hash_table_lookup (self->sinks_by_name, name);
+  return entry ? entry->sink : NULL;
 }
 
 /**
@@ -1332,315 +869,4 @@ cdviz_pipeline_get_config (CdvizPipeline *self)
 {
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
   return self->config;
-}
-
-/* --- describing the configuration --------------------------------------- */
-
-/* Markdown table cells: no pipes, no line breaks. */
-static void
-append_cell (GString    *out,
-             const char *text)
-{
-  g_string_append (out, " ");
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      if (*p == '|')
-        g_string_append (out, "\\|");
-      else if (*p == '\n')
-        g_string_append_c (out, ' ');
-      else
-        g_string_append_c (out, *p);
-    }
-  g_string_append (out, " |");
-}
-
-static void
-append_row (GString    *out,
-            const char *key,
-            const char *type,
-            const char *default_value,
-            const char *blurb)
-{
-  g_autofree char *quoted = g_strdup_printf ("`%s`", key);
-
-  g_string_append (out, "|");
-  append_cell (out, quoted);
-  append_cell (out, type);
-  append_cell (out, default_value);
-  append_cell (out, blurb);
-  g_string_append_c (out, '\n');
-}
-
-static void
-append_table_head (GString *out)
-{
-  g_string_append (out, "| key | type | default | description |\n"
-                        "| --- | --- | --- | --- |\n");
-}
-
-static void
-append_key_docs (GString            *out,
-                 const char * const *keys,
-                 const KeyDoc       *docs)
-{
-  append_table_head (out);
-  for (guint i = 0; keys[i] != NULL; i++)
-    {
-      const KeyDoc *doc = NULL;
-
-      for (guint j = 0; docs[j].key != NULL; j++)
-        if (g_str_equal (docs[j].key, keys[i]))
-          doc = &docs[j];
-      if (doc != NULL)
-        append_row (out, keys[i], doc->type, doc->default_value, doc->blurb);
-      else
-        append_row (out, keys[i], "?", "?", "(undocumented)");
-    }
-}
-
-static char *
-format_duration (guint64 ms)
-{
-  if (ms == 0)
-    return g_strdup ("`0`");
-  if (ms % 1000 != 0)
-    return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "ms\"`", ms);
-  if (ms % (3600 * 1000) == 0)
-    return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "h\"`", ms / (3600 * 1000));
-  if (ms % (60 * 1000) == 0)
-    return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "m\"`", ms / (60 * 1000));
-  return g_strdup_printf ("`\"%" G_GUINT64_FORMAT "s\"`", ms / 1000);
-}
-
-/* An integer range, leaving out the bounds of the C type itself. */
-static char *
-format_range (gint64   minimum,
-              guint64  maximum,
-              gboolean min_is_type_bound,
-              gboolean max_is_type_bound)
-{
-  if (min_is_type_bound && max_is_type_bound)
-    return g_strdup ("integer");
-  if (max_is_type_bound)
-    return g_strdup_printf ("integer ≥ %" G_GINT64_FORMAT, minimum);
-  return g_strdup_printf ("integer (%" G_GINT64_FORMAT "–%" G_GUINT64_FORMAT ")",
-                          minimum, maximum);
-}
-
-static void
-describe_pspec (GParamSpec  *pspec,
-                char       **out_type,
-                char       **out_default)
-{
-  GType type = G_PARAM_SPEC_VALUE_TYPE (pspec);
-  const GValue *def = g_param_spec_get_default_value (pspec);
-
-  if (g_param_spec_get_qdata (pspec, g_quark_from_static_string ("cdviz-duration")) != NULL)
-    {
-      GParamSpecUInt64 *spec = G_PARAM_SPEC_UINT64 (pspec);
-      g_autofree char *lo = format_duration (spec->minimum);
-      g_autofree char *hi = format_duration (spec->maximum);
-
-      if (spec->maximum >= G_MAXUINT32 && spec->minimum == 0)
-        *out_type = g_strdup ("duration");
-      else if (spec->maximum >= G_MAXUINT32)
-        *out_type = g_strdup_printf ("duration ≥ %s", lo);
-      else
-        *out_type = g_strdup_printf ("duration (%s–%s)", lo, hi);
-      *out_default = format_duration (spec->default_value);
-      return;
-    }
-
-  if (type == G_TYPE_STRV)
-    {
-      *out_type = g_strdup ("array of strings");
-      *out_default = g_strdup ("`[]`");
-      return;
-    }
-  if (G_TYPE_IS_BOXED (type))
-    {
-      *out_type = g_strdup ("table");
-      *out_default = g_strdup ("—");
-      return;
-    }
-
-  switch (G_TYPE_FUNDAMENTAL (type))
-    {
-    case G_TYPE_BOOLEAN:
-      *out_type = g_strdup ("boolean");
-      *out_default = g_strdup (g_value_get_boolean (def) ? "`true`" : "`false`");
-      return;
-    case G_TYPE_STRING:
-      *out_type = g_strdup ("string");
-      *out_default = g_value_get_string (def) != NULL
-                     ? g_strdup_printf ("`\"%s\"`", g_value_get_string (def))
-                     : g_strdup ("—");
-      return;
-    case G_TYPE_INT:
-      {
-        GParamSpecInt *spec = G_PARAM_SPEC_INT (pspec);
-        *out_type = format_range (spec->minimum, (guint64) MAX (spec->maximum, 0),
-                                  spec->minimum == G_MININT, spec->maximum == G_MAXINT);
-        *out_default = g_strdup_printf ("`%d`", spec->default_value);
-        return;
-      }
-    case G_TYPE_UINT:
-      {
-        GParamSpecUInt *spec = G_PARAM_SPEC_UINT (pspec);
-        *out_type = format_range (spec->minimum, spec->maximum, spec->minimum == 0,
-                                  spec->maximum == G_MAXUINT);
-        *out_default = g_strdup_printf ("`%u`", spec->default_value);
-        return;
-      }
-    case G_TYPE_INT64:
-      {
-        GParamSpecInt64 *spec = G_PARAM_SPEC_INT64 (pspec);
-        *out_type = format_range (spec->minimum, (guint64) MAX (spec->maximum, 0),
-                                  spec->minimum == G_MININT64, spec->maximum == G_MAXINT64);
-        *out_default = g_strdup_printf ("`%" G_GINT64_FORMAT "`", spec->default_value);
-        return;
-      }
-    case G_TYPE_UINT64:
-      {
-        GParamSpecUInt64 *spec = G_PARAM_SPEC_UINT64 (pspec);
-        *out_type = format_range ((gint64) spec->minimum, spec->maximum, spec->minimum == 0,
-                                  spec->maximum == G_MAXUINT64);
-        *out_default = g_strdup_printf ("`%" G_GUINT64_FORMAT "`", spec->default_value);
-        return;
-      }
-    case G_TYPE_DOUBLE:
-      {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        *out_type = g_strdup ("number");
-        *out_default = g_strdup_printf ("`%s`",
-          g_ascii_dtostr (buf, sizeof buf, G_PARAM_SPEC_DOUBLE (pspec)->default_value));
-        return;
-      }
-    case G_TYPE_ENUM:
-      {
-        GParamSpecEnum *spec = G_PARAM_SPEC_ENUM (pspec);
-        GEnumValue *dv = g_enum_get_value (spec->enum_class, spec->default_value);
-        GString *names = g_string_new ("one of ");
-
-        for (guint i = 0; i < spec->enum_class->n_values; i++)
-          g_string_append_printf (names, "%s`\"%s\"`", i ? ", " : "",
-                                  spec->enum_class->values[i].value_nick);
-        *out_type = g_string_free (names, FALSE);
-        *out_default = g_strdup_printf ("`\"%s\"`", dv ? dv->value_nick : "");
-        return;
-      }
-    default:
-      *out_type = g_strdup (g_type_name (type));
-      *out_default = g_strdup ("—");
-      return;
-    }
-}
-
-static void
-describe_type (GString            *out,
-               CdvizComponentKind  kind,
-               const char         *name,
-               GType               type)
-{
-  static const char * const headings[] = {
-    [CDVIZ_COMPONENT_SOURCE] = "Source",
-    [CDVIZ_COMPONENT_TRANSFORMER] = "Transformer",
-    [CDVIZ_COMPONENT_SINK] = "Sink",
-  };
-  static const char * const tables[] = {
-    [CDVIZ_COMPONENT_SOURCE] = "sources.NAME.extractor",
-    [CDVIZ_COMPONENT_TRANSFORMER] = "transformers.NAME",
-    [CDVIZ_COMPONENT_SINK] = "sinks.NAME",
-  };
-  g_autoptr(GTypeClass) klass = g_type_class_ref (type);
-  g_autofree GParamSpec **pspecs = NULL;
-  gboolean any = FALSE;
-  guint n;
-
-  g_string_append_printf (out, "### %s `%s`: `[%s] type = \"%s\"`\n\n",
-                          headings[kind], name, tables[kind], name);
-
-  pspecs = g_object_class_list_properties (G_OBJECT_CLASS (klass), &n);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *key = NULL;
-      g_autofree char *type_text = NULL;
-      g_autofree char *default_text = NULL;
-      const char *blurb;
-
-      if (!(pspecs[i]->flags & G_PARAM_WRITABLE) || pspecs[i]->owner_type == G_TYPE_OBJECT)
-        continue;
-      if (!any)
-        append_table_head (out);
-      any = TRUE;
-      key = g_strdelimit (g_strdup (pspecs[i]->name), "-", '_');
-      describe_pspec (pspecs[i], &type_text, &default_text);
-      blurb = g_param_spec_get_blurb (pspecs[i]);
-      append_row (out, key, type_text, default_text,
-                  blurb != NULL && *blurb != '\0' ? blurb : "(undocumented)");
-    }
-  if (!any)
-    g_string_append (out, "No keys besides `type`.\n");
-  g_string_append_c (out, '\n');
-}
-
-/**
- * cdviz_pipeline_describe_configuration:
- * @registry: (nullable): where component types are looked up; %NULL for the
- *   default registry
- *
- * Describes every configuration section and every key of every component
- * type registered in @registry (built-ins, loaded plugins, Python classes),
- * as Markdown: key, type, default and the property's blurb. This is what
- * `cdviz-pipeline config --describe` prints and what the reference in
- * `doc/configuration.md` is generated from.
- *
- * Returns: (transfer full): the description, in Markdown
- */
-char *
-cdviz_pipeline_describe_configuration (CdvizRegistry *registry)
-{
-  static const char * const kind_titles[] = {
-    [CDVIZ_COMPONENT_SOURCE] = "Source types (`[sources.NAME.extractor]`)",
-    [CDVIZ_COMPONENT_TRANSFORMER] = "Transformer types (`[transformers.NAME]`)",
-    [CDVIZ_COMPONENT_SINK] = "Sink types (`[sinks.NAME]`)",
-  };
-  GString *out = g_string_new (NULL);
-
-  g_return_val_if_fail (registry == NULL || CDVIZ_IS_REGISTRY (registry), NULL);
-  if (registry == NULL)
-    registry = cdviz_registry_get_default ();
-
-  g_string_append (out, "## Sections\n\n"
-                        "### `[http]`: the HTTP server\n\n");
-  append_key_docs (out, http_keys, key_docs_http);
-  g_string_append (out, "\n### `[pipeline]`\n\n");
-  append_key_docs (out, pipeline_keys, key_docs_pipeline);
-  g_string_append (out, "\n### `[sources.NAME]`\n\n");
-  append_key_docs (out, source_keys, key_docs_source);
-  g_string_append (out, "\n### `[transformers.NAME]`\n\n");
-  append_table_head (out);
-  append_row (out, "type", "string", "(required)",
-              "A transformer type (below); its other keys are the type's");
-  g_string_append (out, "\n### `[sinks.NAME]`\n\n");
-  append_table_head (out);
-  append_row (out, "enabled", "boolean", "`true`",
-              "A disabled sink is skipped (its other keys are not checked)");
-  append_row (out, "type", "string", "(required)",
-              "A sink type (below); its other keys are the type's");
-  g_string_append_c (out, '\n');
-
-  for (CdvizComponentKind kind = CDVIZ_COMPONENT_SOURCE; kind <= CDVIZ_COMPONENT_SINK; kind++)
-    {
-      g_auto(GStrv) names = cdviz_registry_list_types (registry, kind);
-
-      g_string_append_printf (out, "## %s\n\n", kind_titles[kind]);
-      for (guint i = 0; names[i] != NULL; i++)
-        describe_type (out, kind, names[i], cdviz_registry_lookup (registry, kind, names[i]));
-    }
-
-  /* One trailing newline. */
-  while (out->len > 1 && out->str[out->len - 1] == '\n' && out->str[out->len - 2] == '\n')
-    g_string_truncate (out, out->len - 1);
-  return g_string_free (out, FALSE);
 }

@@ -34,7 +34,10 @@ GQuark cdviz_pipeline_error_quark (void);
  * @CDVIZ_PIPELINE_ERROR_REJECTED: a transformer rejected the event (422)
  * @CDVIZ_PIPELINE_ERROR_NOT_RUNNING: the pipeline is not running (503)
  * @CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE: no source has that name
- * @CDVIZ_PIPELINE_ERROR_START: a component failed to start
+ * @CDVIZ_PIPELINE_ERROR_START: the pipeline cannot start in its state: it is
+ *   running, or it was stopped (a pipeline runs once; build a new one)
+ * @CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED: the pipeline was not built: it has
+ *   no configuration, or g_initable_init() failed or was not called
  *
  * Errors of the pipeline.
  */
@@ -44,6 +47,7 @@ typedef enum {
   CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
   CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
   CDVIZ_PIPELINE_ERROR_START,
+  CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED,
 } CdvizPipelineError;
 
 #define CDVIZ_TYPE_PIPELINE (cdviz_pipeline_get_type ())
@@ -66,8 +70,6 @@ CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_pipeline_is_running      (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
 CdvizHttpServer *cdviz_pipeline_get_http_server (CdvizPipeline        *self);
-CDVIZ_AVAILABLE_IN_1_0
-char            *cdviz_pipeline_describe_configuration (CdvizRegistry *registry);
 CDVIZ_AVAILABLE_IN_1_0
 CdvizConfig     *cdviz_pipeline_get_config      (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0

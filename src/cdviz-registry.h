@@ -87,4 +87,7 @@ char         **cdviz_registry_list_plugins     (CdvizRegistry       *self);
 CDVIZ_AVAILABLE_IN_1_0
 const char    *cdviz_component_kind_to_string  (CdvizComponentKind   kind);
 
+CDVIZ_AVAILABLE_IN_1_0
+char          *cdviz_registry_describe_configuration (CdvizRegistry *self);
+
 G_END_DECLS

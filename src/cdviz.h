@@ -4,6 +4,7 @@
 #define __CDVIZ_H_INSIDE__
 
 #include "cdviz-version.h"
+#include "cdviz-enum-types.h"
 #include "cdviz-message.h"
 #include "cdviz-source.h"
 #include "cdviz-transformer.h"

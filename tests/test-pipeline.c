@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <string.h>
+
 #include "cdviz.h"
 
 /* The pipeline: order per source, transformer chains, rejections, bounded
@@ -104,7 +106,7 @@ event (const char *id)
 }
 
 static CdvizPipeline *
-make_pipeline (const char *extra)
+new_pipeline (const char *extra)
 {
   g_autoptr(CdvizConfig) config = cdviz_config_new ();
   g_autoptr(GError) error = NULL;
@@ -122,6 +124,15 @@ make_pipeline (const char *extra)
   g_assert_no_error (error);
   pipeline = cdviz_pipeline_new (config, NULL, &error);
   g_assert_no_error (error);
+  return pipeline;
+}
+
+static CdvizPipeline *
+make_pipeline (const char *extra)
+{
+  g_autoptr(GError) error = NULL;
+  CdvizPipeline *pipeline = new_pipeline (extra);
+
   g_assert_true (cdviz_pipeline_start (pipeline, &error));
   g_assert_no_error (error);
 
@@ -303,7 +314,308 @@ test_stop_drains (void)
   g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING);
 }
 
+/* push and flush racing stop: every push that was accepted is delivered, and
+ * flush always returns (before, an item could land behind the stop marker:
+ * flush then hung, or an accepted event was silently dropped). */
+typedef struct {
+  CdvizPipeline *pipeline;
+  guint accepted;        /* atomic */
+  int done;              /* atomic: pushers that returned */
+} Race;
+
+#define RACE_PUSHERS 3
+
+static gpointer
+race_pusher (gpointer data)
+{
+  Race *race = data;
+
+  for (guint i = 0; ; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("r%u", i);
+      g_autoptr(CdvizMessage) message = event (id);
+      g_autoptr(GError) error = NULL;
+
+      if (!cdviz_pipeline_push (race->pipeline, "a", message, &error))
+        {
+          if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
+            continue;
+          g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING);
+          break;
+        }
+      g_atomic_int_inc (&race->accepted);
+      if (i % 2 == 0)
+        cdviz_pipeline_flush (race->pipeline);
+    }
+  cdviz_pipeline_flush (race->pipeline);
+  g_atomic_int_inc (&race->done);
+  return NULL;
+}
+
+static void
+test_flush_races_stop (void)
+{
+  for (guint round = 0; round < 200; round++)
+    {
+      Race race = { make_pipeline (NULL), 0, 0 };
+      GThread *threads[RACE_PUSHERS];
+      gint64 deadline;
+
+      for (guint t = 0; t < RACE_PUSHERS; t++)
+        threads[t] = g_thread_new ("race-pusher", race_pusher, &race);
+      g_usleep (g_random_int_range (0, 300));
+      cdviz_pipeline_stop (race.pipeline);
+
+      deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+      while (g_atomic_int_get (&race.done) < RACE_PUSHERS)
+        {
+          if (g_get_monotonic_time () > deadline)
+            g_error ("round %u: flush did not return after stop", round);
+          g_usleep (1000);
+        }
+      for (guint t = 0; t < RACE_PUSHERS; t++)
+        g_thread_join (threads[t]);
+
+      g_mutex_lock (&gate_lock);
+      if (collected->len != race.accepted)
+        g_error ("round %u: %u events accepted, %u delivered", round,
+                 race.accepted, collected->len);
+      g_mutex_unlock (&gate_lock);
+      g_object_unref (race.pipeline);
+    }
+}
+
+/* A pipeline runs once: start() after stop() is a clear error, never a
+ * CRITICAL or a TRUE with nothing listening. */
+static void
+test_start_after_stop (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline (NULL);
+  g_autoptr(GError) error = NULL;
+
+  cdviz_pipeline_stop (pipeline);
+  cdviz_pipeline_stop (pipeline);
+  g_assert_false (cdviz_pipeline_start (pipeline, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START);
+  g_assert_false (cdviz_pipeline_is_running (pipeline));
+  g_clear_error (&error);
+  g_assert_false (cdviz_pipeline_check (pipeline, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_START);
+}
+
+static char *
+http_get (guint port, const char *path)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read (session, msg, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+/* A start that failed (port in use) leaves nothing running and can be
+ * retried; the retry registers the pipeline's metrics once. */
+static void
+test_start_retry (void)
+{
+  g_autoptr(GSocketListener) blocker = g_socket_listener_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizConfig) config = cdviz_config_new ();
+  g_autoptr(CdvizPipeline) pipeline = NULL;
+  g_autofree char *toml = NULL;
+  g_autofree char *metrics = NULL;
+  guint16 port = g_socket_listener_add_any_inet_port (blocker, NULL, &error);
+  const char *first;
+
+  g_assert_no_error (error);
+  toml = g_strdup_printf ("[http]\nport = %u\n[sources.a]\n"
+                          "[sinks.collect]\ntype = \"test-collect\"\n", port);
+  g_assert_true (cdviz_config_add_string (config, toml, "test", &error));
+  pipeline = cdviz_pipeline_new (config, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_false (cdviz_pipeline_start (pipeline, &error));
+  g_assert_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_LISTEN);
+  g_clear_error (&error);
+  g_assert_false (cdviz_pipeline_is_running (pipeline));
+
+  g_socket_listener_close (blocker);
+  g_assert_true (cdviz_pipeline_start (pipeline, &error));
+  g_assert_no_error (error);
+  g_assert_true (cdviz_pipeline_is_running (pipeline));
+
+  metrics = http_get (port, "/metrics");
+  first = strstr (metrics, "# TYPE cdviz_pipeline_events_total");
+  g_assert_nonnull (first);
+  g_assert_null (strstr (first + 1, "# TYPE cdviz_pipeline_events_total"));
+  cdviz_pipeline_stop (pipeline);
+}
+
+/* Dropping the last reference of the program does not stop a running
+ * pipeline: it holds itself until stop(). */
+static void
+test_self_reference (void)
+{
+  CdvizPipeline *pipeline = make_pipeline (NULL);
+  GWeakRef weak;
+  g_autoptr(CdvizMessage) message = event ("held");
+
+  g_weak_ref_init (&weak, pipeline);
+  g_object_unref (pipeline);
+  pipeline = g_weak_ref_get (&weak);
+  g_assert_nonnull (pipeline);
+  g_assert_true (cdviz_pipeline_is_running (pipeline));
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", message, NULL));
+  cdviz_pipeline_stop (pipeline);
+  g_object_unref (pipeline);
+  g_assert_null (g_weak_ref_get (&weak));
+  g_weak_ref_clear (&weak);
+}
+
 static GThread *main_thread;
+
+static void
+on_count (CdvizPipeline *pipeline,
+          CdvizMessage  *message,
+          gpointer       user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+on_lagged (CdvizPipeline *pipeline,
+           guint          n_dropped,
+           gpointer       user_data)
+{
+  *(guint *) user_data += n_dropped;
+}
+
+/* The ::message hand-off to a main context that is not iterated is bounded:
+ * one source, at most 1024 notices waiting, the rest dropped, counted in
+ * /metrics and said by ::lagged. Before: one idle source per message. */
+static void
+test_signal_bounded (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline (NULL);
+  g_autofree char *metrics = NULL;
+  guint received = 0, dropped = 0;
+
+  g_signal_connect (pipeline, "message", G_CALLBACK (on_count), &received);
+  g_signal_connect (pipeline, "lagged", G_CALLBACK (on_lagged), &dropped);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("flood%u", i);
+      g_autoptr(CdvizMessage) message = event (id);
+
+      while (!cdviz_pipeline_push (pipeline, "a", message, NULL))
+        cdviz_pipeline_flush (pipeline);
+    }
+  cdviz_pipeline_flush (pipeline);
+  /* One source, however many messages. */
+  g_assert_true (g_main_context_iteration (NULL, FALSE));
+  g_assert_false (g_main_context_pending (NULL));
+  g_assert_cmpuint (received, ==, 1024);
+  g_assert_cmpuint (dropped, ==, 3000 - 1024);
+
+  metrics = http_get (cdviz_http_server_get_port (cdviz_pipeline_get_http_server (pipeline)),
+                      "/metrics");
+  g_assert_nonnull (strstr (metrics, "cdviz_pipeline_notices_dropped_total 1976\n"));
+  cdviz_pipeline_stop (pipeline);
+}
+
+static void
+on_notify (GObject    *object,
+           GParamSpec *pspec,
+           gpointer    user_data)
+{
+  GPtrArray *names = user_data;
+
+  g_assert_true (g_thread_self () == main_thread);
+  g_ptr_array_add (names, g_strdup (pspec->name));
+}
+
+static gboolean
+names_contain (GPtrArray  *names,
+               const char *name)
+{
+  for (guint i = 0; i < names->len; i++)
+    if (g_str_equal (g_ptr_array_index (names, i), name))
+      return TRUE;
+  return FALSE;
+}
+
+/* Properties a GTK application binds: running, port, counters, notified on
+ * the thread that started the pipeline. */
+static void
+test_properties (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = new_pipeline (NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizMessage) good = event ("p1");
+  g_autoptr(CdvizMessage) bad = event ("bad1");
+  guint64 processed = 0, rejected = 0;
+  gboolean running;
+  guint port;
+
+  g_signal_connect (pipeline, "notify", G_CALLBACK (on_notify), names);
+  g_assert_true (cdviz_pipeline_start (pipeline, &error));
+  g_object_get (pipeline, "running", &running, "port", &port, NULL);
+  g_assert_true (running);
+  g_assert_cmpuint (port, ==, cdviz_http_server_get_port (cdviz_pipeline_get_http_server (pipeline)));
+  g_assert_true (names_contain (names, "running"));
+  g_assert_true (names_contain (names, "port"));
+
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", good, NULL));
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", bad, NULL));
+  cdviz_pipeline_flush (pipeline);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (names_contain (names, "events-processed"));
+  g_assert_true (names_contain (names, "events-rejected"));
+  g_object_get (pipeline, "events-processed", &processed, "events-rejected", &rejected, NULL);
+  g_assert_cmpuint (processed, ==, 1);
+  g_assert_cmpuint (rejected, ==, 1);
+
+  g_ptr_array_set_size (names, 0);
+  cdviz_pipeline_stop (pipeline);
+  g_object_get (pipeline, "running", &running, "port", &port, NULL);
+  g_assert_false (running);
+  g_assert_cmpuint (port, ==, 0);
+  g_assert_true (names_contain (names, "running"));
+}
+
+/* GInitable: g_object_new() without a config, then init(), is a clear error
+ * and never a CRITICAL; with a config it is cdviz_pipeline_new(). */
+static void
+test_initable (void)
+{
+  g_autoptr(CdvizPipeline) bare = g_object_new (CDVIZ_TYPE_PIPELINE, NULL);
+  g_autoptr(CdvizConfig) config = cdviz_config_new ();
+  g_autoptr(CdvizPipeline) pipeline = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (g_initable_init (G_INITABLE (bare), NULL, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED);
+  g_clear_error (&error);
+  g_assert_false (cdviz_pipeline_start (bare, &error));
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_INITIALIZED);
+  g_clear_error (&error);
+  cdviz_pipeline_stop (bare);
+  g_assert_false (cdviz_pipeline_is_running (bare));
+
+  g_assert_true (cdviz_config_add_string (config, "[http]\nport = 0\n[sources.a]\n", "t", &error));
+  pipeline = g_initable_new (CDVIZ_TYPE_PIPELINE, NULL, &error, "config", config, NULL);
+  g_assert_no_error (error);
+  g_assert_true (cdviz_pipeline_get_config (pipeline) == config);
+  g_assert_true (cdviz_pipeline_start (pipeline, &error));
+  g_assert_no_error (error);
+  cdviz_pipeline_stop (pipeline);
+}
 
 static void
 on_message (CdvizPipeline *pipeline,
@@ -445,6 +757,13 @@ main (int   argc,
   g_test_add_func ("/pipeline/queue-full", test_queue_full);
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
   g_test_add_func ("/pipeline/signal", test_signal);
+  g_test_add_func ("/pipeline/flush-races-stop", test_flush_races_stop);
+  g_test_add_func ("/pipeline/start-after-stop", test_start_after_stop);
+  g_test_add_func ("/pipeline/start-retry", test_start_retry);
+  g_test_add_func ("/pipeline/self-reference", test_self_reference);
+  g_test_add_func ("/pipeline/signal-bounded", test_signal_bounded);
+  g_test_add_func ("/pipeline/properties", test_properties);
+  g_test_add_func ("/pipeline/initable", test_initable);
   g_test_add_func ("/transformer/ownership", test_transformer_ownership);
   g_test_add_func ("/transformer/null-without-error", test_transformer_null_without_error);
 

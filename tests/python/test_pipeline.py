@@ -227,5 +227,62 @@ class MiscTest(unittest.TestCase):
             Cdviz.Message.new_from_data("{not json", -1)
 
 
+class ObjectApiTest(unittest.TestCase):
+    """What a GTK application uses: construction by properties, GInitable,
+    error enums, bindable properties and signals."""
+
+    def test_error_enums_match(self):
+        self.assertTrue(GObject.type_is_a(Cdviz.ConfigError.__gtype__, GObject.TYPE_ENUM))
+        with self.assertRaises(GLib.Error) as cm:
+            Cdviz.Config.new().add_string("[http\n", "broken.toml")
+        self.assertTrue(cm.exception.matches(Cdviz.ConfigError, Cdviz.ConfigError.PARSE))
+        self.assertFalse(cm.exception.matches(Cdviz.PipelineError, Cdviz.ConfigError.PARSE))
+        self.assertTrue(cm.exception.matches(Cdviz.Config.error_quark(), Cdviz.ConfigError.PARSE))
+
+    def test_initable(self):
+        bare = Cdviz.Pipeline()
+        with self.assertRaises(GLib.Error) as cm:
+            bare.init(None)
+        self.assertTrue(cm.exception.matches(Cdviz.PipelineError,
+                                             Cdviz.PipelineError.NOT_INITIALIZED))
+        with self.assertRaises(GLib.Error):
+            bare.start()
+
+        pipeline = Cdviz.Pipeline(config=config(PUSH_CONFIG))
+        pipeline.init(None)
+        self.assertIsNotNone(pipeline.props.registry)
+        pipeline.start()
+        pipeline.stop()
+
+    def test_start_after_stop_is_an_error(self):
+        pipeline = Cdviz.Pipeline.new(config(PUSH_CONFIG), None)
+        pipeline.start()
+        pipeline.stop()
+        with self.assertRaises(GLib.Error) as cm:
+            pipeline.start()
+        self.assertTrue(cm.exception.matches(Cdviz.PipelineError, Cdviz.PipelineError.START))
+
+    def test_properties_and_signals(self):
+        pipeline = Cdviz.Pipeline.new(config(PUSH_CONFIG), None)
+        seen = []
+        pipeline.connect("notify::running", lambda p, _: seen.append(("running", p.props.running)))
+        pipeline.connect("notify::events-processed",
+                         lambda p, _: seen.append(("processed", p.props.events_processed)))
+        pipeline.start()
+        self.addCleanup(pipeline.stop)
+        self.assertTrue(pipeline.props.running)
+        self.assertEqual(pipeline.props.port, pipeline.get_http_server().get_port())
+        pipeline.push("py", event("counted"))
+        pipeline.flush()
+        context = GLib.MainContext.default()
+        while context.iteration(False):
+            pass
+        self.assertIn(("running", True), seen)
+        self.assertIn(("processed", 1), seen)
+        pipeline.stop()
+        self.assertIn(("running", False), seen)
+        self.assertEqual(pipeline.props.port, 0)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "cdviz-pipeline-private.h"
+#include "cdviz-config-private.h"
+
+/* Building a pipeline's parts from its configuration: the `[http]` server,
+ * `[pipeline]`, and one component per table of `[transformers]`,
+ * `[sources]` and `[sinks]`, walked by foreach_table(). Every error is a
+ * %CDVIZ_CONFIG_ERROR naming the file, line and key. */
+
+static const char * const top_level_keys[] = {
+  "http", "pipeline", "sources", "transformers", "sinks", NULL
+};
+
+/* The keys of the fixed sections, with what `cdviz-pipeline config
+ * --describe` (and so doc/configuration.md) says about them: key, type,
+ * default, description. The builder accepts exactly these keys. */
+static const CdvizKeyDoc http_docs[] = {
+  { "host", "string", "`\"127.0.0.1\"`",
+    "Address to listen on: an IP address (`0.0.0.0`, `::` for every interface) or a host name" },
+  { "port", "integer (0–65535)", "`8080`",
+    "TCP port; 0 picks a free port (the log line “Listening on …” shows it)" },
+  { "tls_certificate", "string (path)", "none",
+    "PEM file of the server certificate (and chain); with `tls_key`, the server speaks HTTPS only" },
+  { "tls_key", "string (path)", "none",
+    "PEM file of the certificate's private key (may be the same file as `tls_certificate`)" },
+  { "tls_min_version", "string (`\"1.2\"`, `\"1.3\"`)", "`\"1.2\"`",
+    "Oldest TLS version accepted; with 1.2, only forward-secret AEAD cipher suites "
+    "(no static RSA key exchange, no CBC). `G_TLS_GNUTLS_PRIORITY` in the environment overrides it" },
+  { "header_timeout", "duration", "`\"10s\"`",
+    "A client must send a request's complete headers within this time (from the connection, "
+    "TLS handshake included, or from the first byte of a kept-alive connection's next request); "
+    "slower clients are disconnected; 0 disables it" },
+  { "body_timeout", "duration", "`\"60s\"`",
+    "A client must send a request's body within this time once its headers are in; "
+    "slower clients are disconnected and their request is not handled; 0 disables it" },
+  { "idle_timeout", "duration", "`\"60s\"`",
+    "A kept-alive connection idle for this long between two requests is closed; 0 disables it" },
+  { "max_connections", "integer (0–1048576)", "`10000`",
+    "Open connections at most (SSE streams included); more are closed when accepted; 0 = no limit. "
+    "The process needs as many file descriptors (`ulimit -n`)" },
+  { "max_headers", "integer (0–100000)", "`100`",
+    "Header fields of a request at most; more are answered 431; 0 = no limit" },
+  { "max_header_size", "integer (0–1048576)", "`65536`",
+    "Total bytes of a request's header fields at most; more are answered 431; 0 = no limit. "
+    "libsoup drops connections whose request head exceeds 64 KiB whatever the setting" },
+  { NULL }
+};
+static const CdvizKeyDoc pipeline_docs[] = {
+  { "queue_capacity", "integer (1–16777216)", "`1024`",
+    "Events accepted but not yet processed; beyond it webhooks answer 503 with Retry-After" },
+  { NULL }
+};
+static const CdvizKeyDoc source_docs[] = {
+  { "enabled", "boolean", "`true`", "A disabled source is skipped (its other keys are not checked)" },
+  { "extractor", "table", "—",
+    "Where events come from: `{ type = \"webhook\", id = … }` (see the source types); "
+    "without it the source is fed only through the API" },
+  { "transformer_refs", "array of strings", "`[]`",
+    "Names of `[transformers.NAME]` applied in order to this source's events" },
+  { NULL }
+};
+
+static const CdvizKeyDoc transformer_docs[] = {
+  { "type", "string", "(required)", "A transformer type (below); its other keys are the type's" },
+  { NULL }
+};
+static const CdvizKeyDoc sink_docs[] = {
+  { "enabled", "boolean", "`true`", "A disabled sink is skipped (its other keys are not checked)" },
+  { "type", "string", "(required)", "A sink type (below); its other keys are the type's" },
+  { NULL }
+};
+
+const CdvizSectionDoc _cdviz_section_docs[] = {
+  { "http", ": the HTTP server", http_docs },
+  { "pipeline", "", pipeline_docs },
+  { "sources.NAME", "", source_docs },
+  { "transformers.NAME", "", transformer_docs },
+  { "sinks.NAME", "", sink_docs },
+  { NULL }
+};
+
+void
+_cdviz_source_entry_free (gpointer data)
+{
+  SourceEntry *entry = data;
+
+  g_clear_object (&entry->source);
+  g_clear_pointer (&entry->chain, g_ptr_array_unref);
+  g_free (entry->name);
+  g_free (entry);
+}
+
+void
+_cdviz_sink_entry_free (gpointer data)
+{
+  SinkEntry *entry = data;
+
+  g_clear_object (&entry->sink);
+  g_free (entry->name);
+  g_free (entry);
+}
+
+/* Checks @table's members against the keys of @docs. */
+static gboolean
+check_keys (CdvizPipeline     *self,
+            const char        *path,
+            JsonObject        *table,
+            const CdvizKeyDoc *docs,
+            GError           **error)
+{
+  const char *allowed[32];
+  guint n;
+
+  for (n = 0; docs[n].key != NULL; n++)
+    {
+      g_assert (n < G_N_ELEMENTS (allowed) - 1);
+      allowed[n] = docs[n].key;
+    }
+  allowed[n] = NULL;
+  return _cdviz_config_check_keys (self->config, path, table, allowed, error);
+}
+
+/* @key of @parent (at @parent_path) as a table: %TRUE with *@out NULL when
+ * there is no such key; %FALSE when it is not a table. */
+static gboolean
+get_table (CdvizConfig  *config,
+           JsonObject   *parent,
+           const char   *parent_path,
+           const char   *key,
+           JsonObject  **out,
+           GError      **error)
+{
+  JsonNode *node = json_object_get_member (parent, key);
+  g_autofree char *path = parent_path ? _cdviz_config_join (parent_path, key)
+                                      : g_strdup (key);
+
+  *out = NULL;
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autofree char *where = _cdviz_config_describe (config, path);
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: expected a table"), where, path);
+      return FALSE;
+    }
+  *out = json_node_get_object (node);
+  return TRUE;
+}
+
+/* Builds one `[SECTION.NAME]` table at @path. */
+typedef gboolean (*BuildOne) (CdvizPipeline  *self,
+                              const char     *name,
+                              const char     *path,
+                              JsonObject     *table,
+                              GError        **error);
+
+/* Calls @build_one on every table of the `[@section]` table, if any. */
+static gboolean
+foreach_table (CdvizPipeline  *self,
+               JsonObject     *root,
+               const char     *section,
+               BuildOne        build_one,
+               GError        **error)
+{
+  g_autoptr(GList) names = NULL;
+  JsonObject *tables;
+
+  if (!get_table (self->config, root, NULL, section, &tables, error))
+    return FALSE;
+  if (tables == NULL)
+    return TRUE;
+
+  names = json_object_get_members (tables);
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+      g_autofree char *path = _cdviz_config_join (section, name);
+      JsonObject *table;
+
+      if (!get_table (self->config, tables, section, name, &table, error) ||
+          !build_one (self, name, path, table, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* `enabled` (default true) of a source or sink table; @what and @name say
+ * which in the debug log. */
+static gboolean
+is_enabled (CdvizPipeline  *self,
+            const char     *what,
+            const char     *name,
+            const char     *path,
+            JsonObject     *table,
+            gboolean       *enabled,
+            GError        **error)
+{
+  if (!_cdviz_config_get_bool (self->config, path, table, "enabled", TRUE, enabled, error))
+    return FALSE;
+  if (!*enabled)
+    g_debug ("%s %s is disabled", what, name);
+  return TRUE;
+}
+
+gboolean
+_cdviz_pipeline_build_http (CdvizPipeline  *self,
+                            GError        **error)
+{
+  JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
+  JsonObject *http;
+  const char *host = "127.0.0.1";
+  const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
+  gint64 port = 8080;
+  gint64 max_connections = 10000, max_headers = 100, max_header_size = 65536;
+  guint64 header_timeout = 10000, body_timeout = 60000, idle_timeout = 60000;
+  g_autoptr(GTlsCertificate) certificate = NULL;
+
+  if (!get_table (self->config, root, NULL, "http", &http, error))
+    return FALSE;
+  if (http != NULL)
+    {
+      if (!check_keys (self, "http", http, http_docs, error) ||
+          !_cdviz_config_get_string (self->config, "http", http, "host", FALSE, &host, error) ||
+          !_cdviz_config_get_int (self->config, "http", http, "port", 0, 65535, 8080, &port, error) ||
+          !_cdviz_config_get_string (self->config, "http", http, "tls_certificate", FALSE,
+                                     &certificate_path, error) ||
+          !_cdviz_config_get_string (self->config, "http", http, "tls_key", FALSE,
+                                     &key_path, error) ||
+          !_cdviz_config_get_string (self->config, "http", http, "tls_min_version", FALSE,
+                                     &tls_min_version, error) ||
+          !_cdviz_config_get_duration (self->config, "http", http, "header_timeout",
+                                       G_MAXUINT32, header_timeout, &header_timeout, error) ||
+          !_cdviz_config_get_duration (self->config, "http", http, "body_timeout",
+                                       G_MAXUINT32, body_timeout, &body_timeout, error) ||
+          !_cdviz_config_get_duration (self->config, "http", http, "idle_timeout",
+                                       G_MAXUINT32, idle_timeout, &idle_timeout, error) ||
+          !_cdviz_config_get_int (self->config, "http", http, "max_connections", 0, 1048576,
+                                  max_connections, &max_connections, error) ||
+          !_cdviz_config_get_int (self->config, "http", http, "max_headers", 0, 100000,
+                                  max_headers, &max_headers, error) ||
+          !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
+                                  max_header_size, &max_header_size, error))
+        return FALSE;
+      if (host == NULL)
+        host = "127.0.0.1";
+    }
+
+  if (tls_min_version != NULL && !g_str_equal (tls_min_version, "1.2") &&
+      !g_str_equal (tls_min_version, "1.3"))
+    {
+      g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_min_version");
+
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: “%s” is not a TLS version this server offers "
+                     "(“1.2” or “1.3”)"), where, "http.tls_min_version", tls_min_version);
+      return FALSE;
+    }
+
+  if ((certificate_path == NULL) != (key_path == NULL))
+    {
+      const char *missing = certificate_path == NULL ? "http.tls_certificate" : "http.tls_key";
+      const char *given = certificate_path == NULL ? "http.tls_key" : "http.tls_certificate";
+      g_autofree char *where = _cdviz_config_describe (self->config, given);
+
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
+                   _("%s: key “%s” needs “%s” too"), where, given, missing);
+      return FALSE;
+    }
+  if (certificate_path != NULL)
+    {
+      g_autoptr(GError) tls_error = NULL;
+
+      /* Which file failed: the certificate alone, then both. */
+      certificate = g_tls_certificate_new_from_file (certificate_path, &tls_error);
+      if (certificate != NULL)
+        {
+          g_clear_object (&certificate);
+          certificate = g_tls_certificate_new_from_files (certificate_path, key_path,
+                                                           &tls_error);
+          if (certificate == NULL)
+            {
+              g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_key");
+
+              g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                           _("%s: key “%s”: cannot load the private key %s for %s: %s"),
+                           where, "http.tls_key", key_path, certificate_path,
+                           tls_error->message);
+              return FALSE;
+            }
+        }
+      else
+        {
+          g_autofree char *where = _cdviz_config_describe (self->config, "http.tls_certificate");
+
+          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: key “%s”: cannot load the certificate %s: %s"),
+                       where, "http.tls_certificate", certificate_path, tls_error->message);
+          return FALSE;
+        }
+    }
+
+  self->http = cdviz_http_server_new (host, (guint) port);
+  cdviz_http_server_set_tls_certificate (self->http, certificate);
+  if (tls_min_version != NULL && g_str_equal (tls_min_version, "1.3"))
+    cdviz_http_server_set_tls_min_version (self->http, G_TLS_PROTOCOL_VERSION_TLS_1_3);
+  cdviz_http_server_set_header_timeout (self->http, header_timeout);
+  cdviz_http_server_set_body_timeout (self->http, body_timeout);
+  cdviz_http_server_set_idle_timeout (self->http, idle_timeout);
+  cdviz_http_server_set_max_connections (self->http, (guint) max_connections);
+  cdviz_http_server_set_max_headers (self->http, (guint) max_headers);
+  cdviz_http_server_set_max_header_size (self->http, (gsize) max_header_size);
+  return TRUE;
+}
+
+static gboolean
+build_transformer (CdvizPipeline  *self,
+                   const char     *name,
+                   const char     *path,
+                   JsonObject     *table,
+                   GError        **error)
+{
+  GObject *object = _cdviz_config_create_component (self->config, self->registry,
+                                                    CDVIZ_COMPONENT_TRANSFORMER,
+                                                    path, table, NULL, error);
+
+  if (object == NULL)
+    return FALSE;
+  g_hash_table_insert (self->transformers, g_strdup (name), object);
+  return TRUE;
+}
+
+/* The transformers named by `transformer_refs`, in order, into @chain. */
+static gboolean
+resolve_transformer_refs (CdvizPipeline  *self,
+                          const char     *path,
+                          JsonObject     *table,
+                          GPtrArray      *chain,
+                          GError        **error)
+{
+  JsonNode *refs = json_object_get_member (table, "transformer_refs");
+  g_autofree char *refs_path = _cdviz_config_join (path, "transformer_refs");
+  JsonArray *array;
+
+  if (refs == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (refs))
+    {
+      g_autofree char *where = _cdviz_config_describe (self->config, refs_path);
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: expected an array of transformer names"),
+                   where, refs_path);
+      return FALSE;
+    }
+  array = json_node_get_array (refs);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *ref = json_array_get_element (array, i);
+      g_autofree char *elem_path = g_strdup_printf ("%s[%u]", refs_path, i);
+      g_autofree char *where = _cdviz_config_describe (self->config, elem_path);
+      GObject *transformer;
+
+      if (json_node_get_value_type (ref) != G_TYPE_STRING)
+        {
+          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: key “%s”: expected an array of transformer names"),
+                       where, refs_path);
+          return FALSE;
+        }
+      transformer = g_hash_table_lookup (self->transformers, json_node_get_string (ref));
+      if (transformer == NULL)
+        {
+          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
+                       _("%s: key “%s”: no transformer named “%s” (define [transformers.%s])"),
+                       where, refs_path, json_node_get_string (ref),
+                       json_node_get_string (ref));
+          return FALSE;
+        }
+      g_ptr_array_add (chain, g_object_ref (transformer));
+    }
+  return TRUE;
+}
+
+static gboolean
+build_source (CdvizPipeline  *self,
+              const char     *name,
+              const char     *path,
+              JsonObject     *table,
+              GError        **error)
+{
+  JsonObject *extractor;
+  SourceEntry *entry;
+  gboolean enabled;
+
+  if (!check_keys (self, path, table, source_docs, error) ||
+      !is_enabled (self, "Source", name, path, table, &enabled, error))
+    return FALSE;
+  if (!enabled)
+    return TRUE;
+
+  entry = g_new0 (SourceEntry, 1);
+  entry->name = g_strdup (name);
+  entry->chain = g_ptr_array_new_with_free_func (g_object_unref);
+  g_ptr_array_add (self->sources, entry);
+  g_hash_table_insert (self->sources_by_name, entry->name, entry);
+
+  if (!resolve_transformer_refs (self, path, table, entry->chain, error) ||
+      !get_table (self->config, table, path, "extractor", &extractor, error))
+    return FALSE;
+  if (extractor != NULL)
+    {
+      g_autofree char *extractor_path = _cdviz_config_join (path, "extractor");
+      GObject *source = _cdviz_config_create_component (self->config, self->registry,
+                                                        CDVIZ_COMPONENT_SOURCE,
+                                                        extractor_path, extractor,
+                                                        NULL, error);
+      if (source == NULL)
+        return FALSE;
+      entry->source = CDVIZ_SOURCE (source);
+      g_hash_table_insert (self->sources_by_object, entry->source, entry);
+    }
+  else
+    g_debug ("Source %s has no extractor: it is fed by cdviz_pipeline_push() only", name);
+  return TRUE;
+}
+
+static gboolean
+build_sink (CdvizPipeline  *self,
+            const char     *name,
+            const char     *path,
+            JsonObject     *table,
+            GError        **error)
+{
+  static const char * const skip[] = { "enabled", NULL };
+  SinkEntry *entry;
+  GObject *sink;
+  gboolean enabled;
+
+  if (!is_enabled (self, "Sink", name, path, table, &enabled, error))
+    return FALSE;
+  if (!enabled)
+    return TRUE;
+  sink = _cdviz_config_create_component (self->config, self->registry,
+                                         CDVIZ_COMPONENT_SINK, path, table,
+                                         skip, error);
+  if (sink == NULL)
+    return FALSE;
+
+  entry = g_new0 (SinkEntry, 1);
+  entry->name = g_strdup (name);
+  entry->sink = CDVIZ_SINK (sink);
+  g_ptr_array_add (self->sinks, entry);
+  g_hash_table_insert (self->sinks_by_name, entry->name, entry);
+  g_hash_table_insert (self->sinks_by_object, entry->sink, entry);
+  return TRUE;
+}
+
+gboolean
+_cdviz_pipeline_build (CdvizPipeline  *self,
+                       GError        **error)
+{
+  JsonObject *root;
+  JsonObject *pipeline;
+
+  if (!_cdviz_config_finish (self->config, error))
+    return FALSE;
+
+  root = json_node_get_object (cdviz_config_get_root (self->config));
+  if (!_cdviz_config_check_keys (self->config, NULL, root, top_level_keys, error) ||
+      !_cdviz_pipeline_build_http (self, error) ||
+      !get_table (self->config, root, NULL, "pipeline", &pipeline, error))
+    return FALSE;
+
+  if (pipeline != NULL)
+    {
+      gint64 capacity;
+
+      if (!check_keys (self, "pipeline", pipeline, pipeline_docs, error) ||
+          !_cdviz_config_get_int (self->config, "pipeline", pipeline, "queue_capacity",
+                                  1, 1 << 24, 1024, &capacity, error))
+        return FALSE;
+      self->capacity = (guint) capacity;
+    }
+
+  return foreach_table (self, root, "transformers", build_transformer, error) &&
+         foreach_table (self, root, "sources", build_source, error) &&
+         foreach_table (self, root, "sinks", build_sink, error);
+}

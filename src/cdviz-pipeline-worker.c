@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "cdviz-pipeline-private.h"
+
+/* The pipeline thread and its two doors: _cdviz_pipeline_post(), the one way
+ * into the work queue (from any thread: push, push_async, flush, stop), and
+ * notify_owner(), the one way out to the thread that started the pipeline
+ * (its signals and property notifications). Transformers and sinks are
+ * called here, and only here. */
+
+/* --- to the owner's main context ---------------------------------------- */
+
+/* What the pipeline thread tells the owner's main context, through one
+ * bounded queue drained by one coalescing source. When the owner does not
+ * iterate its context fast enough, the oldest notices are dropped (as a
+ * leaky-downstream queue does), counted, and said with ::lagged. */
+struct _Notice {
+  NoticeKind kind;
+  char *name;                   /* (owned) (nullable): source or sink */
+  CdvizMessage *message;        /* (owned) (nullable) */
+  GError *error;                /* (owned) (nullable) */
+};
+
+static void
+notice_free (Notice *notice)
+{
+  g_free (notice->name);
+  g_clear_object (&notice->message);
+  g_clear_error (&notice->error);
+  g_free (notice);
+}
+
+void
+_cdviz_pipeline_clear_notices (CdvizPipeline *self)
+{
+  g_mutex_lock (&self->notice_lock);
+  g_queue_clear_full (&self->notices, (GDestroyNotify) notice_free);
+  g_mutex_unlock (&self->notice_lock);
+}
+
+static gboolean
+dispatch_notices (gpointer data)
+{
+  CdvizPipeline *self = data;
+  GQueue notices = G_QUEUE_INIT;
+  guint lagged;
+  Notice *notice;
+
+  g_mutex_lock (&self->notice_lock);
+  notices = self->notices;
+  g_queue_init (&self->notices);
+  lagged = self->lagged;
+  self->lagged = 0;
+  self->notice_scheduled = FALSE;
+  g_mutex_unlock (&self->notice_lock);
+
+  if (lagged > 0)
+    _cdviz_pipeline_emit_lagged (self, lagged);
+  while ((notice = g_queue_pop_head (&notices)) != NULL)
+    {
+      _cdviz_pipeline_emit_notice (self, notice->kind, notice->name, notice->message,
+                                   notice->error);
+      notice_free (notice);
+    }
+  _cdviz_pipeline_notify_counters (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Queues a notice for the owner's context and makes sure one source will
+ * drain the queue. NOTICE_COUNTERS queues nothing: the source notifies the
+ * counter properties that changed. Free when nobody listens. */
+static void
+notify_owner (CdvizPipeline *self,
+              NoticeKind     kind,
+              const char    *name,
+              CdvizMessage  *message,
+              const GError  *error)
+{
+  gboolean schedule;
+
+  if (!_cdviz_pipeline_is_watched (self, kind))
+    return;
+
+  g_mutex_lock (&self->notice_lock);
+  if (kind != NOTICE_COUNTERS)
+    {
+      Notice *notice = g_new0 (Notice, 1);
+
+      notice->kind = kind;
+      notice->name = g_strdup (name);
+      notice->message = message ? g_object_ref (message) : NULL;
+      notice->error = error ? g_error_copy (error) : NULL;
+      if (self->notices.length >= CDVIZ_PIPELINE_NOTICE_MAX)
+        {
+          notice_free (g_queue_pop_head (&self->notices));
+          self->lagged++;
+          COUNT (self->notices_dropped);
+        }
+      g_queue_push_tail (&self->notices, notice);
+    }
+  schedule = !self->notice_scheduled;
+  self->notice_scheduled = TRUE;
+  g_mutex_unlock (&self->notice_lock);
+
+  if (schedule)
+    {
+      /* Always through a source: g_main_context_invoke() would dispatch
+       * right here, on the pipeline thread, whenever the owner context is
+       * the global default one and nobody iterates it at this instant. */
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, dispatch_notices, g_object_ref (self), g_object_unref);
+      g_source_set_static_name (source, "[cdviz] pipeline notices");
+      g_source_attach (source, self->owner_context);
+      g_source_unref (source);
+    }
+}
+
+/* --- the pipeline thread ------------------------------------------------ */
+
+static void
+deliver (CdvizPipeline *self,
+         CdvizMessage  *message)
+{
+  for (guint i = 0; i < self->sinks->len; i++)
+    {
+      SinkEntry *entry = g_ptr_array_index (self->sinks, i);
+      g_autoptr(GError) error = NULL;
+
+      if (cdviz_sink_send_message (entry->sink, message, &error))
+        COUNT (entry->sent);
+      else
+        {
+          COUNT (entry->failed);
+          g_warning ("Sink %s failed to deliver event %s: %s", entry->name,
+                     cdviz_message_get_id (message) ?: "(no id)",
+                     error ? error->message : "unknown error");
+          notify_owner (self, NOTICE_SINK_FAILED, entry->name, message, error);
+        }
+    }
+  notify_owner (self, NOTICE_MESSAGE, NULL, message, NULL);
+}
+
+static void
+process (CdvizPipeline *self,
+         WorkItem      *item)
+{
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  GPtrArray *chain = item->source->chain;
+
+  g_ptr_array_add (messages, g_object_ref (item->message));
+
+  for (guint t = 0; t < chain->len && messages->len > 0; t++)
+    {
+      CdvizTransformer *transformer = g_ptr_array_index (chain, t);
+      g_autoptr(GPtrArray) next = g_ptr_array_new_with_free_func (g_object_unref);
+
+      for (guint m = 0; m < messages->len; m++)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(GPtrArray) out = NULL;
+
+          out = cdviz_transformer_transform (transformer, g_ptr_array_index (messages, m), &error);
+          if (out == NULL)
+            {
+              COUNT (self->counters[COUNTER_REJECTED]);
+              g_debug ("Source %s: transformer %s rejected event %s: %s",
+                       item->source->name, G_OBJECT_TYPE_NAME (transformer),
+                       cdviz_message_get_id (item->message) ?: "(no id)",
+                       error ? error->message : "no reason given");
+              notify_owner (self, NOTICE_REJECTED, item->source->name, item->message, error);
+              if (item->task != NULL)
+                g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
+                                         CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
+                                         error ? error->message : _("rejected by a transformer"));
+              return;
+            }
+          for (guint k = 0; k < out->len; k++)
+            g_ptr_array_add (next, g_object_ref (g_ptr_array_index (out, k)));
+        }
+      g_ptr_array_unref (messages);
+      messages = g_steal_pointer (&next);
+    }
+
+  if (messages->len == 0)
+    COUNT (self->counters[COUNTER_FILTERED]);
+  for (guint m = 0; m < messages->len; m++)
+    deliver (self, g_ptr_array_index (messages, m));
+  COUNT (self->counters[COUNTER_PROCESSED]);
+  notify_owner (self, NOTICE_COUNTERS, NULL, NULL, NULL);
+
+  if (item->task != NULL)
+    g_task_return_boolean (item->task, TRUE);
+}
+
+void
+_cdviz_work_item_free (WorkItem *item)
+{
+  g_clear_object (&item->message);
+  g_clear_object (&item->task);
+  g_free (item);
+}
+
+static void
+release_flusher (WorkItem *item)
+{
+  g_mutex_lock (item->lock);
+  *item->done = TRUE;
+  g_cond_signal (item->cond);
+  g_mutex_unlock (item->lock);
+}
+
+/* After STOP nothing can be posted (pipeline_post() refuses under the queue
+ * lock), so this finds nothing; it is the second line of defence that keeps
+ * a flusher from waiting forever and a task from never completing. */
+static void
+drain_after_stop (CdvizPipeline *self)
+{
+  WorkItem *item;
+
+  while ((item = g_async_queue_try_pop (self->queue)) != NULL)
+    {
+      switch (item->kind)
+        {
+        case ITEM_MESSAGE:
+          g_atomic_int_add (&self->pending, -1);
+          g_critical ("An event was queued behind the pipeline's stop marker");
+          if (item->task != NULL)
+            g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
+                                     CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
+                                     _("the pipeline is not running"));
+          break;
+        case ITEM_FLUSH:
+          release_flusher (item);
+          break;
+        case ITEM_STOP:
+          break;
+        }
+      _cdviz_work_item_free (item);
+    }
+}
+
+/* The pipeline whose thread this is, to refuse calls that would wait for
+ * themselves. */
+static GPrivate pipeline_of_thread;
+
+gboolean
+_cdviz_pipeline_is_its_thread (CdvizPipeline *self)
+{
+  return g_private_get (&pipeline_of_thread) == self;
+}
+
+gpointer
+_cdviz_pipeline_thread (gpointer data)
+{
+  CdvizPipeline *self = data;
+
+  g_private_set (&pipeline_of_thread, self);
+
+  for (;;)
+    {
+      WorkItem *item = g_async_queue_pop (self->queue);
+
+      switch (item->kind)
+        {
+        case ITEM_MESSAGE:
+          /* Out of the queue: the slot is free before the publisher hears
+           * back, so an immediate retry cannot be refused spuriously. */
+          g_atomic_int_add (&self->pending, -1);
+          process (self, item);
+          break;
+        case ITEM_FLUSH:
+          release_flusher (item);
+          break;
+        case ITEM_STOP:
+          _cdviz_work_item_free (item);
+          drain_after_stop (self);
+          return NULL;
+        }
+      _cdviz_work_item_free (item);
+    }
+}
+
+/* The one door into the queue: enqueue, flush and stop all post through it.
+ * Under the queue lock it checks that the pipeline accepts work and pushes;
+ * posting ITEM_STOP closes the door in the same critical section, so no item
+ * can ever land behind the stop marker. Takes @item; on failure frees it and
+ * sets %CDVIZ_PIPELINE_ERROR_NOT_RUNNING or _FULL. */
+gboolean
+_cdviz_pipeline_post (CdvizPipeline  *self,
+                      WorkItem       *item,
+                      GError        **error)
+{
+  g_async_queue_lock (self->queue);
+  if (!g_atomic_int_get (&self->running))
+    {
+      g_async_queue_unlock (self->queue);
+      _cdviz_work_item_free (item);
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
+                           _("the pipeline is not running"));
+      return FALSE;
+    }
+  if (item->kind == ITEM_MESSAGE)
+    {
+      if ((guint) g_atomic_int_get (&self->pending) >= self->capacity)
+        {
+          g_async_queue_unlock (self->queue);
+          COUNT (self->counters[COUNTER_REFUSED]);
+          g_debug ("Pipeline queue full (%u): refusing an event from %s",
+                   self->capacity, item->source->name);
+          _cdviz_work_item_free (item);
+          g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL,
+                       _("the pipeline queue is full (%u events)"), self->capacity);
+          return FALSE;
+        }
+      g_atomic_int_add (&self->pending, 1);
+      COUNT (self->counters[COUNTER_ACCEPTED]);
+    }
+  else if (item->kind == ITEM_STOP)
+    g_atomic_int_set (&self->running, FALSE);
+  g_async_queue_push_unlocked (self->queue, item);
+  g_async_queue_unlock (self->queue);
+  return TRUE;
+}
+
+/* --- pushing ------------------------------------------------------------ */
+
+static gboolean
+enqueue (CdvizPipeline  *self,
+         SourceEntry    *source,
+         CdvizMessage   *message,
+         GTask          *task,
+         GError        **error)
+{
+  WorkItem *item = g_new0 (WorkItem, 1);
+
+  item->kind = ITEM_MESSAGE;
+  item->source = source;
+  item->message = g_object_ref (message);
+  item->task = task ? g_object_ref (task) : NULL;
+  return _cdviz_pipeline_post (self, item, error);
+}
+
+/* O(1): sources push on every event. */
+static SourceEntry *
+find_source (CdvizPipeline *self,
+             CdvizSource   *source)
+{
+  return g_hash_table_lookup (self->sources_by_object, source);
+}
+
+/**
+ * cdviz_pipeline_push_async:
+ * @self: a #CdvizPipeline
+ * @source: the source @message comes from
+ * @message: the message
+ * @cancellable: (nullable): not used yet
+ * @callback: (scope async) (closure user_data): called, on the caller's
+ *   thread-default main context, once the message went through the
+ *   transformers and reached every sink (or was rejected)
+ * @user_data: data for @callback
+ *
+ * Hands @message over to the pipeline. This never blocks: when the queue is
+ * full, @callback gets %CDVIZ_PIPELINE_ERROR_FULL at once.
+ */
+void
+cdviz_pipeline_push_async (CdvizPipeline       *self,
+                           CdvizSource         *source,
+                           CdvizMessage        *message,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  SourceEntry *entry;
+
+  g_return_if_fail (CDVIZ_IS_PIPELINE (self));
+  g_return_if_fail (CDVIZ_IS_SOURCE (source));
+  g_return_if_fail (CDVIZ_IS_MESSAGE (message));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cdviz_pipeline_push_async);
+
+  entry = find_source (self, source);
+  if (entry == NULL)
+    {
+      g_task_return_new_error (task, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
+                               _("this source is not part of the pipeline"));
+      return;
+    }
+  if (!enqueue (self, entry, message, task, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+/**
+ * cdviz_pipeline_push_finish:
+ * @self: a #CdvizPipeline
+ * @result: the result
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Pipeline.push_async].
+ *
+ * Returns: %TRUE if the message was processed and delivered (or dropped by a
+ *   filter); %FALSE with %CDVIZ_PIPELINE_ERROR_FULL, _REJECTED or
+ *   _NOT_RUNNING
+ */
+gboolean
+cdviz_pipeline_push_finish (CdvizPipeline  *self,
+                            GAsyncResult   *result,
+                            GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * cdviz_pipeline_push:
+ * @self: a #CdvizPipeline
+ * @source_name: the name of a source in the configuration (`[sources.NAME]`)
+ * @message: the message
+ * @error: return location for a #GError
+ *
+ * Hands @message over to the pipeline as if @source_name had received it,
+ * without waiting for it to be processed (see [method@Pipeline.flush]).
+ * Callable from any thread.
+ *
+ * Returns: %TRUE if the message was accepted
+ */
+gboolean
+cdviz_pipeline_push (CdvizPipeline  *self,
+                     const char     *source_name,
+                     CdvizMessage   *message,
+                     GError        **error)
+{
+  SourceEntry *entry;
+
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
+  g_return_val_if_fail (source_name != NULL, FALSE);
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (message), FALSE);
+
+  entry = g_hash_table_lookup (self->sources_by_name, source_name);
+  if (entry == NULL)
+    {
+      g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
+                   _("no enabled source named “%s”"), source_name);
+      return FALSE;
+    }
+  return enqueue (self, entry, message, NULL, error);
+}
+
+/**
+ * cdviz_pipeline_flush:
+ * @self: a #CdvizPipeline
+ *
+ * Blocks until every message accepted before the call has been delivered to
+ * the sinks. Does nothing when the pipeline is not running. Callable from
+ * any thread but the pipeline thread: a sink or a transformer must not call
+ * it (it would wait for itself).
+ */
+void
+cdviz_pipeline_flush (CdvizPipeline *self)
+{
+  GMutex lock;
+  GCond cond;
+  gboolean done = FALSE;
+  WorkItem *item;
+
+  g_return_if_fail (CDVIZ_IS_PIPELINE (self));
+  g_return_if_fail (!_cdviz_pipeline_is_its_thread (self));
+
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+  item = g_new0 (WorkItem, 1);
+  item->kind = ITEM_FLUSH;
+  item->lock = &lock;
+  item->cond = &cond;
+  item->done = &done;
+  /* Refused when not running: then there is nothing to wait for. */
+  if (_cdviz_pipeline_post (self, item, NULL))
+    {
+      g_mutex_lock (&lock);
+      while (!done)
+        g_cond_wait (&cond, &lock);
+      g_mutex_unlock (&lock);
+    }
+  g_mutex_clear (&lock);
+  g_cond_clear (&cond);
+}
