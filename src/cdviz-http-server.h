@@ -81,30 +81,6 @@ void             cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
                                                      gpointer          user_data,
                                                      GDestroyNotify    destroy);
 CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_header_timeout (CdvizHttpServer *self,
-                                                       guint64          timeout_ms);
-CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_idle_timeout (CdvizHttpServer   *self,
-                                                     guint64            timeout_ms);
-CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_body_timeout (CdvizHttpServer   *self,
-                                                     guint64            timeout_ms);
-CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_max_connections (CdvizHttpServer *self,
-                                                        guint            max_connections);
-CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_max_headers (CdvizHttpServer   *self,
-                                                    guint              max_headers);
-CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_max_header_size (CdvizHttpServer *self,
-                                                        gsize            max_header_size);
-CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_tls_certificate (CdvizHttpServer *self,
-                                                        GTlsCertificate *certificate);
-CDVIZ_AVAILABLE_IN_1_0
-void             cdviz_http_server_set_tls_min_version (CdvizHttpServer     *self,
-                                                        GTlsProtocolVersion  version);
-CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_is_tls          (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_start           (CdvizHttpServer   *self,
@@ -120,8 +96,6 @@ CDVIZ_AVAILABLE_IN_1_0
 const char      *cdviz_http_server_get_host        (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 GMainContext    *cdviz_http_server_get_context     (CdvizHttpServer   *self);
-CDVIZ_AVAILABLE_IN_1_0
-SoupServer      *cdviz_http_server_get_soup_server (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_is_running      (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0

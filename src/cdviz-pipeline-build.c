@@ -207,17 +207,33 @@ is_enabled (CdvizPipeline  *self,
   return TRUE;
 }
 
+static GParamSpec *
+pspec (GTypeClass *klass,
+       const char *name)
+{
+  GParamSpec *spec = g_object_class_find_property (G_OBJECT_CLASS (klass), name);
+
+  g_assert (spec != NULL);
+  return spec;
+}
+
 gboolean
 _cdviz_pipeline_build_http (CdvizPipeline  *self,
                             GError        **error)
 {
   JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
   JsonObject *http;
-  const char *host = "127.0.0.1";
+  /* The defaults are the server's own (its properties'). */
+  g_autoptr(GTypeClass) klass = g_type_class_ref (CDVIZ_TYPE_HTTP_SERVER);
+  const char *host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
   const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
-  gint64 port = 8080;
-  gint64 max_connections = 10000, max_headers = 100, max_header_size = 65536;
-  guint64 header_timeout = 10000, body_timeout = 60000, idle_timeout = 60000;
+  gint64 port = G_PARAM_SPEC_UINT (pspec (klass, "port"))->default_value;
+  gint64 max_connections = G_PARAM_SPEC_UINT (pspec (klass, "max-connections"))->default_value;
+  gint64 max_headers = G_PARAM_SPEC_UINT (pspec (klass, "max-headers"))->default_value;
+  gint64 max_header_size = G_PARAM_SPEC_UINT (pspec (klass, "max-header-size"))->default_value;
+  guint64 header_timeout = G_PARAM_SPEC_UINT64 (pspec (klass, "header-timeout"))->default_value;
+  guint64 body_timeout = G_PARAM_SPEC_UINT64 (pspec (klass, "body-timeout"))->default_value;
+  guint64 idle_timeout = G_PARAM_SPEC_UINT64 (pspec (klass, "idle-timeout"))->default_value;
   g_autoptr(GTlsCertificate) certificate = NULL;
 
   if (!get_table (self->config, root, NULL, "http", &http, error))
@@ -226,7 +242,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
     {
       if (!check_keys (self, "http", http, http_docs, error) ||
           !_cdviz_config_get_string (self->config, "http", http, "host", FALSE, &host, error) ||
-          !_cdviz_config_get_int (self->config, "http", http, "port", 0, 65535, 8080, &port, error) ||
+          !_cdviz_config_get_int (self->config, "http", http, "port", 0, 65535, port, &port, error) ||
           !_cdviz_config_get_string (self->config, "http", http, "tls_certificate", FALSE,
                                      &certificate_path, error) ||
           !_cdviz_config_get_string (self->config, "http", http, "tls_key", FALSE,
@@ -247,7 +263,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                                   max_header_size, &max_header_size, error))
         return FALSE;
       if (host == NULL)
-        host = "127.0.0.1";
+        host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
     }
 
   if (tls_min_version != NULL && !g_str_equal (tls_min_version, "1.2") &&
@@ -304,16 +320,20 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
         }
     }
 
-  self->http = cdviz_http_server_new (host, (guint) port);
-  cdviz_http_server_set_tls_certificate (self->http, certificate);
-  if (tls_min_version != NULL && g_str_equal (tls_min_version, "1.3"))
-    cdviz_http_server_set_tls_min_version (self->http, G_TLS_PROTOCOL_VERSION_TLS_1_3);
-  cdviz_http_server_set_header_timeout (self->http, header_timeout);
-  cdviz_http_server_set_body_timeout (self->http, body_timeout);
-  cdviz_http_server_set_idle_timeout (self->http, idle_timeout);
-  cdviz_http_server_set_max_connections (self->http, (guint) max_connections);
-  cdviz_http_server_set_max_headers (self->http, (guint) max_headers);
-  cdviz_http_server_set_max_header_size (self->http, (gsize) max_header_size);
+  self->http = g_object_new (CDVIZ_TYPE_HTTP_SERVER,
+                             "host", host,
+                             "port", (guint) port,
+                             "tls-certificate", certificate,
+                             "tls-min-version",
+                             tls_min_version != NULL && g_str_equal (tls_min_version, "1.3")
+                             ? G_TLS_PROTOCOL_VERSION_TLS_1_3 : G_TLS_PROTOCOL_VERSION_TLS_1_2,
+                             "header-timeout", header_timeout,
+                             "body-timeout", body_timeout,
+                             "idle-timeout", idle_timeout,
+                             "max-connections", (guint) max_connections,
+                             "max-headers", (guint) max_headers,
+                             "max-header-size", (guint) max_header_size,
+                             NULL);
   return TRUE;
 }
 

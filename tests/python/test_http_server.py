@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Cdviz.HttpServer from Python: built from its properties, as
+g_object_new() builds it; one run per server, said clearly."""
+import socket
+import unittest
+
+from gi.repository import Gio
+
+from python.gitestlib import Cdviz, GLib
+
+
+def get(port, path):
+    """Status code of a GET on 127.0.0.1:port."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                   % path).encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split()[1])
+
+
+class HttpServerTest(unittest.TestCase):
+    def test_defaults_from_the_properties(self):
+        server = Cdviz.HttpServer()
+        self.assertEqual(server.props.host, "127.0.0.1")
+        self.assertEqual(server.props.port, 8080)
+        self.assertEqual(server.props.header_timeout, 10000)
+        self.assertEqual(server.props.max_connections, 10000)
+        self.assertEqual(server.props.tls_min_version, Gio.TlsProtocolVersion.TLS_1_2)
+        self.assertFalse(server.is_running())
+
+    def test_runs_once(self):
+        server = Cdviz.HttpServer(host="127.0.0.1", port=0, max_headers=10)
+        server.start()
+        try:
+            port = server.get_port()
+            self.assertNotEqual(port, 0)
+            self.assertEqual(server.props.port, port)
+            self.assertEqual(get(port, "/healthz"), 200)
+            self.assertEqual(get(port, "/nope"), 404)
+        finally:
+            server.stop()
+        self.assertFalse(server.is_running())
+        with self.assertRaises(GLib.Error) as cm:
+            server.start()
+        self.assertIn("a server runs once", cm.exception.message)
+        self.assertTrue(cm.exception.matches(Cdviz.http_server_error_quark(),
+                                             Cdviz.HttpServerError.STATE))
+
+    def test_failed_start_can_be_retried(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        server = Cdviz.HttpServer(host="127.0.0.1", port=port)
+        with self.assertRaises(GLib.Error) as cm:
+            server.start()
+        self.assertIn("Cannot listen on 127.0.0.1:%d" % port, cm.exception.message)
+        busy.close()
+        server.start()
+        try:
+            self.assertEqual(get(port, "/healthz"), 200)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
