@@ -8,7 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cdviz-http-server.h"
-#include "cdviz-http-connections-private.h"
+#include "cdviz-http-server-private.h"
 
 /**
  * CdvizHttpServer:
@@ -48,51 +48,6 @@
  * lingering drain.
  */
 
-typedef struct {
-  char *owner;
-  SoupServerCallback callback;
-  gpointer user_data;
-  GDestroyNotify destroy;
-  SoupServerCallback early_callback;
-  gpointer early_user_data;
-  GDestroyNotify early_destroy;
-  guint64 max_body_size;
-} Route;
-
-typedef struct {
-  CdvizMetricsFunc func;
-  gpointer user_data;
-  GDestroyNotify destroy;
-} MetricsEntry;
-
-struct _CdvizHttpServer
-{
-  GObject parent_instance;
-
-  /* construct-only properties */
-  char *host;
-  guint port;
-  GTlsCertificate *tls_certificate;
-  GTlsProtocolVersion tls_min_version;
-  CdvizHttpLimits limits;        /* timeouts, max_connections */
-  guint max_headers;
-  gsize max_header_size;
-
-  guint bound_port;
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-  SoupServer *server;             /* HTTP thread */
-  CdvizHttpConnections *connections; /* from start; HTTP thread */
-
-  GHashTable *routes;     /* path → Route; frozen once started */
-  GArray *metrics;        /* MetricsEntry; frozen once started */
-  int ready;              /* atomic */
-  gboolean started;
-
-  guint64 refused_headers;  /* atomic */
-};
-
 enum {
   PROP_0,
   PROP_HOST,
@@ -117,11 +72,6 @@ static GParamSpec *properties[N_PROPS];
 #define DEFAULT_MAX_HEADERS 100
 #define DEFAULT_MAX_HEADER_SIZE (64 * 1024)
 #define LISTEN_BACKLOG 4096
-#define DEFAULT_ROUTE_MAX_BODY_SIZE (1024 * 1024)
-#define STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE CDVIZ_HTTP_STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
-
-#define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
-#define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
 G_DEFINE_FINAL_TYPE (CdvizHttpServer, cdviz_http_server, G_TYPE_OBJECT)
 /**
@@ -133,28 +83,6 @@ G_DEFINE_FINAL_TYPE (CdvizHttpServer, cdviz_http_server, G_TYPE_OBJECT)
  * Returns: the error quark
  */
 G_DEFINE_QUARK (cdviz-http-server-error-quark, cdviz_http_server_error)
-
-static void
-route_free (gpointer data)
-{
-  Route *route = data;
-
-  if (route->destroy != NULL)
-    route->destroy (route->user_data);
-  if (route->early_destroy != NULL)
-    route->early_destroy (route->early_user_data);
-  g_free (route->owner);
-  g_free (route);
-}
-
-static void
-metrics_entry_clear (gpointer data)
-{
-  MetricsEntry *entry = data;
-
-  if (entry->destroy != NULL)
-    entry->destroy (entry->user_data);
-}
 
 static void
 cdviz_http_server_finalize (GObject *object)
@@ -388,9 +316,9 @@ cdviz_http_server_class_init (CdvizHttpServerClass *klass)
 static void
 cdviz_http_server_init (CdvizHttpServer *self)
 {
-  self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);
+  self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, _cdviz_http_route_free);
   self->metrics = g_array_new (FALSE, TRUE, sizeof (MetricsEntry));
-  g_array_set_clear_func (self->metrics, metrics_entry_clear);
+  g_array_set_clear_func (self->metrics, _cdviz_http_metrics_entry_clear);
   self->context = g_main_context_new ();
 }
 
@@ -413,400 +341,6 @@ cdviz_http_server_new (const char *host,
   g_return_val_if_fail (port <= 65535, NULL);
 
   return g_object_new (CDVIZ_TYPE_HTTP_SERVER, "host", host, "port", port, NULL);
-}
-
-/**
- * cdviz_http_respond_error:
- * @msg: the message to answer
- * @status: an HTTP status code
- * @detail: (nullable): a short explanation for the client
- *
- * Answers @msg with @status and a JSON body
- * `{"title": "<reason phrase>", "status": <status>, "detail": "<detail>"}`.
- */
-void
-cdviz_http_respond_error (SoupServerMessage *msg,
-                          guint              status,
-                          const char        *detail)
-{
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  const char *phrase = status == STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
-                       ? "Request Header Fields Too Large" : soup_status_get_phrase (status);
-  char *text;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "title");
-  json_builder_add_string_value (builder, phrase);
-  json_builder_set_member_name (builder, "status");
-  json_builder_add_int_value (builder, status);
-  if (detail != NULL)
-    {
-      json_builder_set_member_name (builder, "detail");
-      json_builder_add_string_value (builder, detail);
-    }
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  text = json_to_string (root, FALSE);
-
-  soup_server_message_set_status (msg, status, phrase);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
-                                    text, strlen (text));
-}
-
-static void
-respond_text (SoupServerMessage *msg,
-              guint              status,
-              const char        *content_type,
-              char              *text)
-{
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE,
-                                    text, strlen (text));
-}
-
-static gboolean
-check_builtin_method (SoupServerMessage *msg)
-{
-  const char *method = soup_server_message_get_method (msg);
-
-  if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
-    return TRUE;
-
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Allow", "GET, HEAD");
-  cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-                            "only GET and HEAD are allowed here");
-  return FALSE;
-}
-
-static void
-serve_metrics (CdvizHttpServer   *self,
-               SoupServerMessage *msg)
-{
-  GString *out = g_string_new (NULL);
-
-  g_string_append (out,
-                   "# HELP cdviz_up Whether the pipeline accepts events (1) or is starting or shutting down (0).\n"
-                   "# TYPE cdviz_up gauge\n");
-  g_string_append_printf (out, "cdviz_up %d\n", g_atomic_int_get (&self->ready) ? 1 : 0);
-
-  g_string_append_printf (out,
-                          "# HELP cdviz_http_connections_closed_total Connections the server closed, by reason.\n"
-                          "# TYPE cdviz_http_connections_closed_total counter\n"
-                          "cdviz_http_connections_closed_total{reason=\"header_limits\"} %" G_GUINT64_FORMAT "\n",
-                          COUNTER_GET (self->refused_headers));
-  if (self->connections != NULL)
-    _cdviz_http_connections_append_metrics (self->connections, out);
-
-  for (guint i = 0; i < self->metrics->len; i++)
-    {
-      MetricsEntry *entry = &g_array_index (self->metrics, MetricsEntry, i);
-      entry->func (out, entry->user_data);
-    }
-
-  respond_text (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
-                g_string_free (out, FALSE));
-}
-
-static void
-server_callback (SoupServer        *server,
-                 SoupServerMessage *msg,
-                 const char        *path,
-                 GHashTable        *query,
-                 gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-  Route *route = g_hash_table_lookup (self->routes, path);
-
-  if (route != NULL)
-    {
-      route->callback (server, msg, path, query, route->user_data);
-      return;
-    }
-
-  if (g_str_equal (path, "/healthz"))
-    {
-      if (check_builtin_method (msg))
-        respond_text (msg, SOUP_STATUS_OK, "text/plain", g_strdup ("ok\n"));
-    }
-  else if (g_str_equal (path, "/readyz"))
-    {
-      if (!check_builtin_method (msg))
-        return;
-      if (g_atomic_int_get (&self->ready))
-        respond_text (msg, SOUP_STATUS_OK, "text/plain", g_strdup ("ready\n"));
-      else
-        respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain",
-                      g_strdup ("not ready\n"));
-    }
-  else if (g_str_equal (path, "/metrics"))
-    {
-      if (check_builtin_method (msg))
-        serve_metrics (self, msg);
-    }
-  else
-    {
-      g_autofree char *detail = g_strdup_printf ("no route for %s", path);
-      cdviz_http_respond_error (msg, SOUP_STATUS_NOT_FOUND, detail);
-    }
-}
-
-typedef struct {
-  guint count;
-  gsize size;
-} HeaderTally;
-
-static void
-tally_header (const char *name,
-              const char *value,
-              gpointer    user_data)
-{
-  HeaderTally *tally = user_data;
-
-  tally->count++;
-  tally->size += strlen (name) + strlen (value) + 4;   /* ": " and CRLF */
-}
-
-/* Refuses requests over the header limits: 431, connection closed, body
- * not kept. Returns whether the request was refused. */
-static gboolean
-refuse_large_headers (CdvizHttpServer   *self,
-                      SoupServerMessage *msg)
-{
-  HeaderTally tally = { 0, 0 };
-  g_autofree char *detail = NULL;
-
-  soup_message_headers_foreach (soup_server_message_get_request_headers (msg), tally_header,
-                                &tally);
-  if (self->max_headers > 0 && tally.count > self->max_headers)
-    detail = g_strdup_printf ("more than %u header fields", self->max_headers);
-  else if (self->max_header_size > 0 && tally.size > self->max_header_size)
-    detail = g_strdup_printf ("header fields larger than %" G_GSIZE_FORMAT " bytes",
-                              self->max_header_size);
-  else
-    return FALSE;
-
-  g_debug ("Refusing a request with %u header fields of %" G_GSIZE_FORMAT " bytes",
-           tally.count, tally.size);
-  COUNTER_ADD (self->refused_headers, 1);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Connection", "close");
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-  cdviz_http_respond_error (msg, STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE, detail);
-  return TRUE;
-}
-
-static gboolean
-is_builtin_path (const char *path)
-{
-  return g_str_equal (path, "/healthz") || g_str_equal (path, "/readyz") ||
-         g_str_equal (path, "/metrics");
-}
-
-#define BODY_RECEIVED_KEY "cdviz-body-received"
-
-/* A chunked body, counted as it arrives against its route's limit. */
-static void
-got_chunk (SoupServerMessage *msg,
-           GBytes            *chunk,
-           gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-  Route *route = g_hash_table_lookup (self->routes,
-                                      g_uri_get_path (soup_server_message_get_uri (msg)));
-  gsize received = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), BODY_RECEIVED_KEY));
-
-  received += g_bytes_get_size (chunk);
-  g_object_set_data (G_OBJECT (msg), BODY_RECEIVED_KEY, GSIZE_TO_POINTER (received));
-  if (soup_server_message_get_status (msg) == 0 && route != NULL &&
-      (guint64) received > route->max_body_size)
-    {
-      g_autofree char *detail =
-        g_strdup_printf ("the body is larger than %" G_GUINT64_FORMAT " bytes",
-                         route->max_body_size);
-      cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
-    }
-  if (soup_server_message_get_status (msg) != 0)
-    _cdviz_http_connections_refuse_body (self->connections, msg);
-}
-
-static void
-early_server_callback (SoupServer        *server,
-                       SoupServerMessage *msg,
-                       const char        *path,
-                       GHashTable        *query,
-                       gpointer           user_data)
-{
-  CdvizHttpServer *self = user_data;
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  gboolean body = _cdviz_http_connections_expects_body (msg);
-  Route *route;
-
-  _cdviz_http_connections_got_headers (self->connections, msg);
-  if (refuse_large_headers (self, msg))
-    {
-      if (body)
-        _cdviz_http_connections_refuse_body (self->connections, msg);
-      return;
-    }
-
-  route = g_hash_table_lookup (self->routes, path);
-  if (route != NULL && route->early_callback != NULL)
-    route->early_callback (server, msg, path, query, route->early_user_data);
-
-  if (!body)
-    return;
-  if (soup_server_message_get_status (msg) == 0)
-    {
-      if (route == NULL && is_builtin_path (path))
-        {
-          if (check_builtin_method (msg))
-            cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                                      "this path takes no request body");
-        }
-      else if (route == NULL)
-        {
-          g_autofree char *detail = g_strdup_printf ("no route for %s", path);
-          cdviz_http_respond_error (msg, SOUP_STATUS_NOT_FOUND, detail);
-        }
-      else if (route->max_body_size == 0)
-        cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                                  "this path takes no request body");
-      else if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-               (guint64) soup_message_headers_get_content_length (headers) > route->max_body_size)
-        {
-          g_autofree char *detail =
-            g_strdup_printf ("the body is larger than %" G_GUINT64_FORMAT " bytes",
-                             route->max_body_size);
-          cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
-        }
-    }
-  if (soup_server_message_get_status (msg) != 0)
-    _cdviz_http_connections_refuse_body (self->connections, msg);
-  else if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
-    g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk), self);
-}
-
-/**
- * cdviz_http_server_add_handler:
- * @self: a #CdvizHttpServer
- * @path: the exact path served, e.g. `/sse/events`
- * @owner: who serves it, for error messages (e.g. `sink 'dashboard'`)
- * @callback: (scope notified): the handler, called on the HTTP thread
- * @user_data: (closure callback): data for @callback
- * @destroy: (destroy callback) (nullable): frees @user_data
- * @error: return location for a #GError
- *
- * Serves @path with @callback. Routes are added before the server starts.
- *
- * Returns: %TRUE on success; %FALSE if @path is already served
- */
-gboolean
-cdviz_http_server_add_handler (CdvizHttpServer    *self,
-                               const char         *path,
-                               const char         *owner,
-                               SoupServerCallback  callback,
-                               gpointer            user_data,
-                               GDestroyNotify      destroy,
-                               GError            **error)
-{
-  Route *route;
-
-  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
-  g_return_val_if_fail (path != NULL && path[0] == '/', FALSE);
-  g_return_val_if_fail (callback != NULL, FALSE);
-
-  if (self->started)
-    {
-      g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_STATE,
-                   _("Cannot add route %s: the HTTP server is already running"), path);
-      return FALSE;
-    }
-
-  route = g_hash_table_lookup (self->routes, path);
-  if (route != NULL || g_str_equal (path, "/healthz") ||
-      g_str_equal (path, "/readyz") || g_str_equal (path, "/metrics"))
-    {
-      g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_DUPLICATE_ROUTE,
-                   _("Duplicate route %s: already served by %s"), path,
-                   route != NULL ? route->owner : _("the server itself"));
-      return FALSE;
-    }
-
-  route = g_new0 (Route, 1);
-  route->max_body_size = DEFAULT_ROUTE_MAX_BODY_SIZE;
-  route->owner = g_strdup (owner ? owner : path);
-  route->callback = callback;
-  route->user_data = user_data;
-  route->destroy = destroy;
-  g_hash_table_insert (self->routes, g_strdup (path), route);
-  return TRUE;
-}
-
-/**
- * cdviz_http_server_set_early_handler:
- * @self: a #CdvizHttpServer
- * @path: a path added with [method@HttpServer.add_handler]
- * @callback: (scope notified) (closure user_data) (destroy destroy): the
- *   early handler, called on the HTTP thread
- * @user_data: data for @callback
- * @destroy: (nullable): frees @user_data when the route goes away
- *
- * Gives the route @path an early handler: it runs once the request headers
- * are read, before the body is (see soup_server_add_early_handler()).
- * Setting a status there answers the request without
- * calling the route's handler; libsoup still reads the body (unless the
- * client sent `Expect: 100-continue`), so turn off accumulation of the
- * request body with soup_message_body_set_accumulate() when refusing a
- * large one. Call before the server starts.
- */
-void
-cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
-                                     const char         *path,
-                                     SoupServerCallback  callback,
-                                     gpointer            user_data,
-                                     GDestroyNotify      destroy)
-{
-  Route *route;
-
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
-  g_return_if_fail (!self->started);
-
-  route = g_hash_table_lookup (self->routes, path);
-  g_return_if_fail (route != NULL);
-  if (route->early_destroy != NULL)
-    route->early_destroy (route->early_user_data);
-  route->early_callback = callback;
-  route->early_user_data = user_data;
-  route->early_destroy = destroy;
-}
-
-/**
- * cdviz_http_server_set_max_body_size:
- * @self: a #CdvizHttpServer
- * @path: a path added with [method@HttpServer.add_handler]
- * @max_body_size: the largest request body the route takes, in bytes; 0
- *   if it takes none
- *
- * Bounds the request bodies of the route @path (default: 1 MiB). A larger
- * body (from `Content-Length`, or as a chunked body arrives) is answered
- * 413 and never read further: the connection is closed. Call before the
- * server starts.
- */
-void
-cdviz_http_server_set_max_body_size (CdvizHttpServer *self,
-                                     const char      *path,
-                                     guint64          max_body_size)
-{
-  Route *route;
-
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
-  g_return_if_fail (!self->started);
-
-  route = g_hash_table_lookup (self->routes, path);
-  g_return_if_fail (route != NULL);
-  route->max_body_size = max_body_size;
 }
 
 /**
@@ -836,29 +370,6 @@ cdviz_http_server_steal_connection (CdvizHttpServer    *self,
   return _cdviz_http_connections_steal (self->connections, msg, socket);
 }
 
-/**
- * cdviz_http_server_add_metrics_func:
- * @self: a #CdvizHttpServer
- * @func: (scope notified): appends metrics text
- * @user_data: (closure func): data for @func
- * @destroy: (destroy func) (nullable): frees @user_data
- *
- * Adds a contributor to `/metrics`. Call before the server starts.
- */
-void
-cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
-                                    CdvizMetricsFunc  func,
-                                    gpointer          user_data,
-                                    GDestroyNotify    destroy)
-{
-  MetricsEntry entry = { func, user_data, destroy };
-
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
-  g_return_if_fail (func != NULL);
-  g_return_if_fail (!self->started);
-
-  g_array_append_val (self->metrics, entry);
-}
 
 static gpointer
 http_thread (gpointer data)
@@ -974,8 +485,8 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   g_main_context_push_thread_default (self->context);
   /* No version: it only helps an attacker pick an exploit. */
   self->server = soup_server_new ("server-header", "cdviz-pipeline", NULL);
-  soup_server_add_handler (self->server, NULL, server_callback, self, NULL);
-  soup_server_add_early_handler (self->server, NULL, early_server_callback, self, NULL);
+  soup_server_add_handler (self->server, NULL, _cdviz_http_server_callback, self, NULL);
+  soup_server_add_early_handler (self->server, NULL, _cdviz_http_early_callback, self, NULL);
   /* Our own listening socket: soup_server_listen() keeps GLib's backlog
    * of 10, and a burst of connections beyond it waits for SYN retries. */
   listener = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,

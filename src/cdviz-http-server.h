@@ -7,6 +7,7 @@
 
 #include <libsoup/soup.h>
 
+#include "cdviz-header-validator.h"
 #include "cdviz-version.h"
 
 G_BEGIN_DECLS
@@ -71,6 +72,13 @@ CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_set_max_body_size (CdvizHttpServer *self,
                                                       const char      *path,
                                                       guint64          max_body_size);
+CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_header_validator (CdvizHttpServer      *self,
+                                                         const char           *path,
+                                                         CdvizHeaderValidator *validator);
+CDVIZ_AVAILABLE_IN_1_0
+guint64          cdviz_http_server_get_rejected    (CdvizHttpServer   *self,
+                                                    const char        *path);
 CDVIZ_AVAILABLE_IN_1_0
 GIOStream       *cdviz_http_server_steal_connection (CdvizHttpServer    *self,
                                                      SoupServerMessage  *msg,

@@ -159,37 +159,6 @@ respond_unavailable (SoupServerMessage *msg,
   cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, text);
 }
 
-/* Returns whether the request passes the header rules; answers it if not. */
-static gboolean
-check_headers (CdvizSseSink      *self,
-               SoupServerMessage *msg)
-{
-  g_autofree char *message = NULL;
-  g_autoptr(GBytes) body = NULL;
-  const char *text;
-  guint status;
-
-  if (self->validator == NULL)
-    return TRUE;
-  if (cdviz_header_validator_needs_body (self->validator))
-    body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  status = cdviz_header_validator_check_soup (self->validator,
-                                              soup_server_message_get_request_headers (msg),
-                                              body, &message);
-  if (status == SOUP_STATUS_OK)
-    return TRUE;
-
-  /* The message names the header, never its value. */
-  g_debug ("sink '%s': connection rejected with %u: %s", self->name, status,
-           message != NULL ? message : "");
-  CDVIZ_SSE_COUNTER_ADD (self->rejected_auth, 1);
-  text = message != NULL ? message : "Header validation failed";
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY,
-                                    text, strlen (text));
-  return FALSE;
-}
-
 void
 cdviz_sse_handler_serve (SoupServer        *server,
                          SoupServerMessage *msg,
@@ -227,9 +196,8 @@ cdviz_sse_handler_serve (SoupServer        *server,
       return;
     }
 
-  if (!check_headers (self, msg))
-    return;
-
+  /* The header rules ran already: the server checks them at the route
+   * (cdviz_http_server_set_header_validator()). */
   if (self->max_clients > 0 &&
       (guint) g_atomic_int_get (&self->feed.n_clients) >= self->max_clients)
     {

@@ -46,7 +46,6 @@ struct _CdvizSseSink
   guint n_fanouts;
 
   /* metrics (atomic) */
-  guint64 rejected_auth;
   guint64 rejected_max_clients;
 };
 

@@ -139,7 +139,11 @@ rejected_samples (GString      *out,
                   const char   *family,
                   CdvizSseSink *sink)
 {
-  append_sample (out, family, sink, "auth", CDVIZ_SSE_COUNTER_GET (sink->rejected_auth));
+  g_autofree char *path = g_strdup_printf ("/sse/%s", sink->id);
+
+  /* The server checks the header rules at the route and counts refusals. */
+  append_sample (out, family, sink, "auth",
+                 sink->http != NULL ? cdviz_http_server_get_rejected (sink->http, path) : 0);
   append_sample (out, family, sink, "max_clients",
                  CDVIZ_SSE_COUNTER_GET (sink->rejected_max_clients));
 }
@@ -290,6 +294,7 @@ sse_start_sink (CdvizSink      *sink,
     }
   /* A stream request has no body: one is refused unread. */
   cdviz_http_server_set_max_body_size (http, path, 0);
+  cdviz_http_server_set_header_validator (http, path, self->validator);
   register_metrics (self, http);
 
   g_debug ("sink '%s': serving %s with %u fan-out thread%s", self->name, path,
