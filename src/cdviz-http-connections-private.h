@@ -46,4 +46,43 @@ GIOStream *_cdviz_http_connections_steal            (CdvizHttpConnections  *self
 void      _cdviz_http_connections_append_metrics    (CdvizHttpConnections  *self,
                                                      GString               *out);
 
+/* --- internals, shared by cdviz-http-connections.c and cdviz-http-accept.c */
+
+struct _CdvizHttpConnections
+{
+  GMainContext *context;
+  SoupServer *server;       /* unowned; set by start */
+  CdvizHttpLimits limits;   /* tls_certificate owned */
+  guint open_limit;         /* max_connections within RLIMIT_NOFILE */
+
+  GHashTable *by_socket;    /* GSocket → Connection */
+  guint prune_at;           /* prune closed connections at this size */
+  GHashTable *idle_watches; /* GSocket → GSource */
+  guint in_flight;          /* requests read but not answered */
+
+  GSocket *listener;        /* owned from start */
+  GSource *accept_source;   /* NULL while accepting is paused */
+  GSource *accept_resume;
+  int reserve_fd;           /* spent to refuse a connection on EMFILE */
+  gint64 last_emfile_warning;
+
+  /* metrics (atomic: read by /metrics) */
+  guint64 timed_out;
+  guint64 refused_connections;
+  guint64 refused_framing;
+  guint64 refused_bodies;
+  guint64 accept_failures;
+};
+
+#define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
+#define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
+
+void      _cdviz_http_connections_prune             (CdvizHttpConnections  *self);
+void      _cdviz_http_connections_add               (CdvizHttpConnections  *self,
+                                                     GSocket               *socket);
+void      _cdviz_http_accept_fit_descriptor_limit   (CdvizHttpConnections  *self);
+gboolean  _cdviz_http_accept_add_placeholder_listener (CdvizHttpConnections *self,
+                                                     GError               **error);
+void      _cdviz_http_accept_start                  (CdvizHttpConnections  *self);
+
 G_END_DECLS

@@ -43,42 +43,11 @@
  */
 
 #define PRUNE_MIN 64
-/* Descriptors kept for everything but client connections. */
-#define RESERVED_DESCRIPTORS 64
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100
 #define LINGER_MS 2000
 #define LINGER_MAX_BYTES (1024 * 1024)
 #define STOP_GRACE_USEC (G_USEC_PER_SEC)
 
-#define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
-#define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
-struct _CdvizHttpConnections
-{
-  GMainContext *context;
-  SoupServer *server;       /* unowned; set by start */
-  CdvizHttpLimits limits;   /* tls_certificate owned */
-  guint open_limit;         /* max_connections within RLIMIT_NOFILE */
-
-  GHashTable *by_socket;    /* GSocket → Connection */
-  guint prune_at;           /* prune closed connections at this size */
-  GHashTable *idle_watches; /* GSocket → GSource */
-  guint in_flight;          /* requests read but not answered */
-
-  GSocket *listener;        /* owned from start */
-  GSource *accept_source;   /* NULL while accepting is paused */
-  GSource *accept_resume;
-  int reserve_fd;           /* spent to refuse a connection on EMFILE */
-  gint64 last_emfile_warning;
-
-  /* metrics (atomic: read by /metrics) */
-  guint64 timed_out;
-  guint64 refused_connections;
-  guint64 refused_framing;
-  guint64 refused_bodies;
-  guint64 accept_failures;
-};
 
 /* A connection libsoup accepted, until its socket is closed. */
 typedef struct {
@@ -215,8 +184,8 @@ connection_start_timer (Connection *conn,
   g_source_attach (conn->timer, conn->owner->context);
 }
 
-static void
-prune_connections (CdvizHttpConnections *self)
+void
+_cdviz_http_connections_prune (CdvizHttpConnections *self)
 {
   GHashTableIter iter;
   Connection *conn;
@@ -499,74 +468,6 @@ request_done (SoupServer        *server,
     connection_stop_timer (conn);
 }
 
-/* --- accepting -------------------------------------------------------------
- *
- * The server accepts connections itself: libsoup 3.2.3's listener removes
- * itself for good after one failed accept (soup-listener.c, listen_watch()),
- * so one moment without a free descriptor (EMFILE) would stop the server
- * accepting forever. Here a failed accept is counted, the waiting
- * connection is closed with the spare descriptor kept for that (so that
- * its client is told at once instead of hanging in the backlog), and
- * accepting pauses for a moment and resumes. */
-
-static void start_accepting (CdvizHttpConnections *self);
-
-static gboolean
-resume_accepting (gpointer data)
-{
-  CdvizHttpConnections *self = data;
-
-  g_clear_pointer (&self->accept_resume, g_source_unref);
-  start_accepting (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-pause_accepting (CdvizHttpConnections *self)
-{
-  if (self->accept_source != NULL)
-    {
-      g_source_destroy (self->accept_source);
-      g_clear_pointer (&self->accept_source, g_source_unref);
-    }
-  if (self->accept_resume == NULL)
-    {
-      self->accept_resume = g_timeout_source_new (ACCEPT_PAUSE_MS);
-      g_source_set_callback (self->accept_resume, resume_accepting, self, NULL);
-      g_source_set_static_name (self->accept_resume, "[cdviz] resume accepting");
-      g_source_attach (self->accept_resume, self->context);
-    }
-}
-
-static void
-out_of_descriptors (CdvizHttpConnections *self,
-                    int              error_number)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  COUNTER_ADD (self->accept_failures, 1);
-  if (now - self->last_emfile_warning > 10 * G_USEC_PER_SEC)
-    {
-      self->last_emfile_warning = now;
-      g_warning (_("Cannot accept a connection: %s; refusing new connections until "
-                   "descriptors are free again"), g_strerror (error_number));
-    }
-
-  /* Spend the spare descriptor to tell one waiting client, then keep
-   * another spare. */
-  if (self->reserve_fd >= 0)
-    {
-      int fd;
-
-      close (self->reserve_fd);
-      fd = accept4 (g_socket_get_fd (self->listener), NULL, NULL, SOCK_CLOEXEC);
-      if (fd >= 0)
-        close (fd);
-      self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-  pause_accepting (self);
-}
-
 static void
 linger_done (Connection *conn)
 {
@@ -644,8 +545,8 @@ start_lingering (CdvizHttpStream *stream,
 }
 
 /* Hands a new connection to libsoup, behind a CdvizHttpStream. */
-static void
-add_connection (CdvizHttpConnections *self,
+void
+_cdviz_http_connections_add (CdvizHttpConnections *self,
                 GSocket         *socket)
 {
   g_autoptr(GSocketConnection) connection = NULL;
@@ -701,130 +602,6 @@ add_connection (CdvizHttpConnections *self,
   g_object_set_qdata_full (G_OBJECT (remote), socket_quark (), g_object_ref (socket),
                            g_object_unref);
   soup_server_accept_iostream (self->server, G_IO_STREAM (conn->stream), local, remote, NULL);
-}
-
-static gboolean
-accept_ready (GSocket      *listener,
-              GIOCondition  condition,
-              gpointer      user_data)
-{
-  CdvizHttpConnections *self = user_data;
-
-  for (guint i = 0; i < ACCEPT_BATCH; i++)
-    {
-      g_autoptr(GSocket) socket = NULL;
-      g_autoptr(GError) error = NULL;
-      int fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-      if (fd < 0)
-        {
-          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            {
-              out_of_descriptors (self, errno);
-              return G_SOURCE_REMOVE;
-            }
-          if (errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
-          continue;   /* ECONNABORTED, EINTR, EPROTO…: the next one */
-        }
-
-      if (g_hash_table_size (self->by_socket) >= self->prune_at ||
-          g_hash_table_size (self->by_socket) >= self->open_limit)
-        prune_connections (self);
-      if (g_hash_table_size (self->by_socket) >= self->open_limit)
-        {
-          g_debug ("Closing a new connection: max_connections (%u) reached", self->open_limit);
-          COUNTER_ADD (self->refused_connections, 1);
-          close (fd);
-          continue;
-        }
-
-      socket = g_socket_new_from_fd (fd, &error);
-      if (socket == NULL)
-        {
-          close (fd);
-          continue;
-        }
-      add_connection (self, socket);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-start_accepting (CdvizHttpConnections *self)
-{
-  if (self->accept_source != NULL || self->listener == NULL)
-    return;
-  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
-  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (accept_ready), self, NULL);
-  g_source_set_static_name (self->accept_source, "[cdviz] accept");
-  g_source_attach (self->accept_source, self->context);
-}
-
-/* libsoup 3.2.3 keeps a connection alive only while the server has a
- * listener (soup-server.c, request_finished()). The connections come from
- * accept_ready(), so the listener it gets is a placeholder that accepts
- * nothing: one end of a socket pair whose other end is closed (the
- * listener's first accept fails and it stops watching). */
-static gboolean
-add_placeholder_listener (CdvizHttpConnections *self,
-                          GError          **error)
-{
-  int fds[2];
-  g_autoptr(GSocket) socket = NULL;
-
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "socketpair: %s",
-                   g_strerror (saved));
-      return FALSE;
-    }
-  close (fds[1]);
-  socket = g_socket_new_from_fd (fds[0], error);
-  if (socket == NULL)
-    {
-      close (fds[0]);
-      return FALSE;
-    }
-  return soup_server_listen_socket (self->server, socket, 0, error);
-}
-
-/* Raises the soft descriptor limit to the hard one, and keeps
- * max_connections within it. */
-static void
-fit_descriptor_limit (CdvizHttpConnections *self)
-{
-  struct rlimit limit;
-  rlim_t usable;
-
-  self->open_limit = self->limits.max_connections > 0 ? self->limits.max_connections : G_MAXUINT;
-  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
-    return;
-  if (limit.rlim_cur < limit.rlim_max)
-    {
-      struct rlimit raised = limit;
-
-      raised.rlim_cur = limit.rlim_max;
-      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
-        limit = raised;
-      else
-        g_debug ("Cannot raise the descriptor limit to %llu: %s",
-                 (unsigned long long) limit.rlim_max, g_strerror (errno));
-    }
-  if (limit.rlim_cur == RLIM_INFINITY)
-    return;
-
-  usable = limit.rlim_cur > RESERVED_DESCRIPTORS ? limit.rlim_cur - RESERVED_DESCRIPTORS : 1;
-  if ((rlim_t) self->open_limit > usable)
-    {
-      self->open_limit = (guint) MIN (usable, (rlim_t) G_MAXUINT);
-      if (self->limits.max_connections > 0)
-        g_message (_("max_connections lowered from %u to %u: the process may open %llu "
-                     "descriptors (ulimit -n), %u of them kept for other uses"),
-                   self->limits.max_connections, self->open_limit,
-                   (unsigned long long) limit.rlim_cur, RESERVED_DESCRIPTORS);
-    }
 }
 
 /* See cdviz_http_server_steal_connection(). */
@@ -903,7 +680,7 @@ _cdviz_http_connections_start (CdvizHttpConnections  *self,
                                GSocket               *listener,
                                GError               **error)
 {
-  fit_descriptor_limit (self);
+  _cdviz_http_accept_fit_descriptor_limit (self);
   if (self->reserve_fd < 0)
     self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -912,12 +689,12 @@ _cdviz_http_connections_start (CdvizHttpConnections  *self,
   g_signal_connect (server, "request-read", G_CALLBACK (unwatch_busy_connection), self);
   g_signal_connect (server, "request-finished", G_CALLBACK (request_done), self);
   g_signal_connect (server, "request-aborted", G_CALLBACK (request_done), self);
-  if (!add_placeholder_listener (self, error))
+  if (!_cdviz_http_accept_add_placeholder_listener (self, error))
     return FALSE;
 
   g_socket_set_blocking (listener, FALSE);
   self->listener = g_object_ref (listener);
-  start_accepting (self);
+  _cdviz_http_accept_start (self);
   return TRUE;
 }
 
