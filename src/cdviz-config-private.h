@@ -65,6 +65,15 @@ GObject  *_cdviz_config_create_component (CdvizConfig        *self,
                                           const char * const *skip_keys,
                                           GError            **error);
 
+/* Sets @error: the key @key of the table at @path holds @got, not
+ * @expected (e.g. _("a string")). Returns FALSE. */
+gboolean  _cdviz_config_type_error     (CdvizConfig        *self,
+                                        const char         *path,
+                                        const char         *key,
+                                        const char         *expected,
+                                        JsonNode           *got,
+                                        GError            **error);
+
 /* Prefixes @error's message with the location of @path. */
 void      _cdviz_config_prefix_error   (CdvizConfig        *self,
                                         const char         *path,

@@ -8,6 +8,7 @@
 
 #include "cdviz-config.h"
 #include "cdviz-config-private.h"
+#include "cdviz-json-fields-private.h"
 #include "cdviz-toml-private.h"
 
 /**
@@ -669,13 +670,13 @@ json_kind (JsonNode *node)
     }
 }
 
-static gboolean
-type_error (CdvizConfig  *self,
-            const char   *path,
-            const char   *key,
-            const char   *expected,
-            JsonNode     *got,
-            GError      **error)
+gboolean
+_cdviz_config_type_error (CdvizConfig  *self,
+                          const char   *path,
+                          const char   *key,
+                          const char   *expected,
+                          JsonNode     *got,
+                          GError      **error)
 {
   g_autofree char *full = _cdviz_config_join (path, key);
   g_autofree char *where = _cdviz_config_describe (self, full);
@@ -686,6 +687,62 @@ type_error (CdvizConfig  *self,
   return FALSE;
 }
 
+/* The configuration's words for what the shared getters find wrong. */
+typedef struct {
+  CdvizConfig *self;
+  const char *path;   /* of the table; NULL for the root */
+} TableContext;
+
+static const char *
+expected_kind (GType type)
+{
+  switch (type)
+    {
+    case G_TYPE_BOOLEAN:
+      return _("a boolean");
+    case G_TYPE_INT64:
+      return _("an integer");
+    case G_TYPE_STRING:
+    default:
+      return _("a string");
+    }
+}
+
+static void
+report_field_error (gpointer               user_data,
+                    const CdvizFieldError *field_error,
+                    GError               **error)
+{
+  TableContext *context = user_data;
+  g_autofree char *full = _cdviz_config_join (context->path, field_error->key);
+  g_autofree char *where = NULL;
+  g_autofree char *list = NULL;
+
+  switch (field_error->problem)
+    {
+    case CDVIZ_FIELD_UNKNOWN:
+      where = _cdviz_config_describe (context->self, full);
+      list = g_strjoinv (", ", (char **) field_error->allowed);
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
+                   _("%s: unknown key “%s” (known keys: %s)"), where, full, list);
+      break;
+    case CDVIZ_FIELD_MISSING:
+      where = _cdviz_config_describe (context->self, context->path);
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
+                   _("%s: missing required key “%s”"), where, full);
+      break;
+    case CDVIZ_FIELD_WRONG_TYPE:
+      _cdviz_config_type_error (context->self, context->path, field_error->key,
+                                expected_kind (field_error->expected), field_error->got, error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+#define TABLE_FIELDS(self, path, table) \
+  ((CdvizFields) { (table), report_field_error, &(TableContext) { (self), (path) } })
+
 gboolean
 _cdviz_config_check_keys (CdvizConfig        *self,
                           const char         *path,
@@ -693,24 +750,7 @@ _cdviz_config_check_keys (CdvizConfig        *self,
                           const char * const *allowed,
                           GError            **error)
 {
-  g_autoptr(GList) members = json_object_get_members (table);
-
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-
-      if (!g_strv_contains (allowed, name))
-        {
-          g_autofree char *full = path ? _cdviz_config_join (path, name) : g_strdup (name);
-          g_autofree char *where = _cdviz_config_describe (self, full);
-          g_autofree char *list = g_strjoinv (", ", (char **) allowed);
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
-                       _("%s: unknown key “%s” (known keys: %s)"), where, full, list);
-          return FALSE;
-        }
-    }
-  return TRUE;
+  return _cdviz_fields_check_keys (&TABLE_FIELDS (self, path, table), allowed, error);
 }
 
 gboolean
@@ -722,17 +762,8 @@ _cdviz_config_get_bool (CdvizConfig  *self,
                         gboolean     *out,
                         GError      **error)
 {
-  JsonNode *node = json_object_get_member (table, key);
-
-  if (node == NULL)
-    {
-      *out = default_value;
-      return TRUE;
-    }
-  if (json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return type_error (self, path, key, _("a boolean"), node, error);
-  *out = json_node_get_boolean (node);
-  return TRUE;
+  return _cdviz_fields_get_bool (&TABLE_FIELDS (self, path, table), key, default_value, out,
+                                 error);
 }
 
 gboolean
@@ -746,17 +777,11 @@ _cdviz_config_get_int (CdvizConfig  *self,
                        gint64       *out,
                        GError      **error)
 {
-  JsonNode *node = json_object_get_member (table, key);
   gint64 value;
 
-  if (node == NULL)
-    {
-      *out = default_value;
-      return TRUE;
-    }
-  if (json_node_get_value_type (node) != G_TYPE_INT64)
-    return type_error (self, path, key, _("an integer"), node, error);
-  value = json_node_get_int (node);
+  if (!_cdviz_fields_get_int (&TABLE_FIELDS (self, path, table), key, default_value, &value,
+                              error))
+    return FALSE;
   if (value < minimum || value > maximum)
     {
       g_autofree char *full = _cdviz_config_join (path, key);
@@ -781,26 +806,8 @@ _cdviz_config_get_string (CdvizConfig  *self,
                           const char  **out,
                           GError      **error)
 {
-  JsonNode *node = json_object_get_member (table, key);
-
-  if (node == NULL)
-    {
-      if (required)
-        {
-          g_autofree char *where = _cdviz_config_describe (self, path);
-          g_autofree char *full = _cdviz_config_join (path, key);
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
-                       _("%s: missing required key “%s”"), where, full);
-          return FALSE;
-        }
-      *out = NULL;
-      return TRUE;
-    }
-  if (json_node_get_value_type (node) != G_TYPE_STRING)
-    return type_error (self, path, key, _("a string"), node, error);
-  *out = json_node_get_string (node);
-  return TRUE;
+  return _cdviz_fields_get_string (&TABLE_FIELDS (self, path, table), key, required, NULL, out,
+                                   error);
 }
 
 /* --- durations ---------------------------------------------------------- */
@@ -817,20 +824,12 @@ node_get_duration (CdvizConfig  *self,
                    guint64      *out_ms,
                    GError      **error)
 {
-  GType value_type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node)
-                                                  : G_TYPE_INVALID;
   guint64 ms;
 
-  if (value_type == G_TYPE_INT64 && json_node_get_int (node) >= 0 &&
-      (guint64) json_node_get_int (node) <= G_MAXUINT64 / 1000)
-    ms = (guint64) json_node_get_int (node) * 1000;
-  else if (value_type == G_TYPE_STRING &&
-           cdviz_parse_duration (json_node_get_string (node), &ms))
-    ;
-  else
-    return type_error (self, path, key,
-                       _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
-                       node, error);
+  if (!_cdviz_json_node_get_duration (node, &ms))
+    return _cdviz_config_type_error (self, path, key,
+                                     _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
+                                     node, error);
   if (ms < minimum_ms || ms > maximum_ms)
     {
       g_autofree char *full = _cdviz_config_join (path, key);
@@ -998,14 +997,14 @@ json_to_value (CdvizConfig  *self,
       char **strv;
 
       if (!JSON_NODE_HOLDS_ARRAY (node))
-        return type_error (self, path, key, _("an array of strings"), node, error);
+        return _cdviz_config_type_error (self, path, key, _("an array of strings"), node, error);
       array = json_node_get_array (node);
       builder = g_strv_builder_new ();
       for (guint i = 0; i < json_array_get_length (array); i++)
         {
           JsonNode *element = json_array_get_element (array, i);
           if (json_node_get_value_type (element) != G_TYPE_STRING)
-            return type_error (self, path, key, _("an array of strings"), node, error);
+            return _cdviz_config_type_error (self, path, key, _("an array of strings"), node, error);
           g_strv_builder_add (builder, json_node_get_string (element));
         }
       strv = g_strv_builder_end (builder);
@@ -1028,13 +1027,13 @@ json_to_value (CdvizConfig  *self,
     {
     case G_TYPE_BOOLEAN:
       if (value_type != G_TYPE_BOOLEAN)
-        return type_error (self, path, key, _("a boolean"), node, error);
+        return _cdviz_config_type_error (self, path, key, _("a boolean"), node, error);
       g_value_set_boolean (value, json_node_get_boolean (node));
       return TRUE;
 
     case G_TYPE_STRING:
       if (value_type != G_TYPE_STRING)
-        return type_error (self, path, key, _("a string"), node, error);
+        return _cdviz_config_type_error (self, path, key, _("a string"), node, error);
       g_value_set_string (value, json_node_get_string (node));
       return TRUE;
 
@@ -1050,7 +1049,7 @@ json_to_value (CdvizConfig  *self,
             break;
           return TRUE;
         }
-      return type_error (self, path, key, _("a number"), node, error);
+      return _cdviz_config_type_error (self, path, key, _("a number"), node, error);
 
     case G_TYPE_INT:
     case G_TYPE_UINT:
@@ -1063,7 +1062,7 @@ json_to_value (CdvizConfig  *self,
         gint64 v;
 
         if (value_type != G_TYPE_INT64)
-          return type_error (self, path, key, _("an integer"), node, error);
+          return _cdviz_config_type_error (self, path, key, _("an integer"), node, error);
         v = json_node_get_int (node);
         if (v < 0 && (fundamental == G_TYPE_UINT || fundamental == G_TYPE_ULONG ||
                       fundamental == G_TYPE_UINT64))
@@ -1087,7 +1086,7 @@ json_to_value (CdvizConfig  *self,
         GEnumValue *ev;
 
         if (value_type != G_TYPE_STRING)
-          return type_error (self, path, key, _("a string"), node, error);
+          return _cdviz_config_type_error (self, path, key, _("a string"), node, error);
         ev = g_enum_get_value_by_nick (klass, json_node_get_string (node));
         if (ev == NULL)
           {
