@@ -9,6 +9,7 @@
 #include "cdviz-config.h"
 #include "cdviz-header-validator.h"
 #include "cdviz-header-validator-private.h"
+#include "cdviz-json-fields-private.h"
 
 /**
  * CdvizHeaderValidator:
@@ -338,109 +339,82 @@ is_valid_header_name (const char *name)
   return TRUE;
 }
 
+/* Where a rule's fields are read, for the messages. */
+typedef enum {
+  FIELDS_BEFORE_TYPE,          /* the rule's `type` itself */
+  FIELDS_OF_RULE,              /* the fields of a rule of type type_name */
+  FIELDS_OF_HEADERS_THEN_BODY, /* signature_on.headers_then_body */
+} FieldsScope;
+
+typedef struct {
+  const char *header;
+  const char *type_name;
+  FieldsScope scope;
+} RuleContext;
+
+static void
+report_rule_field (gpointer               user_data,
+                   const CdvizFieldError *field_error,
+                   GError               **error)
+{
+  const RuleContext *context = user_data;
+  const char *header = context->header, *key = field_error->key;
+  gboolean wants_bool = field_error->expected == G_TYPE_BOOLEAN;
+  int code = CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE;
+
+  switch (context->scope)
+    {
+    case FIELDS_BEFORE_TYPE:  /* only `type` is read, as a string */
+      if (field_error->problem == CDVIZ_FIELD_MISSING)
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     _("header '%s': missing field 'type'"), header);
+      else
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     _("header '%s': field 'type' must be a string"), header);
+      break;
+
+    case FIELDS_OF_RULE:
+      if (field_error->problem == CDVIZ_FIELD_UNKNOWN)
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     _("header '%s': unknown field '%s' for rule type '%s'"),
+                     header, key, context->type_name);
+      else if (field_error->problem == CDVIZ_FIELD_MISSING)
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     _("header '%s': missing field '%s' for rule type '%s'"),
+                     header, key, context->type_name);
+      else
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     wants_bool ?
+                     _("header '%s': field '%s' for rule type '%s' must be a boolean") :
+                     _("header '%s': field '%s' for rule type '%s' must be a string"),
+                     header, key, context->type_name);
+      break;
+
+    case FIELDS_OF_HEADERS_THEN_BODY:  /* only `separator` is read as a string */
+      if (field_error->problem == CDVIZ_FIELD_UNKNOWN)
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     _("header '%s': unknown field '%s' in signature_on.headers_then_body"),
+                     header, key);
+      else if (field_error->problem == CDVIZ_FIELD_MISSING)
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     _("header '%s': missing field '%s' in signature_on.headers_then_body"),
+                     header, key);
+      else
+        g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR, code,
+                     _("header '%s': field 'separator' in signature_on.headers_then_body must be a string"),
+                     header);
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static gboolean
 node_is_string (JsonNode *node)
 {
   return JSON_NODE_HOLDS_VALUE (node) &&
          json_node_get_value_type (node) == G_TYPE_STRING;
-}
-
-static gboolean
-node_is_boolean (JsonNode *node)
-{
-  return JSON_NODE_HOLDS_VALUE (node) &&
-         json_node_get_value_type (node) == G_TYPE_BOOLEAN;
-}
-
-static gboolean
-check_fields (const char         *header,
-              const char         *type_name,
-              JsonObject         *obj,
-              const char * const *allowed,
-              GError            **error)
-{
-  g_autoptr(GList) members = json_object_get_members (obj);
-
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *field = l->data;
-
-      if (g_str_equal (field, "type") || g_strv_contains (allowed, field))
-        continue;
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': unknown field '%s' for rule type '%s'"),
-                   header, field, type_name);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Sets *out to the field's string, or to @default_value when the field is
- * absent and not @required. */
-static gboolean
-get_string_field (const char  *header,
-                  const char  *type_name,
-                  JsonObject  *obj,
-                  const char  *field,
-                  gboolean     required,
-                  const char  *default_value,
-                  const char **out,
-                  GError     **error)
-{
-  JsonNode *node = json_object_get_member (obj, field);
-
-  if (node == NULL)
-    {
-      if (required)
-        {
-          g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                       CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                       _("header '%s': missing field '%s' for rule type '%s'"),
-                       header, field, type_name);
-          return FALSE;
-        }
-      *out = default_value;
-      return TRUE;
-    }
-  if (!node_is_string (node))
-    {
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': field '%s' for rule type '%s' must be a string"),
-                   header, field, type_name);
-      return FALSE;
-    }
-  *out = json_node_get_string (node);
-  return TRUE;
-}
-
-static gboolean
-get_bool_field (const char  *header,
-                const char  *type_name,
-                JsonObject  *obj,
-                const char  *field,
-                gboolean     default_value,
-                gboolean    *out,
-                GError     **error)
-{
-  JsonNode *node = json_object_get_member (obj, field);
-
-  if (node == NULL)
-    {
-      *out = default_value;
-      return TRUE;
-    }
-  if (!node_is_boolean (node))
-    {
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': field '%s' for rule type '%s' must be a boolean"),
-                   header, field, type_name);
-      return FALSE;
-    }
-  *out = json_node_get_boolean (node);
-  return TRUE;
 }
 
 static gboolean
@@ -562,18 +536,20 @@ build_expected (const char *prefix,
 }
 
 static gboolean
-parse_equals (Rule        *rule,
-              JsonObject  *obj,
-              GError     **error)
+parse_equals (Rule               *rule,
+              const CdvizFields  *fields,
+              GError            **error)
 {
-  static const char * const allowed[] = { "value", "case_sensitive", "prefix", "suffix", NULL };
+  static const char * const allowed[] = {
+    "type", "value", "case_sensitive", "prefix", "suffix", NULL
+  };
   const char *value, *prefix, *suffix;
 
-  if (!check_fields (rule->name, "equals", obj, allowed, error) ||
-      !get_string_field (rule->name, "equals", obj, "value", TRUE, NULL, &value, error) ||
-      !get_bool_field (rule->name, "equals", obj, "case_sensitive", TRUE, &rule->case_sensitive, error) ||
-      !get_string_field (rule->name, "equals", obj, "prefix", FALSE, "", &prefix, error) ||
-      !get_string_field (rule->name, "equals", obj, "suffix", FALSE, "", &suffix, error))
+  if (!_cdviz_fields_check_keys (fields, allowed, error) ||
+      !_cdviz_fields_get_string (fields, "value", TRUE, NULL, &value, error) ||
+      !_cdviz_fields_get_bool (fields, "case_sensitive", TRUE, &rule->case_sensitive, error) ||
+      !_cdviz_fields_get_string (fields, "prefix", FALSE, "", &prefix, error) ||
+      !_cdviz_fields_get_string (fields, "suffix", FALSE, "", &suffix, error))
     return FALSE;
 
   rule->expected = build_expected (prefix, value, suffix, rule->case_sensitive,
@@ -582,20 +558,20 @@ parse_equals (Rule        *rule,
 }
 
 static gboolean
-parse_secret (Rule        *rule,
-              JsonObject  *obj,
-              GError     **error)
+parse_secret (Rule               *rule,
+              const CdvizFields  *fields,
+              GError            **error)
 {
-  static const char * const allowed[] = { "value", "prefix", "suffix", NULL };
+  static const char * const allowed[] = { "type", "value", "prefix", "suffix", NULL };
   const char *secret, *prefix, *suffix;
 
   /* As cdviz-collector: `value` is the secret itself (from the file with
    * `value_file`, from the environment with CDVIZ_COLLECTOR__…). Neither it
    * nor a file's content ever appears in a message. */
-  if (!check_fields (rule->name, "secret", obj, allowed, error) ||
-      !get_string_field (rule->name, "secret", obj, "value", TRUE, NULL, &secret, error) ||
-      !get_string_field (rule->name, "secret", obj, "prefix", FALSE, "", &prefix, error) ||
-      !get_string_field (rule->name, "secret", obj, "suffix", FALSE, "", &suffix, error))
+  if (!_cdviz_fields_check_keys (fields, allowed, error) ||
+      !_cdviz_fields_get_string (fields, "value", TRUE, NULL, &secret, error) ||
+      !_cdviz_fields_get_string (fields, "prefix", FALSE, "", &prefix, error) ||
+      !_cdviz_fields_get_string (fields, "suffix", FALSE, "", &suffix, error))
     return FALSE;
 
   if (*secret == '\0')
@@ -612,16 +588,16 @@ parse_secret (Rule        *rule,
 }
 
 static gboolean
-parse_matches (Rule        *rule,
-               JsonObject  *obj,
-               GError     **error)
+parse_matches (Rule               *rule,
+               const CdvizFields  *fields,
+               GError            **error)
 {
-  static const char * const allowed[] = { "pattern", NULL };
+  static const char * const allowed[] = { "type", "pattern", NULL };
   const char *pattern;
   g_autoptr(GError) local_error = NULL;
 
-  if (!check_fields (rule->name, "matches", obj, allowed, error) ||
-      !get_string_field (rule->name, "matches", obj, "pattern", TRUE, NULL, &pattern, error))
+  if (!_cdviz_fields_check_keys (fields, allowed, error) ||
+      !_cdviz_fields_get_string (fields, "pattern", TRUE, NULL, &pattern, error))
     return FALSE;
 
   rule->regex = g_regex_new (pattern, G_REGEX_OPTIMIZE, 0, &local_error);
@@ -653,10 +629,13 @@ parse_signature_on (Rule        *rule,
                     JsonNode    *node,
                     GError     **error)
 {
-  JsonObject *outer, *inner;
+  static const char * const allowed[] = { "separator", "headers", NULL };
+  RuleContext context = { rule->name, "signature", FIELDS_OF_HEADERS_THEN_BODY };
+  CdvizFields inner = { NULL, report_rule_field, &context };
+  JsonObject *outer;
   JsonNode *inner_node, *separator, *headers;
+  const char *separator_text;
   JsonArray *array;
-  g_autoptr(GList) members = NULL;
   g_autoptr(GPtrArray) names = NULL;
   guint n;
 
@@ -677,39 +656,12 @@ parse_signature_on (Rule        *rule,
       !JSON_NODE_HOLDS_OBJECT (inner_node))
     return signature_on_error (rule->name, error);
 
-  inner = json_node_get_object (inner_node);
-  members = json_object_get_members (inner);
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *field = l->data;
-
-      if (g_str_equal (field, "separator") || g_str_equal (field, "headers"))
-        continue;
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': unknown field '%s' in signature_on.headers_then_body"),
-                   rule->name, field);
-      return FALSE;
-    }
-
-  separator = json_object_get_member (inner, "separator");
-  headers = json_object_get_member (inner, "headers");
-  if (separator == NULL || headers == NULL)
-    {
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': missing field '%s' in signature_on.headers_then_body"),
-                   rule->name, separator == NULL ? "separator" : "headers");
-      return FALSE;
-    }
-  if (!node_is_string (separator))
-    {
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': field 'separator' in signature_on.headers_then_body must be a string"),
-                   rule->name);
-      return FALSE;
-    }
+  inner.table = json_node_get_object (inner_node);
+  if (!_cdviz_fields_check_keys (&inner, allowed, error) ||
+      !_cdviz_fields_get_member (&inner, "separator", TRUE, &separator, error) ||
+      !_cdviz_fields_get_member (&inner, "headers", TRUE, &headers, error) ||
+      !_cdviz_fields_get_string (&inner, "separator", TRUE, NULL, &separator_text, error))
+    return FALSE;
   if (!JSON_NODE_HOLDS_ARRAY (headers))
     goto bad_headers;
 
@@ -735,7 +687,7 @@ parse_signature_on (Rule        *rule,
       g_ptr_array_add (names, g_ascii_strdown (name, -1));
     }
 
-  rule->separator = g_strdup (json_node_get_string (separator));
+  rule->separator = g_strdup (separator_text);
   g_ptr_array_add (names, NULL);
   rule->signed_headers = (GStrv) g_ptr_array_steal (names, NULL);
   return TRUE;
@@ -752,15 +704,15 @@ bad_headers:
  * `timestamp_header` and `timestamp_tolerance` fields; needs
  * rule->signed_headers. */
 static gboolean
-parse_timestamp (Rule        *rule,
-                 JsonObject  *obj,
-                 GError     **error)
+parse_timestamp (Rule               *rule,
+                 const CdvizFields  *fields,
+                 GError            **error)
 {
   const char *header;
-  JsonNode *tolerance = json_object_get_member (obj, "timestamp_tolerance");
+  JsonNode *tolerance;
 
-  if (!get_string_field (rule->name, "signature", obj, "timestamp_header", FALSE, NULL,
-                         &header, error))
+  if (!_cdviz_fields_get_string (fields, "timestamp_header", FALSE, NULL, &header, error) ||
+      !_cdviz_fields_get_member (fields, "timestamp_tolerance", FALSE, &tolerance, error))
     return FALSE;
 
   if (header != NULL)
@@ -805,14 +757,7 @@ parse_timestamp (Rule        *rule,
                    rule->name);
       return FALSE;
     }
-  if (JSON_NODE_HOLDS_VALUE (tolerance) && json_node_get_value_type (tolerance) == G_TYPE_INT64 &&
-      json_node_get_int (tolerance) >= 0 && json_node_get_int (tolerance) <= G_MAXINT32)
-    {
-      rule->timestamp_tolerance_ms = (guint64) json_node_get_int (tolerance) * 1000;
-      return TRUE;
-    }
-  if (node_is_string (tolerance) &&
-      cdviz_parse_duration (json_node_get_string (tolerance), &rule->timestamp_tolerance_ms) &&
+  if (_cdviz_json_node_get_duration (tolerance, &rule->timestamp_tolerance_ms) &&
       rule->timestamp_tolerance_ms <= (guint64) G_MAXINT32 * 1000)
     return TRUE;
 
@@ -825,26 +770,26 @@ parse_timestamp (Rule        *rule,
 }
 
 static gboolean
-parse_signature (Rule        *rule,
-                 JsonObject  *obj,
-                 GError     **error)
+parse_signature (Rule               *rule,
+                 const CdvizFields  *fields,
+                 GError            **error)
 {
   static const char * const allowed[] = {
-    "token", "token_encoding", "signature_prefix", "signature_on", "signature_encoding",
+    "type", "token", "token_encoding", "signature_prefix", "signature_on", "signature_encoding",
     "timestamp_header", "timestamp_tolerance", NULL
   };
   const char *token, *token_encoding, *signature_prefix, *signature_encoding;
   Encoding encoding;
 
-  if (!check_fields (rule->name, "signature", obj, allowed, error) ||
-      !get_string_field (rule->name, "signature", obj, "token", TRUE, NULL, &token, error) ||
-      !get_string_field (rule->name, "signature", obj, "token_encoding", FALSE, "raw", &token_encoding, error) ||
-      !get_string_field (rule->name, "signature", obj, "signature_prefix", FALSE, "", &signature_prefix, error) ||
-      !get_string_field (rule->name, "signature", obj, "signature_encoding", FALSE, "hex", &signature_encoding, error) ||
+  if (!_cdviz_fields_check_keys (fields, allowed, error) ||
+      !_cdviz_fields_get_string (fields, "token", TRUE, NULL, &token, error) ||
+      !_cdviz_fields_get_string (fields, "token_encoding", FALSE, "raw", &token_encoding, error) ||
+      !_cdviz_fields_get_string (fields, "signature_prefix", FALSE, "", &signature_prefix, error) ||
+      !_cdviz_fields_get_string (fields, "signature_encoding", FALSE, "hex", &signature_encoding, error) ||
       !parse_encoding (rule->name, "token_encoding", token_encoding, TRUE, &encoding, error) ||
       !parse_encoding (rule->name, "signature_encoding", signature_encoding, FALSE,
                        &rule->signature_encoding, error) ||
-      !parse_signature_on (rule, json_object_get_member (obj, "signature_on"), error))
+      !parse_signature_on (rule, json_object_get_member (fields->table, "signature_on"), error))
     return FALSE;
 
   if (*token == '\0')
@@ -881,7 +826,7 @@ parse_signature (Rule        *rule,
     }
 
   rule->signature_prefix = g_strdup (signature_prefix);
-  return parse_timestamp (rule, obj, error);
+  return parse_timestamp (rule, fields, error);
 }
 
 static Rule *
@@ -890,8 +835,8 @@ rule_new (const char  *name,
           GError     **error)
 {
   g_autoptr(Rule) rule = NULL;
-  JsonObject *obj;
-  JsonNode *type_node;
+  RuleContext context = { name, NULL, FIELDS_BEFORE_TYPE };
+  CdvizFields fields = { NULL, report_rule_field, &context };
   const char *type_name;
   gboolean ok;
 
@@ -909,23 +854,11 @@ rule_new (const char  *name,
                    _("header '%s': rule must be a table with a 'type' field"), name);
       return NULL;
     }
-  obj = json_node_get_object (node);
-  type_node = json_object_get_member (obj, "type");
-  if (type_node == NULL)
-    {
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': missing field 'type'"), name);
-      return NULL;
-    }
-  if (!node_is_string (type_node))
-    {
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_INVALID_RULE,
-                   _("header '%s': field 'type' must be a string"), name);
-      return NULL;
-    }
-  type_name = json_node_get_string (type_node);
+  fields.table = json_node_get_object (node);
+  if (!_cdviz_fields_get_string (&fields, "type", TRUE, NULL, &type_name, error))
+    return NULL;
+  context.type_name = type_name;
+  context.scope = FIELDS_OF_RULE;
 
   rule = g_new0 (Rule, 1);
   rule->name = g_strdup (name);
@@ -933,30 +866,30 @@ rule_new (const char  *name,
 
   if (g_str_equal (type_name, "exists"))
     {
-      static const char * const allowed[] = { NULL };
+      static const char * const allowed[] = { "type", NULL };
 
       rule->type = RULE_EXISTS;
-      ok = check_fields (name, type_name, obj, allowed, error);
+      ok = _cdviz_fields_check_keys (&fields, allowed, error);
     }
   else if (g_str_equal (type_name, "equals"))
     {
       rule->type = RULE_EQUALS;
-      ok = parse_equals (rule, obj, error);
+      ok = parse_equals (rule, &fields, error);
     }
   else if (g_str_equal (type_name, "matches"))
     {
       rule->type = RULE_MATCHES;
-      ok = parse_matches (rule, obj, error);
+      ok = parse_matches (rule, &fields, error);
     }
   else if (g_str_equal (type_name, "signature"))
     {
       rule->type = RULE_SIGNATURE;
-      ok = parse_signature (rule, obj, error);
+      ok = parse_signature (rule, &fields, error);
     }
   else if (g_str_equal (type_name, "secret"))
     {
       rule->type = RULE_SECRET;
-      ok = parse_secret (rule, obj, error);
+      ok = parse_secret (rule, &fields, error);
     }
   else
     {
