@@ -159,9 +159,8 @@ cdviz_header_validator_init (CdvizHeaderValidator *self)
  * Rules keep the order of @rules' members. Everything that can be checked
  * ahead is checked here: unknown rule types and fields, fields of the wrong
  * type, missing fields, regular expressions (compiled once, here), token
- * encodings, and the environment variables named by `secret` rules (read
- * once, here). A %NULL or empty @rules gives a validator that accepts every
- * request.
+ * encodings, and empty `secret` values. A %NULL or empty @rules gives a
+ * validator that accepts every request.
  *
  * Returns: (transfer full): a new validator, or %NULL with @error set
  *   (in the %CDVIZ_HEADER_VALIDATOR_ERROR domain)
