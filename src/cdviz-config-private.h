@@ -65,6 +65,26 @@ GObject  *_cdviz_config_create_component (CdvizConfig        *self,
                                           const char * const *skip_keys,
                                           GError            **error);
 
+/* Sets @error: the key @key of the table at @path holds @got, not
+ * @expected (e.g. _("a string")). Returns FALSE. */
+gboolean  _cdviz_config_type_error     (CdvizConfig        *self,
+                                        const char         *path,
+                                        const char         *key,
+                                        const char         *expected,
+                                        JsonNode           *got,
+                                        GError            **error);
+
+/* A duration value (`"30s"`, `"500ms"` or a number of seconds) in
+ * [minimum_ms, maximum_ms], in ms; else an error naming the key. */
+gboolean  _cdviz_config_node_get_duration (CdvizConfig     *self,
+                                           const char      *path,
+                                           const char      *key,
+                                           JsonNode        *node,
+                                           guint64          minimum_ms,
+                                           guint64          maximum_ms,
+                                           guint64         *out_ms,
+                                           GError         **error);
+
 /* Prefixes @error's message with the location of @path. */
 void      _cdviz_config_prefix_error   (CdvizConfig        *self,
                                         const char         *path,
@@ -73,6 +93,8 @@ void      _cdviz_config_prefix_error   (CdvizConfig        *self,
 /* Whether @pspec was made by cdviz_param_spec_duration(). */
 gboolean  _cdviz_param_spec_is_duration (GParamSpec        *pspec);
 
+/* @path (may be NULL or empty) and @key joined as cdviz_config_path_append()
+ * does. */
 char     *_cdviz_config_join           (const char         *path,
                                         const char         *key);
 

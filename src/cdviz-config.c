@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <gio/gio.h>
 
 #include "cdviz-config.h"
 #include "cdviz-config-private.h"
+#include "cdviz-json-fields-private.h"
 #include "cdviz-toml-private.h"
 
 /**
@@ -35,7 +35,6 @@
 
 #define BASE_RESOURCE "/org/cdviz/pipeline/base.toml"
 #define DEFAULT_RESOURCE "/org/cdviz/pipeline/default.toml"
-#define DURATION_QUARK_NAME "cdviz-duration"
 
 typedef struct {
   char *origin;      /* file path, "<built-in>", "--set", "environment variable X" */
@@ -115,89 +114,6 @@ CdvizConfig *
 cdviz_config_new (void)
 {
   return g_object_new (CDVIZ_TYPE_CONFIG, NULL);
-}
-
-static gboolean
-is_bare_key (const char *key)
-{
-  if (*key == '\0')
-    return FALSE;
-  for (const char *p = key; *p; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-')
-      return FALSE;
-  return TRUE;
-}
-
-static void
-append_quoted (GString    *out,
-               const char *text)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = text; *p; p++)
-    {
-      guchar c = *p;
-
-      switch (c)
-        {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\b':
-          g_string_append (out, "\\b");
-          break;
-        case '\f':
-          g_string_append (out, "\\f");
-          break;
-        default:
-          if (c < 0x20 || c == 0x7f)
-            g_string_append_printf (out, "\\u%04X", c);
-          else
-            g_string_append_c (out, c);
-        }
-    }
-  g_string_append_c (out, '"');
-}
-
-/**
- * cdviz_config_path_append:
- * @path: a path being built
- * @key: one key
- *
- * Appends @key to a dotted key path the way TOML writes it: a `.` before all
- * but the first key, and the key quoted unless it is a bare key.
- */
-void
-cdviz_config_path_append (GString    *path,
-                          const char *key)
-{
-  if (path->len > 0)
-    g_string_append_c (path, '.');
-  if (is_bare_key (key))
-    g_string_append (path, key);
-  else
-    append_quoted (path, key);
-}
-
-char *
-_cdviz_config_join (const char *path,
-                    const char *key)
-{
-  GString *out = g_string_new (path);
-
-  cdviz_config_path_append (out, key);
-  return g_string_free (out, FALSE);
 }
 
 static const Location *
@@ -669,13 +585,13 @@ json_kind (JsonNode *node)
     }
 }
 
-static gboolean
-type_error (CdvizConfig  *self,
-            const char   *path,
-            const char   *key,
-            const char   *expected,
-            JsonNode     *got,
-            GError      **error)
+gboolean
+_cdviz_config_type_error (CdvizConfig  *self,
+                          const char   *path,
+                          const char   *key,
+                          const char   *expected,
+                          JsonNode     *got,
+                          GError      **error)
 {
   g_autofree char *full = _cdviz_config_join (path, key);
   g_autofree char *where = _cdviz_config_describe (self, full);
@@ -686,6 +602,62 @@ type_error (CdvizConfig  *self,
   return FALSE;
 }
 
+/* The configuration's words for what the shared getters find wrong. */
+typedef struct {
+  CdvizConfig *self;
+  const char *path;   /* of the table; NULL for the root */
+} TableContext;
+
+static const char *
+expected_kind (GType type)
+{
+  switch (type)
+    {
+    case G_TYPE_BOOLEAN:
+      return _("a boolean");
+    case G_TYPE_INT64:
+      return _("an integer");
+    case G_TYPE_STRING:
+    default:
+      return _("a string");
+    }
+}
+
+static void
+report_field_error (gpointer               user_data,
+                    const CdvizFieldError *field_error,
+                    GError               **error)
+{
+  TableContext *context = user_data;
+  g_autofree char *full = _cdviz_config_join (context->path, field_error->key);
+  g_autofree char *where = NULL;
+  g_autofree char *list = NULL;
+
+  switch (field_error->problem)
+    {
+    case CDVIZ_FIELD_UNKNOWN:
+      where = _cdviz_config_describe (context->self, full);
+      list = g_strjoinv (", ", (char **) field_error->allowed);
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
+                   _("%s: unknown key “%s” (known keys: %s)"), where, full, list);
+      break;
+    case CDVIZ_FIELD_MISSING:
+      where = _cdviz_config_describe (context->self, context->path);
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
+                   _("%s: missing required key “%s”"), where, full);
+      break;
+    case CDVIZ_FIELD_WRONG_TYPE:
+      _cdviz_config_type_error (context->self, context->path, field_error->key,
+                                expected_kind (field_error->expected), field_error->got, error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+#define TABLE_FIELDS(self, path, table) \
+  ((CdvizFields) { (table), report_field_error, &(TableContext) { (self), (path) } })
+
 gboolean
 _cdviz_config_check_keys (CdvizConfig        *self,
                           const char         *path,
@@ -693,24 +665,7 @@ _cdviz_config_check_keys (CdvizConfig        *self,
                           const char * const *allowed,
                           GError            **error)
 {
-  g_autoptr(GList) members = json_object_get_members (table);
-
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *name = l->data;
-
-      if (!g_strv_contains (allowed, name))
-        {
-          g_autofree char *full = path ? _cdviz_config_join (path, name) : g_strdup (name);
-          g_autofree char *where = _cdviz_config_describe (self, full);
-          g_autofree char *list = g_strjoinv (", ", (char **) allowed);
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
-                       _("%s: unknown key “%s” (known keys: %s)"), where, full, list);
-          return FALSE;
-        }
-    }
-  return TRUE;
+  return _cdviz_fields_check_keys (&TABLE_FIELDS (self, path, table), allowed, error);
 }
 
 gboolean
@@ -722,17 +677,8 @@ _cdviz_config_get_bool (CdvizConfig  *self,
                         gboolean     *out,
                         GError      **error)
 {
-  JsonNode *node = json_object_get_member (table, key);
-
-  if (node == NULL)
-    {
-      *out = default_value;
-      return TRUE;
-    }
-  if (json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return type_error (self, path, key, _("a boolean"), node, error);
-  *out = json_node_get_boolean (node);
-  return TRUE;
+  return _cdviz_fields_get_bool (&TABLE_FIELDS (self, path, table), key, default_value, out,
+                                 error);
 }
 
 gboolean
@@ -746,17 +692,11 @@ _cdviz_config_get_int (CdvizConfig  *self,
                        gint64       *out,
                        GError      **error)
 {
-  JsonNode *node = json_object_get_member (table, key);
   gint64 value;
 
-  if (node == NULL)
-    {
-      *out = default_value;
-      return TRUE;
-    }
-  if (json_node_get_value_type (node) != G_TYPE_INT64)
-    return type_error (self, path, key, _("an integer"), node, error);
-  value = json_node_get_int (node);
+  if (!_cdviz_fields_get_int (&TABLE_FIELDS (self, path, table), key, default_value, &value,
+                              error))
+    return FALSE;
   if (value < minimum || value > maximum)
     {
       g_autofree char *full = _cdviz_config_join (path, key);
@@ -781,56 +721,30 @@ _cdviz_config_get_string (CdvizConfig  *self,
                           const char  **out,
                           GError      **error)
 {
-  JsonNode *node = json_object_get_member (table, key);
-
-  if (node == NULL)
-    {
-      if (required)
-        {
-          g_autofree char *where = _cdviz_config_describe (self, path);
-          g_autofree char *full = _cdviz_config_join (path, key);
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
-                       _("%s: missing required key “%s”"), where, full);
-          return FALSE;
-        }
-      *out = NULL;
-      return TRUE;
-    }
-  if (json_node_get_value_type (node) != G_TYPE_STRING)
-    return type_error (self, path, key, _("a string"), node, error);
-  *out = json_node_get_string (node);
-  return TRUE;
+  return _cdviz_fields_get_string (&TABLE_FIELDS (self, path, table), key, required, NULL, out,
+                                   error);
 }
 
 /* --- durations ---------------------------------------------------------- */
 
 /* A duration value (`"30s"`, `"500ms"` or a number of seconds) in
  * [minimum_ms, maximum_ms], in ms; else an error naming the key. */
-static gboolean
-node_get_duration (CdvizConfig  *self,
-                   const char   *path,
-                   const char   *key,
-                   JsonNode     *node,
-                   guint64       minimum_ms,
-                   guint64       maximum_ms,
-                   guint64      *out_ms,
-                   GError      **error)
+gboolean
+_cdviz_config_node_get_duration (CdvizConfig  *self,
+                                 const char   *path,
+                                 const char   *key,
+                                 JsonNode     *node,
+                                 guint64       minimum_ms,
+                                 guint64       maximum_ms,
+                                 guint64      *out_ms,
+                                 GError      **error)
 {
-  GType value_type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node)
-                                                  : G_TYPE_INVALID;
   guint64 ms;
 
-  if (value_type == G_TYPE_INT64 && json_node_get_int (node) >= 0 &&
-      (guint64) json_node_get_int (node) <= G_MAXUINT64 / 1000)
-    ms = (guint64) json_node_get_int (node) * 1000;
-  else if (value_type == G_TYPE_STRING &&
-           cdviz_parse_duration (json_node_get_string (node), &ms))
-    ;
-  else
-    return type_error (self, path, key,
-                       _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
-                       node, error);
+  if (!_cdviz_json_node_get_duration (node, &ms))
+    return _cdviz_config_type_error (self, path, key,
+                                     _("a duration (\"30s\", \"500ms\", \"1m\" or a number of seconds)"),
+                                     node, error);
   if (ms < minimum_ms || ms > maximum_ms)
     {
       g_autofree char *full = _cdviz_config_join (path, key);
@@ -862,577 +776,5 @@ _cdviz_config_get_duration (CdvizConfig  *self,
       *out = default_ms;
       return TRUE;
     }
-  return node_get_duration (self, path, key, node, 0, maximum_ms, out, error);
-}
-
-/**
- * cdviz_parse_duration:
- * @text: a duration such as `30s`, `500ms`, `1m30s`, `2h` or `45` (seconds)
- * @out_ms: (out): the duration in milliseconds
- *
- * Parses a human-readable duration. Units: `ms`, `s`, `m`, `h`, `d`.
- *
- * Returns: %TRUE if @text is a valid duration
- */
-gboolean
-cdviz_parse_duration (const char *text,
-                      guint64    *out_ms)
-{
-  guint64 total = 0;
-  const char *p = text;
-
-  g_return_val_if_fail (text != NULL, FALSE);
-
-  while (g_ascii_isspace (*p))
-    p++;
-  if (*p == '\0')
-    return FALSE;
-
-  while (*p != '\0')
-    {
-      char *end;
-      guint64 number, unit;
-
-      if (!g_ascii_isdigit (*p))
-        return FALSE;
-      errno = 0;
-      number = g_ascii_strtoull (p, &end, 10);
-      if (errno != 0)
-        return FALSE;
-      p = end;
-      while (*p == ' ')
-        p++;
-      if (g_str_has_prefix (p, "ms"))
-        unit = 1, p += 2;
-      else if (*p == 's')
-        unit = 1000, p++;
-      else if (*p == 'm')
-        unit = 60 * 1000, p++;
-      else if (*p == 'h')
-        unit = 3600 * 1000, p++;
-      else if (*p == 'd')
-        unit = 24 * 3600 * 1000, p++;
-      else if (*p == '\0' && p == end && total == 0)
-        unit = 1000; /* a plain number: seconds */
-      else
-        return FALSE;
-      if (number > G_MAXUINT64 / unit || total + number * unit < total)
-        return FALSE;
-      total += number * unit;
-      while (*p == ' ')
-        p++;
-    }
-
-  *out_ms = total;
-  return TRUE;
-}
-
-/**
- * cdviz_param_spec_duration:
- * @name: the property name
- * @nick: (nullable): a nick
- * @blurb: (nullable): a description
- * @minimum_ms: the minimum, in milliseconds
- * @maximum_ms: the maximum, in milliseconds
- * @default_ms: the default, in milliseconds
- * @flags: the flags
- *
- * Creates a #guint64 property holding milliseconds that the configuration
- * loader also fills from a duration string (`"30s"`, see
- * cdviz_parse_duration()) or an integer number of seconds.
- *
- * Returns: (transfer floating): a new #GParamSpec
- */
-GParamSpec *
-cdviz_param_spec_duration (const char  *name,
-                           const char  *nick,
-                           const char  *blurb,
-                           guint64      minimum_ms,
-                           guint64      maximum_ms,
-                           guint64      default_ms,
-                           GParamFlags  flags)
-{
-  GParamSpec *pspec = g_param_spec_uint64 (name, nick, blurb, minimum_ms, maximum_ms,
-                                           default_ms, flags);
-
-  g_param_spec_set_qdata (pspec, g_quark_from_static_string (DURATION_QUARK_NAME),
-                          GINT_TO_POINTER (1));
-  return pspec;
-}
-
-gboolean
-_cdviz_param_spec_is_duration (GParamSpec *pspec)
-{
-  return g_param_spec_get_qdata (pspec, g_quark_from_static_string (DURATION_QUARK_NAME)) != NULL;
-}
-
-/* --- components --------------------------------------------------------- */
-
-static gboolean
-json_to_value (CdvizConfig  *self,
-               const char   *path,
-               const char   *key,
-               JsonNode     *node,
-               GParamSpec   *pspec,
-               GValue       *value,
-               GError      **error)
-{
-  GType type = G_PARAM_SPEC_VALUE_TYPE (pspec);
-  GType fundamental = G_TYPE_FUNDAMENTAL (type);
-  GType value_type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
-
-  g_value_init (value, type);
-
-  if (type == JSON_TYPE_NODE)
-    {
-      g_autoptr(JsonNode) copy = json_node_copy (node);
-      json_node_seal (copy);
-      g_value_set_boxed (value, copy);
-      return TRUE;
-    }
-
-  if (type == G_TYPE_STRV)
-    {
-      g_autoptr(GStrvBuilder) builder = NULL;
-      JsonArray *array;
-      char **strv;
-
-      if (!JSON_NODE_HOLDS_ARRAY (node))
-        return type_error (self, path, key, _("an array of strings"), node, error);
-      array = json_node_get_array (node);
-      builder = g_strv_builder_new ();
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-          if (json_node_get_value_type (element) != G_TYPE_STRING)
-            return type_error (self, path, key, _("an array of strings"), node, error);
-          g_strv_builder_add (builder, json_node_get_string (element));
-        }
-      strv = g_strv_builder_end (builder);
-      g_value_take_boxed (value, strv);
-      return TRUE;
-    }
-
-  if (_cdviz_param_spec_is_duration (pspec))
-    {
-      GParamSpecUInt64 *spec = G_PARAM_SPEC_UINT64 (pspec);
-      guint64 ms;
-
-      if (!node_get_duration (self, path, key, node, spec->minimum, spec->maximum, &ms, error))
-        return FALSE;
-      g_value_set_uint64 (value, ms);
-      return TRUE;
-    }
-
-  switch (fundamental)
-    {
-    case G_TYPE_BOOLEAN:
-      if (value_type != G_TYPE_BOOLEAN)
-        return type_error (self, path, key, _("a boolean"), node, error);
-      g_value_set_boolean (value, json_node_get_boolean (node));
-      return TRUE;
-
-    case G_TYPE_STRING:
-      if (value_type != G_TYPE_STRING)
-        return type_error (self, path, key, _("a string"), node, error);
-      g_value_set_string (value, json_node_get_string (node));
-      return TRUE;
-
-    case G_TYPE_DOUBLE:
-    case G_TYPE_FLOAT:
-      if (value_type == G_TYPE_DOUBLE || value_type == G_TYPE_INT64)
-        {
-          GValue tmp = G_VALUE_INIT;
-          g_value_init (&tmp, G_TYPE_DOUBLE);
-          g_value_set_double (&tmp, json_node_get_double (node));
-          g_value_transform (&tmp, value);
-          if (g_param_value_validate (pspec, value))
-            break;
-          return TRUE;
-        }
-      return type_error (self, path, key, _("a number"), node, error);
-
-    case G_TYPE_INT:
-    case G_TYPE_UINT:
-    case G_TYPE_LONG:
-    case G_TYPE_ULONG:
-    case G_TYPE_INT64:
-    case G_TYPE_UINT64:
-      {
-        GValue tmp = G_VALUE_INIT;
-        gint64 v;
-
-        if (value_type != G_TYPE_INT64)
-          return type_error (self, path, key, _("an integer"), node, error);
-        v = json_node_get_int (node);
-        if (v < 0 && (fundamental == G_TYPE_UINT || fundamental == G_TYPE_ULONG ||
-                      fundamental == G_TYPE_UINT64))
-          break;
-        g_value_init (&tmp, G_TYPE_INT64);
-        g_value_set_int64 (&tmp, v);
-        g_value_transform (&tmp, value);
-        /* Transformation truncates; validation clamps and reports. */
-        if (g_param_value_validate (pspec, value))
-          break;
-        if (fundamental == G_TYPE_INT && (gint64) g_value_get_int (value) != v)
-          break;
-        if (fundamental == G_TYPE_UINT && (gint64) g_value_get_uint (value) != v)
-          break;
-        return TRUE;
-      }
-
-    case G_TYPE_ENUM:
-      {
-        g_autoptr(GEnumClass) klass = g_type_class_ref (type);
-        GEnumValue *ev;
-
-        if (value_type != G_TYPE_STRING)
-          return type_error (self, path, key, _("a string"), node, error);
-        ev = g_enum_get_value_by_nick (klass, json_node_get_string (node));
-        if (ev == NULL)
-          {
-            g_autofree char *full = _cdviz_config_join (path, key);
-            g_autofree char *where = _cdviz_config_describe (self, full);
-            GString *names = g_string_new (NULL);
-
-            for (guint i = 0; i < klass->n_values; i++)
-              g_string_append_printf (names, "%s“%s”", i ? ", " : "",
-                                      klass->values[i].value_nick);
-            g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                         _("%s: key “%s”: unknown value “%s” (expected one of %s)"),
-                         where, full, json_node_get_string (node), names->str);
-            g_string_free (names, TRUE);
-            return FALSE;
-          }
-        g_value_set_enum (value, ev->value);
-        return TRUE;
-      }
-
-    default:
-      {
-        g_autofree char *full = _cdviz_config_join (path, key);
-        g_autofree char *where = _cdviz_config_describe (self, full);
-        g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                     _("%s: key “%s” cannot be set from a configuration file"),
-                     where, full);
-        return FALSE;
-      }
-    }
-
-  {
-    g_autofree char *full = _cdviz_config_join (path, key);
-    g_autofree char *where = _cdviz_config_describe (self, full);
-    g_autofree char *shown = json_to_string (node, FALSE);
-    g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                 _("%s: key “%s”: %s is out of range"), where, full, shown);
-    return FALSE;
-  }
-}
-
-static char *
-settable_keys (GType type)
-{
-  g_autoptr(GTypeClass) klass = g_type_class_ref (type);
-  g_autofree GParamSpec **pspecs = NULL;
-  GString *out = g_string_new (NULL);
-  guint n;
-
-  pspecs = g_object_class_list_properties (G_OBJECT_CLASS (klass), &n);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *key = NULL;
-
-      if (!(pspecs[i]->flags & G_PARAM_WRITABLE) || pspecs[i]->owner_type == G_TYPE_OBJECT)
-        continue;
-      key = g_strdelimit (g_strdup (pspecs[i]->name), "-", '_');
-      g_string_append_printf (out, "%s%s", out->len ? ", " : "", key);
-    }
-  return g_string_free (out, FALSE);
-}
-
-GObject *
-_cdviz_config_create_component (CdvizConfig        *self,
-                                CdvizRegistry      *registry,
-                                CdvizComponentKind  kind,
-                                const char         *path,
-                                JsonObject         *table,
-                                const char * const *skip_keys,
-                                GError            **error)
-{
-  g_autoptr(GTypeClass) klass = NULL;
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GArray) values = g_array_new (FALSE, TRUE, sizeof (GValue));
-  g_autoptr(GList) members = NULL;
-  g_autoptr(GObject) object = NULL;
-  const char *type_name;
-  GType type;
-
-  g_array_set_clear_func (values, (GDestroyNotify) g_value_unset);
-
-  if (!_cdviz_config_get_string (self, path, table, "type", TRUE, &type_name, error))
-    return NULL;
-
-  if (kind == CDVIZ_COMPONENT_TRANSFORMER && g_str_equal (type_name, "vrl"))
-    {
-      g_autofree char *full = _cdviz_config_join (path, "type");
-      g_autofree char *where = _cdviz_config_describe (self, full);
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
-                   _("%s: key “%s”: VRL transformers are not supported; rewrite the "
-                     "program as a jq filter (type = \"jq\", filter = '…'), "
-                     "see doc/migrating.md"),
-                   where, full);
-      return NULL;
-    }
-
-  type = cdviz_registry_lookup (registry, kind, type_name);
-  if (type == G_TYPE_INVALID)
-    {
-      g_autofree char *full = _cdviz_config_join (path, "type");
-      g_autofree char *where = _cdviz_config_describe (self, full);
-      g_auto(GStrv) known = cdviz_registry_list_types (registry, kind);
-      g_auto(GStrv) dirs = cdviz_registry_get_searched_dirs (registry);
-      g_autofree char *known_list = g_strjoinv (", ", known);
-      g_autofree char *dir_list = g_strjoinv (", ", dirs);
-
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
-                   _("%s: key “%s”: unknown %s type “%s” (known: %s; plugin "
-                     "directories searched: %s)"),
-                   where, full, cdviz_component_kind_to_string (kind), type_name,
-                   known_list, *dir_list ? dir_list : _("none"));
-      return NULL;
-    }
-
-  klass = g_type_class_ref (type);
-  members = json_object_get_members (table);
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *key = l->data;
-      g_autofree char *prop = NULL;
-      GParamSpec *pspec;
-      GValue value = G_VALUE_INIT;
-
-      if (g_str_equal (key, "type") || (skip_keys && g_strv_contains (skip_keys, key)))
-        continue;
-
-      prop = g_strdelimit (g_strdup (key), "_", '-');
-      pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), prop);
-      if (pspec == NULL || !(pspec->flags & G_PARAM_WRITABLE) ||
-          pspec->owner_type == G_TYPE_OBJECT || strchr (key, '-') != NULL)
-        {
-          g_autofree char *full = _cdviz_config_join (path, key);
-          g_autofree char *where = _cdviz_config_describe (self, full);
-          g_autofree char *keys = settable_keys (type);
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
-                       _("%s: unknown key “%s” for %s type “%s” (known keys: %s)"),
-                       where, full, cdviz_component_kind_to_string (kind), type_name,
-                       *keys ? keys : _("none"));
-          return NULL;
-        }
-
-      if (!json_to_value (self, path, key, json_object_get_member (table, key),
-                          pspec, &value, error))
-        {
-          g_value_unset (&value);
-          return NULL;
-        }
-      g_ptr_array_add (names, g_strdup (pspec->name));
-      g_array_append_val (values, value);
-    }
-
-  object = g_object_new_with_properties (type, names->len,
-                                         (const char **) names->pdata,
-                                         (const GValue *) values->data);
-
-  if (G_IS_INITABLE (object) &&
-      !g_initable_init (G_INITABLE (object), NULL, error))
-    {
-      _cdviz_config_prefix_error (self, path, error);
-      if (error != NULL && *error != NULL && (*error)->domain != CDVIZ_CONFIG_ERROR)
-        {
-          GError *e = *error;
-          *error = g_error_new_literal (CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                                        e->message);
-          g_error_free (e);
-        }
-      return NULL;
-    }
-
-  return g_steal_pointer (&object);
-}
-
-/* --- printing ----------------------------------------------------------- */
-
-static gboolean
-is_sensitive (const char *key)
-{
-  return g_str_equal (key, "token") || g_str_equal (key, "password") ||
-         g_str_equal (key, "secret") || g_str_has_suffix (key, "_token") ||
-         g_str_has_suffix (key, "_password");
-}
-
-static void
-emit_value (GString  *out,
-            JsonNode *node);
-
-/* The `value` of an `equals` or `secret` header rule is the expected token
- * itself. */
-static gboolean
-is_sensitive_member (JsonObject *object,
-                     const char *key)
-{
-  const char *type;
-
-  if (is_sensitive (key))
-    return TRUE;
-  if (!g_str_equal (key, "value"))
-    return FALSE;
-  type = json_object_get_string_member_with_default (object, "type", NULL);
-  return g_strcmp0 (type, "equals") == 0 || g_strcmp0 (type, "secret") == 0;
-}
-
-static void
-emit_inline_table (GString    *out,
-                   JsonObject *object)
-{
-  g_autoptr(GList) members = json_object_get_members (object);
-  gboolean first = TRUE;
-
-  g_string_append (out, "{ ");
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      g_autoptr(GString) key = g_string_new (NULL);
-
-      cdviz_config_path_append (key, l->data);
-      g_string_append_printf (out, "%s%s = ", first ? "" : ", ", key->str);
-      if (is_sensitive_member (object, l->data))
-        g_string_append (out, "\"<redacted>\"");
-      else
-        emit_value (out, json_object_get_member (object, l->data));
-      first = FALSE;
-    }
-  g_string_append (out, first ? "}" : " }");
-}
-
-static void
-emit_value (GString  *out,
-            JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    {
-      emit_inline_table (out, json_node_get_object (node));
-      return;
-    }
-  if (JSON_NODE_HOLDS_ARRAY (node))
-    {
-      JsonArray *array = json_node_get_array (node);
-
-      g_string_append_c (out, '[');
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          if (i > 0)
-            g_string_append (out, ", ");
-          emit_value (out, json_array_get_element (array, i));
-        }
-      g_string_append_c (out, ']');
-      return;
-    }
-  if (JSON_NODE_HOLDS_NULL (node))
-    {
-      g_string_append (out, "\"\"");
-      return;
-    }
-  switch (json_node_get_value_type (node))
-    {
-    case G_TYPE_STRING:
-      append_quoted (out, json_node_get_string (node));
-      break;
-    case G_TYPE_INT64:
-      g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
-      break;
-    case G_TYPE_DOUBLE:
-      {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        double d = json_node_get_double (node);
-
-        g_ascii_dtostr (buf, sizeof buf, d);
-        g_string_append (out, buf);
-        if (strpbrk (buf, ".eEn") == NULL)
-          g_string_append (out, ".0");
-      }
-      break;
-    case G_TYPE_BOOLEAN:
-      g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
-      break;
-    default:
-      g_string_append (out, "\"\"");
-    }
-}
-
-static void
-emit_table (GString    *out,
-            JsonObject *object,
-            const char *path,
-            guint       depth)
-{
-  g_autoptr(GList) members = json_object_get_members (object);
-  gboolean header_done = (path == NULL);
-
-  /* Scalars (and deep tables, inline) first, then sub-tables as sections. */
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      JsonNode *value = json_object_get_member (object, l->data);
-      g_autoptr(GString) key = g_string_new (NULL);
-
-      if (JSON_NODE_HOLDS_OBJECT (value) && depth < 2)
-        continue;
-      if (!header_done)
-        {
-          g_string_append_printf (out, "\n[%s]\n", path);
-          header_done = TRUE;
-        }
-      cdviz_config_path_append (key, l->data);
-      g_string_append_printf (out, "%s = ", key->str);
-      if (is_sensitive_member (object, l->data))
-        g_string_append (out, "\"<redacted>\"");
-      else
-        emit_value (out, value);
-      g_string_append_c (out, '\n');
-    }
-
-  for (GList *l = members; l != NULL; l = l->next)
-    {
-      JsonNode *value = json_object_get_member (object, l->data);
-      g_autofree char *child = NULL;
-
-      if (!JSON_NODE_HOLDS_OBJECT (value) || depth >= 2)
-        continue;
-      child = path ? _cdviz_config_join (path, l->data) : _cdviz_config_join ("", l->data);
-      if (json_object_get_size (json_node_get_object (value)) == 0)
-        g_string_append_printf (out, "\n[%s]\n", child);
-      emit_table (out, json_node_get_object (value), child, depth + 1);
-    }
-}
-
-/**
- * cdviz_config_to_toml:
- * @self: a #CdvizConfig
- *
- * Prints the merged configuration as TOML. Values of keys named `token`,
- * `password` or `secret` (or ending in `_token`, `_password`), and the `value`
- * of `equals` and `secret` header rules, are replaced by `"<redacted>"`.
- *
- * Returns: (transfer full): the TOML text
- */
-char *
-cdviz_config_to_toml (CdvizConfig *self)
-{
-  GString *out = g_string_new (NULL);
-
-  g_return_val_if_fail (CDVIZ_IS_CONFIG (self), NULL);
-
-  emit_table (out, json_node_get_object (self->root), NULL, 0);
-  if (out->len > 0 && out->str[0] == '\n')
-    g_string_erase (out, 0, 1);
-  return g_string_free (out, FALSE);
+  return _cdviz_config_node_get_duration (self, path, key, node, 0, maximum_ms, out, error);
 }
