@@ -255,7 +255,7 @@ IMPL (f_replace)
         }
       if (result == NULL)
         return NULL;
-      return cdviz_vrl_string_take (result);
+      return cdviz_vrl_string_take (g_steal_pointer (&result));
     }
   {
     GString *out = g_string_new (NULL);
