@@ -460,8 +460,8 @@ cdviz_transform_command_run (int    argc,
         }
       if (local_error != NULL)
         {
+          /* as cdviz-collector: a rejected input has no output, and the run goes on */
           g_printerr (_("%s: rejected: %s\n"), rel, local_error->message);
-          ctx.errors++;
           continue;
         }
       for (guint m = 0; m < messages->len; m++)

@@ -878,8 +878,14 @@ brace_is_object (Parser *p)
 {
   guint i = p->cur.end;
 
-  while (i < p->len && (g_ascii_isspace (p->src[i])))
-    i++;
+  while (i < p->len && (g_ascii_isspace (p->src[i]) || p->src[i] == '#'))
+    {
+      if (p->src[i] == '#')
+        while (i < p->len && p->src[i] != '\n')
+          i++;
+      else
+        i++;
+    }
   if (i >= p->len)
     return FALSE;
   if (p->src[i] == '}')

@@ -106,7 +106,7 @@ IMPL (f_purl_to_string)
             g_string_append_c (out, '/');
           }
     }
-  purl_encode (out, name, ":");
+  purl_encode (out, name, ":/");
   if (version && *version)
     {
       g_string_append_c (out, '@');
