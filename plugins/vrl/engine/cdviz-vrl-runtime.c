@@ -646,8 +646,8 @@ cdviz_vrl_call_step (CdvizVrlCall  *call,
   if (rt->max_steps > 0 && rt->steps > rt->max_steps)
     {
       g_set_error (error, CDVIZ_VRL_ERROR, CDVIZ_VRL_ERROR_BUDGET,
-                   _("the program ran out of its budget of %" G_GUINT64_FORMAT
-                     " steps (max_steps)"), rt->max_steps);
+                   _("the program ran out of its budget of %llu"
+                     " steps (max_steps)"), (unsigned long long) rt->max_steps);
       return FALSE;
     }
   return TRUE;
@@ -783,8 +783,8 @@ eval (CdvizVrlRuntime  *rt,
   if (rt->max_steps > 0 && ++rt->steps > rt->max_steps)
     {
       g_set_error (error, CDVIZ_VRL_ERROR, CDVIZ_VRL_ERROR_BUDGET,
-                   _("the program ran out of its budget of %" G_GUINT64_FORMAT
-                     " steps (max_steps)"), rt->max_steps);
+                   _("the program ran out of its budget of %llu"
+                     " steps (max_steps)"), (unsigned long long) rt->max_steps);
       return NULL;
     }
 
