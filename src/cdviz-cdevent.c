@@ -146,46 +146,6 @@ cdviz_cdevent_compute_id (JsonNode *body)
   return g_string_free (out, FALSE);
 }
 
-/* json_node_copy() shares objects and arrays; normalising must not touch
- * the caller's (possibly sealed) tree. */
-static JsonNode *
-deep_copy (JsonNode *node)
-{
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObject *src = json_node_get_object (node);
-        JsonObject *dst = json_object_new ();
-        JsonNode *copy = json_node_new (JSON_NODE_OBJECT);
-        /* In the publisher's order: the bytes sinks send keep it. */
-        g_autoptr(GList) members = json_object_get_members (src);
-
-        for (GList *l = members; l != NULL; l = l->next)
-          json_object_set_member (dst, l->data,
-                                  deep_copy (json_object_get_member (src, l->data)));
-        json_node_take_object (copy, dst);
-        return copy;
-      }
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *src = json_node_get_array (node);
-        guint length = json_array_get_length (src);
-        JsonArray *dst = json_array_sized_new (length);
-        JsonNode *copy = json_node_new (JSON_NODE_ARRAY);
-
-        for (guint i = 0; i < length; i++)
-          json_array_add_element (dst, deep_copy (json_array_get_element (src, i)));
-        json_node_take_array (copy, dst);
-        return copy;
-      }
-    case JSON_NODE_VALUE:
-    case JSON_NODE_NULL:
-    default:
-      return json_node_copy (node);
-    }
-}
-
 static gboolean
 member_is_missing (JsonObject *object,
                    const char *name)
@@ -331,7 +291,7 @@ cdviz_cdevent_normalize (JsonNode    *body,
 
   if (!check_event (body, &compute_id, error))
     return NULL;
-  copy = deep_copy (body);
+  copy = _cdviz_json_deep_copy (body);
   fill_in (copy, default_source, compute_id);
   return g_steal_pointer (&copy);
 }

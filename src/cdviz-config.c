@@ -1263,16 +1263,20 @@ static void
 emit_value (GString  *out,
             JsonNode *node);
 
-/* The `value` of an `equals` header rule is the expected token itself. */
+/* The `value` of an `equals` or `secret` header rule is the expected token
+ * itself. */
 static gboolean
 is_sensitive_member (JsonObject *object,
                      const char *key)
 {
+  const char *type;
+
   if (is_sensitive (key))
     return TRUE;
-  return g_str_equal (key, "value") &&
-         g_strcmp0 (json_object_get_string_member_with_default (object, "type", NULL),
-                    "equals") == 0;
+  if (!g_str_equal (key, "value"))
+    return FALSE;
+  type = json_object_get_string_member_with_default (object, "type", NULL);
+  return g_strcmp0 (type, "equals") == 0 || g_strcmp0 (type, "secret") == 0;
 }
 
 static void
@@ -1404,7 +1408,7 @@ emit_table (GString    *out,
  *
  * Prints the merged configuration as TOML. Values of keys named `token`,
  * `password` or `secret` (or ending in `_token`, `_password`), and the `value`
- * of `equals` header rules, are replaced by `"<redacted>"`.
+ * of `equals` and `secret` header rules, are replaced by `"<redacted>"`.
  *
  * Returns: (transfer full): the TOML text
  */

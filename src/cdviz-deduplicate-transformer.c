@@ -40,21 +40,81 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (CdvizDeduplicateTransformer, cdviz_deduplicate_tr
                                                       transformer_iface_init)
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, initable_iface_init))
 
+/* A segment naming an array element: a decimal index without leading
+ * zeros (RFC 6901). */
+static gboolean
+array_index (const char *segment,
+             guint      *index)
+{
+  guint64 value;
+
+  if (!g_ascii_isdigit (segment[0]) || (segment[0] == '0' && segment[1] != '\0'))
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (segment, 10, 0, G_MAXUINT, &value, NULL))
+    return FALSE;
+  *index = (guint) value;
+  return TRUE;
+}
+
 static char *
 extract_key (CdvizDeduplicateTransformer *self,
              JsonNode                    *node)
 {
-  for (guint i = 0; self->segments[i] != NULL; i++)
+  for (guint i = 0; self->segments[i] != NULL && node != NULL; i++)
     {
-      if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-        return NULL;
-      node = json_object_get_member (json_node_get_object (node), self->segments[i]);
+      guint index;
+
+      if (JSON_NODE_HOLDS_OBJECT (node))
+        node = json_object_get_member (json_node_get_object (node), self->segments[i]);
+      else if (JSON_NODE_HOLDS_ARRAY (node) && array_index (self->segments[i], &index) &&
+               index < json_array_get_length (json_node_get_array (node)))
+        node = json_array_get_element (json_node_get_array (node), index);
+      else
+        node = NULL;
     }
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     return NULL;
   if (json_node_get_value_type (node) == G_TYPE_STRING)
     return g_strdup (json_node_get_string (node));
   return json_to_string (node, FALSE);
+}
+
+/* "/context/id" (a JSON pointer, RFC 6901, as cdviz-collector writes it)
+ * or "context.id" (a dotted path). */
+static char **
+split_key_path (const char *path)
+{
+  char **segments;
+
+  if (path[0] != '/')
+    return g_strsplit (path, ".", -1);
+
+  segments = g_strsplit (path + 1, "/", -1);
+  for (guint i = 0; segments[i] != NULL; i++)
+    {
+      GString *unescaped = g_string_new (NULL);
+
+      for (const char *c = segments[i]; *c != '\0'; c++)
+        {
+          if (*c != '~')
+            {
+              g_string_append_c (unescaped, *c);
+              continue;
+            }
+          if (c[1] != '0' && c[1] != '1')
+            {
+              /* an invalid escape: refused by the caller */
+              g_string_free (unescaped, TRUE);
+              g_strfreev (segments);
+              return NULL;
+            }
+          g_string_append_c (unescaped, c[1] == '1' ? '/' : '~');
+          c++;
+        }
+      g_free (segments[i]);
+      segments[i] = g_string_free (unescaped, FALSE);
+    }
+  return segments;
 }
 
 static GPtrArray *
@@ -106,15 +166,19 @@ deduplicate_initable_init (GInitable     *initable,
   CdvizDeduplicateTransformer *self = CDVIZ_DEDUPLICATE_TRANSFORMER (initable);
 
   g_strfreev (self->segments);
-  self->segments = g_strsplit (self->key_path, ".", -1);
-  for (guint i = 0; self->segments[i] != NULL; i++)
-    if (*self->segments[i] == '\0')
-      {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     _("key “key_path”: “%s” is not a dotted path such as “context.id”"),
-                     self->key_path);
-        return FALSE;
-      }
+  self->segments = split_key_path (self->key_path);
+  for (guint i = 0; self->segments != NULL && self->segments[i] != NULL; i++)
+    if (*self->segments[i] == '\0' && self->key_path[0] != '/')
+      g_clear_pointer (&self->segments, g_strfreev);
+  if (self->segments == NULL || self->segments[0] == NULL)
+    {
+      g_clear_pointer (&self->segments, g_strfreev);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("key “key_path”: “%s” is neither a JSON pointer such as “/context/id” "
+                     "nor a dotted path such as “context.id”"),
+                   self->key_path);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -194,7 +258,7 @@ cdviz_deduplicate_transformer_class_init (CdvizDeduplicateTransformerClass *klas
                        1, 10000000, 1000,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   properties[PROP_KEY_PATH] =
-    g_param_spec_string ("key-path", NULL, "Dotted path of the key in the event",
+    g_param_spec_string ("key-path", NULL, "Where the key is in the event: a JSON pointer (\"/context/id\", as cdviz-collector writes it) or a dotted path (\"context.id\")",
                          "context.id",
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);

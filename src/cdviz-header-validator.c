@@ -23,7 +23,7 @@
  * ```toml
  * [sinks.sse.headers]
  * "Authorization" = { type = "equals", prefix = "Bearer ", value = "s3cr3t" }
- * "X-Api-Key" = { type = "secret", value = "SSE_API_KEY" }
+ * "X-Api-Key" = { type = "secret", value_file = "/run/secrets/sse-api-key" }
  * "User-Agent" = { type = "matches", pattern = "^curl/" }
  * "X-Hub-Signature-256" = { type = "signature", token = "…", signature_prefix = "sha256=" }
  * ```
@@ -69,10 +69,12 @@
  *   duration (`"5m"`, or an integer number of seconds), 300 seconds by
  *   default; 0 turns the check off. A signature over the body alone carries
  *   no time and cannot be protected this way.
- * - `secret`: like `equals` (case-sensitive), but `value` is the *name* of an
- *   environment variable that holds the expected value. It is read when the
- *   validator is built; an unset or empty variable is an error. `prefix` and
- *   `suffix` are accepted as for `equals`.
+ * - `secret`: like `equals` (case-sensitive), for a value that is a secret,
+ *   as in cdviz-collector: `value` is the secret itself (in a configuration
+ *   file, write `value_file = "path"` to read it from a file, or set it from
+ *   the environment with `CDVIZ_COLLECTOR__…`). An empty secret is an error.
+ *   `prefix` and `suffix` are accepted as for `equals`. No message ever
+ *   shows the secret.
  *
  * Every rule but the MAC of a `signature` needs only the request head, so a
  * caller that reads the body itself can check in two steps:
@@ -585,29 +587,22 @@ parse_secret (Rule        *rule,
               GError     **error)
 {
   static const char * const allowed[] = { "value", "prefix", "suffix", NULL };
-  const char *variable, *prefix, *suffix, *secret;
+  const char *secret, *prefix, *suffix;
 
+  /* As cdviz-collector: `value` is the secret itself (from the file with
+   * `value_file`, from the environment with CDVIZ_COLLECTOR__…). Neither it
+   * nor a file's content ever appears in a message. */
   if (!check_fields (rule->name, "secret", obj, allowed, error) ||
-      !get_string_field (rule->name, "secret", obj, "value", TRUE, NULL, &variable, error) ||
+      !get_string_field (rule->name, "secret", obj, "value", TRUE, NULL, &secret, error) ||
       !get_string_field (rule->name, "secret", obj, "prefix", FALSE, "", &prefix, error) ||
       !get_string_field (rule->name, "secret", obj, "suffix", FALSE, "", &suffix, error))
     return FALSE;
 
-  secret = g_getenv (variable);
-  if (secret == NULL)
-    {
-      g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
-                   CDVIZ_HEADER_VALIDATOR_ERROR_MISSING_SECRET,
-                   _("header '%s': environment variable '%s' is not set"),
-                   rule->name, variable);
-      return FALSE;
-    }
   if (*secret == '\0')
     {
       g_set_error (error, CDVIZ_HEADER_VALIDATOR_ERROR,
                    CDVIZ_HEADER_VALIDATOR_ERROR_MISSING_SECRET,
-                   _("header '%s': environment variable '%s' is empty"),
-                   rule->name, variable);
+                   _("header '%s': the secret (value) is empty"), rule->name);
       return FALSE;
     }
 

@@ -1282,16 +1282,23 @@ add_connection (CdvizHttpServer *self,
     {
       static const char * const protocols[] = { "http/1.1", "http/1.0", NULL };
 
-      base = g_tls_server_connection_new (G_IO_STREAM (connection), self->tls_certificate,
-                                          &error);
+      /* "database" set (to none) explicitly: left unset, glib-networking
+       * loads the system's whole trust store for every connection, and
+       * frees it with the connection. */
+      base = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
+                             NULL, &error,
+                             "base-io-stream", connection,
+                             "certificate", self->tls_certificate,
+                             "database", NULL,
+                             "require-close-notify", FALSE,
+                             "advertised-protocols", protocols,
+                             NULL);
       if (base == NULL)
         {
           g_warning ("Cannot start TLS on a new connection: %s", error->message);
           g_socket_close (socket, NULL);
           return;
         }
-      g_object_set (base, "require-close-notify", FALSE,
-                    "advertised-protocols", protocols, NULL);
     }
   else
     base = G_IO_STREAM (g_object_ref (connection));

@@ -24,4 +24,6 @@ void      _cdviz_json_append       (GString     *out,
                                     gboolean     sort_keys,
                                     const char  *skip_member);
 
+JsonNode *_cdviz_json_deep_copy   (JsonNode    *node);
+
 G_END_DECLS

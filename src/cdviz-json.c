@@ -719,3 +719,46 @@ _cdviz_json_append (GString    *out,
   else
     json_append_node (out, node, sort_keys);
 }
+
+/* A copy that shares nothing with @node: json_node_copy() shares objects
+ * and arrays (json-glib 1.6), so sealing or editing its copy would touch
+ * the caller's tree. Object members keep their order (the bytes sinks send
+ * keep the publisher's). Recursive: for trees of bounded depth (parsed
+ * ones are at most CDVIZ_JSON_MAX_DEPTH deep). */
+JsonNode *
+_cdviz_json_deep_copy (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *src = json_node_get_object (node);
+        JsonObject *dst = json_object_new ();
+        JsonNode *copy = json_node_new (JSON_NODE_OBJECT);
+        /* In the publisher's order: the bytes sinks send keep it. */
+        g_autoptr(GList) members = json_object_get_members (src);
+
+        for (GList *l = members; l != NULL; l = l->next)
+          json_object_set_member (dst, l->data,
+                                  _cdviz_json_deep_copy (json_object_get_member (src, l->data)));
+        json_node_take_object (copy, dst);
+        return copy;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *src = json_node_get_array (node);
+        guint length = json_array_get_length (src);
+        JsonArray *dst = json_array_sized_new (length);
+        JsonNode *copy = json_node_new (JSON_NODE_ARRAY);
+
+        for (guint i = 0; i < length; i++)
+          json_array_add_element (dst, _cdviz_json_deep_copy (json_array_get_element (src, i)));
+        json_node_take_array (copy, dst);
+        return copy;
+      }
+    case JSON_NODE_VALUE:
+    case JSON_NODE_NULL:
+    default:
+      return json_node_copy (node);
+    }
+}

@@ -48,7 +48,10 @@ sealed_ref (JsonNode *node)
   if (json_node_is_immutable (node))
     return json_node_ref (node);
 
-  copy = json_node_copy (node);
+  /* Not json_node_copy(): it shares objects and arrays, and sealing its
+   * copy would seal the caller's tree, whose later edits would then show in
+   * this "immutable" message and its cached JSON. */
+  copy = _cdviz_json_deep_copy (node);
   json_node_seal (copy);
   return copy;
 }

@@ -34,9 +34,10 @@ class Pipeline:
     """A running cdviz-pipeline. Use as a context manager."""
 
     def __init__(self, config, args=(), env=None, expect_start=True, timeout=10,
-                 nofile=None):
+                 nofile=None, nofile_limit=None):
         """nofile: raise the program's RLIMIT_NOFILE soft limit to this many
-        descriptors (at most the hard limit)."""
+        descriptors (at most the hard limit). nofile_limit: (soft, hard)
+        limits to start the program with instead."""
         self.tmp = tempfile.TemporaryDirectory(prefix="cdviz-test-")
         self.config_path = os.path.join(self.tmp.name, "config.toml")
         with open(self.config_path, "w") as f:
@@ -54,10 +55,18 @@ class Pipeline:
         self._stdout = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._stdout, stderr=self._stderr,
                                      stdin=subprocess.DEVNULL, env=full_env,
-                                     preexec_fn=(lambda: raise_nofile(nofile)) if nofile else None)
+                                     preexec_fn=self._preexec(nofile, nofile_limit))
         self.port = None
         if expect_start:
             self._wait_listening(timeout)
+
+    @staticmethod
+    def _preexec(nofile, nofile_limit):
+        if nofile_limit:
+            return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile_limit)
+        if nofile:
+            return lambda: raise_nofile(nofile)
+        return None
 
     def _wait_listening(self, timeout):
         deadline = time.monotonic() + timeout

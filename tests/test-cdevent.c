@@ -407,6 +407,39 @@ test_normalize_null_body (void)
   g_assert_error (error, CDVIZ_CDEVENT_ERROR, CDVIZ_CDEVENT_ERROR_INVALID);
 }
 
+/* A message built from a tree the caller still holds and edits: the
+ * message (and its cached JSON) keep what it was given, and the caller's
+ * tree is not sealed under its feet. */
+static void
+test_message_owns_its_body (void)
+{
+  g_autoptr(JsonNode) body = json_from_string ("{\"context\":{\"id\":\"m1\"},\"list\":[1]}", NULL);
+  g_autoptr(JsonNode) metadata = json_from_string ("{\"k\":\"v\"}", NULL);
+  g_autoptr(CdvizMessage) message = cdviz_message_new (body, metadata, NULL);
+  JsonObject *object = json_node_get_object (body);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  before = g_strndup (g_bytes_get_data (cdviz_message_get_body_bytes (message), NULL),
+                      g_bytes_get_size (cdviz_message_get_body_bytes (message)));
+
+  g_assert_false (json_node_is_immutable (body));
+  g_assert_false (json_object_is_immutable (object));
+  g_assert_false (json_object_is_immutable (json_node_get_object (metadata)));
+
+  json_object_set_string_member (object, "added", "later");
+  json_object_set_string_member (json_object_get_object_member (object, "context"), "id", "changed");
+  json_array_add_int_element (json_object_get_array_member (object, "list"), 2);
+  json_object_set_string_member (json_node_get_object (metadata), "k", "changed");
+
+  after = json_to_string (cdviz_message_get_body (message), FALSE);
+  g_assert_cmpstr (after, ==, "{\"context\":{\"id\":\"m1\"},\"list\":[1]}");
+  g_assert_cmpstr (before, ==, after);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_node_get_object (cdviz_message_get_metadata (message)), "k"), ==, "v");
+  g_assert_true (json_node_is_immutable (cdviz_message_get_body (message)));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -424,6 +457,7 @@ main (int   argc,
   g_test_add_func ("/cdevent/normalize/errors", test_normalize_errors);
   g_test_add_func ("/cdevent/normalize/null-body", test_normalize_null_body);
   g_test_add_func ("/cdevent/parse/normalizes", test_parse_normalizes);
+  g_test_add_func ("/message/owns-its-body", test_message_owns_its_body);
 
   return g_test_run ();
 }

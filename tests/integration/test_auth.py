@@ -10,7 +10,9 @@ tests/test-secure-equal-ct.c.)"""
 import hashlib
 import hmac
 import json
+import os
 import time
+import tempfile
 import unittest
 
 from cdviz_testlib import Pipeline, cdevent, read_response
@@ -25,7 +27,7 @@ CLIENT_VALUES = ["ClientSentValue-a1", "ClientSentValue-b2"]
 
 CONFIG = """
 [sources.hook]
-extractor = {{ type = "webhook", id = "rules", headers = {{ "X-Exists" = {{ type = "exists" }}, "X-Equals" = {{ type = "equals", value = "{eq}" }}, "X-Matches" = {{ type = "matches", pattern = "^{pat}-[0-9]+$" }}, "X-Secret" = {{ type = "secret", value = "CDVIZ_TEST_ENV_SECRET" }} }} }}
+extractor = {{ type = "webhook", id = "rules", headers = {{ "X-Exists" = {{ type = "exists" }}, "X-Equals" = {{ type = "equals", value = "{eq}" }}, "X-Matches" = {{ type = "matches", pattern = "^{pat}-[0-9]+$" }}, "X-Secret" = {{ type = "secret", value_file = "{secret_file}" }} }} }}
 
 [sources.signed]
 extractor = {{ type = "webhook", id = "signed", headers = {{ "X-Hub-Signature-256" = {{ type = "signature", token = "{sig}", signature_prefix = "sha256=", signature_encoding = "hex" }} }} }}
@@ -36,12 +38,10 @@ id = "rules"
 
 [sinks.sse.headers]
 "X-Equals" = {{ type = "equals", value = "{sse_eq}" }}
-"X-Secret" = {{ type = "secret", value = "CDVIZ_TEST_SSE_SECRET" }}
-""".format(eq=EQ_SECRET, pat=PAT_SECRET, sig=SIG_TOKEN, sse_eq=SSE_EQ_SECRET)
+"X-Secret" = {{ type = "secret", value = "{sse_secret}" }}
+"""
 
 ENV = {
-    "CDVIZ_TEST_ENV_SECRET": ENV_SECRET,
-    "CDVIZ_TEST_SSE_SECRET": SSE_ENV_SECRET,
     "G_MESSAGES_DEBUG": "all",
 }
 
@@ -64,11 +64,22 @@ def raw_request(method, path, headers, body=b""):
 class Auth(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.p = Pipeline(CONFIG, args=["-v"], env=ENV)
+        # `secret` rules as in cdviz-collector: the value is the secret, here
+        # read from a file (value_file) for the webhook and written inline
+        # for the SSE sink.
+        cls.tmp = tempfile.TemporaryDirectory(prefix="cdviz-auth-")
+        secret_file = os.path.join(cls.tmp.name, "webhook-secret")
+        with open(secret_file, "w") as f:
+            f.write(ENV_SECRET + "\n")
+        cls.p = Pipeline(CONFIG.format(eq=EQ_SECRET, pat=PAT_SECRET, sig=SIG_TOKEN,
+                                       sse_eq=SSE_EQ_SECRET, secret_file=secret_file,
+                                       sse_secret=SSE_ENV_SECRET),
+                         args=["-v"], env=ENV)
 
     @classmethod
     def tearDownClass(cls):
         cls.p.close()
+        cls.tmp.cleanup()
 
     def send(self, raw, sse=False):
         s = self.p.connect()

@@ -93,7 +93,7 @@ class CliTest(unittest.TestCase):
     def test_error_unknown_key(self):
         self.check_error('[http]\nport = 1\nadress = "x"\n',
                          "3: unknown key “http.adress” (known keys: host, port, "
-                         "tls_certificate, tls_key, header_timeout, body_timeout, idle_timeout, "
+                         "tls_certificate, tls_key, tls_min_version, header_timeout, body_timeout, idle_timeout, "
                          "max_connections, max_headers, max_header_size)")
 
     def test_error_mistyped_key(self):

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import socket
 import threading
 import time
@@ -662,12 +663,12 @@ id = "in"
 
 [sources.in.extractor.headers]
 "webhook-signature" = { type = "signature", token = "%s", token_encoding = "base64", signature_prefix = "v1,", signature_encoding = "base64", signature_on = { headers_then_body = { separator = ".", headers = ["webhook-id", "webhook-timestamp"] } } }
-"X-Api-Key" = { type = "secret", value = "CDVIZ_HOSTILE_API_KEY" }
+"X-Api-Key" = { type = "secret", value = "%s" }
 
 [sinks.sse]
 type = "sse"
 id = "events"
-""" % WEBHOOK_KEY
+""" % (WEBHOOK_KEY, "hostile-api-key")
 
 
 class EarlyRulesAndReplay(unittest.TestCase):
@@ -679,7 +680,7 @@ class EarlyRulesAndReplay(unittest.TestCase):
     API_KEY = "hostile-api-key"
 
     def setUp(self):
-        self.p = Pipeline(EARLY_CONFIG, env={"CDVIZ_HOSTILE_API_KEY": self.API_KEY})
+        self.p = Pipeline(EARLY_CONFIG)
         self.addCleanup(self.p.close)
 
     def signed_headers(self, body, timestamp=None, msg_id="msg_hostile", api_key=API_KEY):
@@ -875,3 +876,253 @@ class DeepAndLenientJson(unittest.TestCase):
         status, reply = self.post(event("deep-valid"))
         self.assertEqual(status, 201, reply)
         self.assert_alive()
+
+
+def metric(p, name):
+    """The value of one line of /metrics (name with its labels)."""
+    status, _, body = p.request("GET", "/metrics")
+    assert status == 200, status
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError("no metric %s in:\n%s" % (name, body.decode()))
+
+
+def serves_healthz(p):
+    """Whether a new connection gets /healthz answered 200 (False when it is
+    refused or closed, e.g. at max_connections)."""
+    try:
+        return p.request("GET", "/healthz")[0] == 200
+    except (ConnectionResetError, EOFError, BrokenPipeError):
+        return False
+
+
+def smuggle_event(event_id):
+    return event(event_id)
+
+
+class Framing(HostileBase):
+    """Ambiguous or invalid request framing is answered 400 (501 for an
+    unknown Transfer-Encoding) and the connection closed, before libsoup
+    (which accepts all of these) sees the request: nothing is delivered,
+    and a proxy in front cannot be made to disagree with the server."""
+
+    def cases(self):
+        body = smuggle_event("smuggled-1")
+        n = len(body)
+        post = b"POST /webhook/in HTTP/1.1\r\nHost: x\r\n"
+        return [
+            ("length and chunked",
+             post + b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % n + body,
+             400, b"both Content-Length and Transfer-Encoding"),
+            ("two lengths",
+             post + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (n, n + 1) + body,
+             400, b"more than one Content-Length header field"),
+            ("space before the colon", post + b"Content-Length : %d\r\n\r\n" % n + body,
+             400, b"whitespace between a header field name and its colon"),
+            ("plus sign", post + b"Content-Length: +%d\r\n\r\n" % n + body,
+             400, b"invalid Content-Length"),
+            ("minus one", post + b"Content-Length: -1\r\n\r\n" + body,
+             400, b"invalid Content-Length"),
+            ("2^64", post + b"Content-Length: 18446744073709551616\r\n\r\n" + body,
+             400, b"invalid Content-Length"),
+            ("chunk size 0x", post + b"Transfer-Encoding: chunked\r\n\r\n0x%x\r\n" % n + body
+             + b"\r\n0\r\n\r\n", 400, b"invalid chunk size"),
+            ("chunk data without CRLF", post + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % n
+             + body + b"XX0\r\n\r\n", 400, b"chunk data not followed by CRLF"),
+            ("folded header", post + b"X-A: a\r\n b\r\nContent-Length: %d\r\n\r\n" % n + body,
+             400, b"obsolete line folding"),
+            ("gzip", post + b"Transfer-Encoding: gzip, chunked\r\n\r\n", 501,
+             b"unsupported Transfer-Encoding"),
+        ]
+
+    def test_ambiguous_framing_refused(self):
+        cases = self.cases()
+        for name, raw, status, reason in cases:
+            with self.subTest(name):
+                s = self.p.connect()
+                try:
+                    s.settimeout(10)
+                    s.sendall(raw)
+                    got, headers, text = read_response(s)
+                    self.assertEqual(got, status, text)
+                    self.assertEqual(headers.get("connection"), "close")
+                    self.assertIn(reason, text)
+                    self.assertTrue(is_closed(s, 5), "connection left open")
+                finally:
+                    s.close()
+        self.assertEqual(metric(self.p, 'cdviz_http_connections_closed_total{reason="framing"}'),
+                         len(cases))
+        self.assert_serving()
+        self.assertNotIn(b"smuggled", self.reader.text)
+        self.assertEqual(metric(self.p, 'cdviz_pipeline_events_total{outcome="accepted"}'),
+                         self.canaries)
+        self.assert_descriptors_back()
+
+    def test_smuggled_request_is_not_executed(self):
+        # CL.TE: a front end that honours Content-Length forwards both
+        # requests as one; a back end that honours chunked would run the
+        # second. Here neither runs.
+        inner = smuggle_event("smuggled-2")
+        second = (b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % len(inner) + inner)
+        body = b"0\r\n\r\n" + second
+        s = self.p.connect()
+        self.addCleanup(s.close)
+        s.settimeout(10)
+        s.sendall(b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" % len(body) + body)
+        status, _, text = read_response(s)
+        self.assertEqual(status, 400, text)
+        self.assertTrue(is_closed(s, 5))
+        self.assert_serving()
+        self.assertNotIn(b"smuggled-2", self.reader.text)
+
+    def test_server_header_has_no_version(self):
+        status, headers, _ = self.p.request("GET", "/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("server"), "cdviz-pipeline")
+
+
+class NegativeLength(HostileBase):
+    # Content-Length: -1 used to switch the header and body timeouts off:
+    # max_connections such connections locked everybody out for good.
+    EXTRA = 'header_timeout = "2s"\nmax_connections = 60'
+
+    def test_invalid_lengths_cannot_lock_out(self):
+        socks = []
+        try:
+            for i in range(100):
+                s = self.p.connect()
+                socks.append(s)
+                length = b"-1" if i % 2 else b"9223372036854775808"
+                try:
+                    s.sendall(b"POST /webhook/in HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n\r\n"
+                              % length)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass   # refused at once: max_connections reached
+            # Every one is answered 400 or closed at once, and the server
+            # lets go of them within its lingering time (2 s) even though
+            # the attacker keeps its end open.
+            self.assertTrue(all(is_closed(s, 5) for s in socks))
+            self.assertTrue(wait_for(lambda: serves_healthz(self.p), 6))
+            self.assert_serving()
+        finally:
+            for s in socks:
+                s.close()
+        self.assertGreaterEqual(
+            metric(self.p, 'cdviz_http_connections_closed_total{reason="framing"}'), 40)
+        self.assert_descriptors_back()
+
+
+class BodiesOnEveryRoute(HostileBase):
+    """A route that takes no body refuses one from the request head (405 for
+    a method it does not serve, 413 otherwise, 404 for no route) and never
+    reads it: the client's upload stops at what the socket buffers and the
+    short lingering drain take."""
+    DECLARED = 512 * 1024 * 1024
+    SENT_AT_MOST = 64 * 1024 * 1024
+
+    def upload(self, method, path, chunked=False):
+        s = self.p.connect()
+        s.settimeout(30)
+        result = {}
+
+        def read():
+            try:
+                result["response"] = read_response(s)
+            except Exception as e:   # noqa: BLE001 - reported below
+                result["error"] = e
+
+        reader = threading.Thread(target=read)
+        sent = 0
+        try:
+            framing = (b"Transfer-Encoding: chunked" if chunked
+                       else b"Content-Length: %d" % self.DECLARED)
+            s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n"
+                      % (method.encode(), path.encode(), framing))
+            reader.start()
+            block = b"x" * (1024 * 1024)
+            if chunked:
+                block = b"%x\r\n" % len(block) + block + b"\r\n"
+            try:
+                while sent < self.SENT_AT_MOST and "response" not in result:
+                    s.sendall(block)
+                    sent += len(block)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            reader.join(30)
+        finally:
+            s.close()
+        self.assertIn("response", result, result.get("error"))
+        return result["response"][0], sent
+
+    def test_no_route_reads_a_body_it_does_not_take(self):
+        cases = [("POST", "/healthz", 405), ("GET", "/healthz", 413),
+                 ("POST", "/readyz", 405), ("POST", "/metrics", 405),
+                 ("POST", "/no/such/path", 404), ("GET", "/sse/events", 413),
+                 ("POST", "/sse/events", 413), ("POST", "/webhook/in", 413)]
+        for method, path, status in cases:
+            for chunked in (False, True):
+                with self.subTest(method=method, path=path, chunked=chunked):
+                    got, sent = self.upload(method, path, chunked)
+                    # /webhook/in takes 1 MiB: a chunked body is refused
+                    # once past it.
+                    self.assertEqual(got, 413 if path == "/webhook/in" else status)
+                    self.assertLess(sent, 16 * 1024 * 1024,
+                                    "the server read %d bytes of a refused body" % sent)
+        self.assert_memory_bounded(16 * 1024)
+        self.assert_serving()
+        self.assert_descriptors_back()
+        self.assertGreaterEqual(
+            metric(self.p, 'cdviz_http_connections_closed_total{reason="body_refused"}'),
+            2 * len(cases))
+
+
+class Descriptors(HostileBase):
+    def test_max_connections_fits_the_descriptor_limit(self):
+        # Soft 200, hard 300: raised to 300 at start, and the default
+        # max_connections (10000) lowered to 300 - 64.
+        p = Pipeline(CONFIG % self.EXTRA, nofile_limit=(200, 300))
+        self.addCleanup(p.close)
+        self.assertIn("max_connections lowered from 10000 to 236: the process may open 300 "
+                      "descriptors", p.stderr())
+        self.assertEqual(metric(p, "cdviz_http_max_connections"), 236)
+        socks = []
+        try:
+            for _ in range(300):
+                socks.append(p.connect())
+            time.sleep(0.5)
+            # While 236 are open, one more is closed at once.
+            with self.assertRaises((ConnectionResetError, EOFError, BrokenPipeError)):
+                p.request("GET", "/healthz")
+        finally:
+            for s in socks:
+                s.close()
+        self.assertTrue(wait_for(lambda: serves_healthz(p), 10))
+        self.assertGreaterEqual(
+            metric(p, 'cdviz_http_connections_closed_total{reason="max_connections"}'), 60)
+        self.assertEqual(metric(p, "cdviz_http_accept_failures_total"), 0)
+
+    def test_survives_running_out_of_descriptors(self):
+        # libsoup's own listener stops accepting for good after one EMFILE.
+        # Here the server runs out of descriptors, refuses for a while, and
+        # accepts again once they are free.
+        soft, hard = resource.prlimit(self.p.proc.pid, resource.RLIMIT_NOFILE)
+        low = self.p.fd_count() + 10
+        resource.prlimit(self.p.proc.pid, resource.RLIMIT_NOFILE, (low, hard))
+        socks = []
+        try:
+            for _ in range(40):
+                socks.append(self.p.connect())
+            time.sleep(1)   # the server tries to accept them all
+        finally:
+            for s in socks:
+                s.close()
+        self.assertTrue(wait_for(lambda: self.p.fd_count() < low - 4, 10),
+                        "descriptors: %d" % self.p.fd_count())
+        self.assertTrue(wait_for(lambda: serves_healthz(self.p), 10))
+        resource.prlimit(self.p.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        self.assertGreater(metric(self.p, "cdviz_http_accept_failures_total"), 0)
+        self.assertIn("Cannot accept a connection: Too many open files", self.p.stderr())
+        self.assert_serving()

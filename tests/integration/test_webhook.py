@@ -626,3 +626,66 @@ class WebhookConfig(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Deduplicate(unittest.TestCase):
+    """The deduplicate transformer with cdviz-collector's key_path, a JSON
+    pointer (RFC 6901), and with a dotted path; both reach into arrays."""
+    CONFIG = """
+[sources.in]
+extractor = { type = "webhook", id = "in" }
+transformer_refs = ["dedup"]
+
+[transformers.dedup]
+type = "deduplicate"
+key_path = "%s"
+
+[sinks.out]
+type = "debug"
+"""
+
+    def run_with(self, key_path, events):
+        with Pipeline(self.CONFIG % key_path) as p:
+            for ev in events:
+                status, _, body = p.request("POST", "/webhook/in", json.dumps(ev).encode())
+                self.assertEqual(status, 201, body)
+            # Sent last: a unique event, so that everything before it is out.
+            last = json.loads(cdevent("build_started"))
+            last["context"]["id"] = "the-last-one"
+            last["subject"]["content"] = {"tags": ["last", "last"], "a/b": "last"}
+            p.request("POST", "/webhook/in", json.dumps(last).encode())
+            deadline = time.monotonic() + 10
+            while "the-last-one" not in p.stdout() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return [json.loads(l)["context"]["id"] for l in p.stdout().splitlines() if l]
+
+    def events(self):
+        out = []
+        for i, (tag, slash) in enumerate([("x", "p"), ("y", "q"), ("x", "q"), ("z", "p")]):
+            ev = json.loads(cdevent("build_started"))
+            ev["context"]["id"] = "ev-%d" % (i % 3)   # ev-0, ev-1, ev-2, ev-0
+            ev["subject"]["content"] = {"tags": ["first", tag], "a/b": slash}
+            out.append(ev)
+        return out
+
+    def test_json_pointer_as_upstream_writes_it(self):
+        self.assertEqual(self.run_with("/context/id", self.events()),
+                         ["ev-0", "ev-1", "ev-2", "the-last-one"])
+
+    def test_pointer_into_an_array_and_escapes(self):
+        self.assertEqual(self.run_with("/subject/content/tags/1", self.events()),
+                         ["ev-0", "ev-1", "ev-0", "the-last-one"])
+        self.assertEqual(self.run_with("/subject/content/a~1b", self.events()),
+                         ["ev-0", "ev-1", "the-last-one"])
+
+    def test_dotted_path(self):
+        self.assertEqual(self.run_with("context.id", self.events()),
+                         ["ev-0", "ev-1", "ev-2", "the-last-one"])
+
+    def test_invalid_pointer_refused(self):
+        r = subprocess.run([PROGRAM, "config", "--check", "--plugin-dir", PLUGIN_DIR,
+                            "--set", 'transformers.d.type = "deduplicate"',
+                            "--set", 'transformers.d.key_path = "/a~2b"'],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("“/a~2b” is neither a JSON pointer", r.stderr)
