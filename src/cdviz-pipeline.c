@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "cdviz-pipeline.h"
+#include "cdviz-cdevent-private.h"
 #include "cdviz-config-private.h"
 
 /**
@@ -771,6 +772,24 @@ process (CdvizPipeline *self,
         }
       g_ptr_array_unref (messages);
       messages = g_steal_pointer (&next);
+    }
+
+  /* Any JSON into a source: a raw message becomes CDEvents only here, after
+   * the source's transformers, as in cdviz-collector. */
+  if (cdviz_message_is_raw (item->message))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!_cdviz_cdevent_normalize_messages (messages, item->message, &error))
+        {
+          COUNT (self->rejected);
+          g_debug ("Source %s: not a CDEvent after the transformers: %s",
+                   item->source->name, error->message);
+          if (item->task != NULL)
+            g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
+                                     CDVIZ_PIPELINE_ERROR_REJECTED, "%s", error->message);
+          return;
+        }
     }
 
   if (messages->len == 0)

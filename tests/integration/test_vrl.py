@@ -3,6 +3,8 @@
 pipeline (webhook on 127.0.0.1 → VRL → debug sink), `cdviz-pipeline
 transform --mode check` on transformers-community's github_events, and
 `cdviz-pipeline vrl` (output, exit codes, error positions)."""
+import base64
+import hashlib
 import json
 import os
 import re
@@ -12,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from cdviz_testlib import PLUGIN_DIR, PROGRAM, SHARED, Pipeline, cdevent
+from cdviz_testlib import PLUGIN_DIR, PROGRAM, SHARED, Pipeline, SseReader, cdevent
 
 SEED = os.path.join(SHARED, "seed", "sse-sink.md")
 GITHUB = os.path.join(SHARED, "transformers-community", "github_events")
@@ -157,6 +159,97 @@ class GithubEventsTest(unittest.TestCase):
                  "--input", os.path.join(GITHUB, "inputs"), "--output", outputs, "--mode", "check"])
         self.assertEqual(r.returncode, 1)
         self.assertIn("difference: issue/opened.01.json", r.stdout)
+
+
+def content_id(body):
+    """cdviz-collector's id for `context.id = "0"`: CIDv1 raw sha2-256 of the
+    sorted compact JSON without context.id, base32 lower, prefix 'b'."""
+    body = json.loads(json.dumps(body))
+    body["context"].pop("id", None)
+    data = json.dumps(body, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+    cid = bytes([0x01, 0x55, 0x12, 0x20]) + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(cid).decode("ascii").lower().rstrip("=")
+
+
+@unittest.skipUnless(os.path.isdir(GITHUB), "../shared/transformers-community is not there")
+class GithubWebhookTest(unittest.TestCase):
+    """A raw GitHub payload POSTed to a webhook goes through a VRL filter on
+    the X-GitHub-Event header (kept with headers_to_keep) and the
+    github_events transformer, and reaches an SSE client as the CDEvent
+    upstream produces, normalised after the chain."""
+
+    CONFIG = """
+[sources.github]
+transformer_refs = ["only_workflow_runs", "github_events"]
+
+[sources.github.extractor]
+type = "webhook"
+id = "000-github"
+headers_to_keep = ["X-GitHub-Event"]
+
+[transformers.only_workflow_runs]
+type = "vrl"
+template = '''
+if .headers."x-github-event" != "workflow_run" {
+  []
+} else {
+  [.]
+}
+'''
+
+[transformers.github_events]
+type = "vrl"
+template_file = "%s"
+
+[sinks.out]
+type = "sse"
+id = "cdevents"
+"""
+
+    def read(self, *parts):
+        with open(os.path.join(GITHUB, *parts), "rb") as f:
+            return f.read()
+
+    def test_raw_payload_to_sse(self):
+        config = self.CONFIG % os.path.join(GITHUB, "transformer.vrl")
+        with Pipeline(config, args=("--plugin-dir", PLUGIN_DIR)) as p:
+            reader = SseReader(p.port, "/sse/cdevents")
+            self.addCleanup(reader.close)
+            self.assertEqual(reader.status, 200)
+
+            # an issue event: the filter drops it on its header (201, no event)
+            status, _, body = p.request("POST", "/webhook/000-github",
+                                        self.read("inputs", "issue", "opened.01.json"),
+                                        {"Content-Type": "application/json",
+                                         "X-GitHub-Event": "issues"})
+            self.assertEqual(status, 201, body)
+
+            # not JSON: 400 before any transformer
+            status, _, body = p.request("POST", "/webhook/000-github", b"{not json",
+                                        {"X-GitHub-Event": "workflow_run"})
+            self.assertEqual(status, 400, body)
+
+            # JSON that github_events cannot handle: its runtime error is a 422
+            status, _, body = p.request("POST", "/webhook/000-github", b'{"action": "completed"}',
+                                        {"X-GitHub-Event": "workflow_run"})
+            self.assertEqual(status, 422, body)
+
+            status, _, body = p.request("POST", "/webhook/000-github",
+                                        self.read("inputs", "workflow_run", "completed.json"),
+                                        {"Content-Type": "application/json",
+                                         "X-GitHub-Event": "workflow_run"})
+            self.assertEqual(status, 201, body)
+
+            events = reader.read_events(1)
+            got = json.loads(events[0]["data"])
+            expected = json.loads(self.read("outputs", "workflow_run", "completed.json"))
+            # upstream's expected output was made by `transform` (default source,
+            # id "0"); the webhook puts its own source and computes the id
+            expected["context"]["source"] = "http://127.0.0.1:%d/?source=github" % p.port
+            expected["context"]["id"] = content_id(expected)
+            self.assertEqual(got, expected)
+            self.assertEqual(events[0].get("id"), expected["context"]["id"])
 
 
 class VrlCommandTest(unittest.TestCase):
