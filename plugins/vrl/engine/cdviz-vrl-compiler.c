@@ -251,6 +251,20 @@ check_query (Compiler     *c,
     }
 }
 
+/* A literal, or an array or object of literals. */
+static gboolean
+is_constant (const CdvizVrlNode *node)
+{
+  if (node->kind == VRL_N_LITERAL)
+    return TRUE;
+  if (node->kind != VRL_N_ARRAY && node->kind != VRL_N_OBJECT)
+    return FALSE;
+  for (guint i = 0; node->children != NULL && i < node->children->len; i++)
+    if (!is_constant (node->children->pdata[i]))
+      return FALSE;
+  return TRUE;
+}
+
 static void
 check_call (Compiler     *c,
             CdvizVrlNode *node)
@@ -321,7 +335,8 @@ check_call (Compiler     *c,
         return;
       }
 
-  fallible = (fn->flags & CDVIZ_VRL_FN_FALLIBLE) != 0;
+  fallible = (fn->flags & CDVIZ_VRL_FN_FALLIBLE) != 0 ||
+             ((fn->flags & CDVIZ_VRL_FN_FALLIBLE_WITH_ARG1) && n_params > 1 && node->args[1] != NULL);
   for (guint i = 0; i < n_params && c->error == NULL; i++)
     {
       CdvizVrlNode *arg = node->args[i];
@@ -414,6 +429,16 @@ check_call (Compiler     *c,
       check_block (c, node->closure);
       c->branch_depth--;
       pop_scope (c);
+    }
+
+  if (fallible && (fn->flags & CDVIZ_VRL_FN_CONST_OK))
+    {
+      gboolean constant = TRUE;
+
+      for (guint i = 0; i < n_params && constant; i++)
+        constant = node->args[i] == NULL || is_constant (node->args[i]);
+      if (constant)
+        fallible = FALSE;
     }
 
   if (node->abort_on_error)

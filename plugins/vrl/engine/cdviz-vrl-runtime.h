@@ -34,6 +34,10 @@ enum {
   CDVIZ_VRL_FN_CLOSURE = 1 << 2,        /* takes `-> |…| { … }` */
   CDVIZ_VRL_FN_IMPURE = 1 << 3,
   CDVIZ_VRL_FN_RETURNS_ARG0 = 1 << 4,   /* returns the kind of its first argument */
+  CDVIZ_VRL_FN_FALLIBLE_WITH_ARG1 = 1 << 6, /* fallible only when its second argument is given */
+  CDVIZ_VRL_FN_CONST_OK = 1 << 5,       /* FALLIBLE only on values it has not seen: with
+                                         * literal arguments upstream's compile-time
+                                         * check proves the call cannot fail */
 };
 
 struct _CdvizVrlFunction

@@ -743,7 +743,7 @@ IMPL (f_match_array)
 
 static const CdvizVrlFunction functions[] = {
   FN ("append", f_append, 0, A, REQ ("value", A), REQ ("items", A)),
-  FN ("chunks", f_chunks, FALLIBLE, A, REQ ("value", S | A), REQ ("chunk_size", I)),
+  FN ("chunks", f_chunks, FALLIBLE | CONST_OK, A, REQ ("value", S | A), REQ ("chunk_size", I)),
   FN ("compact", f_compact, CDVIZ_VRL_FN_RETURNS_ARG0, A | O, REQ ("value", A | O), OPT ("recursive", B),
       OPT ("null", B), OPT ("string", B), OPT ("object", B), OPT ("array", B), OPT ("nullish", B)),
   FN ("del", f_del, CDVIZ_VRL_FN_QUERY_ARG | CDVIZ_VRL_FN_IMPURE, ANY, REQ ("target", ANY), OPT ("compact", B)),
@@ -753,7 +753,7 @@ static const CdvizVrlFunction functions[] = {
   FN ("flatten", f_flatten, CDVIZ_VRL_FN_RETURNS_ARG0, A | O, REQ ("value", A | O), OPT ("separator", S)),
   { .name = "for_each", .impl = f_for_each, .flags = CLOSURE, .returns = N,
     .closure_min = 2, .closure_max = 2, .params = { REQ ("value", A | O) } },
-  FN ("from_entries", f_from_entries, FALLIBLE, O, REQ ("value", A)),
+  FN ("from_entries", f_from_entries, FALLIBLE | CONST_OK, O, REQ ("value", A)),
   FN ("get", f_get, FALLIBLE, ANY, REQ ("value", O | A), REQ ("path", A)),
   FN ("includes", f_includes, 0, B, REQ ("value", A), REQ ("item", ANY)),
   FN ("keys", f_keys, 0, A, REQ ("value", O)),
@@ -764,7 +764,7 @@ static const CdvizVrlFunction functions[] = {
     .closure_min = 1, .closure_max = 1, .params = { REQ ("value", A | O), OPT ("recursive", B) } },
   FN ("match_array", f_match_array, 0, B, REQ ("value", A), REQ ("pattern", R), OPT ("all", B)),
   FN ("merge", f_merge, 0, O, REQ ("to", O), REQ ("from", O), OPT ("deep", B)),
-  FN ("object_from_array", f_object_from_array, FALLIBLE, O, REQ ("values", A), OPT ("keys", A)),
+  FN ("object_from_array", f_object_from_array, FALLIBLE | CONST_OK, O, REQ ("values", A), OPT ("keys", A)),
   FN ("pop", f_pop, 0, A, REQ ("value", A)),
   FN ("push", f_push, 0, A, REQ ("value", A), REQ ("item", ANY)),
   FN ("remove", f_remove, FALLIBLE | CDVIZ_VRL_FN_RETURNS_ARG0, O | A, REQ ("value", O | A), REQ ("path", A), OPT ("compact", B)),
@@ -775,7 +775,7 @@ static const CdvizVrlFunction functions[] = {
   FN ("unflatten", f_unflatten, 0, O, REQ ("value", O), OPT ("separator", S), OPT ("recursive", B)),
   FN ("unique", f_unique, 0, A, REQ ("value", A)),
   FN ("values", f_values, 0, A, REQ ("value", O)),
-  FN ("zip", f_zip, FALLIBLE, A, REQ ("array_0", A), OPT ("array_1", A)),
+  FN ("zip", f_zip, FALLIBLE | CONST_OK, A, REQ ("array_0", A), OPT ("array_1", A)),
   { NULL }
 };
 

@@ -19,6 +19,7 @@
 #define O CDVIZ_VRL_OBJECT
 #define ANY CDVIZ_VRL_ANY
 #define FALLIBLE CDVIZ_VRL_FN_FALLIBLE
+#define CONST_OK CDVIZ_VRL_FN_CONST_OK
 
 #define FN(fname, fimpl, fflags, fret, ...) \
   { .name = fname, .impl = fimpl, .flags = fflags, .returns = fret, .params = { __VA_ARGS__ } }

@@ -432,21 +432,21 @@ IMPL (f_find)
   gint64 from = INT_ARG (2, 0);
 
   if (from < 0 || from > (gint64) LEN (0))
-    return cdviz_vrl_integer (-1);
+    return cdviz_vrl_null ();
   if (args[1]->kind == R)
     {
       g_autoptr(GMatchInfo) info = NULL;
       gint s, e;
 
       if (!g_regex_match_full (args[1]->re.regex, STR (0), LEN (0), from, 0, &info, NULL))
-        return cdviz_vrl_integer (-1);
+        return cdviz_vrl_null ();
       g_match_info_fetch_pos (info, 0, &s, &e);
       return cdviz_vrl_integer (s);
     }
   {
     const char *hit = g_strstr_len (STR (0) + from, LEN (0) - from, STR (1));
 
-    return cdviz_vrl_integer (hit ? hit - STR (0) : -1);
+    return hit ? cdviz_vrl_integer (hit - STR (0)) : cdviz_vrl_null ();
   }
 }
 
@@ -619,14 +619,14 @@ IMPL (f_strip_ansi_escape_codes)
 }
 
 static const CdvizVrlFunction functions[] = {
-  FN ("basename", f_basename, 0, S | N, REQ ("value", S)),
+  FN ("basename", f_basename, FALLIBLE, S | N, REQ ("value", S)),
   FN ("camelcase", f_camelcase, 0, S, REQ ("value", S), OPT ("original_case", S)),
   FN ("contains", f_contains, 0, B, REQ ("value", S), REQ ("substring", S), OPT ("case_sensitive", B)),
   FN ("contains_all", f_contains_all, 0, B, REQ ("value", S), REQ ("substrings", A), OPT ("case_sensitive", B)),
-  FN ("dirname", f_dirname, 0, S, REQ ("value", S)),
+  FN ("dirname", f_dirname, FALLIBLE, S, REQ ("value", S)),
   FN ("downcase", f_downcase, 0, S, REQ ("value", S)),
   FN ("ends_with", f_ends_with, 0, B, REQ ("value", S), REQ ("substring", S), OPT ("case_sensitive", B)),
-  FN ("find", f_find, 0, I, REQ ("value", S), REQ ("pattern", S | R), OPT ("from", I)),
+  FN ("find", f_find, 0, I | N, REQ ("value", S), REQ ("pattern", S | R), OPT ("from", I)),
   FN ("join", f_join, FALLIBLE, S, REQ ("value", A), OPT ("separator", S)),
   FN ("kebabcase", f_kebabcase, 0, S, REQ ("value", S), OPT ("original_case", S)),
   FN ("match", f_match, 0, B, REQ ("value", S), REQ ("pattern", R)),

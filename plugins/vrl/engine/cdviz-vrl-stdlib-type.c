@@ -378,7 +378,7 @@ static const CdvizVrlFunction functions[] = {
   FN ("is_regex", f_is_regex, 0, B, REQ ("value", ANY)),
   FN ("is_string", f_is_string, 0, B, REQ ("value", ANY)),
   FN ("is_timestamp", f_is_timestamp, 0, B, REQ ("value", ANY)),
-  FN ("mod", f_mod, FALLIBLE, I | F, REQ ("value", I | F), REQ ("modulus", I | F)),
+  FN ("mod", f_mod, FALLIBLE | CONST_OK, I | F, REQ ("value", I | F), REQ ("modulus", I | F)),
   TYPE_ASSERT ("object", f_object, O),
   FN ("parse_float", f_parse_float, FALLIBLE, F, REQ ("value", S)),
   FN ("parse_int", f_parse_int, FALLIBLE, I, REQ ("value", S), OPT ("base", I)),
