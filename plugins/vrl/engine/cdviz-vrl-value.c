@@ -102,9 +102,16 @@ CdvizVrlValue *
 cdviz_vrl_bytes (const char *data,
                  gssize      len)
 {
+  char *copy;
+
   if (len < 0)
     len = strlen (data);
-  return cdviz_vrl_bytes_take (g_strndup (data, len), len);
+  /* not g_strndup(): it stops at the first NUL (and pads with zeros), and
+   * VRL strings are bytes (gzip, HMACs, ip_pton…) */
+  copy = g_malloc (len + 1);
+  memcpy (copy, data, len);
+  copy[len] = '\0';
+  return cdviz_vrl_bytes_take (copy, len);
 }
 
 CdvizVrlValue *
