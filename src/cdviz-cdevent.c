@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "cdviz-cdevent.h"
+#include "cdviz-cdevent-private.h"
 #include "cdviz-json-private.h"
+#include "cdviz-message.h"
 
 /**
  * cdviz_cdevent_error_quark:
@@ -341,4 +343,63 @@ cdviz_cdevent_parse (const char  *data,
   fill_in (root, default_source, compute_id);
   json_node_seal (root);
   return g_steal_pointer (&root);
+}
+
+/* The metadata's `context.source`, when it is a non-empty string. */
+static const char *
+metadata_source (CdvizMessage *message)
+{
+  JsonObject *metadata = json_node_get_object (cdviz_message_get_metadata (message));
+  JsonNode *context = json_object_get_member (metadata, "context");
+  JsonNode *source;
+
+  if (context == NULL || !JSON_NODE_HOLDS_OBJECT (context))
+    return NULL;
+  source = json_object_get_member (json_node_get_object (context), "source");
+  if (source == NULL || json_node_get_value_type (source) != G_TYPE_STRING ||
+      json_node_get_string (source)[0] == '\0')
+    return NULL;
+  return json_node_get_string (source);
+}
+
+/*
+ * _cdviz_cdevent_normalize_messages:
+ * @messages: (element-type CdvizMessage): the outputs of a source's
+ *   transformers, replaced in place by their normalised copies
+ * @origin: the message the source received; the `context.source` of its
+ *   metadata is the default one of outputs whose metadata has none
+ *
+ * What the pipeline does to the outputs of a raw message (see
+ * cdviz_message_new_raw()), as cdviz-collector turns a source's output into
+ * a CDEvent: each body must be a CDEvent, and gets the missing fields
+ * filled in (see cdviz_cdevent_normalize()), its default source being the
+ * `context.source` the source put in the metadata.
+ *
+ * Returns: %FALSE, with @error set, at the first output that is not a
+ *   CDEvent
+ */
+gboolean
+_cdviz_cdevent_normalize_messages (GPtrArray     *messages,
+                                   CdvizMessage  *origin,
+                                   GError       **error)
+{
+  const char *fallback_source = metadata_source (origin);
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      CdvizMessage *message = g_ptr_array_index (messages, i);
+      const char *source = metadata_source (message);
+      g_autoptr(JsonNode) body = NULL;
+
+      body = cdviz_cdevent_normalize (cdviz_message_get_body (message),
+                                      source ? source : fallback_source, error);
+      if (body == NULL)
+        return FALSE;
+      json_node_seal (body);    /* shared by the new message, not copied */
+      g_ptr_array_index (messages, i) = cdviz_message_new (body,
+                                                           cdviz_message_get_metadata (message),
+                                                           cdviz_message_get_headers (message));
+      g_object_unref (message);
+    }
+  return TRUE;
 }

@@ -216,18 +216,6 @@ _cdviz_config_create_component (CdvizConfig        *self,
   if (!_cdviz_config_get_string (self, path, table, "type", TRUE, &type_name, error))
     return NULL;
 
-  if (kind == CDVIZ_COMPONENT_TRANSFORMER && g_str_equal (type_name, "vrl"))
-    {
-      g_autofree char *full = _cdviz_config_join (path, "type");
-      g_autofree char *where = _cdviz_config_describe (self, full);
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
-                   _("%s: key “%s”: VRL transformers are not supported; rewrite the "
-                     "program as a jq filter (type = \"jq\", filter = '…'), "
-                     "see doc/migrating.md"),
-                   where, full);
-      return NULL;
-    }
-
   type = cdviz_registry_lookup (registry, kind, type_name);
   if (type == G_TYPE_INVALID)
     {

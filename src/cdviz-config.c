@@ -778,3 +778,50 @@ _cdviz_config_get_duration (CdvizConfig  *self,
     }
   return _cdviz_config_node_get_duration (self, path, key, node, 0, maximum_ms, out, error);
 }
+
+/**
+ * cdviz_config_create_transformer:
+ * @self: a #CdvizConfig
+ * @registry: where transformer types are looked up
+ * @name: a `[transformers.NAME]` table, or a built-in type without keys
+ *   (`passthrough`, `log`…)
+ * @error: return location for a #GError
+ *
+ * Creates one transformer from the configuration, as the pipeline does,
+ * for tools that run transformers alone (`cdviz-pipeline transform`).
+ *
+ * Returns: (transfer full): a #CdvizTransformer, or %NULL with @error set
+ */
+GObject *
+cdviz_config_create_transformer (CdvizConfig    *self,
+                                 CdvizRegistry  *registry,
+                                 const char     *name,
+                                 GError        **error)
+{
+  JsonObject *section;
+  JsonNode *table;
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (CDVIZ_IS_CONFIG (self), NULL);
+  if (!_cdviz_config_finish (self, error))
+    return NULL;
+  section = cdviz_config_get_section (self, "transformers");
+  table = section ? json_object_get_member (section, name) : NULL;
+  path = _cdviz_config_join ("transformers", name);
+  if (table == NULL && cdviz_registry_lookup (registry, CDVIZ_COMPONENT_TRANSFORMER, name) != G_TYPE_INVALID)
+    {
+      g_autoptr(JsonObject) builtin = json_object_new ();
+
+      json_object_set_string_member (builtin, "type", name);
+      return _cdviz_config_create_component (self, registry, CDVIZ_COMPONENT_TRANSFORMER,
+                                             path, builtin, NULL, error);
+    }
+  if (table == NULL || !JSON_NODE_HOLDS_OBJECT (table))
+    {
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
+                   _("no transformer named “%s” (define [transformers.%s])"), name, name);
+      return NULL;
+    }
+  return _cdviz_config_create_component (self, registry, CDVIZ_COMPONENT_TRANSFORMER,
+                                         path, json_node_get_object (table), NULL, error);
+}

@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cdviz-version.h"
+#include "cdviz-registry.h"
 
 G_BEGIN_DECLS
 
@@ -75,6 +76,11 @@ JsonObject  *cdviz_config_get_section     (CdvizConfig  *self,
 CDVIZ_AVAILABLE_IN_1_0
 char        *cdviz_config_get_location    (CdvizConfig  *self,
                                            const char   *path);
+CDVIZ_AVAILABLE_IN_1_0
+GObject     *cdviz_config_create_transformer (CdvizConfig   *self,
+                                              CdvizRegistry *registry,
+                                              const char    *name,
+                                              GError       **error);
 CDVIZ_AVAILABLE_IN_1_0
 char        *cdviz_config_to_toml         (CdvizConfig  *self);
 

@@ -26,6 +26,7 @@ struct _CdvizMessage
   JsonNode *metadata;     /* sealed object */
   GHashTable *headers;    /* lower-case name → value */
   GBytes *body_bytes;     /* compact JSON, set once, atomically */
+  gboolean raw;           /* the body is any JSON, not yet a CDEvent */
 };
 
 G_DEFINE_FINAL_TYPE (CdvizMessage, cdviz_message, G_TYPE_OBJECT)
@@ -35,6 +36,7 @@ enum {
   PROP_BODY,
   PROP_METADATA,
   PROP_HEADERS,
+  PROP_RAW,
   N_PROPS
 };
 
@@ -90,6 +92,9 @@ cdviz_message_get_property (GObject    *object,
     case PROP_HEADERS:
       g_value_set_boxed (value, self->headers);
       break;
+    case PROP_RAW:
+      g_value_set_boolean (value, self->raw);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -137,6 +142,9 @@ cdviz_message_set_property (GObject      *object,
                                  g_strdup (v));
         }
       break;
+    case PROP_RAW:
+      self->raw = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -177,6 +185,17 @@ cdviz_message_class_init (CdvizMessageClass *klass)
   properties[PROP_HEADERS] =
     g_param_spec_boxed ("headers", NULL, NULL, G_TYPE_HASH_TABLE,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * CdvizMessage:raw:
+   *
+   * Whether the body is any JSON a source received, not yet a CDEvent: the
+   * pipeline runs the source's transformers on it, then turns each output
+   * into a CDEvent with [func@cdevent_normalize] and rejects the message
+   * when one is not (see [ctor@Message.new_raw]).
+   */
+  properties[PROP_RAW] =
+    g_param_spec_boolean ("raw", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -234,6 +253,54 @@ cdviz_message_new (JsonNode   *body,
                        "headers", headers,
                        NULL);
   return self;
+}
+
+/**
+ * cdviz_message_new_raw:
+ * @body: any JSON value a source received; copied and sealed unless it is
+ *   already sealed
+ * @metadata: (nullable): a JSON object of metadata
+ * @headers: (nullable) (element-type utf8 utf8): headers to keep; names are
+ *   lower-cased
+ *
+ * Creates a message whose body is not (yet) a CDEvent, as cdviz-collector's
+ * sources hand over whatever JSON they receive: the source's transformers
+ * see it as it came, and the pipeline validates and normalises their
+ * outputs as CDEvents (see [property@Message:raw]). A message that does not
+ * become a CDEvent is rejected (%CDVIZ_PIPELINE_ERROR_REJECTED).
+ *
+ * Returns: (transfer full): a new #CdvizMessage
+ */
+CdvizMessage *
+cdviz_message_new_raw (JsonNode   *body,
+                       JsonNode   *metadata,
+                       GHashTable *headers)
+{
+  g_return_val_if_fail (body != NULL, NULL);
+  g_return_val_if_fail (metadata == NULL || JSON_NODE_HOLDS_OBJECT (metadata), NULL);
+
+  return g_object_new (CDVIZ_TYPE_MESSAGE,
+                       "body", body,
+                       "metadata", metadata,
+                       "headers", headers,
+                       "raw", TRUE,
+                       NULL);
+}
+
+/**
+ * cdviz_message_is_raw:
+ * @self: a #CdvizMessage
+ *
+ * Gets [property@Message:raw].
+ *
+ * Returns: %TRUE if the body is still to be validated as a CDEvent after
+ *   the source's transformers
+ */
+gboolean
+cdviz_message_is_raw (CdvizMessage *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), FALSE);
+  return self->raw;
 }
 
 /**

@@ -20,6 +20,12 @@ CdvizMessage *cdviz_message_new            (JsonNode     *body,
                                             JsonNode     *metadata,
                                             GHashTable   *headers);
 CDVIZ_AVAILABLE_IN_1_0
+CdvizMessage *cdviz_message_new_raw        (JsonNode     *body,
+                                            JsonNode     *metadata,
+                                            GHashTable   *headers);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean      cdviz_message_is_raw         (CdvizMessage *self);
+CDVIZ_AVAILABLE_IN_1_0
 CdvizMessage *cdviz_message_new_from_data  (const char   *data,
                                             gssize        length,
                                             GError      **error);

@@ -8,6 +8,10 @@
 
 #define CDVIZ_COMPILATION
 #include "cdviz.h"
+#include "cdviz-transform-command.h"
+#ifdef HAVE_VRL
+#include "cdviz-vrl-cli.h"
+#endif
 
 /* The cdviz-pipeline program: `connect` (the default) runs a pipeline until
  * SIGINT or SIGTERM; `config --check` validates and prints the merged
@@ -183,6 +187,14 @@ main (int   argc,
   textdomain (GETTEXT_PACKAGE);
 #endif
 
+  /* Tools with their own options. */
+  if (argc > 1 && g_str_equal (argv[1], "transform"))
+    return cdviz_transform_command_run (argc - 1, argv + 1);
+#ifdef HAVE_VRL
+  if (argc > 1 && g_str_equal (argv[1], "vrl"))
+    return cdviz_vrl_cli_run (argc - 1, argv + 1);
+#endif
+
   if (argc > 1 && (g_str_equal (argv[1], "connect") || g_str_equal (argv[1], "config")))
     {
       command = argv[1];
@@ -198,7 +210,9 @@ main (int   argc,
       "Commands:\n"
       "  connect            run the pipeline until SIGINT/SIGTERM (the default)\n"
       "  config --check     validate and print the merged configuration\n"
-      "  config --describe  describe every configuration key (Markdown)"));
+      "  config --describe  describe every configuration key (Markdown)\n"
+      "  transform          run files through transformers (see transform --help)\n"
+      "  vrl                run a VRL program on one event (see vrl --help)"));
   g_option_context_set_description (context,
     _("Configuration layers, lowest first: built-in defaults, --config FILE,\n"
       "CDVIZ_COLLECTOR__SECTION__KEY=value environment variables, --set.\n"

@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "cdviz-pipeline-private.h"
+#include "cdviz-cdevent-private.h"
 
 /* The pipeline thread and its two doors: _cdviz_pipeline_post(), the one way
  * into the work queue (from any thread: push, push_async, flush, stop), and
@@ -184,6 +185,25 @@ process (CdvizPipeline *self,
         }
       g_ptr_array_unref (messages);
       messages = g_steal_pointer (&next);
+    }
+
+  /* Any JSON into a source: a raw message becomes CDEvents only here, after
+   * the source's transformers, as in cdviz-collector. */
+  if (cdviz_message_is_raw (item->message))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!_cdviz_cdevent_normalize_messages (messages, item->message, &error))
+        {
+          COUNT (self->counters[COUNTER_REJECTED]);
+          g_debug ("Source %s: not a CDEvent after the transformers: %s",
+                   item->source->name, error->message);
+          notify_owner (self, NOTICE_REJECTED, item->source->name, item->message, error);
+          if (item->task != NULL)
+            g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
+                                     CDVIZ_PIPELINE_ERROR_REJECTED, "%s", error->message);
+          return;
+        }
     }
 
   if (messages->len == 0)

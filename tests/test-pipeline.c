@@ -243,6 +243,39 @@ test_rejection (void)
   (void) push_done;
 }
 
+/* A raw message (any JSON a source received) becomes a CDEvent after the
+ * source's transformers: normalised (its id "0" computed, its source taken
+ * from the metadata), or rejected when it is not one. */
+static void
+test_raw (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline ("[sources.c]\n");
+  g_autoptr(JsonNode) metadata = json_from_string ("{\"context\":{\"source\":\"http://h/?source=c\"}}", NULL);
+  g_autoptr(JsonNode) good = json_from_string ("{\"context\":{\"id\":\"0\",\"type\":\"t\","
+                                               "\"timestamp\":\"2024-01-01T00:00:00Z\"}}", NULL);
+  g_autoptr(JsonNode) bad = json_from_string ("{\"action\":\"opened\"}", NULL);
+  g_autoptr(CdvizMessage) raw_good = cdviz_message_new_raw (good, metadata, NULL);
+  g_autoptr(CdvizMessage) raw_bad = cdviz_message_new_raw (bad, metadata, NULL);
+  g_autoptr(CdvizMessage) plain = cdviz_message_new (good, metadata, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (cdviz_message_is_raw (raw_good));
+  g_assert_false (cdviz_message_is_raw (plain));
+
+  g_assert_true (cdviz_pipeline_push (pipeline, "c", raw_bad, &error));
+  g_assert_true (cdviz_pipeline_push (pipeline, "c", raw_good, &error));
+  g_assert_true (cdviz_pipeline_push (pipeline, "c", plain, &error));
+  g_assert_no_error (error);
+  cdviz_pipeline_flush (pipeline);
+
+  g_mutex_lock (&gate_lock);
+  g_assert_cmpuint (collected->len, ==, 2);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (collected, 0), "bafkrei"));
+  /* a message that is not raw goes through as it is */
+  g_assert_cmpstr (g_ptr_array_index (collected, 1), ==, "0");
+  g_mutex_unlock (&gate_lock);
+}
+
 static void
 test_queue_full (void)
 {
@@ -754,6 +787,7 @@ main (int   argc,
   g_test_add_func ("/pipeline/order", test_order);
   g_test_add_func ("/pipeline/chain", test_chain);
   g_test_add_func ("/pipeline/rejection", test_rejection);
+  g_test_add_func ("/pipeline/raw", test_raw);
   g_test_add_func ("/pipeline/queue-full", test_queue_full);
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
   g_test_add_func ("/pipeline/signal", test_signal);

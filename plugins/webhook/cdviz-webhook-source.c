@@ -19,8 +19,8 @@
  *
  * - 201, empty body: the pipeline accepted the event (it went through the
  *   source's transformers);
- * - 400: the body is not JSON, not a CDEvent, or its `context.id` holds CR,
- *   LF or NUL (JSON error body with the reason);
+ * - 400: the body is not JSON (one RFC 8259 value, without NUL characters;
+ *   JSON error body with the reason);
  * - 401 / 403: a header rule failed (text/plain, the validator's message).
  *   Everything but the MAC of a `signature` rule (including a signature's
  *   timestamp) is checked once the headers are read, and a failure there
@@ -29,14 +29,19 @@
  * - 405 with `Allow: POST`; 413 when the body is larger than
  *   `max_body_size` (refused from `Content-Length` before the body is
  *   stored);
- * - 422: a transformer rejected the event (its message);
+ * - 422: a transformer rejected the event (its message), or an output of
+ *   the source's transformers is not a CDEvent (it lacks `context.type`, its
+ *   `context.id` holds CR or LF…): the body may be any JSON, as in
+ *   cdviz-collector; what the transformers make of it must be a CDEvent;
  * - 503 with `Retry-After: 1` when the pipeline queue is full; 503 while the
  *   pipeline is stopping.
  *
  * Each message gets the metadata `{"context": {"source": S}}` where S is the
  * default `context.source`, `http://HOST:PORT/?source=NAME` (NAME being the
- * source's name in the configuration), as cdviz-collector injects; S also
- * fills a missing `context.source` (see [func@cdevent_normalize]).
+ * source's name in the configuration), as cdviz-collector injects; S (or the
+ * `context.source` of an output's metadata) also fills a missing
+ * `context.source` when the outputs are normalised (see
+ * [func@cdevent_normalize]).
  */
 
 #define DEFAULT_MAX_BODY_SIZE (1024 * 1024)
@@ -359,7 +364,7 @@ handler (SoupServer        *server,
 {
   CdvizWebhookSource *self = user_data;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonNode) normalized = NULL;
+  g_autoptr(CdvizMessage) parsed = NULL;
   g_autoptr(JsonNode) metadata = NULL;
   g_autoptr(JsonObject) metadata_context = NULL;
   g_autoptr(JsonObject) metadata_object = NULL;
@@ -397,10 +402,15 @@ handler (SoupServer        *server,
            check_headers (self, msg, body, CHECK_ALL) != SOUP_STATUS_OK)
     return;
 
-  normalized = cdviz_cdevent_parse (data, (gssize) length, get_default_source (self), &error);
-  if (normalized == NULL)
+  /* Any JSON: the pipeline validates the event as a CDEvent after the
+   * source's transformers (a raw message), so that they can turn a GitHub
+   * or Argo CD payload into one. */
+  parsed = cdviz_message_new_from_data (data, (gssize) length, &error);
+  if (parsed == NULL)
     {
-      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+      g_autofree char *reason = g_strdup_printf (_("invalid JSON: %s"), error->message);
+
+      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, reason);
       return;
     }
 
@@ -418,7 +428,7 @@ handler (SoupServer        *server,
                                     keep_header, &keep);
     }
 
-  message = cdviz_message_new (normalized, metadata, kept);
+  message = cdviz_message_new_raw (cdviz_message_get_body (parsed), metadata, kept);
 
   request = g_new0 (PendingRequest, 1);
   request->source = g_object_ref (self);

@@ -110,10 +110,9 @@ class CliTest(unittest.TestCase):
                          "(define [transformers.nope])")
 
     def test_error_vrl(self):
-        self.check_error('[transformers.t]\ntype = "vrl"\ntemplate = "[.]"\n',
-                         "2: key “transformers.t.type”: VRL transformers are not supported; "
-                         "rewrite the program as a jq filter (type = \"jq\", filter = '…'), "
-                         "see doc/migrating.md")
+        self.check_error('[transformers.t]\ntype = "vrl"\ntemplate = """\n.a = 1\nfoo(.b)\n"""\n',
+                         "1: key “template”: the VRL program does not compile: template:2:1: "
+                         "error[E105]: call to undefined function “foo”")
 
     def test_error_parse(self):
         path = write(self.tmp.name, "bad.toml", '[http]\nport = = 1\n')

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "cdviz-message.h"
+
+G_BEGIN_DECLS
+
+gboolean _cdviz_cdevent_normalize_messages (GPtrArray     *messages,
+                                            CdvizMessage  *origin,
+                                            GError       **error);
+
+G_END_DECLS
