@@ -235,6 +235,40 @@ type = "quiet"
         self.addCleanup(pipeline.stop)
         self.assertTrue(pipeline.props.running)
 
+    def test_false_without_an_error_is_never_silent(self):
+        class Refuses(GObject.Object, Cdviz.Sink, Cdviz.Source):
+            __gtype_name__ = "PyApiRefuses"
+
+            def do_start_sink(self, pipeline):
+                return False
+
+            def do_send_message(self, message):
+                return False
+
+            def do_start_source(self, pipeline):
+                return False
+
+            def do_stop_source(self):
+                pass
+
+        for kind, table in ((Cdviz.ComponentKind.SINK, '[sinks.no]\ntype = "refuses"'),
+                            (Cdviz.ComponentKind.SOURCE,
+                             '[sources.no]\nextractor = { type = "refuses" }')):
+            with self.subTest(kind=kind):
+                reg = registry()
+                reg.register_type(kind, "refuses", Refuses.__gtype__)
+                pipeline = Cdviz.Pipeline.new(config("http.port = 0\n" + table + "\n"), reg)
+                with self.assertRaises(GLib.Error) as cm:
+                    pipeline.start()
+                self.assertIn("PyApiRefuses failed to start without giving a reason",
+                              cm.exception.message)
+                self.assertFalse(pipeline.props.running)
+
+        sink = Refuses()
+        with self.assertRaises(GLib.Error) as cm:
+            sink.send_message(event("lost"))
+        self.assertEqual(cm.exception.message, "sink PyApiRefuses failed without giving a reason")
+
     def test_a_source_that_raises_in_start_says_why(self):
         pipeline = Cdviz.Pipeline.new(config("""
 http.port = 0
