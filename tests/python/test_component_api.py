@@ -51,6 +51,19 @@ class Keeper(GObject.Object, Cdviz.Sink):
         self.ids.append(message.get_id())
 
 
+class Timed(GObject.Object, Cdviz.Sink):
+    """Declares durations the way doc/python.md says."""
+    __gtype_name__ = "PyApiTimed"
+
+    timeout = GObject.Property(type=GObject.TYPE_UINT64, default=30000,
+                               minimum=100, maximum=3600000,
+                               flags=GObject.ParamFlags.READWRITE | Cdviz.PARAM_DURATION)
+    retries = GObject.Property(type=GObject.TYPE_UINT64, default=3)   # not a duration
+
+    def do_send_message(self, message):
+        return True
+
+
 class Broken(GObject.Object, Cdviz.Source):
     __gtype_name__ = "PyApiBroken"
 
@@ -65,6 +78,7 @@ def registry():
     reg = Cdviz.Registry.new()
     reg.register_type(Cdviz.ComponentKind.TRANSFORMER, "picky", Picky.__gtype__)
     reg.register_type(Cdviz.ComponentKind.SINK, "keeper", Keeper.__gtype__)
+    reg.register_type(Cdviz.ComponentKind.SINK, "timed", Timed.__gtype__)
     reg.register_type(Cdviz.ComponentKind.SOURCE, "broken", Broken.__gtype__)
     return reg
 
@@ -326,6 +340,43 @@ type = "keeper"
         self.assertEqual(self.post("glib-1"), (422, "not for us"))
         self.pipeline.flush()
         self.assertEqual(self.pipeline.get_sink("keep").ids, ["keep-1"])
+
+
+class DurationTest(unittest.TestCase):
+    def build(self, line):
+        return Cdviz.Pipeline.new(config('[sinks.t]\ntype = "timed"\n' + line + "\n",
+                                         "timed.toml"), registry())
+
+    def test_duration_keys(self):
+        for line, ms in (('timeout = "30s"', 30000), ('timeout = "500ms"', 500),
+                         ("timeout = 45", 45000), ('timeout = "1m30s"', 90000), ("", 30000)):
+            with self.subTest(line=line):
+                self.assertEqual(self.build(line).get_sink("t").props.timeout, ms)
+        self.assertEqual(self.build("retries = 5").get_sink("t").props.retries, 5)
+
+    def test_bad_durations_name_the_key(self):
+        for line, expected in (('timeout = "soon"', "a duration"),
+                               ('timeout = "2h"', "out of range"),
+                               ('timeout = "10ms"', "out of range")):
+            with self.subTest(line=line):
+                with self.assertRaises(GLib.Error) as cm:
+                    self.build(line)
+                self.assertTrue(cm.exception.matches(Cdviz.ConfigError,
+                                                     Cdviz.ConfigError.INVALID_VALUE))
+                self.assertIn("timed.toml:3", cm.exception.message)
+                self.assertIn("sinks.t.timeout", cm.exception.message)
+                self.assertIn(expected, cm.exception.message)
+
+    def test_the_flag_needs_a_uint64_property(self):
+        with self.assertRaises(TypeError) as cm:
+            class NotUint64(GObject.Object, Cdviz.Sink):
+                timeout = GObject.Property(type=int, default=3,
+                                           flags=GObject.ParamFlags.READWRITE | Cdviz.PARAM_DURATION)
+
+                def do_send_message(self, message):
+                    return True
+        self.assertIn("timeout", str(cm.exception))
+        self.assertIn("TYPE_UINT64", str(cm.exception))
 
 
 if __name__ == "__main__":

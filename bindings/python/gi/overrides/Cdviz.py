@@ -24,6 +24,10 @@ What it adds:
   ``GLib.Error`` passes unchanged, with its own domain and code. The
   traceback goes to the ``logging`` logger ``cdviz`` at DEBUG level.
 
+- A component's ``GObject.Property`` with ``Cdviz.PARAM_DURATION`` in its
+  flags must be a ``GObject.TYPE_UINT64``: a ``TypeError`` says so when the
+  class is defined.
+
 - A running pipeline holds itself alive until ``stop()`` (so that dropping
   the last reference never joins a thread from the wrong one). A program
   that ends without ``stop()`` would then leave the pipeline thread calling
@@ -42,7 +46,7 @@ from ..overrides import override
 
 Cdviz = get_introspection_module("Cdviz")
 from gi.repository import GLib  # noqa: E402 - the overridden GLib, whose Error is raised
-from gi.repository import Gio  # noqa: E402
+from gi.repository import Gio, GObject  # noqa: E402
 
 __all__ = []
 _log = logging.getLogger("cdviz")
@@ -98,9 +102,22 @@ def _wrap_boolean(do_method):
     return method
 
 
+def _check_durations(cls):
+    """Cdviz.PARAM_DURATION only means something on a guint64 property: say
+    so when the class is defined, not when a "30s" is refused as "not an
+    integer"."""
+    for name, value in cls.__dict__.items():
+        if (isinstance(value, GObject.Property) and int(value.flags) & Cdviz.PARAM_DURATION
+                and value.type != GObject.TYPE_UINT64):
+            raise TypeError("%s.%s: a Cdviz.PARAM_DURATION property must be of type "
+                            "GObject.TYPE_UINT64 (milliseconds)" % (cls.__name__, name))
+
+
 def _wrap_vfuncs(cls, wrappers):
     """Wraps the do_* methods @cls defines itself, before PyGObject's
-    metaclass hooks them up (__init_subclass__ runs first)."""
+    metaclass hooks them up (__init_subclass__ runs first); checks its
+    duration properties."""
+    _check_durations(cls)
     for name, wrap in wrappers.items():
         method = cls.__dict__.get(name)
         if callable(method) and not getattr(method, "_cdviz_wrapped", False):
