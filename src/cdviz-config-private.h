@@ -90,7 +90,8 @@ void      _cdviz_config_prefix_error   (CdvizConfig        *self,
                                         const char         *path,
                                         GError            **error);
 
-/* Whether @pspec was made by cdviz_param_spec_duration(). */
+/* Whether @pspec is a guint64 with CDVIZ_PARAM_DURATION (as
+ * cdviz_param_spec_duration() makes them). */
 gboolean  _cdviz_param_spec_is_duration (GParamSpec        *pspec);
 
 /* @path (may be NULL or empty) and @key joined as cdviz_config_path_append()

@@ -92,6 +92,28 @@ G_END_DECLS
 
 G_BEGIN_DECLS
 
+/**
+ * CDVIZ_PARAM_DURATION:
+ *
+ * A #GParamFlags bit (the first one GLib leaves to libraries, as
+ * GStreamer's `GST_PARAM_CONTROLLABLE` is) that marks a #guint64 property
+ * as a duration in milliseconds: the configuration loader then also fills
+ * it from a duration string (`"30s"`, `"500ms"`, see cdviz_parse_duration())
+ * or an integer number of seconds, and `config --describe` shows it as a
+ * duration. cdviz_param_spec_duration() sets it; a property declared in a
+ * language binding sets it in its flags, e.g. in Python:
+ *
+ * ```python
+ * timeout = GObject.Property(type=GObject.TYPE_UINT64, default=30000,
+ *                            flags=GObject.ParamFlags.READWRITE | Cdviz.PARAM_DURATION)
+ * ```
+ *
+ * On a property of another type it has no effect.
+ */
+/* The literal shift, not G_PARAM_USER_SHIFT: g-ir-scanner would not
+ * resolve it (cdviz-duration.c checks that they agree). */
+#define CDVIZ_PARAM_DURATION (1 << 8)
+
 CDVIZ_AVAILABLE_IN_1_0
 GParamSpec  *cdviz_param_spec_duration    (const char   *name,
                                            const char   *nick,

@@ -8,8 +8,6 @@
 #include "cdviz-config.h"
 #include "cdviz-config-private.h"
 
-#define DURATION_QUARK_NAME "cdviz-duration"
-
 /**
  * cdviz_parse_duration:
  * @text: a duration such as `30s`, `500ms`, `1m30s`, `2h` or `45` (seconds)
@@ -84,7 +82,8 @@ cdviz_parse_duration (const char *text,
  *
  * Creates a #guint64 property holding milliseconds that the configuration
  * loader also fills from a duration string (`"30s"`, see
- * cdviz_parse_duration()) or an integer number of seconds.
+ * cdviz_parse_duration()) or an integer number of seconds: a
+ * g_param_spec_uint64() with %CDVIZ_PARAM_DURATION in its flags.
  *
  * Returns: (transfer floating): a new #GParamSpec
  */
@@ -97,16 +96,14 @@ cdviz_param_spec_duration (const char  *name,
                            guint64      default_ms,
                            GParamFlags  flags)
 {
-  GParamSpec *pspec = g_param_spec_uint64 (name, nick, blurb, minimum_ms, maximum_ms,
-                                           default_ms, flags);
-
-  g_param_spec_set_qdata (pspec, g_quark_from_static_string (DURATION_QUARK_NAME),
-                          GINT_TO_POINTER (1));
-  return pspec;
+  return g_param_spec_uint64 (name, nick, blurb, minimum_ms, maximum_ms, default_ms,
+                              flags | CDVIZ_PARAM_DURATION);
 }
+
+G_STATIC_ASSERT (CDVIZ_PARAM_DURATION == 1 << G_PARAM_USER_SHIFT);
 
 gboolean
 _cdviz_param_spec_is_duration (GParamSpec *pspec)
 {
-  return g_param_spec_get_qdata (pspec, g_quark_from_static_string (DURATION_QUARK_NAME)) != NULL;
+  return (pspec->flags & CDVIZ_PARAM_DURATION) != 0 && G_IS_PARAM_SPEC_UINT64 (pspec);
 }

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+
 #include "cdviz-sink.h"
 
 /**
@@ -25,7 +28,8 @@ cdviz_sink_default_init (CdvizSinkInterface *iface)
  * @pipeline: the pipeline @self belongs to
  * @error: return location for a #GError
  *
- * Prepares @self for delivery.
+ * Prepares @self for delivery. An implementation that fails without setting
+ * @error gets a generic one, so that a failure is never silent.
  *
  * Returns: %TRUE on success
  */
@@ -35,6 +39,7 @@ cdviz_sink_start_sink (CdvizSink      *self,
                        GError        **error)
 {
   CdvizSinkInterface *iface;
+  g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (CDVIZ_IS_SINK (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -42,7 +47,15 @@ cdviz_sink_start_sink (CdvizSink      *self,
   iface = CDVIZ_SINK_GET_IFACE (self);
   if (iface->start_sink == NULL)
     return TRUE;
-  return iface->start_sink (self, pipeline, error);
+  if (iface->start_sink (self, pipeline, &local_error))
+    return TRUE;
+  /* FALSE without an error (a binding's False) must not fail silently. */
+  if (local_error == NULL)
+    g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 _("sink %s failed to start without giving a reason"),
+                 G_OBJECT_TYPE_NAME (self));
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 /**
@@ -52,7 +65,8 @@ cdviz_sink_start_sink (CdvizSink      *self,
  * @error: return location for a #GError
  *
  * Delivers @message. A failure is logged and counted by the pipeline; it
- * does not stop delivery to other sinks.
+ * does not stop delivery to other sinks. An implementation that fails
+ * without setting @error gets a generic one.
  *
  * Returns: %TRUE on success
  */
@@ -62,6 +76,7 @@ cdviz_sink_send_message (CdvizSink     *self,
                          GError       **error)
 {
   CdvizSinkInterface *iface;
+  g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (CDVIZ_IS_SINK (self), FALSE);
   g_return_val_if_fail (CDVIZ_IS_MESSAGE (message), FALSE);
@@ -69,7 +84,13 @@ cdviz_sink_send_message (CdvizSink     *self,
 
   iface = CDVIZ_SINK_GET_IFACE (self);
   g_return_val_if_fail (iface->send_message != NULL, FALSE);
-  return iface->send_message (self, message, error);
+  if (iface->send_message (self, message, &local_error))
+    return TRUE;
+  if (local_error == NULL)
+    g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 _("sink %s failed without giving a reason"), G_OBJECT_TYPE_NAME (self));
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 /**

@@ -28,9 +28,11 @@ G_DECLARE_INTERFACE (CdvizSink, cdviz_sink, CDVIZ, SINK, GObject)
  *
  * The interface of sinks.
  *
- * Python classes implement `do_send_message (self, message)` (returning
- * %TRUE, or raising [struct@GLib.Error]) and, optionally, `do_start_sink` and
- * `do_stop_sink`. PyGObject takes the GIL for each call.
+ * Python classes implement `do_send_message (self, message)` and,
+ * optionally, `do_start_sink` and `do_stop_sink`. With the `Cdviz`
+ * PyGObject overrides, `do_send_message` and `do_start_sink` succeed unless
+ * they raise (returning `None` is success), and an exception's type and text
+ * become the error's message. PyGObject takes the GIL for each call.
  */
 struct _CdvizSinkInterface
 {

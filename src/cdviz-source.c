@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+
 #include "cdviz-source.h"
 
 /**
@@ -25,7 +28,8 @@ cdviz_source_default_init (CdvizSourceInterface *iface)
  * @error: return location for a #GError
  *
  * Starts @self. Implementations keep a reference to @pipeline until
- * [method@Source.stop_source].
+ * [method@Source.stop_source]. An implementation that fails without setting
+ * @error gets a generic one, so that a failure is never silent.
  *
  * Returns: %TRUE on success
  */
@@ -35,6 +39,7 @@ cdviz_source_start_source (CdvizSource    *self,
                            GError        **error)
 {
   CdvizSourceInterface *iface;
+  g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (CDVIZ_IS_SOURCE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -42,7 +47,15 @@ cdviz_source_start_source (CdvizSource    *self,
   iface = CDVIZ_SOURCE_GET_IFACE (self);
   if (iface->start_source == NULL)
     return TRUE;
-  return iface->start_source (self, pipeline, error);
+  if (iface->start_source (self, pipeline, &local_error))
+    return TRUE;
+  /* FALSE without an error (a binding's False) must not fail silently. */
+  if (local_error == NULL)
+    g_set_error (&local_error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 _("source %s failed to start without giving a reason"),
+                 G_OBJECT_TYPE_NAME (self));
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 /**

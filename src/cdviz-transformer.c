@@ -62,8 +62,9 @@ cdviz_transformer_transform (CdvizTransformer  *self,
   result = iface->transform (self, message, &local_error);
   if (result == NULL)
     {
-      /* A Python exception other than GLib.Error arrives here as NULL
-       * without an error (PyGObject prints the traceback). */
+      /* A binding that returns NULL without an error: PyGObject does for
+       * a Python None or exception without the Cdviz overrides (which
+       * turn them into an empty array and a GError). */
       if (local_error == NULL)
         {
           g_warning ("%s returned no messages and no error",

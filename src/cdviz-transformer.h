@@ -30,8 +30,10 @@ G_DECLARE_INTERFACE (CdvizTransformer, cdviz_transformer, CDVIZ, TRANSFORMER, GO
  * none (what PyGObject returns): cdviz_transformer_transform() sets it.
  *
  * Python classes implement it as `do_transform (self, message)` returning a
- * list of [class@Message]s; raising [struct@GLib.Error] rejects the message.
- * PyGObject takes the GIL for the call.
+ * list of [class@Message]s (`None` drops the message); an exception rejects
+ * it, a [struct@GLib.Error] with its own domain and code, any other with
+ * its type and text as the message (the `Cdviz` PyGObject overrides do
+ * this). PyGObject takes the GIL for the call.
  */
 struct _CdvizTransformerInterface
 {

@@ -14,6 +14,20 @@ What it adds:
   domain's quark; ``Cdviz.Config.error_quark()`` (and the other classes')
   still works.
 
+- Python components follow Python's habits: a transformer's
+  ``do_transform`` may return ``None`` (the event is dropped, as with
+  ``[]``) or one ``Cdviz.Message``; ``do_send_message``, ``do_start_sink``
+  and ``do_start_source`` may return ``None`` (success). Any exception they
+  raise becomes the ``GLib.Error`` the pipeline reports:
+  ``"ValueError: text"`` (``Gio.IOErrorEnum.FAILED``), where PyGObject
+  would print a traceback and leave the pipeline without a reason. A
+  ``GLib.Error`` passes unchanged, with its own domain and code. The
+  traceback goes to the ``logging`` logger ``cdviz`` at DEBUG level.
+
+- A component's ``GObject.Property`` with ``Cdviz.PARAM_DURATION`` in its
+  flags must be a ``GObject.TYPE_UINT64``: a ``TypeError`` says so when the
+  class is defined.
+
 - A running pipeline holds itself alive until ``stop()`` (so that dropping
   the last reference never joins a thread from the wrong one). A program
   that ends without ``stop()`` would then leave the pipeline thread calling
@@ -21,16 +35,119 @@ What it adds:
   stops every pipeline still running first.
 """
 import atexit
+import functools
+import logging
 import re
 import threading
+import traceback
 
 from ..module import get_introspection_module
 from ..overrides import override
 
 Cdviz = get_introspection_module("Cdviz")
 from gi.repository import GLib  # noqa: E402 - the overridden GLib, whose Error is raised
+from gi.repository import Gio, GObject  # noqa: E402
 
 __all__ = []
+_log = logging.getLogger("cdviz")
+
+
+# --- Python components ------------------------------------------------------
+#
+# The wrappers run inside PyGObject's vfunc closures, on whichever thread
+# calls the component (the pipeline thread for do_transform and
+# do_send_message), with the GIL held; they keep no state of their own.
+
+def _as_glib_error(component, exc):
+    """The GLib.Error a component's exception becomes: its type and text,
+    as the last line of a traceback shows them."""
+    if isinstance(exc, GLib.Error):
+        return exc
+    _log.debug("%s raised", type(component).__name__,
+               exc_info=(type(exc), exc, exc.__traceback__))
+    text = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return GLib.Error(text, GLib.quark_to_string(Gio.io_error_quark()),
+                      Gio.IOErrorEnum.FAILED)
+
+
+def _wrap_transform(do_transform):
+    @functools.wraps(do_transform)
+    def transform(self, message):
+        try:
+            out = do_transform(self, message)
+            if out is None:
+                return []
+            if isinstance(out, Cdviz.Message):
+                return [out]
+            out = list(out)
+            for item in out:
+                if not isinstance(item, Cdviz.Message):
+                    raise TypeError("do_transform() must return a list of Cdviz.Message, "
+                                    "not one holding %s" % type(item).__name__)
+            return out
+        except Exception as exc:  # noqa: BLE001 - every error becomes a GLib.Error
+            raise _as_glib_error(self, exc) from None
+    return transform
+
+
+def _wrap_boolean(do_method):
+    """For vfuncs returning gboolean: None means success."""
+    @functools.wraps(do_method)
+    def method(self, *args):
+        try:
+            result = do_method(self, *args)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a GLib.Error
+            raise _as_glib_error(self, exc) from None
+        return True if result is None else result
+    return method
+
+
+def _check_durations(cls):
+    """Cdviz.PARAM_DURATION only means something on a guint64 property: say
+    so when the class is defined, not when a "30s" is refused as "not an
+    integer"."""
+    for name, value in cls.__dict__.items():
+        if (isinstance(value, GObject.Property) and int(value.flags) & Cdviz.PARAM_DURATION
+                and value.type != GObject.TYPE_UINT64):
+            raise TypeError("%s.%s: a Cdviz.PARAM_DURATION property must be of type "
+                            "GObject.TYPE_UINT64 (milliseconds)" % (cls.__name__, name))
+
+
+def _wrap_vfuncs(cls, wrappers):
+    """Wraps the do_* methods @cls defines itself, before PyGObject's
+    metaclass hooks them up (__init_subclass__ runs first); checks its
+    duration properties."""
+    _check_durations(cls)
+    for name, wrap in wrappers.items():
+        method = cls.__dict__.get(name)
+        if callable(method) and not getattr(method, "_cdviz_wrapped", False):
+            wrapped = wrap(method)
+            wrapped._cdviz_wrapped = True
+            setattr(cls, name, wrapped)
+
+
+class Transformer(Cdviz.Transformer):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _wrap_vfuncs(cls, {"do_transform": _wrap_transform})
+
+
+class Sink(Cdviz.Sink):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _wrap_vfuncs(cls, {"do_start_sink": _wrap_boolean, "do_send_message": _wrap_boolean})
+
+
+class Source(Cdviz.Source):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _wrap_vfuncs(cls, {"do_start_source": _wrap_boolean})
+
+
+Transformer = override(Transformer)
+Sink = override(Sink)
+Source = override(Source)
+__all__ += ["Transformer", "Sink", "Source"]
 
 # Pipelines started from Python and not stopped yet. Strong references: a
 # running pipeline keeps itself alive in C anyway, and the Python wrapper of
