@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "cdviz-pipeline-private.h"
+#include "cdviz-metrics.h"
 #include "cdviz-config-private.h"
 
 /**
@@ -506,10 +507,10 @@ pipeline_metrics (GString  *out,
     {
       SinkEntry *entry = g_ptr_array_index (self->sinks, i);
 
-      g_string_append_printf (out, "cdviz_sink_messages_total{sink=\"%s\",outcome=\"sent\"} %" G_GUINT64_FORMAT "\n",
-                              entry->name, COUNTER (entry->sent));
-      g_string_append_printf (out, "cdviz_sink_messages_total{sink=\"%s\",outcome=\"failed\"} %" G_GUINT64_FORMAT "\n",
-                              entry->name, COUNTER (entry->failed));
+      cdviz_metrics_append_sample (out, "cdviz_sink_messages_total", COUNTER (entry->sent),
+                                   "sink", entry->name, "outcome", "sent", NULL);
+      cdviz_metrics_append_sample (out, "cdviz_sink_messages_total", COUNTER (entry->failed),
+                                   "sink", entry->name, "outcome", "failed", NULL);
     }
 }
 

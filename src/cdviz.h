@@ -13,6 +13,7 @@
 #include "cdviz-plugin.h"
 #include "cdviz-config.h"
 #include "cdviz-http-server.h"
+#include "cdviz-metrics.h"
 #include "cdviz-header-validator.h"
 #include "cdviz-pipeline.h"
 #include "cdviz-cdevent.h"

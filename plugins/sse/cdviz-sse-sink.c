@@ -68,24 +68,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (CdvizSseSink, cdviz_sse_sink, G_TYPE_OBJECT,
 /* --- metrics -------------------------------------------------------------- */
 
 static void
-append_label_value (GString    *out,
-                    const char *value)
-{
-  for (const char *p = value; *p; p++)
-    {
-      if (*p == '\\' || *p == '"')
-        {
-          g_string_append_c (out, '\\');
-          g_string_append_c (out, *p);
-        }
-      else if (*p == '\n')
-        g_string_append (out, "\\n");
-      else
-        g_string_append_c (out, *p);
-    }
-}
-
-static void
 append_sample (GString      *out,
                const char   *family,
                CdvizSseSink *sink,
@@ -93,13 +75,13 @@ append_sample (GString      *out,
                guint64       value)
 {
   g_string_append_printf (out, "%s{sink=\"", family);
-  append_label_value (out, sink->name);
+  cdviz_metrics_append_label_value (out, sink->name);
   g_string_append (out, "\",id=\"");
-  append_label_value (out, sink->id);
+  cdviz_metrics_append_label_value (out, sink->id);
   if (reason != NULL)
     {
       g_string_append (out, "\",reason=\"");
-      append_label_value (out, reason);
+      cdviz_metrics_append_label_value (out, reason);
     }
   g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n", value);
 }

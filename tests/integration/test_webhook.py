@@ -693,3 +693,36 @@ type = "debug"
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn("“/a~2b” is neither a JSON pointer", r.stderr)
+
+
+class MetricsEscaping(unittest.TestCase):
+    """A component name with a quote, a backslash and a line feed cannot
+    break /metrics: every label value is escaped (Prometheus text format)."""
+    CONFIG = r'''
+[sources.in]
+extractor = { type = "webhook", id = "in" }
+
+[sinks.'we"ird\name']
+type = "debug"
+
+[sinks."line\nfeed"]
+type = "sse"
+id = "lf"
+'''
+
+    def test_label_values_escaped(self):
+        with Pipeline(self.CONFIG) as p:
+            status, _, body = p.request("GET", "/metrics")
+            self.assertEqual(status, 200)
+            text = body.decode()
+            self.assertIn('cdviz_sink_messages_total{sink="we\\"ird\\\\name",outcome="sent"} 0', text)
+            self.assertIn('cdviz_sink_messages_total{sink="line\\nfeed",outcome="sent"} 0', text)
+            self.assertIn('cdviz_sse_clients{sink="line\\nfeed",id="lf"} 0', text)
+            # Every line is a comment or one well-formed sample.
+            sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*'
+                                r'(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"'
+                                r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*")*\})?'
+                                r' [0-9.e+-]+$')
+            for line in text.splitlines():
+                if line and not line.startswith("#"):
+                    self.assertRegex(line, sample)
