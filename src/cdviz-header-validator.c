@@ -159,8 +159,9 @@ cdviz_header_validator_init (CdvizHeaderValidator *self)
  * Rules keep the order of @rules' members. Everything that can be checked
  * ahead is checked here: unknown rule types and fields, fields of the wrong
  * type, missing fields, regular expressions (compiled once, here), token
- * encodings, and empty `secret` values. A %NULL or empty @rules gives a
- * validator that accepts every request.
+ * encodings, and empty `secret` values. A %NULL or empty @rules (an empty
+ * table, or the empty array `[]`) gives a validator that accepts every
+ * request.
  *
  * Returns: (transfer full): a new validator, or %NULL with @error set
  *   (in the %CDVIZ_HEADER_VALIDATOR_ERROR domain)
@@ -176,7 +177,9 @@ cdviz_header_validator_new (JsonNode  *rules,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   self = g_object_new (CDVIZ_TYPE_HEADER_VALIDATOR, NULL);
-  if (rules == NULL || JSON_NODE_HOLDS_NULL (rules))
+  /* `headers = []`, cdviz-collector's documented empty value, is no rules. */
+  if (rules == NULL || JSON_NODE_HOLDS_NULL (rules) ||
+      (JSON_NODE_HOLDS_ARRAY (rules) && json_array_get_length (json_node_get_array (rules)) == 0))
     return g_steal_pointer (&self);
 
   if (!JSON_NODE_HOLDS_OBJECT (rules))

@@ -27,6 +27,9 @@ _cdviz_http_route_free (gpointer data)
   if (route->early_destroy != NULL)
     route->early_destroy (route->early_user_data);
   g_clear_object (&route->validator);
+  g_strfreev (route->methods);
+  g_free (route->allow);
+  g_free (route->closed_reason);
   g_free (route->owner);
   g_free (route);
 }
@@ -148,6 +151,54 @@ respond_rejected (SoupServerMessage *msg,
                                     text, strlen (text));
 }
 
+/* "only POST is allowed here", "only GET, HEAD and OPTIONS are allowed here" */
+static char *
+allowed_detail (char **methods)
+{
+  guint n = g_strv_length (methods);
+  GString *out = g_string_new ("only ");
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (i > 0)
+        g_string_append (out, i == n - 1 ? " and " : ", ");
+      g_string_append (out, methods[i]);
+    }
+  g_string_append (out, n == 1 ? " is allowed here" : " are allowed here");
+  return g_string_free (out, FALSE);
+}
+
+/* What the server answers for the route itself: 405 for a method it does
+ * not serve, 503 while it is closed. Returns whether it answered. */
+static gboolean
+refuse_by_route (Route             *route,
+                 SoupServerMessage *msg)
+{
+  const char *method = soup_server_message_get_method (msg);
+
+  if (soup_server_message_get_status (msg) != 0)
+    return FALSE;
+  if (route->methods != NULL && !g_strv_contains ((const char * const *) route->methods, method))
+    {
+      g_autofree char *detail = allowed_detail (route->methods);
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Allow", route->allow);
+      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, detail);
+      return TRUE;
+    }
+  if (g_atomic_int_get (&route->closed))
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Retry-After", "1");
+      cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                                route->closed_reason != NULL ? route->closed_reason
+                                                             : "shutting down");
+      return TRUE;
+    }
+  return FALSE;
+}
+
 /* Once the headers are in: every rule that needs no body. */
 static void
 check_route_head (Route             *route,
@@ -198,7 +249,11 @@ _cdviz_http_server_callback (SoupServer        *server,
 
   if (route != NULL)
     {
+      /* Closed meanwhile (the body took a while): answered here. */
+      if (refuse_by_route (route, msg))
+        return;
       if (route->validator != NULL && cdviz_header_validator_needs_body (route->validator) &&
+          soup_server_message_get_method (msg) != SOUP_METHOD_OPTIONS &&
           !check_route_body (route, msg))
         return;
       route->callback (server, msg, path, query, route->user_data);
@@ -332,7 +387,10 @@ _cdviz_http_early_callback (SoupServer        *server,
     }
 
   route = g_hash_table_lookup (self->routes, path);
+  if (route != NULL)
+    refuse_by_route (route, msg);
   if (route != NULL && route->validator != NULL &&
+      soup_server_message_get_status (msg) == 0 &&
       soup_server_message_get_method (msg) != SOUP_METHOD_OPTIONS)
     check_route_head (route, msg);
   if (route != NULL && route->early_callback != NULL &&
@@ -545,6 +603,112 @@ cdviz_http_server_get_rejected (CdvizHttpServer *self,
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), 0);
   route = g_hash_table_lookup (self->routes, path);
   return route != NULL ? COUNTER_GET (route->rejected) : 0;
+}
+
+/**
+ * cdviz_http_server_set_methods:
+ * @self: a #CdvizHttpServer
+ * @path: a path added with [method@HttpServer.add_handler]
+ * @methods: (array zero-terminated=1): the methods the route serves
+ *   (`"GET"`, `"HEAD"`, `"POST"`…)
+ *
+ * Restricts the route @path to @methods: the server answers any other
+ * method 405 with an `Allow` header, before header rules run and without
+ * reading a body. Call before the server starts.
+ */
+void
+cdviz_http_server_set_methods (CdvizHttpServer    *self,
+                               const char         *path,
+                               const char * const *methods)
+{
+  Route *route;
+
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (methods != NULL && methods[0] != NULL);
+  g_return_if_fail (!self->started);
+
+  route = g_hash_table_lookup (self->routes, path);
+  g_return_if_fail (route != NULL);
+  g_strfreev (route->methods);
+  route->methods = g_new0 (char *, g_strv_length ((char **) methods) + 1);
+  /* Interned, as libsoup's SOUP_METHOD_* are. */
+  for (guint i = 0; methods[i] != NULL; i++)
+    route->methods[i] = g_strdup (g_intern_string (methods[i]));
+  g_free (route->allow);
+  route->allow = g_strjoinv (", ", route->methods);
+}
+
+/**
+ * cdviz_http_server_set_route_open:
+ * @self: a #CdvizHttpServer
+ * @path: a path added with [method@HttpServer.add_handler]
+ * @open: whether the route serves requests
+ * @reason: (nullable): the detail of the 503 answers while it does not
+ *   (default: "shutting down"); copied the first time only
+ *
+ * Opens or closes the route @path: while closed, the server answers its
+ * requests 503 with `Retry-After: 1`, without reading their bodies. Routes
+ * are open when added. Any thread may call it.
+ */
+void
+cdviz_http_server_set_route_open (CdvizHttpServer *self,
+                                  const char      *path,
+                                  gboolean         open,
+                                  const char      *reason)
+{
+  Route *route;
+
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+
+  route = g_hash_table_lookup (self->routes, path);
+  g_return_if_fail (route != NULL);
+  if (reason != NULL && route->closed_reason == NULL && !self->started)
+    route->closed_reason = g_strdup (reason);
+  g_atomic_int_set (&route->closed, !open);
+}
+
+/**
+ * cdviz_http_check_route_id:
+ * @kind: what the id names, for the message (e.g. `webhook`)
+ * @id: an id that becomes a path segment (`/webhook/ID`, `/sse/ID`)
+ * @error: return location for a #GError
+ *
+ * Checks that @id can be routed: not empty, and only letters, digits,
+ * `-`, `_` and `.` (no `/`, `?`, `#`, `%`, blank or control character, which
+ * a client could not send as one path segment).
+ *
+ * Returns: %TRUE if @id can be used; %FALSE with @error
+ *   (%G_IO_ERROR_INVALID_ARGUMENT) otherwise
+ */
+gboolean
+cdviz_http_check_route_id (const char  *kind,
+                           const char  *id,
+                           GError     **error)
+{
+  g_return_val_if_fail (kind != NULL, FALSE);
+
+  if (id == NULL || *id == '\0')
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("key “id” is required (the %s is served on /%s/ID)"), kind, kind);
+      return FALSE;
+    }
+  for (const char *p = id; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     _("key “id”: “%s” cannot be used in a URL path (use letters, digits, "
+                       "“-”, “_” or “.”)"), id);
+        return FALSE;
+      }
+  if (g_str_equal (id, ".") || g_str_equal (id, ".."))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("key “id”: “%s” cannot be used in a URL path (use letters, digits, "
+                     "“-”, “_” or “.”)"), id);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /**

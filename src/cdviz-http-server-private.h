@@ -21,6 +21,10 @@ typedef struct {
   guint64 max_body_size;
   CdvizHeaderValidator *validator;   /* nullable */
   guint64 rejected;                  /* by the validator; atomic */
+  char **methods;                    /* allowed; NULL: any */
+  char *allow;                       /* the Allow header for a 405 */
+  int closed;                        /* atomic: answered 503 */
+  char *closed_reason;               /* set before start */
 } Route;
 
 typedef struct {

@@ -77,6 +77,19 @@ void             cdviz_http_server_set_header_validator (CdvizHttpServer      *s
                                                          const char           *path,
                                                          CdvizHeaderValidator *validator);
 CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_methods     (CdvizHttpServer    *self,
+                                                    const char         *path,
+                                                    const char * const *methods);
+CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_route_open  (CdvizHttpServer   *self,
+                                                    const char        *path,
+                                                    gboolean           open,
+                                                    const char        *reason);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean         cdviz_http_check_route_id         (const char        *kind,
+                                                    const char        *id,
+                                                    GError           **error);
+CDVIZ_AVAILABLE_IN_1_0
 guint64          cdviz_http_server_get_rejected    (CdvizHttpServer   *self,
                                                     const char        *path);
 CDVIZ_AVAILABLE_IN_1_0

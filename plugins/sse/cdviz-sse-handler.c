@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP thread's side of the SSE sink: the route handler (preflight,
- * 405, 503 while stopping, header rules, max_clients) and the hand-off of
- * an accepted request's connection to a fan-out thread. */
+ * max_clients; the server answers other methods, a closed route and the
+ * header rules itself) and the hand-off of an accepted request's
+ * connection to a fan-out thread. */
 #include <string.h>
 
 #include "cdviz-sse-sink-private.h"
@@ -121,8 +122,12 @@ gboolean
 cdviz_sse_handler_stop (gpointer data)
 {
   CdvizSseSink *self = data;
+  g_autofree char *path = g_strdup_printf ("/sse/%s", self->id);
 
   g_atomic_int_set (&self->stopping, 1);
+  /* New requests: 503 from the server, without reaching the handler. */
+  if (self->http != NULL)
+    cdviz_http_server_set_route_open (self->http, path, FALSE, NULL);
   while (self->handoffs.head != NULL)
     handoff_finish (self->handoffs.head->data);
   return G_SOURCE_REMOVE;
@@ -182,20 +187,7 @@ cdviz_sse_handler_serve (SoupServer        *server,
       return;
     }
 
-  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
-    {
-      soup_message_headers_replace (response, "Allow", "GET, HEAD, OPTIONS");
-      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-                                "only GET, HEAD and OPTIONS are allowed here");
-      return;
-    }
-
-  if (g_atomic_int_get (&self->stopping))
-    {
-      respond_unavailable (msg, "shutting down");
-      return;
-    }
-
+  /* The server answered other methods (405) and a closed route (503). */
   /* The header rules ran already: the server checks them at the route
    * (cdviz_http_server_set_header_validator()). */
   if (self->max_clients > 0 &&

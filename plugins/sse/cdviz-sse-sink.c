@@ -277,6 +277,7 @@ sse_start_sink (CdvizSink      *sink,
   /* A stream request has no body: one is refused unread. */
   cdviz_http_server_set_max_body_size (http, path, 0);
   cdviz_http_server_set_header_validator (http, path, self->validator);
+  cdviz_http_server_set_methods (http, path, (const char * const []) { "GET", "HEAD", "OPTIONS", NULL });
   register_metrics (self, http);
 
   g_debug ("sink '%s': serving %s with %u fan-out thread%s", self->name, path,
@@ -358,13 +359,8 @@ sse_initable_init (GInitable     *initable,
                            _("missing required key 'id'"));
       return FALSE;
     }
-  if (*self->id == '\0' || strpbrk (self->id, "/?#% \t\r\n") != NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("key 'id': “%s” cannot be used in a URL path (use letters, digits, '-', '_' or '.')"),
-                   self->id);
-      return FALSE;
-    }
+  if (!cdviz_http_check_route_id ("sse", self->id, error))
+    return FALSE;
   if (self->cors_allow_origin != NULL &&
       (*self->cors_allow_origin == '\0' || strpbrk (self->cors_allow_origin, "\r\n") != NULL))
     {

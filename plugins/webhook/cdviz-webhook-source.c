@@ -64,6 +64,7 @@ struct _CdvizWebhookSource
   char *name;
   char *default_source;           /* built on the HTTP thread */
   int stopped;                    /* atomic */
+  CdvizHttpServer *http;          /* not owned: the pipeline's */
 };
 
 enum {
@@ -87,41 +88,12 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (CdvizWebhookSource, cdviz_webhook_source, G_TYPE_
 /* --- responses ---------------------------------------------------------- */
 
 static void
-respond_text (SoupServerMessage *msg,
-              guint              status,
-              const char        *text)
-{
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY,
-                                    text, strlen (text));
-}
-
-/* Answers early (before the body is read): the body is then read by libsoup
- * but not kept. */
-static void
-refuse_body (SoupServerMessage *msg)
-{
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
-}
-
-static void
 respond_unavailable (SoupServerMessage *msg,
                      const char        *detail)
 {
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Retry-After", "1");
   cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, detail);
-}
-
-static void
-respond_too_large (CdvizWebhookSource *self,
-                   SoupServerMessage  *msg)
-{
-  g_autofree char *detail =
-    g_strdup_printf ("the body is larger than max_body_size (%" G_GUINT64_FORMAT " bytes)",
-                     self->max_body_size);
-
-  cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
 }
 
 /* --- requests ----------------------------------------------------------- */
@@ -232,129 +204,6 @@ get_default_source (CdvizWebhookSource *self)
   return self->default_source;
 }
 
-/* Set on a message whose head passed the rules in the early handler. */
-static G_DEFINE_QUARK (cdviz-webhook-head-checked, head_checked)
-
-typedef enum {
-  CHECK_HEAD,     /* before the body: everything but the MACs */
-  CHECK_BODY,     /* after CHECK_HEAD passed: the MACs */
-  CHECK_ALL,
-} CheckStep;
-
-static guint
-check_headers (CdvizWebhookSource *self,
-               SoupServerMessage  *msg,
-               GBytes             *body,
-               CheckStep           step)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  g_autofree char *message = NULL;
-  guint status;
-
-  switch (step)
-    {
-    case CHECK_HEAD:
-      status = cdviz_header_validator_check_head_soup (self->validator, headers, &message);
-      break;
-    case CHECK_BODY:
-      status = cdviz_header_validator_check_body_soup (self->validator, headers, body, &message);
-      break;
-    case CHECK_ALL:
-    default:
-      status = cdviz_header_validator_check_soup (self->validator, headers, body, &message);
-      break;
-    }
-  if (status != SOUP_STATUS_OK)
-    {
-      g_debug ("Webhook %s: %s", self->path, message);
-      respond_text (msg, status, message ? message : "Header validation failed");
-    }
-  return status;
-}
-
-static void
-got_chunk (SoupServerMessage  *msg,
-           GBytes             *chunk,
-           CdvizWebhookSource *self)
-{
-  SoupMessageBody *body = soup_server_message_get_request_body (msg);
-
-  if (soup_server_message_get_status (msg) != 0)
-    return;
-  if ((guint64) body->length > self->max_body_size)
-    {
-      respond_too_large (self, msg);
-      refuse_body (msg);
-      soup_message_body_truncate (body);
-    }
-}
-
-/* Answers 503 while the source is stopped and 405 to anything but POST.
- * Returns whether it answered. */
-static gboolean
-refuse_unless_open (CdvizWebhookSource *self,
-                    SoupServerMessage  *msg)
-{
-  if (g_atomic_int_get (&self->stopped))
-    {
-      cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the source is stopped");
-      return TRUE;
-    }
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Allow", "POST");
-      cdviz_http_respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "only POST is allowed here");
-      return TRUE;
-    }
-  return FALSE;
-}
-
-/* Runs once the request headers are read, before the body is. */
-static void
-early_handler (SoupServer        *server,
-               SoupServerMessage *msg,
-               const char        *path,
-               GHashTable        *query,
-               gpointer           user_data)
-{
-  CdvizWebhookSource *self = user_data;
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-
-  if (refuse_unless_open (self, msg))
-    {
-      refuse_body (msg);
-      return;
-    }
-
-  /* Everything that needs no body (all rules but the MACs of signatures,
-   * timestamps included) is checked before reading it, so that a client
-   * without credentials cannot make us read and keep a body. */
-  if (!cdviz_header_validator_is_empty (self->validator))
-    {
-      if (check_headers (self, msg, NULL, CHECK_HEAD) != SOUP_STATUS_OK)
-        {
-          refuse_body (msg);
-          return;
-        }
-      g_object_set_qdata (G_OBJECT (msg), head_checked_quark (), GINT_TO_POINTER (TRUE));
-    }
-
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
-    {
-      if ((guint64) soup_message_headers_get_content_length (headers) > self->max_body_size)
-        {
-          respond_too_large (self, msg);
-          refuse_body (msg);
-        }
-    }
-  else
-    {
-      /* chunked: count while reading */
-      g_signal_connect_object (msg, "got-chunk", G_CALLBACK (got_chunk), self, 0);
-    }
-}
-
 static void
 handler (SoupServer        *server,
          SoupServerMessage *msg,
@@ -375,32 +224,13 @@ handler (SoupServer        *server,
   gsize length;
   PendingRequest *request;
 
-  /* The source may have stopped while the body was read. */
-  if (refuse_unless_open (self, msg))
-    return;
-
+  /* The server answered what the route itself refuses (405, 503 while
+   * stopped, 413 over max_body_size) and checked the header rules (401,
+   * 403) before this runs. */
   body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   data = g_bytes_get_data (body, &length);
   if (data == NULL)
     data = "";
-
-  if ((guint64) length > self->max_body_size)
-    {
-      respond_too_large (self, msg);
-      return;
-    }
-
-  /* The early handler checked the head; should it not have run, check
-   * everything here. */
-  if (g_object_get_qdata (G_OBJECT (msg), head_checked_quark ()) != NULL)
-    {
-      if (cdviz_header_validator_needs_body (self->validator) &&
-          check_headers (self, msg, body, CHECK_BODY) != SOUP_STATUS_OK)
-        return;
-    }
-  else if (!cdviz_header_validator_is_empty (self->validator) &&
-           check_headers (self, msg, body, CHECK_ALL) != SOUP_STATUS_OK)
-    return;
 
   /* Any JSON: the pipeline validates the event as a CDEvent after the
    * source's transformers (a raw message), so that they can turn a GitHub
@@ -464,9 +294,11 @@ webhook_start_source (CdvizSource    *source,
   if (!cdviz_http_server_add_handler (http, self->path, owner, handler,
                                       g_object_ref (self), g_object_unref, error))
     return FALSE;
-  cdviz_http_server_set_early_handler (http, self->path, early_handler,
-                                       g_object_ref (self), g_object_unref);
+  cdviz_http_server_set_methods (http, self->path, (const char * const []) { "POST", NULL });
   cdviz_http_server_set_max_body_size (http, self->path, self->max_body_size);
+  cdviz_http_server_set_header_validator (http, self->path, self->validator);
+  cdviz_http_server_set_route_open (http, self->path, TRUE, _("the source is stopped"));
+  self->http = http;
 
   g_atomic_int_set (&self->stopped, FALSE);
   g_debug ("Webhook source %s on %s", self->name, self->path);
@@ -478,8 +310,10 @@ webhook_stop_source (CdvizSource *source)
 {
   CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (source);
 
-  /* The route stays; new requests get 503. */
+  /* The route stays; new requests get 503 from the server. */
   g_atomic_int_set (&self->stopped, TRUE);
+  if (self->http != NULL)
+    cdviz_http_server_set_route_open (self->http, self->path, FALSE, NULL);
 }
 
 static void
@@ -499,18 +333,8 @@ webhook_initable_init (GInitable     *initable,
   CdvizWebhookSource *self = CDVIZ_WEBHOOK_SOURCE (initable);
   g_autofree char *escaped = NULL;
 
-  if (self->id == NULL || self->id[0] == '\0')
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                           _("key “id” is required (the webhook is served on /webhook/ID)"));
-      return FALSE;
-    }
-  if (strchr (self->id, '/') != NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("key “id”: “%s” must not contain “/”"), self->id);
-      return FALSE;
-    }
+  if (!cdviz_http_check_route_id ("webhook", self->id, error))
+    return FALSE;
 
   self->validator = cdviz_header_validator_new (self->headers, error);
   if (self->validator == NULL)

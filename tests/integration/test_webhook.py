@@ -218,7 +218,7 @@ type = "debug"
         event["subject"]["content"] = {"pad": "x" * 3000}
         status, _, body = self.p.request("POST", "/webhook/small", json.dumps(event).encode())
         self.assertEqual(status, 413, body)
-        self.assertIn("max_body_size (2000 bytes)", error_detail(self, body))
+        self.assertIn("larger than 2000 bytes", error_detail(self, body))
 
     def test_under_limit_ok(self):
         status, _, body = self.p.request("POST", "/webhook/small", cdevent())
@@ -726,3 +726,37 @@ id = "lf"
             for line in text.splitlines():
                 if line and not line.startswith("#"):
                     self.assertRegex(line, sample)
+
+
+class RouteIds(unittest.TestCase):
+    """Webhook and SSE ids are checked the same way: an id that cannot be one
+    path segment is refused at load; `headers = []` (cdviz-collector's
+    documented empty value) means no rules for both."""
+
+    def check(self, *sets):
+        args = [PROGRAM, "config", "--check", "--plugin-dir", PLUGIN_DIR]
+        for s in sets:
+            args += ["--set", s]
+        return subprocess.run(args, capture_output=True, text=True, timeout=30)
+
+    def test_unroutable_ids_refused(self):
+        for bad in ("a?b", "a/b", "a b", "a#b", "%41", ".."):
+            for kind, sets in (("webhook", ['sources.s.extractor = { type = "webhook", id = "%s" }']),
+                               ("sse", ['sinks.s.type = "sse"', 'sinks.s.id = "%s"'])):
+                with self.subTest(kind=kind, id=bad):
+                    r = self.check(*[s % bad if "%s" in s else s for s in sets])
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn("cannot be used in a URL path", r.stderr)
+
+    def test_empty_header_rules_array(self):
+        with Pipeline("""
+[sources.in]
+extractor = { type = "webhook", id = "in", headers = [] }
+
+[sinks.sse]
+type = "sse"
+id = "events"
+headers = []
+""") as p:
+            status, _, body = p.request("POST", "/webhook/in", cdevent("build_started"))
+            self.assertEqual(status, 201, body)
