@@ -435,9 +435,10 @@ _cdviz_http_early_callback (SoupServer        *server,
  * @self: a #CdvizHttpServer
  * @path: the exact path served, e.g. `/sse/events`
  * @owner: who serves it, for error messages (e.g. `sink 'dashboard'`)
- * @callback: (scope notified): the handler, called on the HTTP thread
- * @user_data: (closure callback): data for @callback
- * @destroy: (destroy callback) (nullable): frees @user_data
+ * @callback: (scope notified) (closure user_data) (destroy destroy): the
+ *   handler, called on the HTTP thread
+ * @user_data: data for @callback
+ * @destroy: (nullable): frees @user_data
  * @error: return location for a #GError
  *
  * Serves @path with @callback. Routes are added before the server starts.
@@ -714,9 +715,10 @@ cdviz_http_check_route_id (const char  *kind,
 /**
  * cdviz_http_server_add_metrics_func:
  * @self: a #CdvizHttpServer
- * @func: (scope notified): appends metrics text
- * @user_data: (closure func): data for @func
- * @destroy: (destroy func) (nullable): frees @user_data
+ * @func: (scope notified) (closure user_data) (destroy destroy): appends
+ *   metrics text, on the HTTP thread
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data
  *
  * Adds a contributor to `/metrics`. Call before the server starts.
  */

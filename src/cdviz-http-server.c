@@ -549,8 +549,9 @@ sync_call_dispatch (gpointer data)
 /**
  * cdviz_http_server_invoke_sync:
  * @self: a #CdvizHttpServer
- * @func: (scope call): the function to run; its return value is ignored
- * @data: (closure func): data for @func
+ * @func: (scope call) (closure data): the function to run; its return
+ *   value is ignored
+ * @data: data for @func
  *
  * Runs @func on the HTTP thread and waits for it to return. When the server
  * is not running, or when called on the HTTP thread, @func runs at once.

@@ -68,5 +68,24 @@ class HttpServerTest(unittest.TestCase):
             server.stop()
 
 
+class GirTest(unittest.TestCase):
+    """The GIR says which callbacks may be None: none of the handlers."""
+
+    def test_callbacks_are_not_nullable(self):
+        import os
+        import xml.etree.ElementTree as ET
+        from python.gitestlib import BUILD_ROOT
+        ns = {"g": "http://www.gtk.org/introspection/core/1.0"}
+        tree = ET.parse(os.path.join(BUILD_ROOT, "src", "Cdviz-1.0.gir"))
+        cls = tree.find(".//g:class[@name='HttpServer']", ns)
+        wanted = {"add_handler": "callback", "set_early_handler": "callback",
+                  "add_metrics_func": "func", "invoke_sync": "func"}
+        for method, param in wanted.items():
+            node = cls.find("g:method[@name='%s']/g:parameters/g:parameter[@name='%s']"
+                            % (method, param), ns)
+            self.assertIsNotNone(node, method)
+            self.assertNotEqual(node.get("nullable"), "1", method)
+
+
 if __name__ == "__main__":
     unittest.main()
