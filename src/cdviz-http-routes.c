@@ -487,6 +487,19 @@ cdviz_http_server_add_handler (CdvizHttpServer    *self,
   return TRUE;
 }
 
+/* The route @path, to be set up before the server starts; NULL (after a
+ * CRITICAL) when that is not the case. */
+static Route *
+route_to_set_up (CdvizHttpServer *self,
+                 const char      *path)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  g_return_val_if_fail (!self->started, NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  return g_hash_table_lookup (self->routes, path);
+}
+
 /**
  * cdviz_http_server_set_early_handler:
  * @self: a #CdvizHttpServer
@@ -513,10 +526,7 @@ cdviz_http_server_set_early_handler (CdvizHttpServer    *self,
 {
   Route *route;
 
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
-  g_return_if_fail (!self->started);
-
-  route = g_hash_table_lookup (self->routes, path);
+  route = route_to_set_up (self, path);
   g_return_if_fail (route != NULL);
   if (route->early_destroy != NULL)
     route->early_destroy (route->early_user_data);
@@ -544,10 +554,7 @@ cdviz_http_server_set_max_body_size (CdvizHttpServer *self,
 {
   Route *route;
 
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
-  g_return_if_fail (!self->started);
-
-  route = g_hash_table_lookup (self->routes, path);
+  route = route_to_set_up (self, path);
   g_return_if_fail (route != NULL);
   route->max_body_size = max_body_size;
 }
@@ -574,11 +581,8 @@ cdviz_http_server_set_header_validator (CdvizHttpServer      *self,
 {
   Route *route;
 
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
   g_return_if_fail (validator == NULL || CDVIZ_IS_HEADER_VALIDATOR (validator));
-  g_return_if_fail (!self->started);
-
-  route = g_hash_table_lookup (self->routes, path);
+  route = route_to_set_up (self, path);
   g_return_if_fail (route != NULL);
   if (validator != NULL && cdviz_header_validator_is_empty (validator))
     validator = NULL;
@@ -624,11 +628,8 @@ cdviz_http_server_set_methods (CdvizHttpServer    *self,
 {
   Route *route;
 
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
   g_return_if_fail (methods != NULL && methods[0] != NULL);
-  g_return_if_fail (!self->started);
-
-  route = g_hash_table_lookup (self->routes, path);
+  route = route_to_set_up (self, path);
   g_return_if_fail (route != NULL);
   g_strfreev (route->methods);
   route->methods = g_new0 (char *, g_strv_length ((char **) methods) + 1);
