@@ -58,6 +58,7 @@ typedef struct {
 
   /* atomic */
   int n_clients;                     /* accepted, not yet removed */
+  int n_streaming;                   /* with a cursor in the ring, not yet removed */
   guint64 events_sent;
   guint64 lagged_events;
   guint64 removed[CDVIZ_SSE_CLIENT_N_STATUS];

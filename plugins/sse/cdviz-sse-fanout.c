@@ -87,6 +87,7 @@ fanout_remove (CdvizSseFanout       *self,
   CDVIZ_SSE_COUNTER_ADD (feed->removed[status], 1);
   g_atomic_int_add (&self->n_clients, -1);
   g_atomic_int_add (&feed->n_clients, -1);
+  g_atomic_int_add (&feed->n_streaming, -1);
 }
 
 static int

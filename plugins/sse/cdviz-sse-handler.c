@@ -72,6 +72,8 @@ handoff_finish (CdvizSseHandoff *handoff)
   g_mutex_lock (&self->feed.lock);
   cursor = cdviz_sse_ring_resume_cursor (self->feed.ring, handoff->last_event_id, &found);
   g_mutex_unlock (&self->feed.lock);
+  /* From here on every event the sink takes reaches this client. */
+  g_atomic_int_inc (&self->feed.n_streaming);
 
   client = cdviz_sse_client_new (&self->feed, stream, socket, handoff->http10,
                                  handoff->head_only, cursor);

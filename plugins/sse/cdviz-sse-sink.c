@@ -108,7 +108,10 @@ ring_sample (CdvizSseSink *sink,
   return value;
 }
 
-SAMPLE_FUNC (clients_samples, (guint64) MAX (g_atomic_int_get (&sink->feed.n_clients), 0))
+/* Streams that started (their position in the ring is set), not requests
+ * still being handed over: a client counted here receives every event the
+ * sink takes from now on. */
+SAMPLE_FUNC (clients_samples, (guint64) MAX (g_atomic_int_get (&sink->feed.n_streaming), 0))
 SAMPLE_FUNC (sent_samples, CDVIZ_SSE_COUNTER_GET (sink->feed.events_sent))
 SAMPLE_FUNC (lagged_samples, CDVIZ_SSE_COUNTER_GET (sink->feed.lagged_events))
 SAMPLE_FUNC (buffer_events_samples, ring_sample (sink, FALSE))
