@@ -18,6 +18,15 @@ typedef struct {
   guint passed, total;
 } Category;
 
+static void
+category_free (gpointer data)
+{
+  Category *c = data;
+
+  g_free (c->name);
+  g_free (c);
+}
+
 static Category *
 category (GPtrArray  *list,
           const char *name)
@@ -198,8 +207,12 @@ run_behaviour_file (const char *path,
     return;
   diagnostic = strstr (result->str, "error[E") != NULL || strstr (result->str, "syntax error") != NULL;
   c->total++;
-  ok = check_program (program->str, object->len ? object->str : NULL, result->str, diagnostic,
-                      g_str_has_prefix (g_strstrip (g_strdup (result->str)), "function call error"), &why);
+  {
+    g_autofree char *stripped = g_strstrip (g_strdup (result->str));
+
+    ok = check_program (program->str, object->len ? object->str : NULL, result->str, diagnostic,
+                        g_str_has_prefix (stripped, "function call error"), &why);
+  }
   if (ok)
     c->passed++;
   else if (verbose)
@@ -279,7 +292,7 @@ main (int    argc,
   const char *shared = g_getenv ("CDVIZ_SHARED");
   const char *srcdir = g_getenv ("G_TEST_SRCDIR");
   g_autofree char *tests = NULL, *examples = NULL, *floor_file = NULL, *floor_text = NULL;
-  g_autoptr(GPtrArray) cats = g_ptr_array_new ();
+  g_autoptr(GPtrArray) cats = g_ptr_array_new_with_free_func (category_free);
   Category ex = { (char *) "function-examples", 0, 0 };
   guint passed = 0, total = 0, floor_b, floor_e;
   gint64 start = g_get_monotonic_time ();

@@ -656,7 +656,9 @@ IMPL (f_parse_logfmt)
 
 IMPL (f_uuid_v4)
 {
-  return vrl_str (g_uuid_string_random ());
+  g_autofree char *uuid = g_uuid_string_random ();
+
+  return vrl_str (uuid);
 }
 
 IMPL (f_uuid_v7)
