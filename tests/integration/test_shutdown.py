@@ -182,5 +182,36 @@ class Shutdown(unittest.TestCase):
         self.assertEqual(unterminated, [], "streams not ended with the last chunk")
 
 
+class NoWaitForStreams(unittest.TestCase):
+    """SSE streams are not requests in flight: libsoup 3.2.3 emits no
+    "request-finished" for a connection taken over, and every SSE client
+    used to keep one request counted, so SIGTERM with clients connected
+    always waited the HTTP server's whole grace period (1 s) and said
+    "Stopping with N requests unanswered"."""
+
+    def test_sigterm_with_sse_clients_does_not_wait(self):
+        p = Pipeline(CONFIG, env={"G_MESSAGES_DEBUG": "cdviz"})
+        clients = []
+        try:
+            for _ in range(5):
+                clients.append(Client(p.port))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                _, _, metrics = p.request("GET", "/metrics")
+                if b'cdviz_sse_clients{sink="sse",id="events"} 5' in metrics:
+                    break
+                time.sleep(0.05)
+            self.assertIn(b'cdviz_sse_clients{sink="sse",id="events"} 5', metrics)
+            p.proc.send_signal(15)
+            self.assertEqual(p.proc.wait(20), 0)
+            log = p.stderr()
+        finally:
+            for c in clients:
+                c.sock.close()
+            p.close()
+        self.assertIn("Shutting down", log)
+        self.assertNotIn("requests unanswered", log)
+
+
 if __name__ == "__main__":
     unittest.main()
