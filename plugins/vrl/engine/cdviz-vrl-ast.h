@@ -6,7 +6,7 @@
 G_BEGIN_DECLS
 
 /* The syntax tree of a VRL program, shared by the parser
- * (cdviz-vrl-parser.c), the checker (cdviz-vrl-compiler.c) and the
+ * (cdviz-vrl-lexer.c, cdviz-vrl-parser.c), the checker (cdviz-vrl-compiler.c) and the
  * interpreter (cdviz-vrl-runtime.c). Nodes live as long as their program. */
 
 #define CDVIZ_VRL_ERROR (cdviz_vrl_error_quark ())

@@ -6,7 +6,8 @@
 G_BEGIN_DECLS
 
 /* The compiler (cdviz-vrl-compiler.c), the interpreter
- * (cdviz-vrl-runtime.c) and the function table (cdviz-vrl-stdlib*.c). */
+ * (cdviz-vrl-runtime.c; paths in cdviz-vrl-path.c) and the function table
+ * (cdviz-vrl-stdlib*.c). */
 
 typedef struct _CdvizVrlRuntime CdvizVrlRuntime;
 
