@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-#include "cdviz-vrl-value.h"
+#include "cdviz-vrl-type.h"
 
 G_BEGIN_DECLS
 
@@ -71,6 +71,7 @@ struct _CdvizVrlNode
   int *closure_slots;
   guint n_closure;
   guint type;                   /* kinds the expression may produce */
+  struct _CdvizVrlType *tdef;   /* what the compiler knows of its values */
   gboolean fallible;            /* it may raise an error */
   gpointer data;                /* function-specific compiled data */
   GDestroyNotify data_free;

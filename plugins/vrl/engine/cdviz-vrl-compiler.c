@@ -18,18 +18,16 @@
  *    errors with CDVIZ_VRL_COMPILE_STRICT, as upstream; otherwise warnings,
  *    and the error happens at run time (the message is then rejected).
  *
- * The kind inference is simpler than upstream's: it knows the kinds of
- * literals, variables (last assignment, widened inside branches), event
- * paths assigned earlier, and function results; everything read from the
- * event is "any". */
+ * Types (cdviz-vrl-type.c) flow through assignments into variables, `.`
+ * and `%`; a branch saves the state and merges it after (TypeState). */
 
 typedef struct {
   CdvizVrlProgram *program;
   CdvizVrlCompileFlags flags;
   GPtrArray *scopes;            /* GHashTable name → GINT_TO_POINTER (slot + 1) */
-  GArray *slot_kinds;           /* guint per slot */
-  GHashTable *path_kinds;       /* "prefix.path" → kinds */
-  int branch_depth;
+  GPtrArray *slot_types;        /* CdvizVrlType per slot */
+  CdvizVrlType *event_type;     /* `.` */
+  CdvizVrlType *meta_type;      /* `%` */
   GError *error;
   guint error_offset;
 } Compiler;
@@ -85,10 +83,9 @@ new_slot (Compiler   *c,
           const char *name)
 {
   int slot = c->program->slot_names->len;
-  guint any = CDVIZ_VRL_ANY;
 
   g_ptr_array_add (c->program->slot_names, g_strdup (name));
-  g_array_append_val (c->slot_kinds, any);
+  g_ptr_array_add (c->slot_types, cdviz_vrl_type_any ());
   g_hash_table_insert (c->scopes->pdata[c->scopes->len - 1], g_strdup (name),
                        GINT_TO_POINTER (slot + 1));
   return slot;
@@ -106,33 +103,83 @@ pop_scope (Compiler *c)
   g_ptr_array_remove_index (c->scopes, c->scopes->len - 1);
 }
 
-static char *
-path_key (CdvizVrlNode *query)
+/* --- types along the program ------------------------------------------------ */
+
+/* What is known of the variables, `.` and `%` at one point: saved before a
+ * branch and merged after it, as upstream merges type states. */
+typedef struct {
+  GPtrArray *slots;
+  CdvizVrlType *event, *meta;
+} TypeState;
+
+static TypeState *
+state_save (Compiler *c)
 {
-  GString *key = g_string_new (query->target == VRL_TARGET_METADATA ? "%" : ".");
+  TypeState *s = g_new0 (TypeState, 1);
 
-  for (guint i = 0; i < query->path->len; i++)
-    {
-      CdvizVrlSegment *s = &g_array_index (query->path, CdvizVrlSegment, i);
-
-      if (s->kind == VRL_SEG_FIELD)
-        g_string_append_printf (key, ".%s", s->field);
-      else if (s->kind == VRL_SEG_INDEX)
-        g_string_append_printf (key, "[%" G_GINT64_FORMAT "]", s->index);
-      else
-        {
-          g_string_free (key, TRUE);
-          return NULL;
-        }
-    }
-  return g_string_free (key, FALSE);
+  s->slots = g_ptr_array_new_with_free_func ((GDestroyNotify) cdviz_vrl_type_unref);
+  for (guint i = 0; i < c->slot_types->len; i++)
+    g_ptr_array_add (s->slots, cdviz_vrl_type_ref (c->slot_types->pdata[i]));
+  s->event = cdviz_vrl_type_ref (c->event_type);
+  s->meta = cdviz_vrl_type_ref (c->meta_type);
+  return s;
 }
 
 static void
-set_target_kind (Compiler     *c,
-                 CdvizVrlNode *target,
-                 guint         kinds)
+state_free (TypeState *s)
 {
+  g_ptr_array_unref (s->slots);
+  cdviz_vrl_type_unref (s->event);
+  cdviz_vrl_type_unref (s->meta);
+  g_free (s);
+}
+
+static void
+replace_type (CdvizVrlType **where,
+              CdvizVrlType  *type)      /* takes */
+{
+  cdviz_vrl_type_unref (*where);
+  *where = type;
+}
+
+/* The current state becomes @s (merge FALSE) or its union with @s. */
+static void
+state_apply (Compiler  *c,
+             TypeState *s,
+             gboolean   merge)
+{
+  for (guint i = 0; i < s->slots->len; i++)
+    replace_type ((CdvizVrlType **) &c->slot_types->pdata[i],
+                  merge ? cdviz_vrl_type_union (c->slot_types->pdata[i], s->slots->pdata[i])
+                        : cdviz_vrl_type_ref (s->slots->pdata[i]));
+  replace_type (&c->event_type, merge ? cdviz_vrl_type_union (c->event_type, s->event)
+                                      : cdviz_vrl_type_ref (s->event));
+  replace_type (&c->meta_type, merge ? cdviz_vrl_type_union (c->meta_type, s->meta)
+                                     : cdviz_vrl_type_ref (s->meta));
+  state_free (s);
+}
+
+static CdvizVrlType **
+root_type (Compiler     *c,
+           CdvizVrlNode *query)
+{
+  switch (query->target)
+    {
+    case VRL_TARGET_EVENT: return &c->event_type;
+    case VRL_TARGET_METADATA: return &c->meta_type;
+    case VRL_TARGET_VARIABLE:
+      return query->slot >= 0 ? (CdvizVrlType **) &c->slot_types->pdata[query->slot] : NULL;
+    default: return NULL;
+    }
+}
+
+static void
+set_target_type (Compiler     *c,
+                 CdvizVrlNode *target,
+                 CdvizVrlType *type)
+{
+  CdvizVrlType **root;
+
   if (target->kind == VRL_N_VARIABLE ||
       (target->kind == VRL_N_QUERY && target->target == VRL_TARGET_VARIABLE))
     {
@@ -141,75 +188,54 @@ set_target_kind (Compiler     *c,
       if (slot < 0)
         slot = new_slot (c, target->name);
       target->slot = slot;
-      if (target->kind == VRL_N_VARIABLE)
-        {
-          guint *k = &g_array_index (c->slot_kinds, guint, slot);
-
-          if (c->branch_depth > 0 && *k != CDVIZ_VRL_ANY)
-            *k |= kinds;
-          else
-            *k = kinds;
-        }
-      else
-        {
-          /* `x.a = 1` makes x an object (or array) */
-          guint *k = &g_array_index (c->slot_kinds, guint, slot);
-          CdvizVrlSegment *s = &g_array_index (target->path, CdvizVrlSegment, 0);
-
-          *k = s->kind == VRL_SEG_INDEX ? CDVIZ_VRL_ARRAY : CDVIZ_VRL_OBJECT;
-        }
     }
-  else if (target->kind == VRL_N_QUERY)
+  if (target->kind == VRL_N_VARIABLE)
     {
-      g_autofree char *key = path_key (target);
-      GHashTableIter iter;
-      gpointer k;
-
-      if (key == NULL)
-        return;
-      /* forget what was known under this path */
-      g_hash_table_iter_init (&iter, c->path_kinds);
-      while (g_hash_table_iter_next (&iter, &k, NULL))
-        if (g_str_has_prefix (k, key))
-          g_hash_table_iter_remove (&iter);
-      if (target->path->len > 0)
-        g_hash_table_insert (c->path_kinds, g_steal_pointer (&key),
-                             GUINT_TO_POINTER (c->branch_depth > 0 ? CDVIZ_VRL_ANY : kinds));
+      replace_type ((CdvizVrlType **) &c->slot_types->pdata[target->slot],
+                    cdviz_vrl_type_defined (type));
+      return;
     }
+  root = root_type (c, target);
+  if (root != NULL)
+    replace_type (root, cdviz_vrl_type_set (*root, target->path, 0, type));
 }
 
 /* --- checks ------------------------------------------------------------------ */
 
-static gboolean
-is_literal_value (CdvizVrlNode *node)
-{
-  return node->kind == VRL_N_LITERAL;
-}
-
 static void
 check_statement (Compiler     *c,
-                 CdvizVrlNode *node)
+                 CdvizVrlNode *node,
+                 gboolean      root)
 {
   check (c, node);
-  if (node->fallible && node->kind != VRL_N_ASSIGN)
+  if (root && node->fallible && node->kind != VRL_N_ASSIGN)
     diagnose (c, node->start, TRUE,
               _("error[E100]: unhandled error: this expression can fail; handle it with "
                 "“!”, “??” or “value, err = …”"));
 }
 
+/* @root: the program or a closure body, where an unhandled error is
+ * refused; a nested block passes its statements' fallibility up to the
+ * expression that may handle it (`{ … } ?? x`), as upstream. */
 static void
 check_block (Compiler     *c,
-             CdvizVrlNode *node)
+             CdvizVrlNode *node,
+             gboolean      root)
 {
+  gboolean fallible = FALSE;
+
   node->type = CDVIZ_VRL_NULL;
   for (guint i = 0; i < node->children->len && c->error == NULL; i++)
     {
       CdvizVrlNode *child = node->children->pdata[i];
 
-      check_statement (c, child);
+      check_statement (c, child, root);
       node->type = child->type;
+      if (child->tdef != NULL)
+        replace_type (&node->tdef, cdviz_vrl_type_ref (child->tdef));
+      fallible |= child->fallible && child->kind != VRL_N_ASSIGN;
     }
-  node->fallible = FALSE;
+  node->fallible = root ? FALSE : fallible;
 }
 
 static void
@@ -232,23 +258,22 @@ check_query (Compiler     *c,
     case VRL_TARGET_EXPR:
       check (c, node->expr);
       node->fallible = node->expr->fallible;
-      if (node->path->len > 0 && !(node->expr->type & (CDVIZ_VRL_OBJECT | CDVIZ_VRL_ARRAY)))
-        node->type = CDVIZ_VRL_NULL;
+      if (node->expr->tdef != NULL)
+        replace_type (&node->tdef, cdviz_vrl_type_get (node->expr->tdef, node->path, 0));
       break;
     case VRL_TARGET_EVENT:
     case VRL_TARGET_METADATA:
-      if (node->path->len == 0)
-        node->type = CDVIZ_VRL_OBJECT;
-      else
-        {
-          g_autofree char *key = path_key (node);
-          gpointer kinds;
-
-          if (key != NULL && g_hash_table_lookup_extended (c->path_kinds, key, NULL, &kinds))
-            node->type = GPOINTER_TO_UINT (kinds);
-        }
       break;
     }
+  if (node->target != VRL_TARGET_EXPR)
+    {
+      CdvizVrlType **root = root_type (c, node);
+
+      if (root != NULL)
+        replace_type (&node->tdef, cdviz_vrl_type_get (*root, node->path, 0));
+    }
+  if (node->tdef != NULL)
+    node->type = cdviz_vrl_type_kinds (node->tdef);
 }
 
 /* A literal, or an array or object of literals. */
@@ -263,6 +288,24 @@ is_constant (const CdvizVrlNode *node)
     if (!is_constant (node->children->pdata[i]))
       return FALSE;
   return TRUE;
+}
+
+/* del(path) and exists(path): the type of what is there; del removes it. */
+static void
+check_query_call (Compiler     *c,
+                  CdvizVrlNode *node)
+{
+  CdvizVrlNode *arg = node->args[0];
+  CdvizVrlType **root = arg->target == VRL_TARGET_EXPR ? NULL : root_type (c, arg);
+
+  if (root == NULL || !g_str_equal (node->function->name, "del"))
+    return;
+  replace_type (&node->tdef, cdviz_vrl_type_get (*root, arg->path, 0));
+  node->type = cdviz_vrl_type_kinds (node->tdef);
+  if (arg->path->len == 0)
+    replace_type (root, cdviz_vrl_type_new (CDVIZ_VRL_NULL));
+  else
+    replace_type (root, cdviz_vrl_type_remove (*root, arg->path, 0));
 }
 
 static void
@@ -369,7 +412,7 @@ check_call (Compiler     *c,
           continue;
         }
       check (c, arg);
-      if (arg->fallible)
+      if (arg->fallible && !g_str_equal (fn->name, "type_def"))
         diagnose (c, arg->start, TRUE,
                   _("error[E630]: fallible argument: handle the error of this argument "
                     "before passing it to “%s”"), fn->name);
@@ -402,32 +445,49 @@ check_call (Compiler     *c,
                 fn->name);
       return;
     }
+  if (node->closure != NULL &&
+      (node->n_closure < fn->closure_min || node->n_closure > fn->closure_max))
+    {
+      diagnose (c, node->closure->start, FALSE,
+                _("error[E120]: the closure of “%s” takes %u parameter(s), not %u"),
+                fn->name, fn->closure_max, node->n_closure);
+      return;
+    }
   if (node->closure != NULL)
     {
-      if (node->n_closure < fn->closure_min || node->n_closure > fn->closure_max)
-        {
-          diagnose (c, node->closure->start, FALSE,
-                    _("error[E120]: the closure of “%s” takes %u parameter(s), not %u"),
-                    fn->name, fn->closure_max, node->n_closure);
-          return;
-        }
+      CdvizVrlType *coll = node->args[0] && node->args[0]->tdef ? node->args[0]->tdef
+                                                                 : cdviz_vrl_type_any ();
+      guint ck = cdviz_vrl_type_kinds (coll) & (CDVIZ_VRL_OBJECT | CDVIZ_VRL_ARRAY);
+      TypeState *before;
+
       push_scope (c);
       node->closure_slots = g_new0 (int, MAX (node->n_closure, 1));
       for (guint i = 0; i < node->n_closure; i++)
         {
+          CdvizVrlType *pt;
+
           if (node->closure_names[i][0] == '\0')
-            node->closure_slots[i] = -1;
-          else
             {
-              node->closure_slots[i] = new_slot (c, node->closure_names[i]);
-              if (node->n_closure == 2 && i == 0)
-                g_array_index (c->slot_kinds, guint, node->closure_slots[i]) =
-                  CDVIZ_VRL_BYTES | CDVIZ_VRL_INTEGER;
+              node->closure_slots[i] = -1;
+              continue;
             }
+          node->closure_slots[i] = new_slot (c, node->closure_names[i]);
+          /* |key, value|, |index, value|; map_keys: |key|, map_values: |value| */
+          if ((node->n_closure == 2 && i == 0) || g_str_equal (fn->name, "map_keys"))
+            pt = cdviz_vrl_type_new (ck == CDVIZ_VRL_OBJECT ? CDVIZ_VRL_BYTES :
+                                     ck == CDVIZ_VRL_ARRAY ? CDVIZ_VRL_INTEGER :
+                                     CDVIZ_VRL_BYTES | CDVIZ_VRL_INTEGER);
+          else if (ck != 0 && !g_str_equal (fn->name, "replace_with") &&
+                   !((g_str_equal (fn->name, "map_values") || g_str_equal (fn->name, "map_keys")) &&
+                     node->args[1] != NULL))
+            pt = cdviz_vrl_type_elements (coll);
+          else
+            pt = cdviz_vrl_type_any ();
+          replace_type ((CdvizVrlType **) &c->slot_types->pdata[node->closure_slots[i]], pt);
         }
-      c->branch_depth++;
-      check_block (c, node->closure);
-      c->branch_depth--;
+      before = state_save (c);
+      check_block (c, node->closure, TRUE);
+      state_apply (c, before, TRUE);
       pop_scope (c);
     }
 
@@ -453,7 +513,22 @@ check_call (Compiler     *c,
   node->type = fn->returns;
   if ((fn->flags & CDVIZ_VRL_FN_RETURNS_ARG0) && node->args[0] != NULL &&
       (node->args[0]->type & fn->returns) != 0)
-    node->type = node->args[0]->type & fn->returns;
+    {
+      node->type = node->args[0]->type & fn->returns;
+      replace_type (&node->tdef, cdviz_vrl_type_narrow (node->args[0]->tdef, fn->returns));
+    }
+  if (fn->flags & CDVIZ_VRL_FN_QUERY_ARG)
+    check_query_call (c, node);
+  if (g_str_equal (fn->name, "type_def"))
+    {
+      /* known when compiling: the call becomes its result, and its
+       * argument is never run (upstream's TypeDefFn) */
+      node->kind = VRL_N_LITERAL;
+      node->value = cdviz_vrl_type_to_value (node->args[0]->tdef, node->args[0]->fallible);
+      node->fallible = FALSE;
+      node->type = CDVIZ_VRL_OBJECT;
+      replace_type (&node->tdef, cdviz_vrl_type_of_value (node->value));
+    }
 }
 
 static void
@@ -462,14 +537,29 @@ check_op (Compiler     *c,
 {
   CdvizVrlNode *l = node->lhs, *r = node->rhs;
   const guint num = CDVIZ_VRL_INTEGER | CDVIZ_VRL_FLOAT;
-  gboolean own = FALSE;
+  gboolean own = FALSE, never = FALSE;
 
   check (c, l);
   if (node->op == VRL_OP_COALESCE || node->op == VRL_OP_OR || node->op == VRL_OP_AND)
-    c->branch_depth++;
-  check (c, r);
-  if (node->op == VRL_OP_COALESCE || node->op == VRL_OP_OR || node->op == VRL_OP_AND)
-    c->branch_depth--;
+    {
+      /* the right-hand side may not run: its assignments are conditional,
+       * unless a literal left-hand side decides (upstream's short circuit) */
+      gboolean lit = l->kind == VRL_N_LITERAL && l->value->kind == CDVIZ_VRL_BOOLEAN;
+      gboolean always;
+      TypeState *before = state_save (c);
+
+      never = node->op == VRL_OP_COALESCE ? !l->fallible :
+              lit && (node->op == VRL_OP_OR) == l->value->boolean;
+      always = node->op != VRL_OP_COALESCE && lit && !never;
+
+      check (c, r);
+      if (always)
+        state_free (before);
+      else
+        state_apply (c, before, !never);
+    }
+  else
+    check (c, r);
 
   switch (node->op)
     {
@@ -480,10 +570,15 @@ check_op (Compiler     *c,
                     "side cannot fail"));
       node->type = l->type | r->type;
       node->fallible = l->fallible && r->fallible;
+      if (l->tdef != NULL && r->tdef != NULL)
+        replace_type (&node->tdef, cdviz_vrl_type_union (l->tdef, r->tdef));
       return;
     case VRL_OP_OR:
-      if (l->type == CDVIZ_VRL_NULL)
+      if (l->type == CDVIZ_VRL_NULL ||
+          (l->kind == VRL_N_LITERAL && l->value->kind == CDVIZ_VRL_BOOLEAN && !l->value->boolean))
         node->type = r->type;
+      else if (l->kind == VRL_N_LITERAL && l->value->kind == CDVIZ_VRL_BOOLEAN)
+        node->type = l->type;
       else if (!(l->type & (CDVIZ_VRL_NULL | CDVIZ_VRL_BOOLEAN)))
         node->type = l->type;
       else
@@ -507,14 +602,17 @@ check_op (Compiler     *c,
     case VRL_OP_DIV:
       node->type = CDVIZ_VRL_FLOAT;
       own = TRUE;
-      if (is_literal_value (r) && !(l->type & ~num) &&
-          ((r->value->kind == CDVIZ_VRL_INTEGER && r->value->integer != 0) ||
-           (r->value->kind == CDVIZ_VRL_FLOAT && r->value->number != 0)))
+      /* a literal divisor, or a variable known to hold one */
+      if (r->tdef != NULL && r->tdef->constant != NULL && !(l->type & ~num) &&
+          ((r->tdef->constant->kind == CDVIZ_VRL_INTEGER && r->tdef->constant->integer != 0) ||
+           (r->tdef->constant->kind == CDVIZ_VRL_FLOAT && r->tdef->constant->number != 0)))
         own = FALSE;
       break;
     case VRL_OP_MERGE:
       node->type = CDVIZ_VRL_OBJECT;
       own = l->type != CDVIZ_VRL_OBJECT || r->type != CDVIZ_VRL_OBJECT;
+      if (l->tdef != NULL && r->tdef != NULL)
+        replace_type (&node->tdef, cdviz_vrl_type_merge_objects (l->tdef, r->tdef));
       break;
     case VRL_OP_ADD: case VRL_OP_SUB: case VRL_OP_MUL:
       if (node->op == VRL_OP_ADD && (l->type == CDVIZ_VRL_BYTES || r->type == CDVIZ_VRL_BYTES))
@@ -541,7 +639,7 @@ check_op (Compiler     *c,
         }
       break;
     }
-  node->fallible = own || l->fallible || r->fallible;
+  node->fallible = own || l->fallible || (r->fallible && !never);
 }
 
 static void
@@ -549,12 +647,12 @@ check_assign (Compiler     *c,
               CdvizVrlNode *node)
 {
   CdvizVrlNode *rhs = node->expr;
-  guint kinds;
+  g_autoptr(CdvizVrlType) value_type = NULL;
 
   check (c, rhs);
   if (c->error != NULL)
     return;
-  kinds = rhs->type;
+  value_type = cdviz_vrl_type_ref (rhs->tdef);
   if (node->op == 1)
     {
       /* `target |= value`: the target must have been defined */
@@ -567,8 +665,13 @@ check_assign (Compiler     *c,
                         _("error[E701]: call to undefined variable “%s”"), node->lhs->name);
               return;
             }
+          replace_type (&node->lhs->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->lhs->slot]));
         }
-      kinds = CDVIZ_VRL_OBJECT;
+      if (node->lhs->kind == VRL_N_QUERY)
+        check_query (c, node->lhs);
+      replace_type (&value_type, node->lhs->tdef != NULL ?
+                    cdviz_vrl_type_merge_objects (node->lhs->tdef, rhs->tdef) :
+                    cdviz_vrl_type_new (CDVIZ_VRL_OBJECT));
       if (rhs->type != CDVIZ_VRL_OBJECT)
         rhs->fallible = TRUE;
     }
@@ -579,12 +682,15 @@ check_assign (Compiler     *c,
       if (!rhs->fallible)
         diagnose (c, node->start, TRUE,
                   _("error[E104]: unnecessary error assignment: this expression cannot fail"));
+      /* the value on success, or the default of its kinds on failure */
       if (node->lhs->kind != VRL_N_NOOP)
-        set_target_kind (c, node->lhs, kinds | CDVIZ_VRL_NULL | CDVIZ_VRL_INTEGER |
-                         CDVIZ_VRL_FLOAT | CDVIZ_VRL_BYTES | CDVIZ_VRL_BOOLEAN | CDVIZ_VRL_OBJECT |
-                         CDVIZ_VRL_ARRAY | CDVIZ_VRL_TIMESTAMP);
+        set_target_type (c, node->lhs, value_type);
       if (node->rhs->kind != VRL_N_NOOP)
-        set_target_kind (c, node->rhs, CDVIZ_VRL_BYTES | CDVIZ_VRL_NULL);
+        {
+          g_autoptr(CdvizVrlType) err = cdviz_vrl_type_new (CDVIZ_VRL_BYTES | CDVIZ_VRL_NULL);
+
+          set_target_type (c, node->rhs, err);
+        }
     }
   else
     {
@@ -593,9 +699,10 @@ check_assign (Compiler     *c,
                   _("error[E103]: unhandled fallible assignment: handle the error with "
                     "“!”, “??” or “value, err = …”"));
       if (node->lhs->kind != VRL_N_NOOP)
-        set_target_kind (c, node->lhs, kinds);
+        set_target_type (c, node->lhs, value_type);
     }
   node->type = rhs->type;
+  replace_type (&node->tdef, cdviz_vrl_type_ref (rhs->tdef));
   node->fallible = FALSE;
 }
 
@@ -611,6 +718,7 @@ check (Compiler     *c,
     {
     case VRL_N_LITERAL:
       node->type = node->value->kind;
+      replace_type (&node->tdef, cdviz_vrl_type_of_value (node->value));
       break;
     case VRL_N_TEMPLATE:
       node->type = CDVIZ_VRL_BYTES;
@@ -635,13 +743,26 @@ check (Compiler     *c,
           check (c, item);
           node->fallible |= item->fallible;
         }
+      if (c->error == NULL)
+        {
+          CdvizVrlType **types = g_new (CdvizVrlType *, node->children->len + 1);
+
+          for (guint i = 0; i < node->children->len; i++)
+            types[i] = cdviz_vrl_type_ref (((CdvizVrlNode *) node->children->pdata[i])->tdef);
+          replace_type (&node->tdef, cdviz_vrl_type_collection (node->kind == VRL_N_OBJECT ?
+                                                                node->keys : NULL,
+                                                                types, node->children->len));
+          g_free (types);
+        }
       break;
     case VRL_N_BLOCK:
-      check_block (c, node);
+      check_block (c, node, FALSE);
       break;
     case VRL_N_GROUP:
       check (c, node->expr);
       node->type = node->expr->type;
+      if (node->expr->tdef != NULL)
+        replace_type (&node->tdef, cdviz_vrl_type_ref (node->expr->tdef));
       node->fallible = node->expr->fallible;
       break;
     case VRL_N_VARIABLE:
@@ -650,7 +771,10 @@ check (Compiler     *c,
         diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
                   node->name);
       else
-        node->type = g_array_index (c->slot_kinds, guint, node->slot);
+        {
+          replace_type (&node->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->slot]));
+          node->type = cdviz_vrl_type_kinds (node->tdef);
+        }
       break;
     case VRL_N_QUERY:
       check_query (c, node);
@@ -682,11 +806,29 @@ check (Compiler     *c,
       if (node->expr->fallible)
         diagnose (c, node->expr->start, TRUE,
                   _("error[E110]: fallible predicate: handle the error of the “if” condition"));
-      c->branch_depth++;
-      check (c, node->lhs);
-      check (c, node->rhs);
-      c->branch_depth--;
-      node->type = node->lhs->type | (node->rhs ? node->rhs->type : CDVIZ_VRL_NULL);
+      {
+        TypeState *before = state_save (c);
+        g_autoptr(CdvizVrlType) null_type = cdviz_vrl_type_new (CDVIZ_VRL_NULL);
+
+        check (c, node->lhs);
+        if (node->rhs != NULL)
+          {
+            TypeState *after_then = state_save (c);
+
+            state_apply (c, before, FALSE);
+            check (c, node->rhs);
+            state_apply (c, after_then, TRUE);
+          }
+        else
+          state_apply (c, before, TRUE);
+        if (c->error != NULL)
+          return;
+        node->type = node->lhs->type | (node->rhs ? node->rhs->type : CDVIZ_VRL_NULL);
+        replace_type (&node->tdef, cdviz_vrl_type_union (node->lhs->tdef, node->rhs ? node->rhs->tdef
+                                                                                  : null_type));
+        node->fallible = node->expr->fallible || node->lhs->fallible ||
+                         (node->rhs != NULL && node->rhs->fallible);
+      }
       break;
     case VRL_N_ASSIGN:
       check_assign (c, node);
@@ -713,6 +855,8 @@ check (Compiler     *c,
       node->type = CDVIZ_VRL_NULL;
       break;
     }
+  if (node->tdef == NULL)
+    node->tdef = cdviz_vrl_type_new (node->type);
 }
 
 CdvizVrlProgram *
@@ -729,13 +873,15 @@ cdviz_vrl_compile (const char            *source,
   c.program = program;
   c.flags = flags;
   c.scopes = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
-  c.slot_kinds = g_array_new (FALSE, TRUE, sizeof (guint));
-  c.path_kinds = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  c.slot_types = g_ptr_array_new_with_free_func ((GDestroyNotify) cdviz_vrl_type_unref);
+  c.event_type = cdviz_vrl_type_new (CDVIZ_VRL_OBJECT);
+  c.meta_type = cdviz_vrl_type_new (CDVIZ_VRL_OBJECT);
   push_scope (&c);
-  check_block (&c, program->root);
+  check_block (&c, program->root, TRUE);
   g_ptr_array_unref (c.scopes);
-  g_array_unref (c.slot_kinds);
-  g_hash_table_unref (c.path_kinds);
+  g_ptr_array_unref (c.slot_types);
+  cdviz_vrl_type_unref (c.event_type);
+  cdviz_vrl_type_unref (c.meta_type);
 
   if (c.error != NULL)
     {

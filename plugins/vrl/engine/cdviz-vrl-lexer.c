@@ -81,6 +81,7 @@ vrl_node_free (gpointer data)
   g_strfreev (node->keys);
   g_strfreev (node->arg_names);
   g_clear_pointer (&node->path, g_array_unref);
+  g_clear_pointer (&node->tdef, cdviz_vrl_type_unref);
   g_free (node->args);
   g_strfreev (node->closure_names);
   g_free (node->closure_slots);
