@@ -3,7 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "cdviz-vrl-runtime.h"
+#include "cdviz-vrl-compiler-private.h"
 
 /* The compile step: resolves variables to slots and functions to the
  * table, matches arguments to parameters, infers the kinds each expression
@@ -21,19 +21,9 @@
  * Types (cdviz-vrl-type.c) flow through assignments into variables, `.`
  * and `%`; a branch saves the state and merges it after (TypeState). */
 
-typedef struct {
-  CdvizVrlProgram *program;
-  CdvizVrlCompileFlags flags;
-  GPtrArray *scopes;            /* GHashTable name → GINT_TO_POINTER (slot + 1) */
-  GPtrArray *slot_types;        /* CdvizVrlType per slot */
-  CdvizVrlType *event_type;     /* `.` */
-  CdvizVrlType *meta_type;      /* `%` */
-  GError *error;
-  guint error_offset;
-} Compiler;
 
-G_GNUC_PRINTF (4, 5) static void
-diagnose (Compiler   *c,
+G_GNUC_PRINTF (4, 5) void
+vrl_diagnose (Compiler   *c,
           guint       offset,
           gboolean    fallibility,
           const char *format,
@@ -60,12 +50,11 @@ diagnose (Compiler   *c,
   c->error_offset = offset;
 }
 
-static void check (Compiler *c, CdvizVrlNode *node);
 
 /* --- scopes ----------------------------------------------------------------- */
 
-static int
-lookup_variable (Compiler   *c,
+int
+vrl_lookup_variable (Compiler   *c,
                  const char *name)
 {
   for (guint i = c->scopes->len; i > 0; i--)
@@ -78,8 +67,8 @@ lookup_variable (Compiler   *c,
   return -1;
 }
 
-static int
-new_slot (Compiler   *c,
+int
+vrl_new_slot (Compiler   *c,
           const char *name)
 {
   int slot = c->program->slot_names->len;
@@ -91,29 +80,23 @@ new_slot (Compiler   *c,
   return slot;
 }
 
-static void
-push_scope (Compiler *c)
+void
+vrl_push_scope (Compiler *c)
 {
   g_ptr_array_add (c->scopes, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL));
 }
 
-static void
-pop_scope (Compiler *c)
+void
+vrl_pop_scope (Compiler *c)
 {
   g_ptr_array_remove_index (c->scopes, c->scopes->len - 1);
 }
 
 /* --- types along the program ------------------------------------------------ */
 
-/* What is known of the variables, `.` and `%` at one point: saved before a
- * branch and merged after it, as upstream merges type states. */
-typedef struct {
-  GPtrArray *slots;
-  CdvizVrlType *event, *meta;
-} TypeState;
 
-static TypeState *
-state_save (Compiler *c)
+TypeState *
+vrl_state_save (Compiler *c)
 {
   TypeState *s = g_new0 (TypeState, 1);
 
@@ -125,8 +108,8 @@ state_save (Compiler *c)
   return s;
 }
 
-static void
-state_free (TypeState *s)
+void
+vrl_state_free (TypeState *s)
 {
   g_ptr_array_unref (s->slots);
   cdviz_vrl_type_unref (s->event);
@@ -134,8 +117,8 @@ state_free (TypeState *s)
   g_free (s);
 }
 
-static void
-replace_type (CdvizVrlType **where,
+void
+vrl_replace_type (CdvizVrlType **where,
               CdvizVrlType  *type)      /* takes */
 {
   cdviz_vrl_type_unref (*where);
@@ -143,24 +126,24 @@ replace_type (CdvizVrlType **where,
 }
 
 /* The current state becomes @s (merge FALSE) or its union with @s. */
-static void
-state_apply (Compiler  *c,
+void
+vrl_state_apply (Compiler  *c,
              TypeState *s,
              gboolean   merge)
 {
   for (guint i = 0; i < s->slots->len; i++)
-    replace_type ((CdvizVrlType **) &c->slot_types->pdata[i],
+    vrl_replace_type ((CdvizVrlType **) &c->slot_types->pdata[i],
                   merge ? cdviz_vrl_type_union (c->slot_types->pdata[i], s->slots->pdata[i])
                         : cdviz_vrl_type_ref (s->slots->pdata[i]));
-  replace_type (&c->event_type, merge ? cdviz_vrl_type_union (c->event_type, s->event)
+  vrl_replace_type (&c->event_type, merge ? cdviz_vrl_type_union (c->event_type, s->event)
                                       : cdviz_vrl_type_ref (s->event));
-  replace_type (&c->meta_type, merge ? cdviz_vrl_type_union (c->meta_type, s->meta)
+  vrl_replace_type (&c->meta_type, merge ? cdviz_vrl_type_union (c->meta_type, s->meta)
                                      : cdviz_vrl_type_ref (s->meta));
-  state_free (s);
+  vrl_state_free (s);
 }
 
-static CdvizVrlType **
-root_type (Compiler     *c,
+CdvizVrlType **
+vrl_root_type (Compiler     *c,
            CdvizVrlNode *query)
 {
   switch (query->target)
@@ -183,21 +166,21 @@ set_target_type (Compiler     *c,
   if (target->kind == VRL_N_VARIABLE ||
       (target->kind == VRL_N_QUERY && target->target == VRL_TARGET_VARIABLE))
     {
-      int slot = lookup_variable (c, target->name);
+      int slot = vrl_lookup_variable (c, target->name);
 
       if (slot < 0)
-        slot = new_slot (c, target->name);
+        slot = vrl_new_slot (c, target->name);
       target->slot = slot;
     }
   if (target->kind == VRL_N_VARIABLE)
     {
-      replace_type ((CdvizVrlType **) &c->slot_types->pdata[target->slot],
+      vrl_replace_type ((CdvizVrlType **) &c->slot_types->pdata[target->slot],
                     cdviz_vrl_type_defined (type));
       return;
     }
-  root = root_type (c, target);
+  root = vrl_root_type (c, target);
   if (root != NULL)
-    replace_type (root, cdviz_vrl_type_set (*root, target->path, 0, type));
+    vrl_replace_type (root, cdviz_vrl_type_set (*root, target->path, 0, type));
 }
 
 /* --- checks ------------------------------------------------------------------ */
@@ -207,9 +190,9 @@ check_statement (Compiler     *c,
                  CdvizVrlNode *node,
                  gboolean      root)
 {
-  check (c, node);
+  vrl_check (c, node);
   if (root && node->fallible && node->kind != VRL_N_ASSIGN)
-    diagnose (c, node->start, TRUE,
+    vrl_diagnose (c, node->start, TRUE,
               _("error[E100]: unhandled error: this expression can fail; handle it with "
                 "“!”, “??” or “value, err = …”"));
 }
@@ -217,8 +200,8 @@ check_statement (Compiler     *c,
 /* @root: the program or a closure body, where an unhandled error is
  * refused; a nested block passes its statements' fallibility up to the
  * expression that may handle it (`{ … } ?? x`), as upstream. */
-static void
-check_block (Compiler     *c,
+void
+vrl_check_block (Compiler     *c,
              CdvizVrlNode *node,
              gboolean      root)
 {
@@ -232,14 +215,14 @@ check_block (Compiler     *c,
       check_statement (c, child, root);
       node->type = child->type;
       if (child->tdef != NULL)
-        replace_type (&node->tdef, cdviz_vrl_type_ref (child->tdef));
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (child->tdef));
       fallible |= child->fallible && child->kind != VRL_N_ASSIGN;
     }
   node->fallible = root ? FALSE : fallible;
 }
 
-static void
-check_query (Compiler     *c,
+void
+vrl_check_query (Compiler     *c,
              CdvizVrlNode *node)
 {
   node->type = CDVIZ_VRL_ANY;
@@ -247,19 +230,19 @@ check_query (Compiler     *c,
   switch (node->target)
     {
     case VRL_TARGET_VARIABLE:
-      node->slot = lookup_variable (c, node->name);
+      node->slot = vrl_lookup_variable (c, node->name);
       if (node->slot < 0)
         {
-          diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
+          vrl_diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
                     node->name);
           return;
         }
       break;
     case VRL_TARGET_EXPR:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->fallible = node->expr->fallible;
       if (node->expr->tdef != NULL)
-        replace_type (&node->tdef, cdviz_vrl_type_get (node->expr->tdef, node->path, 0));
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_get (node->expr->tdef, node->path, 0));
       break;
     case VRL_TARGET_EVENT:
     case VRL_TARGET_METADATA:
@@ -267,268 +250,13 @@ check_query (Compiler     *c,
     }
   if (node->target != VRL_TARGET_EXPR)
     {
-      CdvizVrlType **root = root_type (c, node);
+      CdvizVrlType **root = vrl_root_type (c, node);
 
       if (root != NULL)
-        replace_type (&node->tdef, cdviz_vrl_type_get (*root, node->path, 0));
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_get (*root, node->path, 0));
     }
   if (node->tdef != NULL)
     node->type = cdviz_vrl_type_kinds (node->tdef);
-}
-
-/* A literal, or an array or object of literals. */
-static gboolean
-is_constant (const CdvizVrlNode *node)
-{
-  if (node->kind == VRL_N_LITERAL)
-    return TRUE;
-  if (node->kind != VRL_N_ARRAY && node->kind != VRL_N_OBJECT)
-    return FALSE;
-  for (guint i = 0; node->children != NULL && i < node->children->len; i++)
-    if (!is_constant (node->children->pdata[i]))
-      return FALSE;
-  return TRUE;
-}
-
-/* del(path) and exists(path): the type of what is there; del removes it. */
-static void
-check_query_call (Compiler     *c,
-                  CdvizVrlNode *node)
-{
-  CdvizVrlNode *arg = node->args[0];
-  CdvizVrlType **root = arg->target == VRL_TARGET_EXPR ? NULL : root_type (c, arg);
-
-  if (root == NULL || !g_str_equal (node->function->name, "del"))
-    return;
-  replace_type (&node->tdef, cdviz_vrl_type_get (*root, arg->path, 0));
-  node->type = cdviz_vrl_type_kinds (node->tdef);
-  if (arg->path->len == 0)
-    replace_type (root, cdviz_vrl_type_new (CDVIZ_VRL_NULL));
-  else
-    replace_type (root, cdviz_vrl_type_remove (*root, arg->path, 0));
-}
-
-static void
-check_call (Compiler     *c,
-            CdvizVrlNode *node)
-{
-  const CdvizVrlFunction *fn = cdviz_vrl_function_lookup (node->name);
-  guint n_params = 0;
-  gboolean fallible;
-
-  node->type = CDVIZ_VRL_ANY;
-  if (fn == NULL)
-    {
-      diagnose (c, node->start, FALSE, _("error[E105]: call to undefined function “%s”"),
-                node->name);
-      return;
-    }
-  node->function = fn;
-  while (n_params < G_N_ELEMENTS (fn->params) && fn->params[n_params].name != NULL)
-    n_params++;
-  node->args = g_new0 (CdvizVrlNode *, MAX (n_params, 1));
-
-  /* arguments → parameters */
-  for (guint i = 0, position = 0; i < node->children->len; i++)
-    {
-      CdvizVrlNode *arg = node->children->pdata[i];
-      const char *name = node->arg_names[i];
-      guint index;
-
-      if (name != NULL)
-        {
-          for (index = 0; index < n_params; index++)
-            if (g_str_equal (fn->params[index].name, name))
-              break;
-          if (index == n_params)
-            {
-              diagnose (c, arg->start, FALSE,
-                        _("error[E108]: unknown function argument “%s” for “%s”"), name, fn->name);
-              return;
-            }
-        }
-      else
-        {
-          while (position < n_params && node->args[position] != NULL)
-            position++;
-          index = position;
-          if (index >= n_params)
-            {
-              diagnose (c, arg->start, FALSE,
-                        _("error[E106]: function argument count mismatch: “%s” takes %u "
-                          "arguments"), fn->name, n_params);
-              return;
-            }
-        }
-      if (node->args[index] != NULL)
-        {
-          diagnose (c, arg->start, FALSE,
-                    _("error[E106]: argument “%s” of “%s” given twice"),
-                    fn->params[index].name, fn->name);
-          return;
-        }
-      node->args[index] = arg;
-    }
-  for (guint i = 0; i < n_params; i++)
-    if (fn->params[i].required && node->args[i] == NULL)
-      {
-        diagnose (c, node->start, FALSE,
-                  _("error[E107]: required argument missing: “%s” of “%s”"),
-                  fn->params[i].name, fn->name);
-        return;
-      }
-
-  fallible = (fn->flags & CDVIZ_VRL_FN_FALLIBLE) != 0 ||
-             ((fn->flags & CDVIZ_VRL_FN_FALLIBLE_WITH_ARG1) && n_params > 1 && node->args[1] != NULL);
-  for (guint i = 0; i < n_params && c->error == NULL; i++)
-    {
-      CdvizVrlNode *arg = node->args[i];
-
-      if (arg == NULL)
-        continue;
-      if (i == 0 && (fn->flags & CDVIZ_VRL_FN_QUERY_ARG))
-        {
-          if (arg->kind != VRL_N_QUERY || arg->target == VRL_TARGET_EXPR)
-            {
-              diagnose (c, arg->start, FALSE,
-                        _("error[E110]: invalid argument type: “%s” expects a path such as "
-                          ".field or variable.field"), fn->name);
-              return;
-            }
-          if (arg->target == VRL_TARGET_VARIABLE)
-            {
-              arg->slot = lookup_variable (c, arg->name);
-              if (arg->slot < 0)
-                {
-                  /* exists(x.y) on an unknown variable is simply false; del must know it */
-                  if (g_str_equal (fn->name, "del"))
-                    {
-                      diagnose (c, arg->start, FALSE,
-                                _("error[E701]: call to undefined variable “%s”"), arg->name);
-                      return;
-                    }
-                }
-            }
-          continue;
-        }
-      check (c, arg);
-      if (arg->fallible && !g_str_equal (fn->name, "type_def"))
-        diagnose (c, arg->start, TRUE,
-                  _("error[E630]: fallible argument: handle the error of this argument "
-                    "before passing it to “%s”"), fn->name);
-      if ((arg->type & fn->params[i].kinds) == 0)
-        {
-          g_autofree char *want = cdviz_vrl_kinds_describe (fn->params[i].kinds);
-          g_autofree char *got = cdviz_vrl_kinds_describe (arg->type);
-
-          diagnose (c, arg->start, FALSE,
-                    _("error[E110]: invalid argument type: argument “%s” of “%s” must be %s, "
-                      "not %s"), fn->params[i].name, fn->name, want, got);
-          return;
-        }
-      if (arg->type & ~fn->params[i].kinds)
-        fallible = TRUE;
-      if (i == 0 && fn->infallible_if != 0)
-        fallible = fallible || (arg->type & ~fn->infallible_if) != 0;
-    }
-
-  /* the closure */
-  if (node->closure != NULL && !(fn->flags & CDVIZ_VRL_FN_CLOSURE))
-    {
-      diagnose (c, node->closure->start, FALSE,
-                _("error[E109]: “%s” does not take a closure"), fn->name);
-      return;
-    }
-  if (node->closure == NULL && (fn->flags & CDVIZ_VRL_FN_CLOSURE))
-    {
-      diagnose (c, node->end, FALSE, _("error[E120]: “%s” needs a closure: -> |…| { … }"),
-                fn->name);
-      return;
-    }
-  if (node->closure != NULL &&
-      (node->n_closure < fn->closure_min || node->n_closure > fn->closure_max))
-    {
-      diagnose (c, node->closure->start, FALSE,
-                _("error[E120]: the closure of “%s” takes %u parameter(s), not %u"),
-                fn->name, fn->closure_max, node->n_closure);
-      return;
-    }
-  if (node->closure != NULL)
-    {
-      CdvizVrlType *coll = node->args[0] && node->args[0]->tdef ? node->args[0]->tdef
-                                                                 : cdviz_vrl_type_any ();
-      guint ck = cdviz_vrl_type_kinds (coll) & (CDVIZ_VRL_OBJECT | CDVIZ_VRL_ARRAY);
-      TypeState *before;
-
-      push_scope (c);
-      node->closure_slots = g_new0 (int, MAX (node->n_closure, 1));
-      for (guint i = 0; i < node->n_closure; i++)
-        {
-          CdvizVrlType *pt;
-
-          if (node->closure_names[i][0] == '\0')
-            {
-              node->closure_slots[i] = -1;
-              continue;
-            }
-          node->closure_slots[i] = new_slot (c, node->closure_names[i]);
-          /* |key, value|, |index, value|; map_keys: |key|, map_values: |value| */
-          if ((node->n_closure == 2 && i == 0) || g_str_equal (fn->name, "map_keys"))
-            pt = cdviz_vrl_type_new (ck == CDVIZ_VRL_OBJECT ? CDVIZ_VRL_BYTES :
-                                     ck == CDVIZ_VRL_ARRAY ? CDVIZ_VRL_INTEGER :
-                                     CDVIZ_VRL_BYTES | CDVIZ_VRL_INTEGER);
-          else if (ck != 0 && !g_str_equal (fn->name, "replace_with") &&
-                   !((g_str_equal (fn->name, "map_values") || g_str_equal (fn->name, "map_keys")) &&
-                     node->args[1] != NULL))
-            pt = cdviz_vrl_type_elements (coll);
-          else
-            pt = cdviz_vrl_type_any ();
-          replace_type ((CdvizVrlType **) &c->slot_types->pdata[node->closure_slots[i]], pt);
-        }
-      before = state_save (c);
-      check_block (c, node->closure, TRUE);
-      state_apply (c, before, TRUE);
-      pop_scope (c);
-    }
-
-  if (fallible && (fn->flags & CDVIZ_VRL_FN_CONST_OK))
-    {
-      gboolean constant = TRUE;
-
-      for (guint i = 0; i < n_params && constant; i++)
-        constant = node->args[i] == NULL || is_constant (node->args[i]);
-      if (constant)
-        fallible = FALSE;
-    }
-
-  if (node->abort_on_error)
-    {
-      if (!fallible)
-        diagnose (c, node->start, TRUE,
-                  _("error[E620]: can't abort infallible function “%s”: remove the “!”"),
-                  fn->name);
-      fallible = FALSE;
-    }
-  node->fallible = fallible;
-  node->type = fn->returns;
-  if ((fn->flags & CDVIZ_VRL_FN_RETURNS_ARG0) && node->args[0] != NULL &&
-      (node->args[0]->type & fn->returns) != 0)
-    {
-      node->type = node->args[0]->type & fn->returns;
-      replace_type (&node->tdef, cdviz_vrl_type_narrow (node->args[0]->tdef, fn->returns));
-    }
-  if (fn->flags & CDVIZ_VRL_FN_QUERY_ARG)
-    check_query_call (c, node);
-  if (g_str_equal (fn->name, "type_def"))
-    {
-      /* known when compiling: the call becomes its result, and its
-       * argument is never run (upstream's TypeDefFn) */
-      node->kind = VRL_N_LITERAL;
-      node->value = cdviz_vrl_type_to_value (node->args[0]->tdef, node->args[0]->fallible);
-      node->fallible = FALSE;
-      node->type = CDVIZ_VRL_OBJECT;
-      replace_type (&node->tdef, cdviz_vrl_type_of_value (node->value));
-    }
 }
 
 static void
@@ -539,39 +267,39 @@ check_op (Compiler     *c,
   const guint num = CDVIZ_VRL_INTEGER | CDVIZ_VRL_FLOAT;
   gboolean own = FALSE, never = FALSE;
 
-  check (c, l);
+  vrl_check (c, l);
   if (node->op == VRL_OP_COALESCE || node->op == VRL_OP_OR || node->op == VRL_OP_AND)
     {
       /* the right-hand side may not run: its assignments are conditional,
        * unless a literal left-hand side decides (upstream's short circuit) */
       gboolean lit = l->kind == VRL_N_LITERAL && l->value->kind == CDVIZ_VRL_BOOLEAN;
       gboolean always;
-      TypeState *before = state_save (c);
+      TypeState *before = vrl_state_save (c);
 
       never = node->op == VRL_OP_COALESCE ? !l->fallible :
               lit && (node->op == VRL_OP_OR) == l->value->boolean;
       always = node->op != VRL_OP_COALESCE && lit && !never;
 
-      check (c, r);
+      vrl_check (c, r);
       if (always)
-        state_free (before);
+        vrl_state_free (before);
       else
-        state_apply (c, before, !never);
+        vrl_state_apply (c, before, !never);
     }
   else
-    check (c, r);
+    vrl_check (c, r);
 
   switch (node->op)
     {
     case VRL_OP_COALESCE:
       if (!l->fallible)
-        diagnose (c, node->start, TRUE,
+        vrl_diagnose (c, node->start, TRUE,
                   _("error[E651]: unnecessary error coalescing operation: the left-hand "
                     "side cannot fail"));
       node->type = l->type | r->type;
       node->fallible = l->fallible && r->fallible;
       if (l->tdef != NULL && r->tdef != NULL)
-        replace_type (&node->tdef, cdviz_vrl_type_union (l->tdef, r->tdef));
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_union (l->tdef, r->tdef));
       return;
     case VRL_OP_OR:
       if (l->type == CDVIZ_VRL_NULL ||
@@ -612,7 +340,7 @@ check_op (Compiler     *c,
       node->type = CDVIZ_VRL_OBJECT;
       own = l->type != CDVIZ_VRL_OBJECT || r->type != CDVIZ_VRL_OBJECT;
       if (l->tdef != NULL && r->tdef != NULL)
-        replace_type (&node->tdef, cdviz_vrl_type_merge_objects (l->tdef, r->tdef));
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_merge_objects (l->tdef, r->tdef));
       break;
     case VRL_OP_ADD: case VRL_OP_SUB: case VRL_OP_MUL:
       if (node->op == VRL_OP_ADD && (l->type == CDVIZ_VRL_BYTES || r->type == CDVIZ_VRL_BYTES))
@@ -649,7 +377,7 @@ check_assign (Compiler     *c,
   CdvizVrlNode *rhs = node->expr;
   g_autoptr(CdvizVrlType) value_type = NULL;
 
-  check (c, rhs);
+  vrl_check (c, rhs);
   if (c->error != NULL)
     return;
   value_type = cdviz_vrl_type_ref (rhs->tdef);
@@ -658,18 +386,18 @@ check_assign (Compiler     *c,
       /* `target |= value`: the target must have been defined */
       if (node->lhs->kind == VRL_N_VARIABLE)
         {
-          node->lhs->slot = lookup_variable (c, node->lhs->name);
+          node->lhs->slot = vrl_lookup_variable (c, node->lhs->name);
           if (node->lhs->slot < 0)
             {
-              diagnose (c, node->lhs->start, FALSE,
+              vrl_diagnose (c, node->lhs->start, FALSE,
                         _("error[E701]: call to undefined variable “%s”"), node->lhs->name);
               return;
             }
-          replace_type (&node->lhs->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->lhs->slot]));
+          vrl_replace_type (&node->lhs->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->lhs->slot]));
         }
       if (node->lhs->kind == VRL_N_QUERY)
-        check_query (c, node->lhs);
-      replace_type (&value_type, node->lhs->tdef != NULL ?
+        vrl_check_query (c, node->lhs);
+      vrl_replace_type (&value_type, node->lhs->tdef != NULL ?
                     cdviz_vrl_type_merge_objects (node->lhs->tdef, rhs->tdef) :
                     cdviz_vrl_type_new (CDVIZ_VRL_OBJECT));
       if (rhs->type != CDVIZ_VRL_OBJECT)
@@ -680,7 +408,7 @@ check_assign (Compiler     *c,
     {
       /* ok, err = … */
       if (!rhs->fallible)
-        diagnose (c, node->start, TRUE,
+        vrl_diagnose (c, node->start, TRUE,
                   _("error[E104]: unnecessary error assignment: this expression cannot fail"));
       /* the value on success, or the default of its kinds on failure */
       if (node->lhs->kind != VRL_N_NOOP)
@@ -695,19 +423,19 @@ check_assign (Compiler     *c,
   else
     {
       if (rhs->fallible)
-        diagnose (c, node->start, TRUE,
+        vrl_diagnose (c, node->start, TRUE,
                   _("error[E103]: unhandled fallible assignment: handle the error with "
                     "“!”, “??” or “value, err = …”"));
       if (node->lhs->kind != VRL_N_NOOP)
         set_target_type (c, node->lhs, value_type);
     }
   node->type = rhs->type;
-  replace_type (&node->tdef, cdviz_vrl_type_ref (rhs->tdef));
+  vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (rhs->tdef));
   node->fallible = FALSE;
 }
 
-static void
-check (Compiler     *c,
+void
+vrl_check (Compiler     *c,
        CdvizVrlNode *node)
 {
   if (c->error != NULL || node == NULL)
@@ -718,7 +446,7 @@ check (Compiler     *c,
     {
     case VRL_N_LITERAL:
       node->type = node->value->kind;
-      replace_type (&node->tdef, cdviz_vrl_type_of_value (node->value));
+      vrl_replace_type (&node->tdef, cdviz_vrl_type_of_value (node->value));
       break;
     case VRL_N_TEMPLATE:
       node->type = CDVIZ_VRL_BYTES;
@@ -726,10 +454,10 @@ check (Compiler     *c,
         {
           CdvizVrlNode *part = node->children->pdata[i];
 
-          check (c, part);
+          vrl_check (c, part);
           node->fallible |= part->fallible;
           if (!(part->type & CDVIZ_VRL_BYTES))
-            diagnose (c, node->start, FALSE,
+            vrl_diagnose (c, node->start, FALSE,
                       _("error[E400]: a template string can only hold strings"));
         }
       break;
@@ -740,7 +468,7 @@ check (Compiler     *c,
         {
           CdvizVrlNode *item = node->children->pdata[i];
 
-          check (c, item);
+          vrl_check (c, item);
           node->fallible |= item->fallible;
         }
       if (c->error == NULL)
@@ -749,82 +477,82 @@ check (Compiler     *c,
 
           for (guint i = 0; i < node->children->len; i++)
             types[i] = cdviz_vrl_type_ref (((CdvizVrlNode *) node->children->pdata[i])->tdef);
-          replace_type (&node->tdef, cdviz_vrl_type_collection (node->kind == VRL_N_OBJECT ?
+          vrl_replace_type (&node->tdef, cdviz_vrl_type_collection (node->kind == VRL_N_OBJECT ?
                                                                 node->keys : NULL,
                                                                 types, node->children->len));
           g_free (types);
         }
       break;
     case VRL_N_BLOCK:
-      check_block (c, node, FALSE);
+      vrl_check_block (c, node, FALSE);
       break;
     case VRL_N_GROUP:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->type = node->expr->type;
       if (node->expr->tdef != NULL)
-        replace_type (&node->tdef, cdviz_vrl_type_ref (node->expr->tdef));
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (node->expr->tdef));
       node->fallible = node->expr->fallible;
       break;
     case VRL_N_VARIABLE:
-      node->slot = lookup_variable (c, node->name);
+      node->slot = vrl_lookup_variable (c, node->name);
       if (node->slot < 0)
-        diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
+        vrl_diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
                   node->name);
       else
         {
-          replace_type (&node->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->slot]));
+          vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->slot]));
           node->type = cdviz_vrl_type_kinds (node->tdef);
         }
       break;
     case VRL_N_QUERY:
-      check_query (c, node);
+      vrl_check_query (c, node);
       break;
     case VRL_N_CALL:
-      check_call (c, node);
+      vrl_check_call (c, node);
       break;
     case VRL_N_NOT:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->type = CDVIZ_VRL_BOOLEAN;
       node->fallible = node->expr->fallible || node->expr->type != CDVIZ_VRL_BOOLEAN;
       if (!(node->expr->type & CDVIZ_VRL_BOOLEAN))
-        diagnose (c, node->start, FALSE,
+        vrl_diagnose (c, node->start, FALSE,
                   _("error[E102]: “!” applies to booleans only"));
       break;
     case VRL_N_OP:
       check_op (c, node);
       break;
     case VRL_N_IF:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       if (c->error != NULL)
         return;
       if (!(node->expr->type & CDVIZ_VRL_BOOLEAN))
         {
-          diagnose (c, node->expr->start, FALSE,
+          vrl_diagnose (c, node->expr->start, FALSE,
                     _("error[E102]: non-boolean predicate: an “if” condition must be a boolean"));
           return;
         }
       if (node->expr->fallible)
-        diagnose (c, node->expr->start, TRUE,
+        vrl_diagnose (c, node->expr->start, TRUE,
                   _("error[E110]: fallible predicate: handle the error of the “if” condition"));
       {
-        TypeState *before = state_save (c);
+        TypeState *before = vrl_state_save (c);
         g_autoptr(CdvizVrlType) null_type = cdviz_vrl_type_new (CDVIZ_VRL_NULL);
 
-        check (c, node->lhs);
+        vrl_check (c, node->lhs);
         if (node->rhs != NULL)
           {
-            TypeState *after_then = state_save (c);
+            TypeState *after_then = vrl_state_save (c);
 
-            state_apply (c, before, FALSE);
-            check (c, node->rhs);
-            state_apply (c, after_then, TRUE);
+            vrl_state_apply (c, before, FALSE);
+            vrl_check (c, node->rhs);
+            vrl_state_apply (c, after_then, TRUE);
           }
         else
-          state_apply (c, before, TRUE);
+          vrl_state_apply (c, before, TRUE);
         if (c->error != NULL)
           return;
         node->type = node->lhs->type | (node->rhs ? node->rhs->type : CDVIZ_VRL_NULL);
-        replace_type (&node->tdef, cdviz_vrl_type_union (node->lhs->tdef, node->rhs ? node->rhs->tdef
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_union (node->lhs->tdef, node->rhs ? node->rhs->tdef
                                                                                   : null_type));
         node->fallible = node->expr->fallible || node->lhs->fallible ||
                          (node->rhs != NULL && node->rhs->fallible);
@@ -836,18 +564,18 @@ check (Compiler     *c,
     case VRL_N_ABORT:
       if (node->expr != NULL)
         {
-          check (c, node->expr);
+          vrl_check (c, node->expr);
           if (!(node->expr->type & CDVIZ_VRL_BYTES))
-            diagnose (c, node->expr->start, FALSE,
+            vrl_diagnose (c, node->expr->start, FALSE,
                       _("error[E300]: the message of “abort” must be a string"));
           if (node->expr->fallible)
-            diagnose (c, node->expr->start, TRUE,
+            vrl_diagnose (c, node->expr->start, TRUE,
                       _("error[E100]: unhandled error in the message of “abort”"));
         }
       node->type = CDVIZ_VRL_NULL;
       break;
     case VRL_N_RETURN:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->fallible = node->expr->fallible;
       node->type = CDVIZ_VRL_ANY;
       break;
@@ -876,8 +604,8 @@ cdviz_vrl_compile (const char            *source,
   c.slot_types = g_ptr_array_new_with_free_func ((GDestroyNotify) cdviz_vrl_type_unref);
   c.event_type = cdviz_vrl_type_new (CDVIZ_VRL_OBJECT);
   c.meta_type = cdviz_vrl_type_new (CDVIZ_VRL_OBJECT);
-  push_scope (&c);
-  check_block (&c, program->root, TRUE);
+  vrl_push_scope (&c);
+  vrl_check_block (&c, program->root, TRUE);
   g_ptr_array_unref (c.scopes);
   g_ptr_array_unref (c.slot_types);
   cdviz_vrl_type_unref (c.event_type);

@@ -41,10 +41,15 @@ enum {
                                          * check proves the call cannot fail */
 };
 
+/* Checks a call when compiling (literal arguments, …): FALSE with @error
+ * refuses the program (upstream's E610). */
+typedef gboolean (*CdvizVrlCompileCheck) (CdvizVrlNode *call, GError **error);
+
 struct _CdvizVrlFunction
 {
   const char *name;
   CdvizVrlImpl impl;
+  CdvizVrlCompileCheck compile;
   guint flags;
   guint returns;                /* kinds it may return */
   guint closure_min, closure_max;       /* closure parameter count */
