@@ -510,6 +510,29 @@ parse_primary (Parser *p)
       vrl_lex_skip_newlines (p);
       node = new_node (p, VRL_N_GROUP, start);
       node->expr = parse_expr (p, TRUE);
+      /* `(x = f(); x == 1)`: several expressions, the last one's value */
+      while (p->error == NULL && (p->cur.kind == T_NEWLINE || p->cur.kind == T_SEMI))
+        {
+          while (p->cur.kind == T_NEWLINE || p->cur.kind == T_SEMI)
+            vrl_lex_advance (p);
+          if (p->cur.kind == T_RPAREN)
+            break;
+          if (node->expr->kind != VRL_N_BLOCK || node->expr->start != start)
+            {
+              CdvizVrlNode *block = cdviz_vrl_node_new (p->program, VRL_N_BLOCK, start, start);
+
+              block->children = g_ptr_array_new ();
+              g_ptr_array_add (block->children, node->expr);
+              node->expr = block;
+            }
+          {
+            CdvizVrlNode *next = parse_expr (p, TRUE);
+
+            if (next == NULL)
+              return NULL;
+            g_ptr_array_add (node->expr->children, next);
+          }
+        }
       vrl_lex_skip_newlines (p);
       vrl_lex_expect (p, T_RPAREN, "“)”");
       node->end = p->cur.start;
