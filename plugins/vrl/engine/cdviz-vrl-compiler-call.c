@@ -31,7 +31,8 @@ check_query_call (Compiler     *c,
   CdvizVrlNode *arg = node->args[0];
   CdvizVrlType **root = arg->target == VRL_TARGET_EXPR ? NULL : vrl_root_type (c, arg);
 
-  if (root == NULL || !g_str_equal (node->function->name, "del"))
+  if (root == NULL || !g_str_equal (node->function->name, "del") ||
+      !vrl_check_mutable (c, arg, *root))
     return;
   vrl_replace_type (&node->tdef, cdviz_vrl_type_get (*root, arg->path, 0));
   node->type = cdviz_vrl_type_kinds (node->tdef);

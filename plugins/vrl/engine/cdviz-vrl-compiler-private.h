@@ -17,6 +17,8 @@ typedef struct {
   CdvizVrlType *meta_type;      /* `%` */
   GError *error;
   guint error_offset;
+  GPtrArray *read_only;         /* CdvizVrlProgram: one query each */
+  GArray *read_only_recursive;  /* gboolean per read_only */
 } Compiler;
 
 /* What is known of the variables, `.` and `%` at one point: saved before a
@@ -42,5 +44,7 @@ void           vrl_state_free      (TypeState *s);
 void           vrl_state_apply     (Compiler *c, TypeState *s, gboolean merge);
 void           vrl_replace_type    (CdvizVrlType **where, CdvizVrlType *type);
 CdvizVrlType **vrl_root_type       (Compiler *c, CdvizVrlNode *query);
+/* FALSE (and an error) when the query @target may not be assigned (E315, E642). */
+gboolean       vrl_check_mutable   (Compiler *c, CdvizVrlNode *target, CdvizVrlType *root);
 
 G_END_DECLS

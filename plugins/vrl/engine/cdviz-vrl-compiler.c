@@ -156,6 +156,72 @@ vrl_root_type (Compiler     *c,
     }
 }
 
+static gboolean
+same_segment (const CdvizVrlSegment *a,
+              const CdvizVrlSegment *b)
+{
+  if (a->kind != b->kind)
+    return FALSE;
+  if (a->kind == VRL_SEG_FIELD)
+    return g_str_equal (a->field, b->field);
+  return a->kind == VRL_SEG_INDEX && a->index == b->index;
+}
+
+/* E315: the target is a read-only path, one of its parents, or under a
+ * recursive one; E642: a parent is known to be neither a container of the
+ * right kind nor absent (`x = "s"; x.a = 1`). */
+gboolean
+vrl_check_mutable (Compiler     *c,
+                   CdvizVrlNode *target,
+                   CdvizVrlType *root)
+{
+  g_autoptr(CdvizVrlType) parent = cdviz_vrl_type_ref (root);
+
+  for (guint i = 0; c->read_only != NULL && i < c->read_only->len; i++)
+    {
+      CdvizVrlProgram *ro = c->read_only->pdata[i];
+      CdvizVrlNode *q = ro->root->children->pdata[0];
+      gboolean recursive = g_array_index (c->read_only_recursive, gboolean, i);
+      guint n = MIN (q->path->len, target->path->len), same = 0;
+
+      if (q->target != target->target)
+        continue;
+      while (same < n && same_segment (&g_array_index (q->path, CdvizVrlSegment, same),
+                                       &g_array_index (target->path, CdvizVrlSegment, same)))
+        same++;
+      if (same == target->path->len || (recursive && same == q->path->len))
+        {
+          vrl_diagnose (c, target->start, FALSE,
+                        _("error[E315]: mutation of read-only value"));
+          return FALSE;
+        }
+    }
+  for (guint i = 0; i < target->path->len; i++)
+    {
+      CdvizVrlSegment *s = &g_array_index (target->path, CdvizVrlSegment, i);
+      guint need = s->kind == VRL_SEG_INDEX ? CDVIZ_VRL_ARRAY : CDVIZ_VRL_OBJECT;
+      CdvizVrlType *next;
+
+      if (s->kind == VRL_SEG_COALESCE)
+        break;
+      if (!(parent->kinds & (need | CDVIZ_VRL_NULL | CDVIZ_VRL_UNDEFINED)))
+        {
+          vrl_diagnose (c, target->start, FALSE,
+                        _("error[E642]: parent path segment rejects this mutation"));
+          return FALSE;
+        }
+      {
+        /* one step down (the segment is borrowed: no clear function) */
+        g_autoptr(GArray) one = g_array_new (FALSE, FALSE, sizeof (CdvizVrlSegment));
+
+        g_array_append_val (one, *s);
+        next = cdviz_vrl_type_get (parent, one, 0);
+      }
+      vrl_replace_type (&parent, next);
+    }
+  return TRUE;
+}
+
 static void
 set_target_type (Compiler     *c,
                  CdvizVrlNode *target,
@@ -175,12 +241,15 @@ set_target_type (Compiler     *c,
   if (target->kind == VRL_N_VARIABLE)
     {
       vrl_replace_type ((CdvizVrlType **) &c->slot_types->pdata[target->slot],
-                    cdviz_vrl_type_defined (type));
+                        cdviz_vrl_type_defined (type));
       return;
     }
   root = vrl_root_type (c, target);
-  if (root != NULL)
-    vrl_replace_type (root, cdviz_vrl_type_set (*root, target->path, 0, type));
+  if (root == NULL)
+    return;
+  if (!vrl_check_mutable (c, target, *root))
+    return;
+  vrl_replace_type (root, cdviz_vrl_type_set (*root, target->path, 0, type));
 }
 
 /* --- checks ------------------------------------------------------------------ */
@@ -592,12 +661,45 @@ cdviz_vrl_compile (const char            *source,
                    CdvizVrlCompileFlags   flags,
                    GError               **error)
 {
+  return cdviz_vrl_compile_full (source, flags, NULL, 0, error);
+}
+
+CdvizVrlProgram *
+cdviz_vrl_compile_full (const char                  *source,
+                        CdvizVrlCompileFlags         flags,
+                        const CdvizVrlReadOnlyPath  *read_only,
+                        guint                        n_read_only,
+                        GError                     **error)
+{
   g_autoptr(CdvizVrlProgram) program = cdviz_vrl_parse (source, error);
+  g_autoptr(GPtrArray) ro = g_ptr_array_new_with_free_func ((GDestroyNotify) cdviz_vrl_program_free);
+  g_autoptr(GArray) ro_recursive = g_array_new (FALSE, FALSE, sizeof (gboolean));
   Compiler c = { 0 };
 
   if (program == NULL)
     return NULL;
+  for (guint i = 0; i < n_read_only; i++)
+    {
+      CdvizVrlProgram *path = cdviz_vrl_parse (read_only[i].path, error);
+      CdvizVrlNode *q;
 
+      if (path == NULL)
+        return NULL;
+      q = path->root->children->len == 1 ? path->root->children->pdata[0] : NULL;
+      if (q == NULL || q->kind != VRL_N_QUERY || q->target == VRL_TARGET_VARIABLE ||
+          q->target == VRL_TARGET_EXPR)
+        {
+          cdviz_vrl_program_free (path);
+          g_set_error (error, CDVIZ_VRL_ERROR, CDVIZ_VRL_ERROR_SYNTAX,
+                       "“%s” is not a path such as .a.b or %%a", read_only[i].path);
+          return NULL;
+        }
+      g_ptr_array_add (ro, path);
+      g_array_append_val (ro_recursive, read_only[i].recursive);
+    }
+
+  c.read_only = ro;
+  c.read_only_recursive = ro_recursive;
   c.program = program;
   c.flags = flags;
   c.scopes = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);

@@ -83,6 +83,20 @@ CdvizVrlProgram *cdviz_vrl_compile (const char           *source,
                                     CdvizVrlCompileFlags  flags,
                                     GError              **error);
 
+/* A path the program may not change (upstream's read-only paths, E315):
+ * ".a.b" or "%meta". @recursive: nor anything under it. */
+typedef struct {
+  const char *path;
+  gboolean recursive;
+} CdvizVrlReadOnlyPath;
+
+/* cdviz_vrl_compile() with @n_read_only read-only paths. */
+CdvizVrlProgram *cdviz_vrl_compile_full (const char                 *source,
+                                         CdvizVrlCompileFlags        flags,
+                                         const CdvizVrlReadOnlyPath *read_only,
+                                         guint                       n_read_only,
+                                         GError                    **error);
+
 /* --- running -------------------------------------------------------------- */
 
 /* Runs @program on *@target (the event, `.`) and *@metadata (`%`), both
