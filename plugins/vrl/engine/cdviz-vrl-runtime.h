@@ -70,6 +70,7 @@ const CdvizVrlFunction *cdviz_vrl_stdlib_codec (void);
 const CdvizVrlFunction *cdviz_vrl_stdlib_cdviz (void);
 const CdvizVrlFunction *cdviz_vrl_stdlib_net (void);
 const CdvizVrlFunction *cdviz_vrl_stdlib_parse (void);
+const CdvizVrlFunction *cdviz_vrl_stdlib_libs (void);
 
 /* --- compiling ------------------------------------------------------------ */
 
