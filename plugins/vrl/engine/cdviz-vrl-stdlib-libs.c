@@ -7,10 +7,14 @@
 #ifdef HAVE_PSL
 #include <libpsl.h>
 #endif
+#ifdef HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 /* Functions on small Debian libraries, each present only when its library
  * was found at build time: parse_yaml (libyaml), parse_etld (libpsl, the
- * public suffix list that libsoup already uses). */
+ * public suffix list that libsoup already uses), crc (zlib's CRC-32, which
+ * GIO already links). */
 
 #ifdef HAVE_YAML
 
@@ -239,7 +243,25 @@ IMPL (f_parse_etld)
 
 #endif /* HAVE_PSL */
 
+#ifdef HAVE_ZLIB
+
+/* Only upstream's default algorithm, CRC_32_ISO_HDLC, which is zlib's. */
+IMPL (f_crc)
+{
+  if (args[1] != NULL && !(LEN (1) == strlen ("CRC_32_ISO_HDLC") &&
+                           memcmp (STR (1), "CRC_32_ISO_HDLC", LEN (1)) == 0))
+    return cdviz_vrl_fail (error, "unsupported CRC algorithm: %.*s (this build has CRC_32_ISO_HDLC)",
+                           (int) LEN (1), STR (1));
+  return cdviz_vrl_string_take (g_strdup_printf ("%lu", crc32 (crc32 (0, NULL, 0),
+                                                               (const Bytef *) STR (0), LEN (0))));
+}
+
+#endif /* HAVE_ZLIB */
+
 static const CdvizVrlFunction functions[] = {
+#ifdef HAVE_ZLIB
+  FN ("crc", f_crc, FALLIBLE | CONST_OK, S, REQ ("value", S), OPT ("algorithm", S)),
+#endif
 #ifdef HAVE_PSL
   { .name = "parse_etld", .impl = f_parse_etld, .flags = FALLIBLE, .returns = O,
     .compile = parse_etld_compile,

@@ -7,8 +7,8 @@
 
 /* Parsing and coercion functions of upstream's standard library that need
  * nothing beyond GLib: units (parse_bytes, parse_duration), syslog names,
- * CSV rows, punycode (GLib's IDNA), character filters (sieve, redact) and
- * random values (GRand). */
+ * CSV rows, punycode (GLib's IDNA), character sets and MIME words (GLib's
+ * iconv), character filters (sieve, redact) and random values (GRand). */
 
 /* --- units ----------------------------------------------------------------- */
 
@@ -310,6 +310,91 @@ IMPL (f_decode_punycode)
   return cdviz_vrl_string_take (g_utf8_strdown (unicode, -1));
 }
 
+/* --- character sets (GLib's iconv) -------------------------------------------- */
+
+IMPL (f_encode_charset)
+{
+  g_autofree char *to = g_strndup (STR (1), LEN (1));
+  g_autoptr(GError) local = NULL;
+  gsize written = 0;
+  char *out = g_convert (STR (0), LEN (0), to, "UTF-8", NULL, &written, &local);
+
+  if (out == NULL)
+    return cdviz_vrl_fail (error, "unable to encode to %s: %s", to, local->message);
+  return cdviz_vrl_bytes_take (out, written);
+}
+
+IMPL (f_decode_charset)
+{
+  g_autofree char *from = g_strndup (STR (1), LEN (1));
+  g_autoptr(GError) local = NULL;
+  gsize written = 0;
+  char *out = g_convert (STR (0), LEN (0), "UTF-8", from, NULL, &written, &local);
+
+  if (out == NULL)
+    return cdviz_vrl_fail (error, "unable to decode from %s: %s", from, local->message);
+  return cdviz_vrl_bytes_take (out, written);
+}
+
+/* RFC 2047 encoded words, =?charset?b|q?text?= (the =? … ?= may be left out). */
+IMPL (f_decode_mime_q)
+{
+  g_autoptr(GRegex) word = g_regex_new ("(?:=\\?([^?\\s]*))?\\?([bBqQ])\\?([^?\\s]*)(?:\\?=)?",
+                                        0, 0, NULL);
+  g_autofree char *text = g_strndup (STR (0), LEN (0));
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GMatchInfo) info = NULL;
+  const char *last = text;
+
+  g_regex_match (word, text, 0, &info);
+  while (g_match_info_matches (info))
+    {
+      g_autofree char *charset = g_match_info_fetch (info, 1);
+      g_autofree char *kind = g_match_info_fetch (info, 2);
+      g_autofree char *data = g_match_info_fetch (info, 3);
+      g_autofree char *decoded = NULL;
+      gsize len = 0;
+      int start, end;
+
+      g_match_info_fetch_pos (info, 0, &start, &end);
+      g_string_append_len (out, last, text + start - last);
+      if (g_ascii_tolower (kind[0]) == 'b')
+        decoded = (char *) g_base64_decode (data, &len);
+      else
+        {
+          GString *q = g_string_new (NULL);
+
+          for (const char *p = data; *p; p++)
+            if (*p == '_')
+              g_string_append_c (q, ' ');
+            else if (*p == '=' && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
+              {
+                g_string_append_c (q, (char) (g_ascii_xdigit_value (p[1]) * 16 +
+                                              g_ascii_xdigit_value (p[2])));
+                p += 2;
+              }
+            else
+              g_string_append_c (q, *p);
+          len = q->len;
+          decoded = g_string_free (q, FALSE);
+        }
+      if (charset != NULL && *charset != '\0' && g_ascii_strcasecmp (charset, "utf-8") != 0)
+        {
+          char *converted = g_convert (decoded, len, "UTF-8", charset, NULL, &len, NULL);
+
+          if (converted == NULL)
+            return cdviz_vrl_fail (error, "unable to decode from %s", charset);
+          g_free (decoded);
+          decoded = converted;
+        }
+      g_string_append_len (out, decoded, len);
+      last = text + end;
+      g_match_info_next (info, NULL);
+    }
+  g_string_append (out, last);
+  return cdviz_vrl_bytes (out->str, out->len);
+}
+
 /* --- filters ----------------------------------------------------------------- */
 
 IMPL (f_sieve)
@@ -589,8 +674,11 @@ IMPL (f_random_bytes)
 }
 
 static const CdvizVrlFunction functions[] = {
+  FN ("decode_charset", f_decode_charset, FALLIBLE, S, REQ ("value", S), REQ ("from_charset", S)),
+  FN ("decode_mime_q", f_decode_mime_q, FALLIBLE, S, REQ ("value", S)),
   FN ("decode_punycode", f_decode_punycode, FALLIBLE, S, REQ ("value", S), OPT ("validate", B)),
   FN ("encode_csv", f_encode_csv, FALLIBLE, S, REQ ("value", A), OPT ("delimiter", S)),
+  FN ("encode_charset", f_encode_charset, FALLIBLE, S, REQ ("value", S), REQ ("to_charset", S)),
   FN ("encode_punycode", f_encode_punycode, FALLIBLE, S, REQ ("value", S), OPT ("validate", B)),
   FN ("parse_bytes", f_parse_bytes, FALLIBLE, F, REQ ("value", S), REQ ("unit", S), OPT ("base", S)),
   FN ("parse_csv", f_parse_csv, FALLIBLE, A, REQ ("value", S), OPT ("delimiter", S)),
