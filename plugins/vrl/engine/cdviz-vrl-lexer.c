@@ -77,9 +77,12 @@ vrl_node_free (gpointer data)
 
   g_free (node->name);
   g_clear_pointer (&node->value, cdviz_vrl_value_unref);
+  /* one per argument, NULL for a positional one: not a NULL-terminated vector */
+  for (guint i = 0; node->arg_names != NULL && node->children != NULL && i < node->children->len; i++)
+    g_free (node->arg_names[i]);
+  g_free (node->arg_names);
   g_clear_pointer (&node->children, g_ptr_array_unref);
   g_strfreev (node->keys);
-  g_strfreev (node->arg_names);
   g_clear_pointer (&node->path, g_array_unref);
   g_clear_pointer (&node->tdef, cdviz_vrl_type_unref);
   g_free (node->args);

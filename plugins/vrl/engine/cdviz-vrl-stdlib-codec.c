@@ -656,7 +656,7 @@ IMPL (f_parse_logfmt)
 
 IMPL (f_uuid_v4)
 {
-  return vrl_str (g_uuid_string_random ());
+  return cdviz_vrl_string_take (g_uuid_string_random ());
 }
 
 IMPL (f_uuid_v7)
