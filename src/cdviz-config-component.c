@@ -276,6 +276,17 @@ _cdviz_config_create_component (CdvizConfig        *self,
                                          (const char **) names->pdata,
                                          (const GValue *) values->data);
 
+  /* Where each key was set ("FILE:LINE", see _cdviz_config_describe()), for
+   * a component whose errors point inside a value (a VRL program's
+   * line:column): object data "cdviz-config-where:KEY". */
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      g_autofree char *full = _cdviz_config_join (path, l->data);
+      g_autofree char *data_key = g_strconcat ("cdviz-config-where:", l->data, NULL);
+
+      g_object_set_data_full (object, data_key, _cdviz_config_describe (self, full), g_free);
+    }
+
   if (G_IS_INITABLE (object) &&
       !g_initable_init (G_INITABLE (object), NULL, error))
     {

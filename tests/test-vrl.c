@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the VRL engine: parser, checker, interpreter. */
+#include <string.h>
 #include "cdviz-vrl-runtime.h"
 
 static char *
@@ -126,6 +127,43 @@ test_errors (void)
   assert_compile_error ("1 = 2", "1:1: syntax error");
 }
 
+/* Types flow through assignments, branches and closures as upstream's. */
+static void
+test_types (void)
+{
+  assert_result ("x = {\"a\": \"b\"}; upcase(x.a)", NULL, "\"B\"");
+  assert_result ("map_values({\"a\": \"b\"}) -> |v| { upcase(v) }", NULL, "{\"a\":\"B\"}");
+  assert_result ("d = 4; 8 / d", NULL, "2.0");
+  assert_result ("{ parse_json(\"x\"); 2 } ?? 1", NULL, "1");
+  assert_result ("a = 5\nif false { a = \"s\" }\ntype_def(a)", NULL,
+                 "{\"bytes\":true,\"integer\":true}");
+  assert_result (".a = [1, {\"b\": \"c\"}]; type_def(.a[1])", NULL,
+                 "{\"object\":{\"b\":{\"bytes\":true}}}");
+  assert_result ("(x = 1; x + 1)", NULL, "2");
+  assert_compile_error ("x = \"s\"\nx.a = 1", "2:1: error[E642]");
+  assert_compile_error ("x = {\"a\": 1}; upcase(x.a)", "1:22: error[E110]");
+}
+
+static void
+test_read_only (void)
+{
+  const CdvizVrlReadOnlyPath ro[] = { { ".k", FALSE }, { "%m", TRUE } };
+  const char *refused[] = { ".k = 1", ". = {}", "%m.x = 1", "del(.k)", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizVrlProgram) ok = cdviz_vrl_compile_full (".k.sub = 1\n.other = 2", 0, ro, 2, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (ok);
+  for (guint i = 0; refused[i] != NULL; i++)
+    {
+      g_autoptr(CdvizVrlProgram) p = cdviz_vrl_compile_full (refused[i], 0, ro, 2, &error);
+
+      g_assert_null (p);
+      g_assert_nonnull (strstr (error->message, "error[E315]"));
+      g_clear_error (&error);
+    }
+}
+
 static void
 test_hostile (void)
 {
@@ -166,5 +204,7 @@ main (int    argc,
   g_test_add_func ("/vrl/control", test_control);
   g_test_add_func ("/vrl/errors", test_errors);
   g_test_add_func ("/vrl/hostile", test_hostile);
+  g_test_add_func ("/vrl/types", test_types);
+  g_test_add_func ("/vrl/read-only", test_read_only);
   return g_test_run ();
 }

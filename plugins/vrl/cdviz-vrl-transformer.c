@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -204,6 +205,85 @@ transformer_iface_init (CdvizTransformerInterface *iface)
   iface->transform = vrl_transform;
 }
 
+/* --- positions in the configuration file ------------------------------------ */
+
+/* The configuration loader tells where each key was set ("FILE:LINE", object
+ * data "cdviz-config-where:KEY"). Reads that line of FILE to find where the
+ * program starts (after `"`, `'`, `"""` or `'''`; a newline right after
+ * `"""` is not part of the string, as in TOML) and turns "L:C: reason"
+ * (inside the program) into "FILE:LINE:COLUMN: reason". A `template_file`
+ * key points into that file instead. NULL when the value's place is not a
+ * file (--set, the environment) or cannot be found. Escapes on the string's
+ * first line are not accounted for. */
+static char *
+position_in_file (CdvizVrlTransformer *self,
+                  const char          *key,
+                  const char          *message)
+{
+  g_autofree char *data_key = g_strconcat ("cdviz-config-where:", key, NULL);
+  const char *where = g_object_get_data (G_OBJECT (self), data_key);
+  g_autofree char *file = NULL, *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *colon, *text, *eq, *reason;
+  guint64 line;
+  guint pline, pcol, base_line, base_col;
+  char *end;
+
+  if (where == NULL || (colon = strrchr (where, ':')) == NULL ||
+      sscanf (message, "%u:%u:", &pline, &pcol) != 2 || (reason = strstr (message, ": ")) == NULL)
+    return NULL;
+  line = g_ascii_strtoull (colon + 1, &end, 10);
+  if (*end != '\0' || line == 0)
+    return NULL;
+  file = g_strndup (where, colon - where);
+  if (!g_file_get_contents (file, &contents, NULL, NULL))
+    return NULL;
+  lines = g_strsplit (contents, "\n", -1);
+  if (line > g_strv_length (lines))
+    return NULL;
+  text = lines[line - 1];
+  eq = strchr (text, '=');
+  if (eq == NULL)
+    return NULL;
+  for (eq++; *eq == ' ' || *eq == '\t'; eq++)
+    ;
+  if (strstr (text, "template_file") != NULL && strstr (text, "template_file") < eq &&
+      (*eq == '"' || *eq == '\''))
+    {
+      /* the program is the whole named file, relative to this one */
+      const char *close = strchr (eq + 1, *eq);
+      g_autofree char *name = close ? g_strndup (eq + 1, close - eq - 1) : NULL;
+      g_autofree char *dir = g_path_get_dirname (file);
+
+      if (name == NULL)
+        return NULL;
+      if (!g_path_is_absolute (name))
+        {
+          char *full = g_build_filename (dir, name, NULL);
+
+          g_free (name);
+          name = full;
+        }
+      return g_strdup_printf ("%s:%u:%u%s", name, pline, pcol, reason);
+    }
+  if (g_str_has_prefix (eq, "\"\"\"") || g_str_has_prefix (eq, "'''"))
+    eq += 3;
+  else if (*eq == '"' || *eq == '\'')
+    eq += 1;
+  else
+    return NULL;
+  base_line = line;
+  base_col = g_utf8_strlen (text, eq - text) + 1;
+  if (*eq == '\0' || g_str_equal (eq, "\r"))
+    {
+      base_line++;
+      base_col = 1;
+    }
+  if (pline == 1)
+    return g_strdup_printf ("%s:%u:%u%s", file, base_line, base_col + pcol - 1, reason);
+  return g_strdup_printf ("%s:%u:%u%s", file, base_line + pline - 1, pcol, reason);
+}
+
 static gboolean
 vrl_initable_init (GInitable     *initable,
                    GCancellable  *cancellable,
@@ -235,16 +315,29 @@ vrl_initable_init (GInitable     *initable,
                                      &local_error);
   if (self->program == NULL)
     {
-      /* "LINE:COLUMN: reason"; the loader prefixes the file and key */
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("key “%s”: the VRL program does not compile: %s:%s"), key, key,
-                   local_error->message);
+      /* "FILE:LINE:COLUMN: reason" inside the configuration file, else
+       * "KEY:LINE:COLUMN: reason" inside the program; the loader prefixes
+       * the table's place */
+      g_autofree char *mapped = position_in_file (self, key, local_error->message);
+
+      if (mapped != NULL)
+        g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                     _("key “%s”: the VRL program does not compile: %s"), key, mapped);
+      else
+        g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                     _("key “%s”: the VRL program does not compile: %s:%s"), key, key,
+                     local_error->message);
       return FALSE;
     }
   for (guint i = 0; i < self->program->warnings->len; i++)
-    g_warning (_("VRL %s:%s (upstream refuses this program; it runs here, and the event is "
-                 "rejected if the error happens; set strict = true to refuse it)"),
-               key, (const char *) self->program->warnings->pdata[i]);
+    {
+      const char *warning = self->program->warnings->pdata[i];
+      g_autofree char *mapped = position_in_file (self, key, warning);
+
+      g_warning (_("VRL %s%s%s (upstream refuses this program; it runs here, and the event is "
+                   "rejected if the error happens; set strict = true to refuse it)"),
+                 mapped ? "" : key, mapped ? "" : ":", mapped ? mapped : warning);
+    }
   return TRUE;
 }
 

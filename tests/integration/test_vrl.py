@@ -113,6 +113,50 @@ class SeedBlocksTest(unittest.TestCase):
             self.assertEqual(len(events_out(p, 1)), 1)
 
 
+class CompileErrorPositionTest(unittest.TestCase):
+    """A program that does not compile is refused with the line and column of
+    the error in the TOML file (or in the template_file), not in the program."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def check(self, toml, expected, files=None):
+        for name, text in (files or {}).items():
+            with open(os.path.join(self.tmp.name, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        path = os.path.join(self.tmp.name, "config.toml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(toml)
+        r = run(["config", "--check", "--config", path, "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(expected.replace("DIR", self.tmp.name), r.stderr)
+
+    def test_multiline_template(self):
+        # the newline right after """ is not part of the program: its line 2 is the file's line 5
+        self.check('[transformers.t]\ntype = "vrl"\ntemplate = """\n.a = 1\n  foo(.b)\n"""\n',
+                   "the VRL program does not compile: DIR/config.toml:5:3: error[E105]: "
+                   "call to undefined function “foo”")
+
+    def test_program_on_the_key_line(self):
+        self.check('[transformers.t]\n  type = "vrl"\n  script = ".a = 1; bar(.b)"\n',
+                   "the VRL program does not compile: DIR/config.toml:3:21: error[E105]")
+        self.check("[transformers.t]\ntype = 'vrl'\ntemplate = '''.a = 1\n.b = f(1)\n'''\n",
+                   "the VRL program does not compile: DIR/config.toml:4:6: error[E105]")
+
+    def test_template_file(self):
+        self.check('[transformers.t]\ntype = "vrl"\ntemplate_file = "p.vrl"\n',
+                   "the VRL program does not compile: DIR/p.vrl:3:3: error[E105]",
+                   files={"p.vrl": ".x = 1\n\n  nope(1)\n"})
+
+    def test_set_keeps_the_program_position(self):
+        r = run(["config", "--check", "--plugin-dir", PLUGIN_DIR,
+                 "--set", "transformers.t.type = 'vrl'",
+                 "--set", "transformers.t.template = '.a = nope()'"])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("the VRL program does not compile: template:1:6: error[E105]", r.stderr)
+
+
 @unittest.skipUnless(os.path.isdir(GITHUB), "../shared/transformers-community is not there")
 class GithubEventsTest(unittest.TestCase):
     def test_transform_check(self):

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-#include "cdviz-vrl-value.h"
+#include "cdviz-vrl-type.h"
 
 G_BEGIN_DECLS
 
 /* The syntax tree of a VRL program, shared by the parser
- * (cdviz-vrl-parser.c), the checker (cdviz-vrl-compiler.c) and the
+ * (cdviz-vrl-lexer.c, cdviz-vrl-parser.c), the checker (cdviz-vrl-compiler.c) and the
  * interpreter (cdviz-vrl-runtime.c). Nodes live as long as their program. */
 
 #define CDVIZ_VRL_ERROR (cdviz_vrl_error_quark ())
@@ -71,6 +71,7 @@ struct _CdvizVrlNode
   int *closure_slots;
   guint n_closure;
   guint type;                   /* kinds the expression may produce */
+  struct _CdvizVrlType *tdef;   /* what the compiler knows of its values */
   gboolean fallible;            /* it may raise an error */
   gpointer data;                /* function-specific compiled data */
   GDestroyNotify data_free;

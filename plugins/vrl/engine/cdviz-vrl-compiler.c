@@ -3,7 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "cdviz-vrl-runtime.h"
+#include "cdviz-vrl-compiler-private.h"
 
 /* The compile step: resolves variables to slots and functions to the
  * table, matches arguments to parameters, infers the kinds each expression
@@ -18,24 +18,12 @@
  *    errors with CDVIZ_VRL_COMPILE_STRICT, as upstream; otherwise warnings,
  *    and the error happens at run time (the message is then rejected).
  *
- * The kind inference is simpler than upstream's: it knows the kinds of
- * literals, variables (last assignment, widened inside branches), event
- * paths assigned earlier, and function results; everything read from the
- * event is "any". */
+ * Types (cdviz-vrl-type.c) flow through assignments into variables, `.`
+ * and `%`; a branch saves the state and merges it after (TypeState). */
 
-typedef struct {
-  CdvizVrlProgram *program;
-  CdvizVrlCompileFlags flags;
-  GPtrArray *scopes;            /* GHashTable name → GINT_TO_POINTER (slot + 1) */
-  GArray *slot_kinds;           /* guint per slot */
-  GHashTable *path_kinds;       /* "prefix.path" → kinds */
-  int branch_depth;
-  GError *error;
-  guint error_offset;
-} Compiler;
 
-G_GNUC_PRINTF (4, 5) static void
-diagnose (Compiler   *c,
+G_GNUC_PRINTF (4, 5) void
+vrl_diagnose (Compiler   *c,
           guint       offset,
           gboolean    fallibility,
           const char *format,
@@ -62,12 +50,11 @@ diagnose (Compiler   *c,
   c->error_offset = offset;
 }
 
-static void check (Compiler *c, CdvizVrlNode *node);
 
 /* --- scopes ----------------------------------------------------------------- */
 
-static int
-lookup_variable (Compiler   *c,
+int
+vrl_lookup_variable (Compiler   *c,
                  const char *name)
 {
   for (guint i = c->scopes->len; i > 0; i--)
@@ -80,140 +67,231 @@ lookup_variable (Compiler   *c,
   return -1;
 }
 
-static int
-new_slot (Compiler   *c,
+int
+vrl_new_slot (Compiler   *c,
           const char *name)
 {
   int slot = c->program->slot_names->len;
-  guint any = CDVIZ_VRL_ANY;
 
   g_ptr_array_add (c->program->slot_names, g_strdup (name));
-  g_array_append_val (c->slot_kinds, any);
+  g_ptr_array_add (c->slot_types, cdviz_vrl_type_any ());
   g_hash_table_insert (c->scopes->pdata[c->scopes->len - 1], g_strdup (name),
                        GINT_TO_POINTER (slot + 1));
   return slot;
 }
 
-static void
-push_scope (Compiler *c)
+void
+vrl_push_scope (Compiler *c)
 {
   g_ptr_array_add (c->scopes, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL));
 }
 
-static void
-pop_scope (Compiler *c)
+void
+vrl_pop_scope (Compiler *c)
 {
   g_ptr_array_remove_index (c->scopes, c->scopes->len - 1);
 }
 
-static char *
-path_key (CdvizVrlNode *query)
+/* --- types along the program ------------------------------------------------ */
+
+
+TypeState *
+vrl_state_save (Compiler *c)
 {
-  GString *key = g_string_new (query->target == VRL_TARGET_METADATA ? "%" : ".");
+  TypeState *s = g_new0 (TypeState, 1);
 
-  for (guint i = 0; i < query->path->len; i++)
+  s->slots = g_ptr_array_new_with_free_func ((GDestroyNotify) cdviz_vrl_type_unref);
+  for (guint i = 0; i < c->slot_types->len; i++)
+    g_ptr_array_add (s->slots, cdviz_vrl_type_ref (c->slot_types->pdata[i]));
+  s->event = cdviz_vrl_type_ref (c->event_type);
+  s->meta = cdviz_vrl_type_ref (c->meta_type);
+  return s;
+}
+
+void
+vrl_state_free (TypeState *s)
+{
+  g_ptr_array_unref (s->slots);
+  cdviz_vrl_type_unref (s->event);
+  cdviz_vrl_type_unref (s->meta);
+  g_free (s);
+}
+
+void
+vrl_replace_type (CdvizVrlType **where,
+              CdvizVrlType  *type)      /* takes */
+{
+  cdviz_vrl_type_unref (*where);
+  *where = type;
+}
+
+/* The current state becomes @s (merge FALSE) or its union with @s. */
+void
+vrl_state_apply (Compiler  *c,
+             TypeState *s,
+             gboolean   merge)
+{
+  for (guint i = 0; i < s->slots->len; i++)
+    vrl_replace_type ((CdvizVrlType **) &c->slot_types->pdata[i],
+                  merge ? cdviz_vrl_type_union (c->slot_types->pdata[i], s->slots->pdata[i])
+                        : cdviz_vrl_type_ref (s->slots->pdata[i]));
+  vrl_replace_type (&c->event_type, merge ? cdviz_vrl_type_union (c->event_type, s->event)
+                                      : cdviz_vrl_type_ref (s->event));
+  vrl_replace_type (&c->meta_type, merge ? cdviz_vrl_type_union (c->meta_type, s->meta)
+                                     : cdviz_vrl_type_ref (s->meta));
+  vrl_state_free (s);
+}
+
+CdvizVrlType **
+vrl_root_type (Compiler     *c,
+           CdvizVrlNode *query)
+{
+  switch (query->target)
     {
-      CdvizVrlSegment *s = &g_array_index (query->path, CdvizVrlSegment, i);
+    case VRL_TARGET_EVENT: return &c->event_type;
+    case VRL_TARGET_METADATA: return &c->meta_type;
+    case VRL_TARGET_VARIABLE:
+      return query->slot >= 0 ? (CdvizVrlType **) &c->slot_types->pdata[query->slot] : NULL;
+    default: return NULL;
+    }
+}
 
-      if (s->kind == VRL_SEG_FIELD)
-        g_string_append_printf (key, ".%s", s->field);
-      else if (s->kind == VRL_SEG_INDEX)
-        g_string_append_printf (key, "[%" G_GINT64_FORMAT "]", s->index);
-      else
+static gboolean
+same_segment (const CdvizVrlSegment *a,
+              const CdvizVrlSegment *b)
+{
+  if (a->kind != b->kind)
+    return FALSE;
+  if (a->kind == VRL_SEG_FIELD)
+    return g_str_equal (a->field, b->field);
+  return a->kind == VRL_SEG_INDEX && a->index == b->index;
+}
+
+/* E315: the target is a read-only path, one of its parents, or under a
+ * recursive one; E642: a parent is known to be neither a container of the
+ * right kind nor absent (`x = "s"; x.a = 1`). */
+gboolean
+vrl_check_mutable (Compiler     *c,
+                   CdvizVrlNode *target,
+                   CdvizVrlType *root)
+{
+  g_autoptr(CdvizVrlType) parent = cdviz_vrl_type_ref (root);
+
+  for (guint i = 0; c->read_only != NULL && i < c->read_only->len; i++)
+    {
+      CdvizVrlProgram *ro = c->read_only->pdata[i];
+      CdvizVrlNode *q = ro->root->children->pdata[0];
+      gboolean recursive = g_array_index (c->read_only_recursive, gboolean, i);
+      guint n = MIN (q->path->len, target->path->len), same = 0;
+
+      if (q->target != target->target)
+        continue;
+      while (same < n && same_segment (&g_array_index (q->path, CdvizVrlSegment, same),
+                                       &g_array_index (target->path, CdvizVrlSegment, same)))
+        same++;
+      if (same == target->path->len || (recursive && same == q->path->len))
         {
-          g_string_free (key, TRUE);
-          return NULL;
+          vrl_diagnose (c, target->start, FALSE,
+                        _("error[E315]: mutation of read-only value"));
+          return FALSE;
         }
     }
-  return g_string_free (key, FALSE);
+  for (guint i = 0; i < target->path->len; i++)
+    {
+      CdvizVrlSegment *s = &g_array_index (target->path, CdvizVrlSegment, i);
+      guint need = s->kind == VRL_SEG_INDEX ? CDVIZ_VRL_ARRAY : CDVIZ_VRL_OBJECT;
+      CdvizVrlType *next;
+
+      if (s->kind == VRL_SEG_COALESCE)
+        break;
+      if (!(parent->kinds & (need | CDVIZ_VRL_NULL | CDVIZ_VRL_UNDEFINED)))
+        {
+          vrl_diagnose (c, target->start, FALSE,
+                        _("error[E642]: parent path segment rejects this mutation"));
+          return FALSE;
+        }
+      {
+        /* one step down (the segment is borrowed: no clear function) */
+        g_autoptr(GArray) one = g_array_new (FALSE, FALSE, sizeof (CdvizVrlSegment));
+
+        g_array_append_val (one, *s);
+        next = cdviz_vrl_type_get (parent, one, 0);
+      }
+      vrl_replace_type (&parent, next);
+    }
+  return TRUE;
 }
 
 static void
-set_target_kind (Compiler     *c,
+set_target_type (Compiler     *c,
                  CdvizVrlNode *target,
-                 guint         kinds)
+                 CdvizVrlType *type)
 {
+  CdvizVrlType **root;
+
   if (target->kind == VRL_N_VARIABLE ||
       (target->kind == VRL_N_QUERY && target->target == VRL_TARGET_VARIABLE))
     {
-      int slot = lookup_variable (c, target->name);
+      int slot = vrl_lookup_variable (c, target->name);
 
       if (slot < 0)
-        slot = new_slot (c, target->name);
+        slot = vrl_new_slot (c, target->name);
       target->slot = slot;
-      if (target->kind == VRL_N_VARIABLE)
-        {
-          guint *k = &g_array_index (c->slot_kinds, guint, slot);
-
-          if (c->branch_depth > 0 && *k != CDVIZ_VRL_ANY)
-            *k |= kinds;
-          else
-            *k = kinds;
-        }
-      else
-        {
-          /* `x.a = 1` makes x an object (or array) */
-          guint *k = &g_array_index (c->slot_kinds, guint, slot);
-          CdvizVrlSegment *s = &g_array_index (target->path, CdvizVrlSegment, 0);
-
-          *k = s->kind == VRL_SEG_INDEX ? CDVIZ_VRL_ARRAY : CDVIZ_VRL_OBJECT;
-        }
     }
-  else if (target->kind == VRL_N_QUERY)
+  if (target->kind == VRL_N_VARIABLE)
     {
-      g_autofree char *key = path_key (target);
-      GHashTableIter iter;
-      gpointer k;
-
-      if (key == NULL)
-        return;
-      /* forget what was known under this path */
-      g_hash_table_iter_init (&iter, c->path_kinds);
-      while (g_hash_table_iter_next (&iter, &k, NULL))
-        if (g_str_has_prefix (k, key))
-          g_hash_table_iter_remove (&iter);
-      if (target->path->len > 0)
-        g_hash_table_insert (c->path_kinds, g_steal_pointer (&key),
-                             GUINT_TO_POINTER (c->branch_depth > 0 ? CDVIZ_VRL_ANY : kinds));
+      vrl_replace_type ((CdvizVrlType **) &c->slot_types->pdata[target->slot],
+                        cdviz_vrl_type_defined (type));
+      return;
     }
+  root = vrl_root_type (c, target);
+  if (root == NULL)
+    return;
+  if (!vrl_check_mutable (c, target, *root))
+    return;
+  vrl_replace_type (root, cdviz_vrl_type_set (*root, target->path, 0, type));
 }
 
 /* --- checks ------------------------------------------------------------------ */
 
-static gboolean
-is_literal_value (CdvizVrlNode *node)
-{
-  return node->kind == VRL_N_LITERAL;
-}
-
 static void
 check_statement (Compiler     *c,
-                 CdvizVrlNode *node)
+                 CdvizVrlNode *node,
+                 gboolean      root)
 {
-  check (c, node);
-  if (node->fallible && node->kind != VRL_N_ASSIGN)
-    diagnose (c, node->start, TRUE,
+  vrl_check (c, node);
+  if (root && node->fallible && node->kind != VRL_N_ASSIGN)
+    vrl_diagnose (c, node->start, TRUE,
               _("error[E100]: unhandled error: this expression can fail; handle it with "
                 "“!”, “??” or “value, err = …”"));
 }
 
-static void
-check_block (Compiler     *c,
-             CdvizVrlNode *node)
+/* @root: the program or a closure body, where an unhandled error is
+ * refused; a nested block passes its statements' fallibility up to the
+ * expression that may handle it (`{ … } ?? x`), as upstream. */
+void
+vrl_check_block (Compiler     *c,
+             CdvizVrlNode *node,
+             gboolean      root)
 {
+  gboolean fallible = FALSE;
+
   node->type = CDVIZ_VRL_NULL;
   for (guint i = 0; i < node->children->len && c->error == NULL; i++)
     {
       CdvizVrlNode *child = node->children->pdata[i];
 
-      check_statement (c, child);
+      check_statement (c, child, root);
       node->type = child->type;
+      if (child->tdef != NULL)
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (child->tdef));
+      fallible |= child->fallible && child->kind != VRL_N_ASSIGN;
     }
-  node->fallible = FALSE;
+  node->fallible = root ? FALSE : fallible;
 }
 
-static void
-check_query (Compiler     *c,
+void
+vrl_check_query (Compiler     *c,
              CdvizVrlNode *node)
 {
   node->type = CDVIZ_VRL_ANY;
@@ -221,239 +299,33 @@ check_query (Compiler     *c,
   switch (node->target)
     {
     case VRL_TARGET_VARIABLE:
-      node->slot = lookup_variable (c, node->name);
+      node->slot = vrl_lookup_variable (c, node->name);
       if (node->slot < 0)
         {
-          diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
+          vrl_diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
                     node->name);
           return;
         }
       break;
     case VRL_TARGET_EXPR:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->fallible = node->expr->fallible;
-      if (node->path->len > 0 && !(node->expr->type & (CDVIZ_VRL_OBJECT | CDVIZ_VRL_ARRAY)))
-        node->type = CDVIZ_VRL_NULL;
+      if (node->expr->tdef != NULL)
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_get (node->expr->tdef, node->path, 0));
       break;
     case VRL_TARGET_EVENT:
     case VRL_TARGET_METADATA:
-      if (node->path->len == 0)
-        node->type = CDVIZ_VRL_OBJECT;
-      else
-        {
-          g_autofree char *key = path_key (node);
-          gpointer kinds;
-
-          if (key != NULL && g_hash_table_lookup_extended (c->path_kinds, key, NULL, &kinds))
-            node->type = GPOINTER_TO_UINT (kinds);
-        }
       break;
     }
-}
-
-/* A literal, or an array or object of literals. */
-static gboolean
-is_constant (const CdvizVrlNode *node)
-{
-  if (node->kind == VRL_N_LITERAL)
-    return TRUE;
-  if (node->kind != VRL_N_ARRAY && node->kind != VRL_N_OBJECT)
-    return FALSE;
-  for (guint i = 0; node->children != NULL && i < node->children->len; i++)
-    if (!is_constant (node->children->pdata[i]))
-      return FALSE;
-  return TRUE;
-}
-
-static void
-check_call (Compiler     *c,
-            CdvizVrlNode *node)
-{
-  const CdvizVrlFunction *fn = cdviz_vrl_function_lookup (node->name);
-  guint n_params = 0;
-  gboolean fallible;
-
-  node->type = CDVIZ_VRL_ANY;
-  if (fn == NULL)
+  if (node->target != VRL_TARGET_EXPR)
     {
-      diagnose (c, node->start, FALSE, _("error[E105]: call to undefined function “%s”"),
-                node->name);
-      return;
+      CdvizVrlType **root = vrl_root_type (c, node);
+
+      if (root != NULL)
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_get (*root, node->path, 0));
     }
-  node->function = fn;
-  while (n_params < G_N_ELEMENTS (fn->params) && fn->params[n_params].name != NULL)
-    n_params++;
-  node->args = g_new0 (CdvizVrlNode *, MAX (n_params, 1));
-
-  /* arguments → parameters */
-  for (guint i = 0, position = 0; i < node->children->len; i++)
-    {
-      CdvizVrlNode *arg = node->children->pdata[i];
-      const char *name = node->arg_names[i];
-      guint index;
-
-      if (name != NULL)
-        {
-          for (index = 0; index < n_params; index++)
-            if (g_str_equal (fn->params[index].name, name))
-              break;
-          if (index == n_params)
-            {
-              diagnose (c, arg->start, FALSE,
-                        _("error[E108]: unknown function argument “%s” for “%s”"), name, fn->name);
-              return;
-            }
-        }
-      else
-        {
-          while (position < n_params && node->args[position] != NULL)
-            position++;
-          index = position;
-          if (index >= n_params)
-            {
-              diagnose (c, arg->start, FALSE,
-                        _("error[E106]: function argument count mismatch: “%s” takes %u "
-                          "arguments"), fn->name, n_params);
-              return;
-            }
-        }
-      if (node->args[index] != NULL)
-        {
-          diagnose (c, arg->start, FALSE,
-                    _("error[E106]: argument “%s” of “%s” given twice"),
-                    fn->params[index].name, fn->name);
-          return;
-        }
-      node->args[index] = arg;
-    }
-  for (guint i = 0; i < n_params; i++)
-    if (fn->params[i].required && node->args[i] == NULL)
-      {
-        diagnose (c, node->start, FALSE,
-                  _("error[E107]: required argument missing: “%s” of “%s”"),
-                  fn->params[i].name, fn->name);
-        return;
-      }
-
-  fallible = (fn->flags & CDVIZ_VRL_FN_FALLIBLE) != 0 ||
-             ((fn->flags & CDVIZ_VRL_FN_FALLIBLE_WITH_ARG1) && n_params > 1 && node->args[1] != NULL);
-  for (guint i = 0; i < n_params && c->error == NULL; i++)
-    {
-      CdvizVrlNode *arg = node->args[i];
-
-      if (arg == NULL)
-        continue;
-      if (i == 0 && (fn->flags & CDVIZ_VRL_FN_QUERY_ARG))
-        {
-          if (arg->kind != VRL_N_QUERY || arg->target == VRL_TARGET_EXPR)
-            {
-              diagnose (c, arg->start, FALSE,
-                        _("error[E110]: invalid argument type: “%s” expects a path such as "
-                          ".field or variable.field"), fn->name);
-              return;
-            }
-          if (arg->target == VRL_TARGET_VARIABLE)
-            {
-              arg->slot = lookup_variable (c, arg->name);
-              if (arg->slot < 0)
-                {
-                  /* exists(x.y) on an unknown variable is simply false; del must know it */
-                  if (g_str_equal (fn->name, "del"))
-                    {
-                      diagnose (c, arg->start, FALSE,
-                                _("error[E701]: call to undefined variable “%s”"), arg->name);
-                      return;
-                    }
-                }
-            }
-          continue;
-        }
-      check (c, arg);
-      if (arg->fallible)
-        diagnose (c, arg->start, TRUE,
-                  _("error[E630]: fallible argument: handle the error of this argument "
-                    "before passing it to “%s”"), fn->name);
-      if ((arg->type & fn->params[i].kinds) == 0)
-        {
-          g_autofree char *want = cdviz_vrl_kinds_describe (fn->params[i].kinds);
-          g_autofree char *got = cdviz_vrl_kinds_describe (arg->type);
-
-          diagnose (c, arg->start, FALSE,
-                    _("error[E110]: invalid argument type: argument “%s” of “%s” must be %s, "
-                      "not %s"), fn->params[i].name, fn->name, want, got);
-          return;
-        }
-      if (arg->type & ~fn->params[i].kinds)
-        fallible = TRUE;
-      if (i == 0 && fn->infallible_if != 0)
-        fallible = fallible || (arg->type & ~fn->infallible_if) != 0;
-    }
-
-  /* the closure */
-  if (node->closure != NULL && !(fn->flags & CDVIZ_VRL_FN_CLOSURE))
-    {
-      diagnose (c, node->closure->start, FALSE,
-                _("error[E109]: “%s” does not take a closure"), fn->name);
-      return;
-    }
-  if (node->closure == NULL && (fn->flags & CDVIZ_VRL_FN_CLOSURE))
-    {
-      diagnose (c, node->end, FALSE, _("error[E120]: “%s” needs a closure: -> |…| { … }"),
-                fn->name);
-      return;
-    }
-  if (node->closure != NULL)
-    {
-      if (node->n_closure < fn->closure_min || node->n_closure > fn->closure_max)
-        {
-          diagnose (c, node->closure->start, FALSE,
-                    _("error[E120]: the closure of “%s” takes %u parameter(s), not %u"),
-                    fn->name, fn->closure_max, node->n_closure);
-          return;
-        }
-      push_scope (c);
-      node->closure_slots = g_new0 (int, MAX (node->n_closure, 1));
-      for (guint i = 0; i < node->n_closure; i++)
-        {
-          if (node->closure_names[i][0] == '\0')
-            node->closure_slots[i] = -1;
-          else
-            {
-              node->closure_slots[i] = new_slot (c, node->closure_names[i]);
-              if (node->n_closure == 2 && i == 0)
-                g_array_index (c->slot_kinds, guint, node->closure_slots[i]) =
-                  CDVIZ_VRL_BYTES | CDVIZ_VRL_INTEGER;
-            }
-        }
-      c->branch_depth++;
-      check_block (c, node->closure);
-      c->branch_depth--;
-      pop_scope (c);
-    }
-
-  if (fallible && (fn->flags & CDVIZ_VRL_FN_CONST_OK))
-    {
-      gboolean constant = TRUE;
-
-      for (guint i = 0; i < n_params && constant; i++)
-        constant = node->args[i] == NULL || is_constant (node->args[i]);
-      if (constant)
-        fallible = FALSE;
-    }
-
-  if (node->abort_on_error)
-    {
-      if (!fallible)
-        diagnose (c, node->start, TRUE,
-                  _("error[E620]: can't abort infallible function “%s”: remove the “!”"),
-                  fn->name);
-      fallible = FALSE;
-    }
-  node->fallible = fallible;
-  node->type = fn->returns;
-  if ((fn->flags & CDVIZ_VRL_FN_RETURNS_ARG0) && node->args[0] != NULL &&
-      (node->args[0]->type & fn->returns) != 0)
-    node->type = node->args[0]->type & fn->returns;
+  if (node->tdef != NULL)
+    node->type = cdviz_vrl_type_kinds (node->tdef);
 }
 
 static void
@@ -462,28 +334,48 @@ check_op (Compiler     *c,
 {
   CdvizVrlNode *l = node->lhs, *r = node->rhs;
   const guint num = CDVIZ_VRL_INTEGER | CDVIZ_VRL_FLOAT;
-  gboolean own = FALSE;
+  gboolean own = FALSE, never = FALSE;
 
-  check (c, l);
+  vrl_check (c, l);
   if (node->op == VRL_OP_COALESCE || node->op == VRL_OP_OR || node->op == VRL_OP_AND)
-    c->branch_depth++;
-  check (c, r);
-  if (node->op == VRL_OP_COALESCE || node->op == VRL_OP_OR || node->op == VRL_OP_AND)
-    c->branch_depth--;
+    {
+      /* the right-hand side may not run: its assignments are conditional,
+       * unless a literal left-hand side decides (upstream's short circuit) */
+      gboolean lit = l->kind == VRL_N_LITERAL && l->value->kind == CDVIZ_VRL_BOOLEAN;
+      gboolean always;
+      TypeState *before = vrl_state_save (c);
+
+      never = node->op == VRL_OP_COALESCE ? !l->fallible :
+              lit && (node->op == VRL_OP_OR) == l->value->boolean;
+      always = node->op != VRL_OP_COALESCE && lit && !never;
+
+      vrl_check (c, r);
+      if (always)
+        vrl_state_free (before);
+      else
+        vrl_state_apply (c, before, !never);
+    }
+  else
+    vrl_check (c, r);
 
   switch (node->op)
     {
     case VRL_OP_COALESCE:
       if (!l->fallible)
-        diagnose (c, node->start, TRUE,
+        vrl_diagnose (c, node->start, TRUE,
                   _("error[E651]: unnecessary error coalescing operation: the left-hand "
                     "side cannot fail"));
       node->type = l->type | r->type;
       node->fallible = l->fallible && r->fallible;
+      if (l->tdef != NULL && r->tdef != NULL)
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_union (l->tdef, r->tdef));
       return;
     case VRL_OP_OR:
-      if (l->type == CDVIZ_VRL_NULL)
+      if (l->type == CDVIZ_VRL_NULL ||
+          (l->kind == VRL_N_LITERAL && l->value->kind == CDVIZ_VRL_BOOLEAN && !l->value->boolean))
         node->type = r->type;
+      else if (l->kind == VRL_N_LITERAL && l->value->kind == CDVIZ_VRL_BOOLEAN)
+        node->type = l->type;
       else if (!(l->type & (CDVIZ_VRL_NULL | CDVIZ_VRL_BOOLEAN)))
         node->type = l->type;
       else
@@ -507,14 +399,17 @@ check_op (Compiler     *c,
     case VRL_OP_DIV:
       node->type = CDVIZ_VRL_FLOAT;
       own = TRUE;
-      if (is_literal_value (r) && !(l->type & ~num) &&
-          ((r->value->kind == CDVIZ_VRL_INTEGER && r->value->integer != 0) ||
-           (r->value->kind == CDVIZ_VRL_FLOAT && r->value->number != 0)))
+      /* a literal divisor, or a variable known to hold one */
+      if (r->tdef != NULL && r->tdef->constant != NULL && !(l->type & ~num) &&
+          ((r->tdef->constant->kind == CDVIZ_VRL_INTEGER && r->tdef->constant->integer != 0) ||
+           (r->tdef->constant->kind == CDVIZ_VRL_FLOAT && r->tdef->constant->number != 0)))
         own = FALSE;
       break;
     case VRL_OP_MERGE:
       node->type = CDVIZ_VRL_OBJECT;
       own = l->type != CDVIZ_VRL_OBJECT || r->type != CDVIZ_VRL_OBJECT;
+      if (l->tdef != NULL && r->tdef != NULL)
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_merge_objects (l->tdef, r->tdef));
       break;
     case VRL_OP_ADD: case VRL_OP_SUB: case VRL_OP_MUL:
       if (node->op == VRL_OP_ADD && (l->type == CDVIZ_VRL_BYTES || r->type == CDVIZ_VRL_BYTES))
@@ -541,7 +436,7 @@ check_op (Compiler     *c,
         }
       break;
     }
-  node->fallible = own || l->fallible || r->fallible;
+  node->fallible = own || l->fallible || (r->fallible && !never);
 }
 
 static void
@@ -549,26 +444,31 @@ check_assign (Compiler     *c,
               CdvizVrlNode *node)
 {
   CdvizVrlNode *rhs = node->expr;
-  guint kinds;
+  g_autoptr(CdvizVrlType) value_type = NULL;
 
-  check (c, rhs);
+  vrl_check (c, rhs);
   if (c->error != NULL)
     return;
-  kinds = rhs->type;
+  value_type = cdviz_vrl_type_ref (rhs->tdef);
   if (node->op == 1)
     {
       /* `target |= value`: the target must have been defined */
       if (node->lhs->kind == VRL_N_VARIABLE)
         {
-          node->lhs->slot = lookup_variable (c, node->lhs->name);
+          node->lhs->slot = vrl_lookup_variable (c, node->lhs->name);
           if (node->lhs->slot < 0)
             {
-              diagnose (c, node->lhs->start, FALSE,
+              vrl_diagnose (c, node->lhs->start, FALSE,
                         _("error[E701]: call to undefined variable “%s”"), node->lhs->name);
               return;
             }
+          vrl_replace_type (&node->lhs->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->lhs->slot]));
         }
-      kinds = CDVIZ_VRL_OBJECT;
+      if (node->lhs->kind == VRL_N_QUERY)
+        vrl_check_query (c, node->lhs);
+      vrl_replace_type (&value_type, node->lhs->tdef != NULL ?
+                    cdviz_vrl_type_merge_objects (node->lhs->tdef, rhs->tdef) :
+                    cdviz_vrl_type_new (CDVIZ_VRL_OBJECT));
       if (rhs->type != CDVIZ_VRL_OBJECT)
         rhs->fallible = TRUE;
     }
@@ -577,30 +477,34 @@ check_assign (Compiler     *c,
     {
       /* ok, err = … */
       if (!rhs->fallible)
-        diagnose (c, node->start, TRUE,
+        vrl_diagnose (c, node->start, TRUE,
                   _("error[E104]: unnecessary error assignment: this expression cannot fail"));
+      /* the value on success, or the default of its kinds on failure */
       if (node->lhs->kind != VRL_N_NOOP)
-        set_target_kind (c, node->lhs, kinds | CDVIZ_VRL_NULL | CDVIZ_VRL_INTEGER |
-                         CDVIZ_VRL_FLOAT | CDVIZ_VRL_BYTES | CDVIZ_VRL_BOOLEAN | CDVIZ_VRL_OBJECT |
-                         CDVIZ_VRL_ARRAY | CDVIZ_VRL_TIMESTAMP);
+        set_target_type (c, node->lhs, value_type);
       if (node->rhs->kind != VRL_N_NOOP)
-        set_target_kind (c, node->rhs, CDVIZ_VRL_BYTES | CDVIZ_VRL_NULL);
+        {
+          g_autoptr(CdvizVrlType) err = cdviz_vrl_type_new (CDVIZ_VRL_BYTES | CDVIZ_VRL_NULL);
+
+          set_target_type (c, node->rhs, err);
+        }
     }
   else
     {
       if (rhs->fallible)
-        diagnose (c, node->start, TRUE,
+        vrl_diagnose (c, node->start, TRUE,
                   _("error[E103]: unhandled fallible assignment: handle the error with "
                     "“!”, “??” or “value, err = …”"));
       if (node->lhs->kind != VRL_N_NOOP)
-        set_target_kind (c, node->lhs, kinds);
+        set_target_type (c, node->lhs, value_type);
     }
   node->type = rhs->type;
+  vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (rhs->tdef));
   node->fallible = FALSE;
 }
 
-static void
-check (Compiler     *c,
+void
+vrl_check (Compiler     *c,
        CdvizVrlNode *node)
 {
   if (c->error != NULL || node == NULL)
@@ -611,6 +515,7 @@ check (Compiler     *c,
     {
     case VRL_N_LITERAL:
       node->type = node->value->kind;
+      vrl_replace_type (&node->tdef, cdviz_vrl_type_of_value (node->value));
       break;
     case VRL_N_TEMPLATE:
       node->type = CDVIZ_VRL_BYTES;
@@ -618,10 +523,10 @@ check (Compiler     *c,
         {
           CdvizVrlNode *part = node->children->pdata[i];
 
-          check (c, part);
+          vrl_check (c, part);
           node->fallible |= part->fallible;
           if (!(part->type & CDVIZ_VRL_BYTES))
-            diagnose (c, node->start, FALSE,
+            vrl_diagnose (c, node->start, FALSE,
                       _("error[E400]: a template string can only hold strings"));
         }
       break;
@@ -632,61 +537,95 @@ check (Compiler     *c,
         {
           CdvizVrlNode *item = node->children->pdata[i];
 
-          check (c, item);
+          vrl_check (c, item);
           node->fallible |= item->fallible;
+        }
+      if (c->error == NULL)
+        {
+          CdvizVrlType **types = g_new (CdvizVrlType *, node->children->len + 1);
+
+          for (guint i = 0; i < node->children->len; i++)
+            types[i] = cdviz_vrl_type_ref (((CdvizVrlNode *) node->children->pdata[i])->tdef);
+          vrl_replace_type (&node->tdef, cdviz_vrl_type_collection (node->kind == VRL_N_OBJECT ?
+                                                                node->keys : NULL,
+                                                                types, node->children->len));
+          g_free (types);
         }
       break;
     case VRL_N_BLOCK:
-      check_block (c, node);
+      vrl_check_block (c, node, FALSE);
       break;
     case VRL_N_GROUP:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->type = node->expr->type;
+      if (node->expr->tdef != NULL)
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (node->expr->tdef));
       node->fallible = node->expr->fallible;
       break;
     case VRL_N_VARIABLE:
-      node->slot = lookup_variable (c, node->name);
+      node->slot = vrl_lookup_variable (c, node->name);
       if (node->slot < 0)
-        diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
+        vrl_diagnose (c, node->start, FALSE, _("error[E701]: call to undefined variable “%s”"),
                   node->name);
       else
-        node->type = g_array_index (c->slot_kinds, guint, node->slot);
+        {
+          vrl_replace_type (&node->tdef, cdviz_vrl_type_ref (c->slot_types->pdata[node->slot]));
+          node->type = cdviz_vrl_type_kinds (node->tdef);
+        }
       break;
     case VRL_N_QUERY:
-      check_query (c, node);
+      vrl_check_query (c, node);
       break;
     case VRL_N_CALL:
-      check_call (c, node);
+      vrl_check_call (c, node);
       break;
     case VRL_N_NOT:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->type = CDVIZ_VRL_BOOLEAN;
       node->fallible = node->expr->fallible || node->expr->type != CDVIZ_VRL_BOOLEAN;
       if (!(node->expr->type & CDVIZ_VRL_BOOLEAN))
-        diagnose (c, node->start, FALSE,
+        vrl_diagnose (c, node->start, FALSE,
                   _("error[E102]: “!” applies to booleans only"));
       break;
     case VRL_N_OP:
       check_op (c, node);
       break;
     case VRL_N_IF:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       if (c->error != NULL)
         return;
       if (!(node->expr->type & CDVIZ_VRL_BOOLEAN))
         {
-          diagnose (c, node->expr->start, FALSE,
+          vrl_diagnose (c, node->expr->start, FALSE,
                     _("error[E102]: non-boolean predicate: an “if” condition must be a boolean"));
           return;
         }
       if (node->expr->fallible)
-        diagnose (c, node->expr->start, TRUE,
+        vrl_diagnose (c, node->expr->start, TRUE,
                   _("error[E110]: fallible predicate: handle the error of the “if” condition"));
-      c->branch_depth++;
-      check (c, node->lhs);
-      check (c, node->rhs);
-      c->branch_depth--;
-      node->type = node->lhs->type | (node->rhs ? node->rhs->type : CDVIZ_VRL_NULL);
+      {
+        TypeState *before = vrl_state_save (c);
+        g_autoptr(CdvizVrlType) null_type = cdviz_vrl_type_new (CDVIZ_VRL_NULL);
+
+        vrl_check (c, node->lhs);
+        if (node->rhs != NULL)
+          {
+            TypeState *after_then = vrl_state_save (c);
+
+            vrl_state_apply (c, before, FALSE);
+            vrl_check (c, node->rhs);
+            vrl_state_apply (c, after_then, TRUE);
+          }
+        else
+          vrl_state_apply (c, before, TRUE);
+        if (c->error != NULL)
+          return;
+        node->type = node->lhs->type | (node->rhs ? node->rhs->type : CDVIZ_VRL_NULL);
+        vrl_replace_type (&node->tdef, cdviz_vrl_type_union (node->lhs->tdef, node->rhs ? node->rhs->tdef
+                                                                                  : null_type));
+        node->fallible = node->expr->fallible || node->lhs->fallible ||
+                         (node->rhs != NULL && node->rhs->fallible);
+      }
       break;
     case VRL_N_ASSIGN:
       check_assign (c, node);
@@ -694,18 +633,18 @@ check (Compiler     *c,
     case VRL_N_ABORT:
       if (node->expr != NULL)
         {
-          check (c, node->expr);
+          vrl_check (c, node->expr);
           if (!(node->expr->type & CDVIZ_VRL_BYTES))
-            diagnose (c, node->expr->start, FALSE,
+            vrl_diagnose (c, node->expr->start, FALSE,
                       _("error[E300]: the message of “abort” must be a string"));
           if (node->expr->fallible)
-            diagnose (c, node->expr->start, TRUE,
+            vrl_diagnose (c, node->expr->start, TRUE,
                       _("error[E100]: unhandled error in the message of “abort”"));
         }
       node->type = CDVIZ_VRL_NULL;
       break;
     case VRL_N_RETURN:
-      check (c, node->expr);
+      vrl_check (c, node->expr);
       node->fallible = node->expr->fallible;
       node->type = CDVIZ_VRL_ANY;
       break;
@@ -713,6 +652,8 @@ check (Compiler     *c,
       node->type = CDVIZ_VRL_NULL;
       break;
     }
+  if (node->tdef == NULL)
+    node->tdef = cdviz_vrl_type_new (node->type);
 }
 
 CdvizVrlProgram *
@@ -720,22 +661,57 @@ cdviz_vrl_compile (const char            *source,
                    CdvizVrlCompileFlags   flags,
                    GError               **error)
 {
+  return cdviz_vrl_compile_full (source, flags, NULL, 0, error);
+}
+
+CdvizVrlProgram *
+cdviz_vrl_compile_full (const char                  *source,
+                        CdvizVrlCompileFlags         flags,
+                        const CdvizVrlReadOnlyPath  *read_only,
+                        guint                        n_read_only,
+                        GError                     **error)
+{
   g_autoptr(CdvizVrlProgram) program = cdviz_vrl_parse (source, error);
+  g_autoptr(GPtrArray) ro = g_ptr_array_new_with_free_func ((GDestroyNotify) cdviz_vrl_program_free);
+  g_autoptr(GArray) ro_recursive = g_array_new (FALSE, FALSE, sizeof (gboolean));
   Compiler c = { 0 };
 
   if (program == NULL)
     return NULL;
+  for (guint i = 0; i < n_read_only; i++)
+    {
+      CdvizVrlProgram *path = cdviz_vrl_parse (read_only[i].path, error);
+      CdvizVrlNode *q;
 
+      if (path == NULL)
+        return NULL;
+      q = path->root->children->len == 1 ? path->root->children->pdata[0] : NULL;
+      if (q == NULL || q->kind != VRL_N_QUERY || q->target == VRL_TARGET_VARIABLE ||
+          q->target == VRL_TARGET_EXPR)
+        {
+          cdviz_vrl_program_free (path);
+          g_set_error (error, CDVIZ_VRL_ERROR, CDVIZ_VRL_ERROR_SYNTAX,
+                       "“%s” is not a path such as .a.b or %%a", read_only[i].path);
+          return NULL;
+        }
+      g_ptr_array_add (ro, path);
+      g_array_append_val (ro_recursive, read_only[i].recursive);
+    }
+
+  c.read_only = ro;
+  c.read_only_recursive = ro_recursive;
   c.program = program;
   c.flags = flags;
   c.scopes = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
-  c.slot_kinds = g_array_new (FALSE, TRUE, sizeof (guint));
-  c.path_kinds = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  push_scope (&c);
-  check_block (&c, program->root);
+  c.slot_types = g_ptr_array_new_with_free_func ((GDestroyNotify) cdviz_vrl_type_unref);
+  c.event_type = cdviz_vrl_type_new (CDVIZ_VRL_OBJECT);
+  c.meta_type = cdviz_vrl_type_new (CDVIZ_VRL_OBJECT);
+  vrl_push_scope (&c);
+  vrl_check_block (&c, program->root, TRUE);
   g_ptr_array_unref (c.scopes);
-  g_array_unref (c.slot_kinds);
-  g_hash_table_unref (c.path_kinds);
+  g_ptr_array_unref (c.slot_types);
+  cdviz_vrl_type_unref (c.event_type);
+  cdviz_vrl_type_unref (c.meta_type);
 
   if (c.error != NULL)
     {

@@ -6,7 +6,8 @@
 G_BEGIN_DECLS
 
 /* The compiler (cdviz-vrl-compiler.c), the interpreter
- * (cdviz-vrl-runtime.c) and the function table (cdviz-vrl-stdlib*.c). */
+ * (cdviz-vrl-runtime.c; paths in cdviz-vrl-path.c) and the function table
+ * (cdviz-vrl-stdlib*.c). */
 
 typedef struct _CdvizVrlRuntime CdvizVrlRuntime;
 
@@ -40,10 +41,15 @@ enum {
                                          * check proves the call cannot fail */
 };
 
+/* Checks a call when compiling (literal arguments, …): FALSE with @error
+ * refuses the program (upstream's E610). */
+typedef gboolean (*CdvizVrlCompileCheck) (CdvizVrlNode *call, GError **error);
+
 struct _CdvizVrlFunction
 {
   const char *name;
   CdvizVrlImpl impl;
+  CdvizVrlCompileCheck compile;
   guint flags;
   guint returns;                /* kinds it may return */
   guint closure_min, closure_max;       /* closure parameter count */
@@ -63,6 +69,8 @@ const CdvizVrlFunction *cdviz_vrl_stdlib_time (void);
 const CdvizVrlFunction *cdviz_vrl_stdlib_codec (void);
 const CdvizVrlFunction *cdviz_vrl_stdlib_cdviz (void);
 const CdvizVrlFunction *cdviz_vrl_stdlib_net (void);
+const CdvizVrlFunction *cdviz_vrl_stdlib_parse (void);
+const CdvizVrlFunction *cdviz_vrl_stdlib_libs (void);
 
 /* --- compiling ------------------------------------------------------------ */
 
@@ -75,6 +83,20 @@ typedef enum {
 CdvizVrlProgram *cdviz_vrl_compile (const char           *source,
                                     CdvizVrlCompileFlags  flags,
                                     GError              **error);
+
+/* A path the program may not change (upstream's read-only paths, E315):
+ * ".a.b" or "%meta". @recursive: nor anything under it. */
+typedef struct {
+  const char *path;
+  gboolean recursive;
+} CdvizVrlReadOnlyPath;
+
+/* cdviz_vrl_compile() with @n_read_only read-only paths. */
+CdvizVrlProgram *cdviz_vrl_compile_full (const char                 *source,
+                                         CdvizVrlCompileFlags        flags,
+                                         const CdvizVrlReadOnlyPath *read_only,
+                                         guint                       n_read_only,
+                                         GError                    **error);
 
 /* --- running -------------------------------------------------------------- */
 

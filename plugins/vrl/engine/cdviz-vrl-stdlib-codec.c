@@ -656,9 +656,7 @@ IMPL (f_parse_logfmt)
 
 IMPL (f_uuid_v4)
 {
-  g_autofree char *uuid = g_uuid_string_random ();
-
-  return vrl_str (uuid);
+  return cdviz_vrl_string_take (g_uuid_string_random ());
 }
 
 IMPL (f_uuid_v7)

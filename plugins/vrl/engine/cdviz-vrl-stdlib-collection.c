@@ -664,7 +664,16 @@ IMPL (f_to_entries)
 {
   CdvizVrlValue *out = cdviz_vrl_array_new ();
 
-  for (guint i = 0; i < args[0]->object->len; i++)
+  /* an array's entries are its indices and items */
+  for (guint i = 0; args[0]->kind == A && i < args[0]->array->len; i++)
+    {
+      CdvizVrlValue *pair = cdviz_vrl_object_new ();
+
+      cdviz_vrl_object_insert (pair, "key", cdviz_vrl_integer (i));
+      cdviz_vrl_object_insert (pair, "value", cdviz_vrl_value_ref (args[0]->array->pdata[i]));
+      cdviz_vrl_array_append (out, pair);
+    }
+  for (guint i = 0; args[0]->kind == O && i < args[0]->object->len; i++)
     {
       CdvizVrlEntry *e = cdviz_vrl_object_entry (args[0], i);
       CdvizVrlValue *pair = cdviz_vrl_object_new ();
@@ -771,7 +780,7 @@ static const CdvizVrlFunction functions[] = {
   FN ("set", f_set, FALLIBLE | CDVIZ_VRL_FN_RETURNS_ARG0, O | A, REQ ("value", O | A), REQ ("path", A), REQ ("data", ANY)),
   FN ("tally", f_tally, FALLIBLE, O, REQ ("value", A)),
   FN ("tally_value", f_tally_value, 0, I, REQ ("array", A), REQ ("value", ANY)),
-  FN ("to_entries", f_to_entries, 0, A, REQ ("value", O)),
+  FN ("to_entries", f_to_entries, 0, A, REQ ("value", O | A)),
   FN ("unflatten", f_unflatten, 0, O, REQ ("value", O), OPT ("separator", S), OPT ("recursive", B)),
   FN ("unique", f_unique, 0, A, REQ ("value", A)),
   FN ("values", f_values, 0, A, REQ ("value", O)),

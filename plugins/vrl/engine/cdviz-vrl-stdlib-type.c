@@ -345,8 +345,15 @@ IMPL (f_assert_eq)
   return cdviz_vrl_boolean (TRUE);
 }
 
+/* type_def(): the compiler replaces the call by its result. */
+IMPL (f_type_def)
+{
+  return cdviz_vrl_null ();
+}
+
 #define TYPE_ASSERT(fname, fimpl, kind) \
-  { .name = fname, .impl = fimpl, .returns = kind, .infallible_if = kind, \
+  { .name = fname, .impl = fimpl, .flags = CDVIZ_VRL_FN_RETURNS_ARG0, .returns = kind, \
+    .infallible_if = kind, \
     .params = { REQ ("value", ANY) } }
 #define COERCE(fname, fimpl, kind, ok) \
   { .name = fname, .impl = fimpl, .returns = kind, .infallible_if = ok, \
@@ -390,6 +397,7 @@ static const CdvizVrlFunction functions[] = {
   COERCE ("to_int", f_to_int, I, I | F | B | N | T),
   FN ("to_regex", f_to_regex, FALLIBLE, R, REQ ("value", S)),
   COERCE ("to_string", f_to_string, S, S | I | F | B | N | T),
+  FN ("type_def", f_type_def, 0, O, REQ ("value", ANY)),
   { NULL }
 };
 

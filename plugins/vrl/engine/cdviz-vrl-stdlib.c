@@ -24,6 +24,7 @@ build_table (gpointer data)
   const CdvizVrlFunction *(*families[]) (void) = {
     cdviz_vrl_stdlib_string, cdviz_vrl_stdlib_collection, cdviz_vrl_stdlib_type,
     cdviz_vrl_stdlib_time, cdviz_vrl_stdlib_codec, cdviz_vrl_stdlib_cdviz, cdviz_vrl_stdlib_net,
+    cdviz_vrl_stdlib_parse, cdviz_vrl_stdlib_libs,
   };
   GPtrArray *list = g_ptr_array_new ();
 
