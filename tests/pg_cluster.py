@@ -69,7 +69,7 @@ def schema_sql():
 
 
 class PgCluster:
-    def __init__(self, fsync=False, schema=True):
+    def __init__(self, fsync=False, schema=True, extra_conf=""):
         reason = available()
         if reason:
             raise RuntimeError(reason)
@@ -97,6 +97,7 @@ class PgCluster:
             f.write("fsync = %s\nsynchronous_commit = %s\n"
                     % ("on" if fsync else "off", "on" if fsync else "off"))
             f.write("max_connections = 60\nshared_buffers = 64MB\n")
+            f.write(extra_conf)
         self.start()
         self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'; " % (USER, PASSWORD), user="postgres",
                   password=self.superpassword, database="postgres")
