@@ -103,6 +103,47 @@ static void
 emit_value (GString  *out,
             JsonNode *node);
 
+/* A URL's password (`postgresql://user:PASSWORD@host/db`, the `url` of a
+ * db sink) is a secret whatever the key: the string is written with the
+ * password replaced by <redacted>. Userinfo ends at the last '@' before the
+ * path; a URL without a password is written unchanged. */
+static void
+append_string_redacting_url (GString    *out,
+                             const char *text)
+{
+  const char *scheme_end = strstr (text, "://");
+  const char *authority, *end, *at, *colon;
+  g_autoptr(GString) redacted = NULL;
+
+  if (scheme_end == NULL || scheme_end == text)
+    {
+      append_quoted (out, text);
+      return;
+    }
+  for (const char *p = text; p < scheme_end; p++)
+    if (!g_ascii_isalnum (*p) && *p != '+' && *p != '-' && *p != '.')
+      {
+        append_quoted (out, text);
+        return;
+      }
+  authority = scheme_end + 3;
+  end = authority + strcspn (authority, "/?#");
+  at = NULL;
+  for (const char *p = authority; p < end; p++)
+    if (*p == '@')
+      at = p;
+  colon = at != NULL ? memchr (authority, ':', at - authority) : NULL;
+  if (colon == NULL)
+    {
+      append_quoted (out, text);
+      return;
+    }
+  redacted = g_string_new_len (text, colon + 1 - text);
+  g_string_append (redacted, "<redacted>");
+  g_string_append (redacted, at);
+  append_quoted (out, redacted->str);
+}
+
 /* The `value` of an `equals` or `secret` header rule is the expected token
  * itself. */
 static gboolean
@@ -173,7 +214,7 @@ emit_value (GString  *out,
   switch (json_node_get_value_type (node))
     {
     case G_TYPE_STRING:
-      append_quoted (out, json_node_get_string (node));
+      append_string_redacting_url (out, json_node_get_string (node));
       break;
     case G_TYPE_INT64:
       g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
@@ -248,7 +289,8 @@ emit_table (GString    *out,
  *
  * Prints the merged configuration as TOML. Values of keys named `token`,
  * `password` or `secret` (or ending in `_token`, `_password`), and the `value`
- * of `equals` and `secret` header rules, are replaced by `"<redacted>"`.
+ * of `equals` and `secret` header rules, are replaced by `"<redacted>"`; so
+ * is the password of any URL (`postgresql://user:<redacted>@host/db`).
  *
  * Returns: (transfer full): the TOML text
  */

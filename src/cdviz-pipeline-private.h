@@ -104,6 +104,7 @@ struct _CdvizPipeline
   GMutex lifecycle_lock;        /* serialises start(), check() and stop() */
   PipelineState state;          /* under lifecycle_lock */
   gboolean initialized;         /* GInitable: built from config */
+  int checking;                 /* atomic: check() is starting the components */
 
   GMutex notice_lock;
   GQueue notices;               /* Notice, under notice_lock */

@@ -658,9 +658,11 @@ cdviz_pipeline_check (CdvizPipeline  *self,
   if (!check_state_new (self, error))
     return FALSE;
 
+  g_atomic_int_set (&self->checking, TRUE);
   ok = start_components (self, error);
   stop_sources (self);
   stop_sinks (self);
+  g_atomic_int_set (&self->checking, FALSE);
   rebuild_http (self);
   return ok;
 }
@@ -778,6 +780,24 @@ cdviz_pipeline_is_running (CdvizPipeline *self)
 {
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
   return g_atomic_int_get (&self->running);
+}
+
+/**
+ * cdviz_pipeline_is_checking:
+ * @self: a #CdvizPipeline
+ *
+ * Tells whether [method@Pipeline.check] is starting and stopping the
+ * components (`config --check`). A component's `start` can then check
+ * its configuration without reaching a remote service: a sink for a
+ * database does not connect. Callable from any thread.
+ *
+ * Returns: %TRUE during [method@Pipeline.check]
+ */
+gboolean
+cdviz_pipeline_is_checking (CdvizPipeline *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
+  return g_atomic_int_get (&self->checking);
 }
 
 /**

@@ -69,6 +69,8 @@ void             cdviz_pipeline_stop            (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_pipeline_is_running      (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
+gboolean         cdviz_pipeline_is_checking     (CdvizPipeline        *self);
+CDVIZ_AVAILABLE_IN_1_0
 CdvizHttpServer *cdviz_pipeline_get_http_server (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
 CdvizConfig     *cdviz_pipeline_get_config      (CdvizPipeline        *self);

@@ -257,6 +257,29 @@ test_print_redacts (void)
   g_assert_nonnull (strstr (printed, "token = \"<redacted>\""));
 }
 
+/* The password of a URL (a db sink's `url`) is redacted whatever the key;
+ * a URL without one, or text that is not a URL, is printed unchanged. */
+static void
+test_print_redacts_url (void)
+{
+  g_autoptr(CdvizConfig) config = cdviz_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *printed = NULL;
+
+  g_assert_true (cdviz_config_add_string (config,
+                                          "[sinks.database]\nenabled = false\ntype = \"db\"\n"
+                                          "url = \"postgresql://cdviz:p%40ss:w0rd@db.example:5432/cdviz?sslmode=require\"\n"
+                                          "[sinks.other]\nenabled = false\nurl = \"postgres://user@host/db\"\n"
+                                          "note = \"a:b@c\"\n",
+                                          NULL, &error));
+  g_assert_no_error (error);
+  printed = cdviz_config_to_toml (config);
+  g_assert_null (strstr (printed, "w0rd"));
+  g_assert_nonnull (strstr (printed, "url = \"postgresql://cdviz:<redacted>@db.example:5432/cdviz?sslmode=require\""));
+  g_assert_nonnull (strstr (printed, "url = \"postgres://user@host/db\""));
+  g_assert_nonnull (strstr (printed, "note = \"a:b@c\""));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -271,6 +294,7 @@ main (int   argc,
   g_test_add_func ("/config/duration", test_duration);
   g_test_add_func ("/config/print/roundtrip", test_print_roundtrip);
   g_test_add_func ("/config/print/redacts", test_print_redacts);
+  g_test_add_func ("/config/print/redacts-url", test_print_redacts_url);
   for (guint i = 0; i < G_N_ELEMENTS (error_cases); i++)
     {
       g_autofree char *name = g_strdup_printf ("/config/error/%s", error_cases[i].name);

@@ -86,8 +86,9 @@ class CliTest(unittest.TestCase):
 
     def known_sinks(self):
         names = ["debug"]
-        if os.path.isdir(os.path.join(PLUGIN_DIR, "sse")):
-            names.append("sse")
+        for plugin in ("sse", "db"):
+            if os.path.isdir(os.path.join(PLUGIN_DIR, plugin)):
+                names.append(plugin)
         return ", ".join(sorted(names))
 
     def test_error_unknown_key(self):
