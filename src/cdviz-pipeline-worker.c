@@ -123,8 +123,10 @@ notify_owner (CdvizPipeline *self,
 
 /* --- the pipeline thread ------------------------------------------------ */
 
+/* To every sink that takes @source's events (`source_refs`). */
 static void
 deliver (CdvizPipeline *self,
+         SourceEntry   *source,
          CdvizMessage  *message)
 {
   for (guint i = 0; i < self->sinks->len; i++)
@@ -132,6 +134,8 @@ deliver (CdvizPipeline *self,
       SinkEntry *entry = g_ptr_array_index (self->sinks, i);
       g_autoptr(GError) error = NULL;
 
+      if (entry->sources != NULL && !g_hash_table_contains (entry->sources, source))
+        continue;
       if (cdviz_sink_send_message (entry->sink, message, &error))
         COUNT (entry->sent);
       else
@@ -209,7 +213,7 @@ process (CdvizPipeline *self,
   if (messages->len == 0)
     COUNT (self->counters[COUNTER_FILTERED]);
   for (guint m = 0; m < messages->len; m++)
-    deliver (self, g_ptr_array_index (messages, m));
+    deliver (self, item->source, g_ptr_array_index (messages, m));
   COUNT (self->counters[COUNTER_PROCESSED]);
   notify_owner (self, NOTICE_COUNTERS, NULL, NULL, NULL);
 
