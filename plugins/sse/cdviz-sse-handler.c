@@ -48,7 +48,7 @@ handoff_finish (CdvizSseHandoff *handoff)
   CdvizSseSink *self = handoff->sink;
   GIOStream *stream;
   g_autoptr(GSocket) socket = NULL;   /* the stream keeps it alive */
-  CdvizSseClient *client;
+  CdvizSseWriter *client;
   gboolean found = FALSE;
   guint64 cursor;
 
@@ -72,7 +72,7 @@ handoff_finish (CdvizSseHandoff *handoff)
   cursor = cdviz_sse_ring_resume_cursor (self->feed.ring, handoff->last_event_id, &found);
   g_mutex_unlock (&self->feed.lock);
 
-  client = cdviz_sse_client_new (&self->feed, stream, socket, handoff->http10,
+  client = cdviz_sse_writer_new (&self->feed, stream, socket, handoff->http10,
                                  handoff->head_only, cursor);
   g_debug ("sink '%s': client %d connected (%s, %s%s), %d clients", self->name, client->fd,
            handoff->head_only ? "HEAD" : "GET", handoff->http10 ? "HTTP/1.0" : "HTTP/1.1",

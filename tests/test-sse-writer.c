@@ -13,12 +13,12 @@
 
 #include <gio/gio.h>
 
-#include "cdviz-sse-client.h"
+#include "cdviz-sse-writer.h"
 #include "cdviz-sse-frame.h"
 
 typedef struct {
   CdvizSseFeed feed;
-  CdvizSseClient *client;
+  CdvizSseWriter *client;
   int peer;              /* the test's end of the pair: what "the browser" reads */
   guint pushed;          /* frames pushed so far */
 
@@ -62,7 +62,7 @@ pair_connect (Pair     *pair,
   socket = g_socket_new_from_fd (sv[0], &error);
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
-  pair->client = cdviz_sse_client_new (&pair->feed, G_IO_STREAM (connection), socket, http10,
+  pair->client = cdviz_sse_writer_new (&pair->feed, G_IO_STREAM (connection), socket, http10,
                                        head_only, cdviz_sse_ring_get_next (pair->feed.ring));
 }
 
@@ -80,7 +80,7 @@ pair_init (Pair     *pair,
 static void
 pair_clear (Pair *pair)
 {
-  g_clear_pointer (&pair->client, cdviz_sse_client_free);
+  g_clear_pointer (&pair->client, cdviz_sse_writer_free);
   if (pair->peer >= 0)
     close (pair->peer);
   g_clear_pointer (&pair->feed.ring, cdviz_sse_ring_free);
@@ -196,11 +196,11 @@ decode_chunks (const GString *wire,
  * the connection's end. */
 static char *
 end_and_read (Pair                 *pair,
-              CdvizSseClientStatus  status,
+              CdvizSseWriterStatus  status,
               GString              *wire)
 {
-  g_assert_cmpint (cdviz_sse_client_flush (pair->client), ==, status);
-  g_clear_pointer (&pair->client, cdviz_sse_client_free);
+  g_assert_cmpint (cdviz_sse_writer_flush (pair->client), ==, status);
+  g_clear_pointer (&pair->client, cdviz_sse_writer_free);
   read_available (pair, wire);
   assert_peer_eof (pair);
   return take_head (wire);
@@ -209,7 +209,7 @@ end_and_read (Pair                 *pair,
 static void
 assert_flush_ok (Pair *pair)
 {
-  g_assert_cmpint (cdviz_sse_client_flush (pair->client), ==, CDVIZ_SSE_CLIENT_OK);
+  g_assert_cmpint (cdviz_sse_writer_flush (pair->client), ==, CDVIZ_SSE_WRITER_OK);
 }
 
 /* Flushes what is due, reads it, takes the response head off (the first
@@ -250,7 +250,7 @@ test_head_then_chunks (void)
   g_assert_false (decode_chunks (pair.wire, pair.payload, NULL));
   g_assert_cmpstr (pair.payload->str, ==, pair.expected);
   g_assert_cmpuint (pair.feed.events_sent, ==, 3);
-  g_assert_false (cdviz_sse_client_has_pending (pair.client));
+  g_assert_false (cdviz_sse_writer_has_pending (pair.client));
   pair_clear (&pair);
 }
 
@@ -267,14 +267,14 @@ test_partial_writes (void)
   for (int rounds = 0; rounds < 10000; rounds++)
     {
       assert_flush_ok (&pair);
-      if (cdviz_sse_client_has_pending (pair.client))
+      if (cdviz_sse_writer_has_pending (pair.client))
         blocked++;
       else if (pair.client->cursor == cdviz_sse_ring_get_next (pair.feed.ring))
         break;
       read_available (&pair, pair.wire);
     }
   read_available (&pair, pair.wire);
-  g_assert_false (cdviz_sse_client_has_pending (pair.client));
+  g_assert_false (cdviz_sse_writer_has_pending (pair.client));
   g_assert_cmpuint (blocked, >, 10);
 
   pair.head = take_head (pair.wire);
@@ -356,15 +356,15 @@ test_keep_alive_only_when_idle (void)
   t = pair.client->last_write;
 
   /* Not yet idle long enough: nothing. */
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, t + interval - 1, interval), ==,
-                   CDVIZ_SSE_CLIENT_OK);
+  g_assert_cmpint (cdviz_sse_writer_keep_alive (pair.client, t + interval - 1, interval), ==,
+                   CDVIZ_SSE_WRITER_OK);
   read_available (&pair, pair.wire);
   g_assert_cmpuint (pair.wire->len, ==, 0);
 
   /* Idle, but events are due: they go, and no comment with them. */
   pair.expected = push_events (&pair, 2, 5);
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, t + interval, interval), ==,
-                   CDVIZ_SSE_CLIENT_OK);
+  g_assert_cmpint (cdviz_sse_writer_keep_alive (pair.client, t + interval, interval), ==,
+                   CDVIZ_SSE_WRITER_OK);
   read_available (&pair, pair.wire);
   decode_chunks (pair.wire, pair.payload, NULL);
   g_assert_cmpstr (pair.payload->str, ==, pair.expected);
@@ -372,8 +372,8 @@ test_keep_alive_only_when_idle (void)
   /* Idle with nothing due: one comment, in a chunk of its own. */
   g_string_truncate (pair.wire, 0);
   t = pair.client->last_write;
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, t + interval, interval), ==,
-                   CDVIZ_SSE_CLIENT_OK);
+  g_assert_cmpint (cdviz_sse_writer_keep_alive (pair.client, t + interval, interval), ==,
+                   CDVIZ_SSE_WRITER_OK);
   read_available (&pair, pair.wire);
   g_assert_cmpstr (pair.wire->str, ==, "e\r\n" CDVIZ_SSE_FRAME_KEEP_ALIVE "\r\n");
   g_assert_cmpuint (pair.feed.events_sent, ==, 2);
@@ -391,12 +391,12 @@ test_keep_alive_not_while_pending (void)
   pair_init (&pair, 1000, FALSE, FALSE, 4096);
   pair.expected = push_events (&pair, 100, 700);
   assert_flush_ok (&pair);
-  g_assert_true (cdviz_sse_client_has_pending (pair.client));
+  g_assert_true (cdviz_sse_writer_has_pending (pair.client));
   first_piece = pair.client->first_piece;
   offset = pair.client->offset;
   n_pieces = pair.client->n_pieces;
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, G_MAXINT64 / 2, 1), ==,
-                   CDVIZ_SSE_CLIENT_OK);
+  g_assert_cmpint (cdviz_sse_writer_keep_alive (pair.client, G_MAXINT64 / 2, 1), ==,
+                   CDVIZ_SSE_WRITER_OK);
   g_assert_cmpuint (pair.client->n_pieces, ==, n_pieces);
   g_assert_cmpuint (pair.client->first_piece, ==, first_piece);
   g_assert_cmpuint (pair.client->offset, ==, offset);
@@ -416,8 +416,8 @@ test_finish_last_chunk (void)
 
   /* Frames still due when the sink stops are sent, then the last chunk. */
   rest = push_events (&pair, 3, 5);
-  cdviz_sse_client_finish (pair.client);
-  g_assert_cmpint (cdviz_sse_client_flush (pair.client), ==, CDVIZ_SSE_CLIENT_FINISHED);
+  cdviz_sse_writer_finish (pair.client);
+  g_assert_cmpint (cdviz_sse_writer_flush (pair.client), ==, CDVIZ_SSE_WRITER_FINISHED);
   read_available (&pair, pair.wire);
   pair.head = take_head (pair.wire);
   g_assert_true (g_str_has_suffix (pair.wire->str, "\r\n0\r\n\r\n"));
@@ -436,8 +436,8 @@ test_http10_close_delimited (void)
   pair_init (&pair, 100, TRUE, FALSE, 0);
   pair.expected = push_events (&pair, 4, 5);
   assert_flush_ok (&pair);
-  cdviz_sse_client_finish (pair.client);
-  pair.head = end_and_read (&pair, CDVIZ_SSE_CLIENT_FINISHED, pair.wire);
+  cdviz_sse_writer_finish (pair.client);
+  pair.head = end_and_read (&pair, CDVIZ_SSE_WRITER_FINISHED, pair.wire);
   g_assert_true (g_str_has_prefix (pair.head, "HTTP/1.0 200 OK\r\n"));
   g_assert_nonnull (strstr (pair.head, "\r\nConnection: close\r\n"));
   g_assert_null (strstr (pair.head, "Transfer-Encoding"));
@@ -456,7 +456,7 @@ test_head_request (void)
   pair_init (&pair, 100, FALSE, TRUE, 0);
   unused = push_events (&pair, 3, 5);
   pair.client->cursor = 0;   /* even with frames due */
-  pair.head = end_and_read (&pair, CDVIZ_SSE_CLIENT_HEAD, pair.wire);
+  pair.head = end_and_read (&pair, CDVIZ_SSE_WRITER_HEAD, pair.wire);
   g_assert_true (g_str_has_prefix (pair.head, "HTTP/1.1 200 OK\r\n"));
   g_assert_nonnull (strstr (pair.head, "\r\nConnection: close\r\n"));
   g_assert_cmpuint (pair.wire->len, ==, 0);   /* headers only */
@@ -488,19 +488,19 @@ test_peer_closed (void)
 
   pair_init (&pair, 100, FALSE, FALSE, 0);
   assert_flush_ok (&pair);
-  g_assert_cmpint (cdviz_sse_client_drain_input (pair.client), ==, CDVIZ_SSE_CLIENT_OK);
+  g_assert_cmpint (cdviz_sse_writer_drain_input (pair.client), ==, CDVIZ_SSE_WRITER_OK);
   g_assert_cmpint (send (pair.peer, "ignored", 7, 0), ==, 7);
-  g_assert_cmpint (cdviz_sse_client_drain_input (pair.client), ==, CDVIZ_SSE_CLIENT_OK);
+  g_assert_cmpint (cdviz_sse_writer_drain_input (pair.client), ==, CDVIZ_SSE_WRITER_OK);
 
   /* A peer that read everything and closes: closed (with unread bytes
    * it would be a reset). */
   read_available (&pair, pair.wire);
   close (pair.peer);
   pair.peer = -1;
-  g_assert_cmpint (cdviz_sse_client_drain_input (pair.client), ==, CDVIZ_SSE_CLIENT_CLOSED);
+  g_assert_cmpint (cdviz_sse_writer_drain_input (pair.client), ==, CDVIZ_SSE_WRITER_CLOSED);
   /* Writing to a closed peer: reset (EPIPE), no SIGPIPE. */
   pair.expected = push_events (&pair, 1, 5);
-  g_assert_cmpint (cdviz_sse_client_flush (pair.client), ==, CDVIZ_SSE_CLIENT_RESET);
+  g_assert_cmpint (cdviz_sse_writer_flush (pair.client), ==, CDVIZ_SSE_WRITER_RESET);
   pair_clear (&pair);
 }
 
@@ -508,12 +508,12 @@ static void
 test_status_names (void)
 {
   /* The `reason` label values of cdviz_sse_clients_removed_total. */
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_CLOSED), ==, "closed");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_RESET), ==, "reset");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_ERROR), ==, "error");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_HEAD), ==, "head");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_FINISHED), ==, "finished");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT), ==,
+  g_assert_cmpstr (cdviz_sse_writer_status_to_string (CDVIZ_SSE_WRITER_CLOSED), ==, "closed");
+  g_assert_cmpstr (cdviz_sse_writer_status_to_string (CDVIZ_SSE_WRITER_RESET), ==, "reset");
+  g_assert_cmpstr (cdviz_sse_writer_status_to_string (CDVIZ_SSE_WRITER_ERROR), ==, "error");
+  g_assert_cmpstr (cdviz_sse_writer_status_to_string (CDVIZ_SSE_WRITER_HEAD), ==, "head");
+  g_assert_cmpstr (cdviz_sse_writer_status_to_string (CDVIZ_SSE_WRITER_FINISHED), ==, "finished");
+  g_assert_cmpstr (cdviz_sse_writer_status_to_string (CDVIZ_SSE_WRITER_FLUSH_TIMEOUT), ==,
                    "flush_timeout");
 }
 
