@@ -478,6 +478,45 @@ cdviz_pipeline_push (CdvizPipeline  *self,
 }
 
 /**
+ * cdviz_pipeline_push_from:
+ * @self: a #CdvizPipeline
+ * @source: the source @message comes from
+ * @message: the message
+ * @error: return location for a #GError
+ *
+ * Hands @message over to the pipeline from @source, without waiting for
+ * it to be processed, and says at once whether it was accepted. This is
+ * what a source that reads a stream uses to push back without losing or
+ * reordering anything: on %CDVIZ_PIPELINE_ERROR_FULL it keeps @message,
+ * stops reading, and pushes the same message again a little later.
+ * Callable from any thread; never blocks.
+ *
+ * Returns: %TRUE if the message was accepted; %FALSE with
+ *   %CDVIZ_PIPELINE_ERROR_FULL, _NOT_RUNNING or _UNKNOWN_SOURCE
+ */
+gboolean
+cdviz_pipeline_push_from (CdvizPipeline  *self,
+                          CdvizSource    *source,
+                          CdvizMessage   *message,
+                          GError        **error)
+{
+  SourceEntry *entry;
+
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
+  g_return_val_if_fail (CDVIZ_IS_SOURCE (source), FALSE);
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (message), FALSE);
+
+  entry = find_source (self, source);
+  if (entry == NULL)
+    {
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
+                           _("this source is not part of the pipeline"));
+      return FALSE;
+    }
+  return enqueue (self, entry, message, NULL, error);
+}
+
+/**
  * cdviz_pipeline_flush:
  * @self: a #CdvizPipeline
  *
