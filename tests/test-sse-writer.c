@@ -63,7 +63,8 @@ pair_connect (Pair     *pair,
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
   pair->client = cdviz_sse_writer_new (&pair->feed, G_IO_STREAM (connection), socket, http10,
-                                       head_only, cdviz_sse_ring_get_next (pair->feed.ring));
+                                       head_only, cdviz_sse_ring_get_next (pair->feed.ring),
+                                       NULL);
 }
 
 static void

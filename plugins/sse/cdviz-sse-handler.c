@@ -73,7 +73,9 @@ handoff_finish (CdvizSseHandoff *handoff)
   g_mutex_unlock (&self->feed.lock);
 
   client = cdviz_sse_writer_new (&self->feed, stream, socket, handoff->http10,
-                                 handoff->head_only, cursor);
+                                 handoff->head_only, cursor,
+                                 handoff->last_event_id == NULL ? NULL
+                                 : found ? "resumed" : "unknown-id");
   g_debug ("sink '%s': client %d connected (%s, %s%s), %d clients", self->name, client->fd,
            handoff->head_only ? "HEAD" : "GET", handoff->http10 ? "HTTP/1.0" : "HTTP/1.1",
            handoff->last_event_id == NULL ? ""

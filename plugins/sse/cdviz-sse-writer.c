@@ -171,7 +171,8 @@ static const CdvizSseTransport tls_transport = { tls_writev, tls_read };
 GBytes *
 cdviz_sse_writer_build_head (gboolean    http10,
                              gboolean    head_only,
-                             const char *cors_allow_origin)
+                             const char *cors_allow_origin,
+                             const char *resume)
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *date = soup_date_time_to_string (now, SOUP_DATE_HTTP);
@@ -186,6 +187,10 @@ cdviz_sse_writer_build_head (gboolean    http10,
                           http10 ? 0 : 1, date);
   if (cors_allow_origin != NULL)
     g_string_append_printf (head, "Access-Control-Allow-Origin: %s\r\n", cors_allow_origin);
+  /* Whether Last-Event-ID was found: CdvizSseClient tells its user when
+   * events may have been lost (a producer restarted, a ring overrun). */
+  if (resume != NULL)
+    g_string_append_printf (head, "X-Cdviz-Resume: %s\r\n", resume);
   if (!http10)
     g_string_append (head, "Transfer-Encoding: chunked\r\n");
   if (http10 || head_only)
@@ -201,7 +206,8 @@ cdviz_sse_writer_new (CdvizSseFeed *feed,
                       GSocket      *socket,
                       gboolean      http10,
                       gboolean      head_only,
-                      guint64       cursor)
+                      guint64       cursor,
+                      const char   *resume)
 {
   CdvizSseWriter *client = g_new0 (CdvizSseWriter, 1);
 
@@ -215,7 +221,8 @@ cdviz_sse_writer_new (CdvizSseFeed *feed,
   client->chunked = !http10;
   client->head_only = head_only;
   client->retry_pending = feed->retry_frame != NULL;
-  client->head = cdviz_sse_writer_build_head (http10, head_only, feed->cors_allow_origin);
+  client->head = cdviz_sse_writer_build_head (http10, head_only, feed->cors_allow_origin,
+                                              resume);
   client->cursor = cursor;
   client->last_write = g_get_monotonic_time ();
   return client;

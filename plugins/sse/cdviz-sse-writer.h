@@ -113,16 +113,20 @@ typedef struct {
   gint64 last_write;    /* monotonic time of the last write */
 } CdvizSseWriter;
 
+/* @resume: the `X-Cdviz-Resume` value (`resumed`, `unknown-id`), or NULL
+ * when the client sent no Last-Event-ID. */
 GBytes         *cdviz_sse_writer_build_head  (gboolean        http10,
                                               gboolean        head_only,
-                                              const char     *cors_allow_origin);
+                                              const char     *cors_allow_origin,
+                                              const char     *resume);
 
 CdvizSseWriter *cdviz_sse_writer_new         (CdvizSseFeed   *feed,
                                               GIOStream      *stream,
                                               GSocket        *socket,
                                               gboolean        http10,
                                               gboolean        head_only,
-                                              guint64         cursor);
+                                              guint64         cursor,
+                                              const char     *resume);
 void            cdviz_sse_writer_free        (CdvizSseWriter *client);
 
 gboolean        cdviz_sse_writer_has_pending (CdvizSseWriter *client);
