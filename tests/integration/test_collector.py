@@ -14,6 +14,9 @@
   without losing or reordering anything.
 """
 import copy
+import hashlib
+import hmac
+import http.server
 import json
 import re
 import socket
@@ -253,6 +256,88 @@ class CollectorTest(unittest.TestCase):
                     post(regional, event_body(i))
                 events = reader.read_events(200, timeout=30)
                 self.assertEqual([e["id"] for e in events], ["ev-%04d" % i for i in range(200)])
+
+
+class RecordingProducer(http.server.ThreadingHTTPServer):
+    """A minimal SSE producer that records each request's headers and
+    answers one event."""
+
+    def __init__(self):
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(handler):
+                self.requests.append(dict(handler.headers))
+                body = b"event: cdevent\nid: p-1\ndata: " + event_body(1, "p") + b"\n\n"
+                handler.send_response(200)
+                handler.send_header("Content-Type", "text/event-stream")
+                handler.send_header("Content-Length", str(len(body)))
+                handler.end_headers()
+                handler.wfile.write(body)
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class OutgoingHeadersTest(unittest.TestCase):
+
+    def test_static_secret_signature_as_upstream(self):
+        producer = RecordingProducer()
+        self.addCleanup(producer.shutdown)
+        url = "http://127.0.0.1:%d/sse/p" % producer.server_address[1]
+        config = """
+[sources.p.extractor]
+type = "sse"
+url = "%s"
+user_agent = "test-agent/1.0"
+
+[sources.p.extractor.headers]
+"X-Static" = { type = "static", value = "v", prefix = "<", suffix = ">" }
+"X-Secret" = { type = "secret", value = "s3cr3t-value" }
+"X-Sig" = { type = "signature", token = "6b6579", token_encoding = "hex", signature_prefix = "sha256=", signature_on = { headers_then_body = { separator = ".", headers = ["x-static", "x-absent", "x-secret"] } } }
+"X-Sig64" = { type = "signature", token = "key", signature_encoding = "base64" }
+
+[sinks.d]
+type = "debug"
+""" % url
+        with Pipeline(config) as central:
+            wait_for(lambda: producer.requests, what="a request:\n" + central.stderr())
+            headers = {k.lower(): v for k, v in producer.requests[0].items()}
+            self.assertEqual(headers["x-static"], "<v>")
+            self.assertEqual(headers["x-secret"], "s3cr3t-value")
+            self.assertEqual(headers["user-agent"], "test-agent/1.0")
+            self.assertEqual(headers["accept"], "text/event-stream")
+            expected = hmac.new(b"key", b"<v>.s3cr3t-value.", hashlib.sha256).hexdigest()
+            self.assertEqual(headers["x-sig"], "sha256=" + expected)
+            import base64
+            self.assertEqual(headers["x-sig64"], base64.b64encode(
+                hmac.new(b"key", b"", hashlib.sha256).digest()).decode())
+            wait_for(lambda: "p-0001" in central.stdout() + central.stderr(),
+                     what="the event through the debug sink")
+            self.assertNotIn("s3cr3t-value", central.stderr())
+
+    def test_bad_rules_refused_at_load(self):
+        for rule, message in [
+                ('{ type = "equals", value = "x" }', "unknown type “equals”"),
+                ('{ type = "static" }', "the field “value” is required"),
+                ('{ type = "signature", token = "zz", token_encoding = "hex" }', "not valid hex"),
+                ('{ type = "static", value = "x", extra = 1 }', "unknown field “extra”")]:
+            config = """
+[sources.p.extractor]
+type = "sse"
+url = "http://127.0.0.1:9/sse/p"
+headers = { "X-H" = %s }
+""" % rule
+            p = Pipeline(config, expect_start=False)
+            try:
+                self.assertNotEqual(p.wait(10), 0)
+                self.assertIn(message, p.stderr())
+                self.assertIn("X-H", p.stderr())
+            finally:
+                p.close()
 
 
 def _events(text):
