@@ -71,6 +71,9 @@ static const CdvizKeyDoc transformer_docs[] = {
 static const CdvizKeyDoc sink_docs[] = {
   { "enabled", "boolean", "`true`", "A disabled sink is skipped (its other keys are not checked)" },
   { "type", "string", "(required)", "A sink type (below); its other keys are the type's" },
+  { "source_refs", "array of strings", "every source",
+    "Names of `[sources.NAME]` whose events this sink receives; a disabled source "
+    "may be named (it sends nothing), an unknown one is an error" },
   { NULL }
 };
 
@@ -100,6 +103,7 @@ _cdviz_sink_entry_free (gpointer data)
   SinkEntry *entry = data;
 
   g_clear_object (&entry->sink);
+  g_clear_pointer (&entry->sources, g_hash_table_unref);
   g_free (entry->name);
   g_free (entry);
 }
@@ -448,6 +452,74 @@ build_source (CdvizPipeline  *self,
   return TRUE;
 }
 
+/* `source_refs` of a sink: the set of SourceEntry it takes events from,
+ * into *@sources (left NULL without the key: every source). A name must be
+ * a `[sources.NAME]` table; a disabled source is accepted and sends
+ * nothing. Sources are built before sinks. */
+static gboolean
+resolve_source_refs (CdvizPipeline  *self,
+                     const char     *path,
+                     JsonObject     *table,
+                     GHashTable    **sources,
+                     GError        **error)
+{
+  JsonNode *refs = json_object_get_member (table, "source_refs");
+  g_autofree char *refs_path = _cdviz_config_join (path, "source_refs");
+  JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
+  JsonObject *configured = NULL;
+  g_autoptr(GHashTable) set = NULL;
+  JsonArray *array;
+
+  *sources = NULL;
+  if (refs == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (refs))
+    {
+      g_autofree char *where = _cdviz_config_describe (self->config, refs_path);
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: expected an array of source names"), where, refs_path);
+      return FALSE;
+    }
+  if (json_object_has_member (root, "sources") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "sources")))
+    configured = json_object_get_object_member (root, "sources");
+
+  set = g_hash_table_new (NULL, NULL);
+  array = json_node_get_array (refs);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *ref = json_array_get_element (array, i);
+      g_autofree char *elem_path = g_strdup_printf ("%s[%u]", refs_path, i);
+      const char *name;
+      SourceEntry *source;
+
+      if (json_node_get_value_type (ref) != G_TYPE_STRING)
+        {
+          g_autofree char *where = _cdviz_config_describe (self->config, elem_path);
+          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                       _("%s: key “%s”: expected an array of source names"),
+                       where, refs_path);
+          return FALSE;
+        }
+      name = json_node_get_string (ref);
+      source = g_hash_table_lookup (self->sources_by_name, name);
+      if (source != NULL)
+        g_hash_table_add (set, source);
+      else if (configured == NULL || !json_object_has_member (configured, name))
+        {
+          g_autofree char *where = _cdviz_config_describe (self->config, elem_path);
+          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
+                       _("%s: key “%s”: no source named “%s” (define [sources.%s])"),
+                       where, refs_path, name, name);
+          return FALSE;
+        }
+      else
+        g_debug ("%s: source %s is disabled: it sends nothing to this sink", refs_path, name);
+    }
+  *sources = g_steal_pointer (&set);
+  return TRUE;
+}
+
 static gboolean
 build_sink (CdvizPipeline  *self,
             const char     *name,
@@ -455,7 +527,8 @@ build_sink (CdvizPipeline  *self,
             JsonObject     *table,
             GError        **error)
 {
-  static const char * const skip[] = { "enabled", NULL };
+  static const char * const skip[] = { "enabled", "source_refs", NULL };
+  g_autoptr(GHashTable) sources = NULL;
   SinkEntry *entry;
   GObject *sink;
   gboolean enabled;
@@ -464,6 +537,8 @@ build_sink (CdvizPipeline  *self,
     return FALSE;
   if (!enabled)
     return TRUE;
+  if (!resolve_source_refs (self, path, table, &sources, error))
+    return FALSE;
   sink = _cdviz_config_create_component (self->config, self->registry,
                                          CDVIZ_COMPONENT_SINK, path, table,
                                          skip, error);
@@ -473,6 +548,7 @@ build_sink (CdvizPipeline  *self,
   entry = g_new0 (SinkEntry, 1);
   entry->name = g_strdup (name);
   entry->sink = CDVIZ_SINK (sink);
+  entry->sources = g_steal_pointer (&sources);
   g_ptr_array_add (self->sinks, entry);
   g_hash_table_insert (self->sinks_by_name, entry->name, entry);
   g_hash_table_insert (self->sinks_by_object, entry->sink, entry);

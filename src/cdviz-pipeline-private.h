@@ -20,6 +20,8 @@ typedef struct {
 typedef struct {
   char *name;                 /* (owned) */
   CdvizSink *sink;            /* (owned) */
+  GHashTable *sources;        /* (owned) (nullable): SourceEntry set from
+                                 `source_refs`; NULL = every source */
   gsize sent;                 /* atomic */
   gsize failed;               /* atomic */
 } SinkEntry;

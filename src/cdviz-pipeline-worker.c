@@ -123,8 +123,10 @@ notify_owner (CdvizPipeline *self,
 
 /* --- the pipeline thread ------------------------------------------------ */
 
+/* To every sink that takes @source's events (`source_refs`). */
 static void
 deliver (CdvizPipeline *self,
+         SourceEntry   *source,
          CdvizMessage  *message)
 {
   for (guint i = 0; i < self->sinks->len; i++)
@@ -132,6 +134,8 @@ deliver (CdvizPipeline *self,
       SinkEntry *entry = g_ptr_array_index (self->sinks, i);
       g_autoptr(GError) error = NULL;
 
+      if (entry->sources != NULL && !g_hash_table_contains (entry->sources, source))
+        continue;
       if (cdviz_sink_send_message (entry->sink, message, &error))
         COUNT (entry->sent);
       else
@@ -209,7 +213,7 @@ process (CdvizPipeline *self,
   if (messages->len == 0)
     COUNT (self->counters[COUNTER_FILTERED]);
   for (guint m = 0; m < messages->len; m++)
-    deliver (self, g_ptr_array_index (messages, m));
+    deliver (self, item->source, g_ptr_array_index (messages, m));
   COUNT (self->counters[COUNTER_PROCESSED]);
   notify_owner (self, NOTICE_COUNTERS, NULL, NULL, NULL);
 
@@ -468,6 +472,45 @@ cdviz_pipeline_push (CdvizPipeline  *self,
     {
       g_set_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
                    _("no enabled source named “%s”"), source_name);
+      return FALSE;
+    }
+  return enqueue (self, entry, message, NULL, error);
+}
+
+/**
+ * cdviz_pipeline_push_from:
+ * @self: a #CdvizPipeline
+ * @source: the source @message comes from
+ * @message: the message
+ * @error: return location for a #GError
+ *
+ * Hands @message over to the pipeline from @source, without waiting for
+ * it to be processed, and says at once whether it was accepted. This is
+ * what a source that reads a stream uses to push back without losing or
+ * reordering anything: on %CDVIZ_PIPELINE_ERROR_FULL it keeps @message,
+ * stops reading, and pushes the same message again a little later.
+ * Callable from any thread; never blocks.
+ *
+ * Returns: %TRUE if the message was accepted; %FALSE with
+ *   %CDVIZ_PIPELINE_ERROR_FULL, _NOT_RUNNING or _UNKNOWN_SOURCE
+ */
+gboolean
+cdviz_pipeline_push_from (CdvizPipeline  *self,
+                          CdvizSource    *source,
+                          CdvizMessage   *message,
+                          GError        **error)
+{
+  SourceEntry *entry;
+
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), FALSE);
+  g_return_val_if_fail (CDVIZ_IS_SOURCE (source), FALSE);
+  g_return_val_if_fail (CDVIZ_IS_MESSAGE (message), FALSE);
+
+  entry = find_source (self, source);
+  if (entry == NULL)
+    {
+      g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_UNKNOWN_SOURCE,
+                           _("this source is not part of the pipeline"));
       return FALSE;
     }
   return enqueue (self, entry, message, NULL, error);

@@ -100,6 +100,11 @@ gboolean         cdviz_pipeline_push            (CdvizPipeline        *self,
                                                  CdvizMessage         *message,
                                                  GError              **error);
 CDVIZ_AVAILABLE_IN_1_0
+gboolean         cdviz_pipeline_push_from       (CdvizPipeline        *self,
+                                                 CdvizSource          *source,
+                                                 CdvizMessage         *message,
+                                                 GError              **error);
+CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_pipeline_flush           (CdvizPipeline        *self);
 
 G_END_DECLS

@@ -11,8 +11,8 @@
  *
  * Delivers events: SSE streams, stdout, files… A sink is created from a
  * `[sinks.NAME]` table; every enabled sink receives every message that comes
- * out of any source's transformer chain, in the order the pipeline
- * processed them.
+ * out of a source's transformer chain (of every source, or of the sources
+ * its `source_refs` names), in the order the pipeline processed them.
  */
 
 G_DEFINE_INTERFACE (CdvizSink, cdviz_sink, G_TYPE_OBJECT)

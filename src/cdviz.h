@@ -17,5 +17,6 @@
 #include "cdviz-header-validator.h"
 #include "cdviz-pipeline.h"
 #include "cdviz-cdevent.h"
+#include "cdviz-sse-client.h"
 
 #undef __CDVIZ_H_INSIDE__

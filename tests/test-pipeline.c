@@ -16,6 +16,7 @@ G_DECLARE_FINAL_TYPE (TestCollectSink, test_collect_sink, TEST, COLLECT_SINK, GO
 struct _TestCollectSink
 {
   GObject parent_instance;
+  char *label;                 /* nullable: ids are recorded as "label:id" */
 };
 
 static GMutex gate_lock;
@@ -39,7 +40,11 @@ collect_send (CdvizSink     *sink,
   g_cond_broadcast (&gate_cond);
   while (gate_closed)
     g_cond_wait (&gate_cond, &gate_lock);
-  g_ptr_array_add (collected, g_strdup (cdviz_message_get_id (message)));
+  if (((TestCollectSink *) sink)->label != NULL)
+    g_ptr_array_add (collected, g_strdup_printf ("%s:%s", ((TestCollectSink *) sink)->label,
+                                                 cdviz_message_get_id (message)));
+  else
+    g_ptr_array_add (collected, g_strdup (cdviz_message_get_id (message)));
   in_sink = FALSE;
   g_mutex_unlock (&gate_lock);
   return TRUE;
@@ -51,7 +56,47 @@ collect_iface_init (CdvizSinkInterface *iface)
   iface->send_message = collect_send;
 }
 
-static void test_collect_sink_class_init (TestCollectSinkClass *klass) {}
+static void
+collect_set_property (GObject      *object,
+                      guint         prop_id,
+                      const GValue *value,
+                      GParamSpec   *pspec)
+{
+  TestCollectSink *self = (TestCollectSink *) object;
+
+  g_free (self->label);
+  self->label = g_value_dup_string (value);
+}
+
+static void
+collect_get_property (GObject    *object,
+                      guint       prop_id,
+                      GValue     *value,
+                      GParamSpec *pspec)
+{
+  g_value_set_string (value, ((TestCollectSink *) object)->label);
+}
+
+static void
+collect_finalize (GObject *object)
+{
+  g_free (((TestCollectSink *) object)->label);
+  G_OBJECT_CLASS (test_collect_sink_parent_class)->finalize (object);
+}
+
+static void
+test_collect_sink_class_init (TestCollectSinkClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->set_property = collect_set_property;
+  object_class->get_property = collect_get_property;
+  object_class->finalize = collect_finalize;
+  g_object_class_install_property (object_class, 1,
+    g_param_spec_string ("label", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+}
+
 static void test_collect_sink_init (TestCollectSink *self) {}
 
 /* A transformer that rejects ids starting with "bad" and doubles ids
@@ -766,6 +811,78 @@ test_transformer_null_without_error (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
 }
 
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return g_strcmp0 (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* `source_refs` narrows a sink to the named sources; without it a sink
+ * takes every source; a disabled source may be named. */
+static void
+test_source_refs (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline (
+    "[sources.off]\nenabled = false\n"
+    "[sinks.only_a]\ntype = \"test-collect\"\nlabel = \"A\"\nsource_refs = [\"a\", \"off\"]\n"
+    "[sinks.none]\ntype = \"test-collect\"\nlabel = \"N\"\nsource_refs = []\n");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizMessage) from_a = event ("ea");
+  g_autoptr(CdvizMessage) from_b = event ("eb");
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
+  static const char * const expected[] = { "A:ea", "ea", "eb" };
+
+  g_assert_true (cdviz_pipeline_push (pipeline, "a", from_a, &error));
+  g_assert_true (cdviz_pipeline_push (pipeline, "b", from_b, &error));
+  g_assert_no_error (error);
+  cdviz_pipeline_flush (pipeline);
+
+  g_mutex_lock (&gate_lock);
+  for (guint i = 0; i < collected->len; i++)
+    g_ptr_array_add (sorted, g_ptr_array_index (collected, i));
+  g_ptr_array_sort (sorted, compare_strings);
+  g_assert_cmpuint (sorted->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (g_ptr_array_index (sorted, i), ==, expected[i]);
+  g_mutex_unlock (&gate_lock);
+  cdviz_pipeline_stop (pipeline);
+}
+
+/* An unknown name, or not an array of strings, refuses the configuration
+ * with the file, line and key. */
+static void
+test_source_refs_invalid (void)
+{
+  static const struct { const char *toml, *message; } cases[] = {
+    { "[sinks.x]\ntype = \"test-collect\"\nsource_refs = [\"a\", \"nope\"]\n",
+      "test:9: key “sinks.x.source_refs”: no source named “nope” (define [sources.nope])" },
+    { "[sinks.x]\ntype = \"test-collect\"\nsource_refs = \"a\"\n",
+      "expected an array of source names" },
+    { "[sinks.x]\ntype = \"test-collect\"\nsource_refs = [1]\n",
+      "expected an array of source names" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(CdvizConfig) config = cdviz_config_new ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizPipeline) pipeline = NULL;
+      g_autofree char *toml = g_strdup_printf ("[http]\nport = 0\n[sources.a]\n[sources.b]\n"
+                                               "[sinks.collect]\ntype = \"test-collect\"\n%s",
+                                               cases[i].toml);
+
+      g_assert_true (cdviz_config_add_string (config, toml, "test", &error));
+      pipeline = cdviz_pipeline_new (config, NULL, &error);
+      g_assert_null (pipeline);
+      g_assert_error (error, CDVIZ_CONFIG_ERROR,
+                      (int) (i == 0 ? CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE
+                                    : CDVIZ_CONFIG_ERROR_INVALID_VALUE));
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, cases[i].message));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -798,6 +915,8 @@ main (int   argc,
   g_test_add_func ("/pipeline/signal-bounded", test_signal_bounded);
   g_test_add_func ("/pipeline/properties", test_properties);
   g_test_add_func ("/pipeline/initable", test_initable);
+  g_test_add_func ("/pipeline/source-refs", test_source_refs);
+  g_test_add_func ("/pipeline/source-refs-invalid", test_source_refs_invalid);
   g_test_add_func ("/transformer/ownership", test_transformer_ownership);
   g_test_add_func ("/transformer/null-without-error", test_transformer_null_without_error);
 

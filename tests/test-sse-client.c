@@ -1,520 +1,443 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The SSE sink's per-client writer on a socketpair(): no HTTP server, no
- * fan-out thread, no plugin loading (GStreamer tests its multisocketsink
- * the same way). The writer's sources, with the frames and the ring, are
- * compiled into this executable. The test plays the fan-out thread: it
- * pushes frames into the ring and calls flush(), keep_alive(), finish(),
- * and reads what the peer end receives. */
-#include <errno.h>
-#include <fcntl.h>
+#include "config.h"
+
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <gio/gio.h>
+#include "cdviz.h"
 
-#include "cdviz-sse-client.h"
-#include "cdviz-sse-frame.h"
+/* CdvizSseClient against a scripted server on loopback: each connection
+ * gets the next canned answer, and the requests are recorded, so that the
+ * tests see what the client sent (Last-Event-ID, headers) and how it
+ * reacts (reconnection delays, refusals, pause). */
 
 typedef struct {
-  CdvizSseFeed feed;
-  CdvizSseClient *client;
-  int peer;              /* the test's end of the pair: what "the browser" reads */
-  guint pushed;          /* frames pushed so far */
+  GThreadedSocketService *service;
+  guint16 port;
+  GMutex lock;
+  GPtrArray *requests;     /* char*, under lock */
+  const char * const *answers;
+  guint n_answers;
+  gboolean hold_open;      /* keep the last answer's connection open */
+  GCancellable *release;   /* cancelled to close held connections */
+  int active;              /* atomic: handlers running */
+} Server;
 
-  GString *wire;         /* what the peer read */
-  GString *payload;      /* the body, without chunk framing */
-  char *head;            /* the response head */
-  char *expected;        /* what the body should be */
-} Pair;
-
-static void
-pair_init_feed (Pair  *pair,
-                guint  ring_capacity)
-{
-  memset (pair, 0, sizeof *pair);
-  g_mutex_init (&pair->feed.lock);
-  pair->feed.ring = cdviz_sse_ring_new (ring_capacity, 0);
-  pair->feed.name = "test";
-  pair->peer = -1;
-  pair->wire = g_string_new (NULL);
-  pair->payload = g_string_new (NULL);
-}
-
-/* A client on one end of a socketpair(), at the ring's next frame. */
-static void
-pair_connect (Pair     *pair,
-              gboolean  http10,
-              gboolean  head_only,
-              int       sndbuf)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  GSocketConnection *connection;
-  int sv[2];
-
-  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-  if (sndbuf > 0)
-    g_assert_no_errno (setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf));
-  g_assert_no_errno (fcntl (sv[1], F_SETFL, O_NONBLOCK));
-  pair->peer = sv[1];
-
-  socket = g_socket_new_from_fd (sv[0], &error);
-  g_assert_no_error (error);
-  connection = g_socket_connection_factory_create_connection (socket);
-  pair->client = cdviz_sse_client_new (&pair->feed, G_IO_STREAM (connection), socket, http10,
-                                       head_only, cdviz_sse_ring_get_next (pair->feed.ring));
-}
-
-static void
-pair_init (Pair     *pair,
-           guint     ring_capacity,
-           gboolean  http10,
-           gboolean  head_only,
-           int       sndbuf)
-{
-  pair_init_feed (pair, ring_capacity);
-  pair_connect (pair, http10, head_only, sndbuf);
-}
-
-static void
-pair_clear (Pair *pair)
-{
-  g_clear_pointer (&pair->client, cdviz_sse_client_free);
-  if (pair->peer >= 0)
-    close (pair->peer);
-  g_clear_pointer (&pair->feed.ring, cdviz_sse_ring_free);
-  g_clear_pointer (&pair->feed.retry_frame, g_bytes_unref);
-  g_mutex_clear (&pair->feed.lock);
-  g_string_free (pair->wire, TRUE);
-  g_string_free (pair->payload, TRUE);
-  g_free (pair->head);
-  g_free (pair->expected);
-}
-
-static GBytes *
-event_frame (guint  n,
-             gsize  size)
-{
-  g_autofree char *id = g_strdup_printf ("id-%05u", n);
-  g_autofree char *data = g_strdup_printf ("{\"n\":%05u,\"pad\":\"%*s\"}", n, (int) size, "");
-
-  return cdviz_sse_frame_event (id, data, strlen (data));
-}
-
-/* Pushes @count frames of about @size bytes; returns what they are, in
- * order, as a client should receive them. */
-static char *
-push_events (Pair  *pair,
-             guint  count,
-             gsize  size)
-{
-  GString *expected = g_string_new (NULL);
-
-  for (guint i = 0; i < count; i++)
-    {
-      guint n = pair->pushed++;
-      g_autofree char *id = g_strdup_printf ("id-%05u", n);
-      g_autoptr(GBytes) frame = event_frame (n, size);
-
-      g_string_append_len (expected, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame));
-      cdviz_sse_ring_push (pair->feed.ring, id, frame);
-    }
-  return g_string_free (expected, FALSE);
-}
-
-/* Everything the peer can read now, without waiting. */
-static void
-read_available (Pair    *pair,
-                GString *into)
-{
-  char buffer[65536];
-  ssize_t n;
-
-  while ((n = recv (pair->peer, buffer, sizeof buffer, 0)) > 0)
-    g_string_append_len (into, buffer, n);
-  g_assert_true (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK);   /* 0: end of stream */
-}
-
-/* The peer sees the end of the connection. */
-static void
-assert_peer_eof (Pair *pair)
-{
-  char byte;
-
-  g_assert_cmpint (recv (pair->peer, &byte, 1, 0), ==, 0);
-}
-
-/* Removes the response head from @wire and returns it. */
-static char *
-take_head (GString *wire)
-{
-  const char *end = strstr (wire->str, "\r\n\r\n");
-  char *head;
-
-  g_assert_nonnull (end);
-  head = g_strndup (wire->str, end + 4 - wire->str);
-  g_string_erase (wire, 0, end + 4 - wire->str);
-  return head;
-}
-
-/* Decodes a chunked body, strictly: appends the payload of each complete
- * chunk to @payload and its size to @sizes; returns whether the last
- * chunk (`0\r\n\r\n`) ends the body, which must then hold nothing more. */
 static gboolean
-decode_chunks (const GString *wire,
-               GString       *payload,
-               GArray        *sizes)
+on_run (GThreadedSocketService *service,
+        GSocketConnection      *connection,
+        GObject                *source,
+        gpointer                data)
 {
-  const char *p = wire->str, *end = wire->str + wire->len;
+  Server *server = data;
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  GString *request = g_string_new (NULL);
+  char buffer[1024];
+  guint index;
+  const char *answer;
 
-  while (p < end)
+  g_atomic_int_inc (&server->active);
+  while (strstr (request->str, "\r\n\r\n") == NULL)
     {
-      char *after;
-      guint64 size = g_ascii_strtoull (p, &after, 16);
-
-      g_assert_true (after > p);
-      g_assert_true (after + 2 <= end && memcmp (after, "\r\n", 2) == 0);
-      p = after + 2;
-      if (size == 0)
-        {
-          g_assert_true (p + 2 == end && memcmp (p, "\r\n", 2) == 0);
-          return TRUE;
-        }
-      g_assert_true (p + size + 2 <= end);
-      g_assert_true (memcmp (p + size, "\r\n", 2) == 0);
-      g_string_append_len (payload, p, size);
-      if (sizes != NULL)
-        g_array_append_val (sizes, size);
-      p += size + 2;
-    }
-  return FALSE;
-}
-
-/* The response ends with @status; the client is freed: returns the
- * response head, leaves the body in @wire, and checks that the peer sees
- * the connection's end. */
-static char *
-end_and_read (Pair                 *pair,
-              CdvizSseClientStatus  status,
-              GString              *wire)
-{
-  g_assert_cmpint (cdviz_sse_client_flush (pair->client), ==, status);
-  g_clear_pointer (&pair->client, cdviz_sse_client_free);
-  read_available (pair, wire);
-  assert_peer_eof (pair);
-  return take_head (wire);
-}
-
-static void
-assert_flush_ok (Pair *pair)
-{
-  g_assert_cmpint (cdviz_sse_client_flush (pair->client), ==, CDVIZ_SSE_CLIENT_OK);
-}
-
-/* Flushes what is due, reads it, takes the response head off (the first
- * time) and decodes the chunks into pair->payload (and their sizes into
- * @sizes). */
-static void
-flush_and_decode (Pair   *pair,
-                  GArray *sizes)
-{
-  assert_flush_ok (pair);
-  read_available (pair, pair->wire);
-  if (pair->head == NULL)
-    pair->head = take_head (pair->wire);
-  decode_chunks (pair->wire, pair->payload, sizes);
-}
-
-/* --- tests ------------------------------------------------------------------ */
-
-static void
-test_head_then_chunks (void)
-{
-  Pair pair;
-
-  pair_init (&pair, 100, FALSE, FALSE, 0);
-  assert_flush_ok (&pair);
-  read_available (&pair, pair.wire);
-  pair.head = take_head (pair.wire);
-  g_assert_true (g_str_has_prefix (pair.head, "HTTP/1.1 200 OK\r\n"));
-  g_assert_nonnull (strstr (pair.head, "\r\nContent-Type: text/event-stream\r\n"));
-  g_assert_nonnull (strstr (pair.head, "\r\nTransfer-Encoding: chunked\r\n"));
-  g_assert_null (strstr (pair.head, "Connection: close"));
-  g_assert_null (strstr (pair.head, "Access-Control-Allow-Origin"));
-  g_assert_cmpuint (pair.wire->len, ==, 0);   /* nothing to send yet: no empty chunk */
-
-  pair.expected = push_events (&pair, 3, 10);
-  assert_flush_ok (&pair);
-  read_available (&pair, pair.wire);
-  g_assert_false (decode_chunks (pair.wire, pair.payload, NULL));
-  g_assert_cmpstr (pair.payload->str, ==, pair.expected);
-  g_assert_cmpuint (pair.feed.events_sent, ==, 3);
-  g_assert_false (cdviz_sse_client_has_pending (pair.client));
-  pair_clear (&pair);
-}
-
-static void
-test_partial_writes (void)
-{
-  Pair pair;
-  guint blocked = 0;
-
-  /* A small send buffer: every batch takes several writes. */
-  pair_init (&pair, 1000, FALSE, FALSE, 4096);
-  pair.expected = push_events (&pair, 300, 700);
-
-  for (int rounds = 0; rounds < 10000; rounds++)
-    {
-      assert_flush_ok (&pair);
-      if (cdviz_sse_client_has_pending (pair.client))
-        blocked++;
-      else if (pair.client->cursor == cdviz_sse_ring_get_next (pair.feed.ring))
+      gssize n = g_input_stream_read (in, buffer, sizeof buffer, NULL, NULL);
+      if (n <= 0)
         break;
-      read_available (&pair, pair.wire);
+      g_string_append_len (request, buffer, n);
     }
-  read_available (&pair, pair.wire);
-  g_assert_false (cdviz_sse_client_has_pending (pair.client));
-  g_assert_cmpuint (blocked, >, 10);
+  g_mutex_lock (&server->lock);
+  index = server->requests->len;
+  g_ptr_array_add (server->requests, g_string_free (request, FALSE));
+  g_mutex_unlock (&server->lock);
 
-  pair.head = take_head (pair.wire);
-  g_assert_false (decode_chunks (pair.wire, pair.payload, NULL));
-  g_assert_cmpuint (pair.payload->len, ==, strlen (pair.expected));
-  g_assert_cmpstr (pair.payload->str, ==, pair.expected);   /* whole, in order, once */
-  g_assert_cmpuint (pair.feed.events_sent, ==, 300);
-  pair_clear (&pair);
+  answer = server->answers[MIN (index, server->n_answers - 1)];
+  g_output_stream_write_all (out, answer, strlen (answer), NULL, NULL, NULL);
+  if (server->hold_open && index >= server->n_answers - 1)
+    g_input_stream_read (in, buffer, sizeof buffer, server->release, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  g_atomic_int_dec_and_test (&server->active);
+  return TRUE;
+}
+
+static Server *
+server_new (const char * const *answers,
+            gboolean            hold_open)
+{
+  Server *server = g_new0 (Server, 1);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_mutex_init (&server->lock);
+  server->requests = g_ptr_array_new_with_free_func (g_free);
+  server->answers = answers;
+  server->n_answers = g_strv_length ((char **) answers);
+  server->hold_open = hold_open;
+  server->release = g_cancellable_new ();
+  server->service = G_THREADED_SOCKET_SERVICE (g_threaded_socket_service_new (4));
+  g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), address,
+                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                 &bound, &error);
+  g_assert_no_error (error);
+  server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (server->service, "run", G_CALLBACK (on_run), server);
+  g_socket_service_start (G_SOCKET_SERVICE (server->service));
+  return server;
 }
 
 static void
-test_batch_limits (void)
+server_free (Server *server)
 {
-  Pair pair;
-  g_autoptr(GArray) sizes = g_array_new (FALSE, FALSE, sizeof (guint64));
-  g_autofree char *small = NULL;
-  g_autofree char *large = NULL;
-  gsize small_frame;
+  g_cancellable_cancel (server->release);
+  g_socket_service_stop (G_SOCKET_SERVICE (server->service));
+  g_socket_listener_close (G_SOCKET_LISTENER (server->service));
+  while (g_atomic_int_get (&server->active) > 0)
+    g_usleep (1000);
+  g_object_unref (server->service);
+  g_object_unref (server->release);
+  g_ptr_array_unref (server->requests);
+  g_mutex_clear (&server->lock);
+  g_free (server);
+}
 
-  pair_init (&pair, 1000, FALSE, FALSE, 4 * 1024 * 1024);
-  /* By count: 150 small frames are three chunks of 64, 64 and 22. */
-  small = push_events (&pair, 150, 10);
-  small_frame = strlen (small) / 150;
-  flush_and_decode (&pair, sizes);
-  g_assert_cmpstr (pair.payload->str, ==, small);
-  g_assert_cmpuint (sizes->len, ==, 3);
-  g_assert_cmpuint (g_array_index (sizes, guint64, 0), ==, 64 * small_frame);
-  g_assert_cmpuint (g_array_index (sizes, guint64, 1), ==, 64 * small_frame);
-  g_assert_cmpuint (g_array_index (sizes, guint64, 2), ==, 22 * small_frame);
+static char *
+server_request (Server *server,
+                guint   index)
+{
+  char *request = NULL;
 
-  /* By bytes: 10 KiB frames, at most 32 KiB a chunk, so three a chunk. */
-  g_string_truncate (pair.wire, 0);
-  g_string_truncate (pair.payload, 0);
-  g_array_set_size (sizes, 0);
-  large = push_events (&pair, 10, 10 * 1024);
-  flush_and_decode (&pair, sizes);
-  g_assert_cmpstr (pair.payload->str, ==, large);
-  g_assert_cmpuint (sizes->len, ==, 4);
-  for (guint i = 0; i < sizes->len; i++)
-    g_assert_cmpuint (g_array_index (sizes, guint64, i), <=, CDVIZ_SSE_BATCH_BYTES);
-  g_assert_cmpuint (pair.feed.events_sent, ==, 160);
-  pair_clear (&pair);
+  g_mutex_lock (&server->lock);
+  if (index < server->requests->len)
+    request = g_strdup (g_ptr_array_index (server->requests, index));
+  g_mutex_unlock (&server->lock);
+  return request;
+}
+
+static char *
+url_of (Server *server)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u/sse/test", server->port);
+}
+
+#define STREAM_HEAD "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+
+typedef struct {
+  GString *events;
+  GString *errors;
+  guint n_events;
+  guint n_retrying;
+  guint last_delay;
+  GError *last_error;
+  GPtrArray *resumes;      /* GINT_TO_POINTER (CdvizSseClientResume) */
+  gboolean pause_on_first;
+} Seen;
+
+static void
+on_event (CdvizSseClient *client,
+          const char     *type,
+          const char     *id,
+          const char     *data,
+          Seen           *seen)
+{
+  g_string_append_printf (seen->events, "%s/%s/%s;", type, id, data);
+  seen->n_events++;
+  if (seen->pause_on_first && seen->n_events == 1)
+    cdviz_sse_client_set_paused (client, TRUE);
 }
 
 static void
-test_lagged_exact (void)
+on_error_event (CdvizSseClient *client,
+                const char     *data,
+                Seen           *seen)
 {
-  Pair pair;
-  g_autofree char *all = NULL;
-  gsize frame_size;
-
-  /* The client is at frame 0; 25 frames go through a ring of 10: it missed
-   * exactly 15 and continues with the oldest held (15). */
-  pair_init (&pair, 10, FALSE, FALSE, 0);
-  all = push_events (&pair, 25, 5);
-  frame_size = strlen (all) / 25;
-  flush_and_decode (&pair, NULL);
-
-  g_assert_true (g_str_has_prefix (pair.payload->str,
-                                   "event: error\ndata: lagged: 15 messages skipped\n\n"));
-  g_assert_cmpstr (pair.payload->str + strlen ("event: error\ndata: lagged: 15 messages skipped\n\n"),
-                   ==, all + 15 * frame_size);
-  g_assert_cmpuint (pair.feed.lagged_events, ==, 15);
-  g_assert_cmpuint (pair.feed.events_sent, ==, 10);
-  pair_clear (&pair);
+  g_string_append_printf (seen->errors, "%s;", data);
 }
 
 static void
-test_keep_alive_only_when_idle (void)
+on_retrying (CdvizSseClient *client,
+             guint           delay,
+             const GError   *error,
+             Seen           *seen)
 {
-  const gint64 interval = 30 * G_USEC_PER_SEC;
-  Pair pair;
-  gint64 t;
-
-  pair_init (&pair, 100, FALSE, FALSE, 0);
-  assert_flush_ok (&pair);
-  read_available (&pair, pair.wire);
-  pair.head = take_head (pair.wire);
-  t = pair.client->last_write;
-
-  /* Not yet idle long enough: nothing. */
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, t + interval - 1, interval), ==,
-                   CDVIZ_SSE_CLIENT_OK);
-  read_available (&pair, pair.wire);
-  g_assert_cmpuint (pair.wire->len, ==, 0);
-
-  /* Idle, but events are due: they go, and no comment with them. */
-  pair.expected = push_events (&pair, 2, 5);
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, t + interval, interval), ==,
-                   CDVIZ_SSE_CLIENT_OK);
-  read_available (&pair, pair.wire);
-  decode_chunks (pair.wire, pair.payload, NULL);
-  g_assert_cmpstr (pair.payload->str, ==, pair.expected);
-
-  /* Idle with nothing due: one comment, in a chunk of its own. */
-  g_string_truncate (pair.wire, 0);
-  t = pair.client->last_write;
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, t + interval, interval), ==,
-                   CDVIZ_SSE_CLIENT_OK);
-  read_available (&pair, pair.wire);
-  g_assert_cmpstr (pair.wire->str, ==, "e\r\n" CDVIZ_SSE_FRAME_KEEP_ALIVE "\r\n");
-  g_assert_cmpuint (pair.feed.events_sent, ==, 2);
-  pair_clear (&pair);
+  seen->n_retrying++;
+  seen->last_delay = delay;
+  g_clear_error (&seen->last_error);
+  seen->last_error = g_error_copy (error);
 }
 
 static void
-test_keep_alive_not_while_pending (void)
+on_opened (CdvizSseClient       *client,
+           CdvizSseClientResume  resume,
+           Seen                 *seen)
 {
-  Pair pair;
-  guint n_pieces, first_piece;
-  gsize offset;
-
-  /* The socket is full: a client still writing its batch gets no comment. */
-  pair_init (&pair, 1000, FALSE, FALSE, 4096);
-  pair.expected = push_events (&pair, 100, 700);
-  assert_flush_ok (&pair);
-  g_assert_true (cdviz_sse_client_has_pending (pair.client));
-  first_piece = pair.client->first_piece;
-  offset = pair.client->offset;
-  n_pieces = pair.client->n_pieces;
-  g_assert_cmpint (cdviz_sse_client_keep_alive (pair.client, G_MAXINT64 / 2, 1), ==,
-                   CDVIZ_SSE_CLIENT_OK);
-  g_assert_cmpuint (pair.client->n_pieces, ==, n_pieces);
-  g_assert_cmpuint (pair.client->first_piece, ==, first_piece);
-  g_assert_cmpuint (pair.client->offset, ==, offset);
-  pair_clear (&pair);
+  g_ptr_array_add (seen->resumes, GINT_TO_POINTER (resume));
 }
 
 static void
-test_finish_last_chunk (void)
+seen_init (Seen           *seen,
+           CdvizSseClient *client)
 {
-  Pair pair;
-  g_autofree char *first = NULL;
-  g_autofree char *rest = NULL;
-
-  pair_init (&pair, 100, FALSE, FALSE, 0);
-  first = push_events (&pair, 2, 5);
-  assert_flush_ok (&pair);
-
-  /* Frames still due when the sink stops are sent, then the last chunk. */
-  rest = push_events (&pair, 3, 5);
-  cdviz_sse_client_finish (pair.client);
-  g_assert_cmpint (cdviz_sse_client_flush (pair.client), ==, CDVIZ_SSE_CLIENT_FINISHED);
-  read_available (&pair, pair.wire);
-  pair.head = take_head (pair.wire);
-  g_assert_true (g_str_has_suffix (pair.wire->str, "\r\n0\r\n\r\n"));
-  g_assert_true (decode_chunks (pair.wire, pair.payload, NULL));
-  g_assert_true (g_str_has_prefix (pair.payload->str, first));
-  g_assert_cmpstr (pair.payload->str + strlen (first), ==, rest);
-  g_assert_cmpuint (pair.feed.events_sent, ==, 5);
-  pair_clear (&pair);
+  memset (seen, 0, sizeof *seen);
+  seen->events = g_string_new (NULL);
+  seen->errors = g_string_new (NULL);
+  seen->resumes = g_ptr_array_new ();
+  g_signal_connect (client, "event", G_CALLBACK (on_event), seen);
+  g_signal_connect (client, "error-event", G_CALLBACK (on_error_event), seen);
+  g_signal_connect (client, "retrying", G_CALLBACK (on_retrying), seen);
+  g_signal_connect (client, "opened", G_CALLBACK (on_opened), seen);
 }
 
 static void
-test_http10_close_delimited (void)
+seen_clear (Seen *seen)
 {
-  Pair pair;
+  g_string_free (seen->events, TRUE);
+  g_string_free (seen->errors, TRUE);
+  g_ptr_array_unref (seen->resumes);
+  g_clear_error (&seen->last_error);
+}
 
-  pair_init (&pair, 100, TRUE, FALSE, 0);
-  pair.expected = push_events (&pair, 4, 5);
-  assert_flush_ok (&pair);
-  cdviz_sse_client_finish (pair.client);
-  pair.head = end_and_read (&pair, CDVIZ_SSE_CLIENT_FINISHED, pair.wire);
-  g_assert_true (g_str_has_prefix (pair.head, "HTTP/1.0 200 OK\r\n"));
-  g_assert_nonnull (strstr (pair.head, "\r\nConnection: close\r\n"));
-  g_assert_null (strstr (pair.head, "Transfer-Encoding"));
-  /* The frames as they are, no chunk framing, no last chunk: the body ends
-   * where the connection does. */
-  g_assert_cmpstr (pair.wire->str, ==, pair.expected);
-  pair_clear (&pair);
+static gboolean
+timeout_cb (gpointer data)
+{
+  g_error ("timed out");
+  return G_SOURCE_REMOVE;
+}
+
+#define ITERATE_UNTIL(cond)                                             \
+  G_STMT_START {                                                        \
+    guint _timeout = g_timeout_add_seconds (10, timeout_cb, NULL);      \
+    while (!(cond))                                                     \
+      g_main_context_iteration (NULL, TRUE);                            \
+    g_source_remove (_timeout);                                         \
+  } G_STMT_END
+
+/* Events in order, Last-Event-ID on the reconnection, the producer's
+ * retry: honoured, its resume header reported, lagged notices counted. */
+static void
+test_resume (void)
+{
+  static const char * const answers[] = {
+    STREAM_HEAD "\r\n"
+    "\xEF\xBB\xBFretry: 100\n: hello\n\nevent: cdevent\nid: 1\ndata: {\"a\":1}\n\n"
+    "event: cdevent\r\nid: 2\r\ndata: {\"a\":\r\ndata: 2}\r\n\r\n"
+    "event: other\nid: 3\ndata: x\n\n"
+    "event: error\ndata: lagged: 4 messages skipped\n\n",
+    STREAM_HEAD "X-Cdviz-Resume: resumed\r\n\r\n"
+    "event: cdevent\nid: 5\ndata: {\"a\":5}\n\n",
+    STREAM_HEAD "X-Cdviz-Resume: unknown-id\r\n\r\n"
+    "event: cdevent\nid: 9\ndata: {\"a\":9}\n\n",
+    NULL
+  };
+  Server *server = server_new (answers, TRUE);
+  g_autofree char *url = url_of (server);
+  g_autoptr(CdvizSseClient) client = cdviz_sse_client_new (url);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL, *second = NULL, *third = NULL;
+  Seen seen;
+
+  seen_init (&seen, client);
+  cdviz_sse_client_set_header (client, "Authorization", "Bearer t0ken");
+  g_object_set (client, "max-retry-delay", 200, NULL);
+  g_assert_true (cdviz_sse_client_start (client, &error));
+  g_assert_no_error (error);
+
+  ITERATE_UNTIL (seen.n_events == 5);
+  cdviz_sse_client_stop (client);
+
+  g_assert_cmpstr (seen.events->str, ==,
+                   "cdevent/1/{\"a\":1};cdevent/2/{\"a\":\n2};other/3/x;"
+                   "cdevent/5/{\"a\":5};cdevent/9/{\"a\":9};");
+  g_assert_cmpstr (seen.errors->str, ==, "lagged: 4 messages skipped;");
+  g_assert_cmpuint (cdviz_sse_client_get_lagged_events (client), ==, 4);
+  g_assert_cmpstr (cdviz_sse_client_get_last_event_id (client), ==, "9");
+  g_assert_cmpuint (seen.resumes->len, ==, 3);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (seen.resumes, 0)), ==,
+                   CDVIZ_SSE_CLIENT_RESUME_NONE);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (seen.resumes, 1)), ==,
+                   CDVIZ_SSE_CLIENT_RESUME_RESUMED);
+  g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (seen.resumes, 2)), ==,
+                   CDVIZ_SSE_CLIENT_RESUME_UNKNOWN_ID);
+  /* The stream ended: the client said so, and waited about retry: 100 ms
+   * (jitter: half to all of it). */
+  g_assert_cmpuint (seen.n_retrying, ==, 2);
+  g_assert_error (seen.last_error, CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_CLOSED);
+  g_assert_cmpuint (seen.last_delay, >=, 50);
+  g_assert_cmpuint (seen.last_delay, <=, 100);
+
+  first = server_request (server, 0);
+  second = server_request (server, 1);
+  third = server_request (server, 2);
+  g_assert_nonnull (strstr (first, "GET /sse/test HTTP/1.1\r\n"));
+  g_assert_nonnull (strstr (first, "Accept: text/event-stream\r\n"));
+  g_assert_nonnull (strstr (first, "Authorization: Bearer t0ken\r\n"));
+  g_assert_null (strstr (first, "Last-Event-ID"));
+  /* The id of the last event emitted, error frames included (none: the
+   * error frame has no id line, the last id stays 3). */
+  g_assert_nonnull (strstr (second, "Last-Event-ID: 3\r\n"));
+  g_assert_nonnull (strstr (third, "Last-Event-ID: 5\r\n"));
+
+  seen_clear (&seen);
+  server_free (server);
+}
+
+/* 401: reported with the producer's words, retried only after the longest
+ * delay; max-retries gives up. */
+static void
+test_refused (void)
+{
+  static const char * const answers[] = {
+    "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 46\r\n"
+    "Connection: close\r\n\r\nHeader validation failed: Authorization absent",
+    NULL
+  };
+  Server *server = server_new (answers, FALSE);
+  g_autofree char *url = url_of (server);
+  g_autoptr(CdvizSseClient) client = cdviz_sse_client_new (url);
+  g_autoptr(GError) error = NULL;
+  Seen seen;
+
+  seen_init (&seen, client);
+  g_object_set (client, "retry-delay", 10, "max-retry-delay", 300, "max-retries", 1, NULL);
+  g_assert_true (cdviz_sse_client_start (client, &error));
+  ITERATE_UNTIL (cdviz_sse_client_get_state (client) == CDVIZ_SSE_CLIENT_STATE_FAILED);
+
+  g_assert_cmpuint (seen.n_retrying, ==, 1);
+  g_assert_error (seen.last_error, CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_REFUSED);
+  g_test_message ("%s", seen.last_error->message);
+  g_assert_nonnull (strstr (seen.last_error->message, "401"));
+  g_assert_nonnull (strstr (seen.last_error->message, "Authorization absent"));
+  g_assert_cmpuint (seen.last_delay, >=, 150);
+  g_assert_cmpuint (seen.last_delay, <=, 300);
+  g_assert_nonnull (strstr (cdviz_sse_client_get_last_error (client), "401"));
+  g_assert_cmpuint (server->requests->len, ==, 2);
+
+  cdviz_sse_client_stop (client);
+  seen_clear (&seen);
+  server_free (server);
+}
+
+/* Backoff doubles with failures in a row; 503's Retry-After is a floor. */
+static void
+test_backoff (void)
+{
+  static const char * const answers[] = {
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+    "Connection: close\r\n\r\n",
+    NULL
+  };
+  Server *server = server_new (answers, FALSE);
+  g_autofree char *url = url_of (server);
+  g_autoptr(CdvizSseClient) client = cdviz_sse_client_new (url);
+  g_autoptr(GError) error = NULL;
+  guint delays[4];
+  Seen seen;
+
+  seen_init (&seen, client);
+  g_object_set (client, "retry-delay", 100, "max-retry-delay", 350, NULL);
+  g_assert_true (cdviz_sse_client_start (client, &error));
+  for (guint i = 0; i < 4; i++)
+    {
+      ITERATE_UNTIL (seen.n_retrying == i + 1);
+      delays[i] = seen.last_delay;
+      if (i == 2)
+        g_assert_error (seen.last_error, CDVIZ_SSE_CLIENT_ERROR,
+                        CDVIZ_SSE_CLIENT_ERROR_NOT_EVENT_STREAM);
+      else
+        g_assert_error (seen.last_error, CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_HTTP);
+    }
+  cdviz_sse_client_stop (client);
+  g_assert_cmpuint (cdviz_sse_client_get_state (client), ==, CDVIZ_SSE_CLIENT_STATE_STOPPED);
+
+  g_assert_cmpuint (delays[0], >=, 50);   /* 100, jittered */
+  g_assert_cmpuint (delays[0], <=, 100);
+  g_assert_cmpuint (delays[1], >=, 100);  /* 200 */
+  g_assert_cmpuint (delays[1], <=, 200);
+  g_assert_cmpuint (delays[2], >=, 175);  /* 400, capped at 350 */
+  g_assert_cmpuint (delays[2], <=, 350);
+  g_assert_cmpuint (delays[3], ==, 1000); /* Retry-After: 1 */
+  seen_clear (&seen);
+  server_free (server);
+}
+
+static gboolean
+quit_later (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Paused from the event handler: nothing more is emitted until unpaused,
+ * then the rest in order. */
+static void
+test_pause (void)
+{
+  static const char * const answers[] = {
+    STREAM_HEAD "\r\n"
+    "id: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n",
+    NULL
+  };
+  Server *server = server_new (answers, TRUE);
+  g_autofree char *url = url_of (server);
+  g_autoptr(CdvizSseClient) client = cdviz_sse_client_new (url);
+  g_autoptr(GError) error = NULL;
+  gboolean waited = FALSE;
+  Seen seen;
+
+  seen_init (&seen, client);
+  seen.pause_on_first = TRUE;
+  g_assert_true (cdviz_sse_client_start (client, &error));
+  ITERATE_UNTIL (seen.n_events == 1);
+  g_timeout_add (200, quit_later, &waited);
+  ITERATE_UNTIL (waited);
+  g_assert_cmpuint (seen.n_events, ==, 1);
+  g_assert_true (cdviz_sse_client_get_paused (client));
+  g_assert_cmpstr (cdviz_sse_client_get_last_event_id (client), ==, "1");
+
+  cdviz_sse_client_set_paused (client, FALSE);
+  ITERATE_UNTIL (seen.n_events == 3);
+  g_assert_cmpstr (seen.events->str, ==, "message/1/a;message/2/b;message/3/c;");
+  cdviz_sse_client_stop (client);
+  seen_clear (&seen);
+  server_free (server);
 }
 
 static void
-test_head_request (void)
+test_invalid_url (void)
 {
-  Pair pair;
-  g_autofree char *unused = NULL;
+  static const char * const urls[] = { "not a url", "ftp://host/x", "http://", "/sse/x" };
 
-  pair_init (&pair, 100, FALSE, TRUE, 0);
-  unused = push_events (&pair, 3, 5);
-  pair.client->cursor = 0;   /* even with frames due */
-  pair.head = end_and_read (&pair, CDVIZ_SSE_CLIENT_HEAD, pair.wire);
-  g_assert_true (g_str_has_prefix (pair.head, "HTTP/1.1 200 OK\r\n"));
-  g_assert_nonnull (strstr (pair.head, "\r\nConnection: close\r\n"));
-  g_assert_cmpuint (pair.wire->len, ==, 0);   /* headers only */
-  g_assert_cmpuint (pair.feed.events_sent, ==, 0);
-  pair_clear (&pair);
+  for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
+    {
+      g_autoptr(CdvizSseClient) client = cdviz_sse_client_new (urls[i]);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (cdviz_sse_client_start (client, &error));
+      g_assert_error (error, CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_INVALID_URL);
+    }
 }
 
 static void
-test_retry_and_cors (void)
+test_properties (void)
 {
-  Pair pair;
+  g_autoptr(CdvizSseClient) client = cdviz_sse_client_new ("http://127.0.0.1:1/sse/x");
+  g_auto(GStrv) headers = NULL;
+  const char * const set[] = { "X-A: 1", "X-B:two words ", NULL };
 
-  pair_init_feed (&pair, 100);
-  pair.feed.retry_frame = cdviz_sse_frame_retry (2500);
-  pair.feed.cors_allow_origin = "https://dash.example";
-  pair_connect (&pair, FALSE, FALSE, 0);
-  pair.expected = push_events (&pair, 1, 5);
-  flush_and_decode (&pair, NULL);
-  g_assert_nonnull (strstr (pair.head, "\r\nAccess-Control-Allow-Origin: https://dash.example\r\n"));
-  g_assert_true (g_str_has_prefix (pair.payload->str, "retry: 2500\n\n"));
-  g_assert_cmpstr (pair.payload->str + strlen ("retry: 2500\n\n"), ==, pair.expected);
-  pair_clear (&pair);
-}
-
-static void
-test_peer_closed (void)
-{
-  Pair pair;
-
-  pair_init (&pair, 100, FALSE, FALSE, 0);
-  assert_flush_ok (&pair);
-  g_assert_cmpint (cdviz_sse_client_drain_input (pair.client), ==, CDVIZ_SSE_CLIENT_OK);
-  g_assert_cmpint (send (pair.peer, "ignored", 7, 0), ==, 7);
-  g_assert_cmpint (cdviz_sse_client_drain_input (pair.client), ==, CDVIZ_SSE_CLIENT_OK);
-
-  /* A peer that read everything and closes: closed (with unread bytes
-   * it would be a reset). */
-  read_available (&pair, pair.wire);
-  close (pair.peer);
-  pair.peer = -1;
-  g_assert_cmpint (cdviz_sse_client_drain_input (pair.client), ==, CDVIZ_SSE_CLIENT_CLOSED);
-  /* Writing to a closed peer: reset (EPIPE), no SIGPIPE. */
-  pair.expected = push_events (&pair, 1, 5);
-  g_assert_cmpint (cdviz_sse_client_flush (pair.client), ==, CDVIZ_SSE_CLIENT_RESET);
-  pair_clear (&pair);
-}
-
-static void
-test_status_names (void)
-{
-  /* The `reason` label values of cdviz_sse_clients_removed_total. */
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_CLOSED), ==, "closed");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_RESET), ==, "reset");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_ERROR), ==, "error");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_HEAD), ==, "head");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_FINISHED), ==, "finished");
-  g_assert_cmpstr (cdviz_sse_client_status_to_string (CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT), ==,
-                   "flush_timeout");
+  g_object_set (client, "headers", set, "last-event-id", "42", NULL);
+  g_object_get (client, "headers", &headers, NULL);
+  g_assert_cmpstr (headers[0], ==, "X-A: 1");
+  g_assert_cmpstr (headers[1], ==, "X-B: two words");
+  g_assert_null (headers[2]);
+  g_assert_cmpstr (cdviz_sse_client_get_last_event_id (client), ==, "42");
+  g_assert_cmpint (cdviz_sse_client_get_state (client), ==, CDVIZ_SSE_CLIENT_STATE_STOPPED);
+  cdviz_sse_client_set_header (client, "x-a", NULL);
+  g_clear_pointer (&headers, g_strfreev);
+  g_object_get (client, "headers", &headers, NULL);
+  g_assert_cmpstr (headers[0], ==, "X-B: two words");
+  g_assert_null (headers[1]);
 }
 
 int
@@ -523,18 +446,11 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/sse/client/head-then-chunks", test_head_then_chunks);
-  g_test_add_func ("/sse/client/partial-writes", test_partial_writes);
-  g_test_add_func ("/sse/client/batch-limits", test_batch_limits);
-  g_test_add_func ("/sse/client/lagged-exact", test_lagged_exact);
-  g_test_add_func ("/sse/client/keep-alive-only-when-idle", test_keep_alive_only_when_idle);
-  g_test_add_func ("/sse/client/keep-alive-not-while-pending", test_keep_alive_not_while_pending);
-  g_test_add_func ("/sse/client/finish-last-chunk", test_finish_last_chunk);
-  g_test_add_func ("/sse/client/http10-close-delimited", test_http10_close_delimited);
-  g_test_add_func ("/sse/client/head", test_head_request);
-  g_test_add_func ("/sse/client/retry-and-cors", test_retry_and_cors);
-  g_test_add_func ("/sse/client/peer-closed", test_peer_closed);
-  g_test_add_func ("/sse/client/status-names", test_status_names);
-
+  g_test_add_func ("/sse-client/resume", test_resume);
+  g_test_add_func ("/sse-client/refused", test_refused);
+  g_test_add_func ("/sse-client/backoff", test_backoff);
+  g_test_add_func ("/sse-client/pause", test_pause);
+  g_test_add_func ("/sse-client/invalid-url", test_invalid_url);
+  g_test_add_func ("/sse-client/properties", test_properties);
   return g_test_run ();
 }

@@ -30,7 +30,7 @@ struct _CdvizSseFanout {
   gboolean finishing;                /* finish_requested, seen by the thread */
   GQueue incoming;                   /* under feed->lock: not yet adopted */
   GQueue clients;
-  GQueue keep_alive_order;           /* CdvizSseClient.ka_link, oldest ka_time first */
+  GQueue keep_alive_order;           /* CdvizSseWriter.ka_link, oldest ka_time first */
 };
 
 /* The fan-out thread's sources on its context. */
@@ -68,21 +68,21 @@ fanout_source_clear (GSource **source)
 /* The one door: every client leaves here, with its reason. */
 static void
 fanout_remove (CdvizSseFanout       *self,
-               CdvizSseClient       *client,
-               CdvizSseClientStatus  status)
+               CdvizSseWriter       *client,
+               CdvizSseWriterStatus  status)
 {
   CdvizSseFeed *feed = self->feed;
 
-  g_assert (status != CDVIZ_SSE_CLIENT_OK && status < CDVIZ_SSE_CLIENT_N_STATUS);
+  g_assert (status != CDVIZ_SSE_WRITER_OK && status < CDVIZ_SSE_WRITER_N_STATUS);
   g_debug ("sink '%s': client %d disconnected (%s)", feed->name, client->fd,
-           cdviz_sse_client_status_to_string (status));
+           cdviz_sse_writer_status_to_string (status));
 
   g_queue_unlink (&self->clients, &client->link);
   g_queue_unlink (&self->keep_alive_order, &client->ka_link);
   if (self->epfd >= 0 && epoll_ctl (self->epfd, EPOLL_CTL_DEL, client->fd, NULL) < 0)
     g_debug ("sink '%s': client %d: epoll_ctl (DEL): %s", feed->name, client->fd,
              g_strerror (errno));
-  cdviz_sse_client_free (client);
+  cdviz_sse_writer_free (client);
 
   CDVIZ_SSE_COUNTER_ADD (feed->removed[status], 1);
   g_atomic_int_add (&self->n_clients, -1);
@@ -92,7 +92,7 @@ fanout_remove (CdvizSseFanout       *self,
 
 static int
 client_epoll_ctl (CdvizSseFanout *self,
-                  CdvizSseClient *client,
+                  CdvizSseWriter *client,
                   int             op)
 {
   struct epoll_event ev = { 0 };
@@ -106,7 +106,7 @@ client_epoll_ctl (CdvizSseFanout *self,
 static void
 keep_alive_arm (CdvizSseFanout *self)
 {
-  CdvizSseClient *head;
+  CdvizSseWriter *head;
 
   if (self->keep_alive == NULL)
     return;
@@ -123,7 +123,7 @@ keep_alive_arm (CdvizSseFanout *self)
  * now the latest. The timer is re-armed lazily (it only fires early). */
 static void
 client_touch (CdvizSseFanout *self,
-              CdvizSseClient *client,
+              CdvizSseWriter *client,
               gint64          now)
 {
   client->ka_time = now;
@@ -139,13 +139,13 @@ client_touch (CdvizSseFanout *self,
  * still there. */
 static gboolean
 fanout_update (CdvizSseFanout       *self,
-               CdvizSseClient       *client,
+               CdvizSseWriter       *client,
                gint64                last_write,
-               CdvizSseClientStatus  status)
+               CdvizSseWriterStatus  status)
 {
   gboolean want_out;
 
-  if (status != CDVIZ_SSE_CLIENT_OK)
+  if (status != CDVIZ_SSE_WRITER_OK)
     {
       fanout_remove (self, client, status);
       return FALSE;
@@ -153,7 +153,7 @@ fanout_update (CdvizSseFanout       *self,
   if (client->last_write != last_write)
     client_touch (self, client, client->last_write);
 
-  want_out = cdviz_sse_client_has_pending (client);
+  want_out = cdviz_sse_writer_has_pending (client);
   if (client->want_out != want_out)
     {
       client->want_out = want_out;
@@ -166,11 +166,11 @@ fanout_update (CdvizSseFanout       *self,
 
 static gboolean
 fanout_flush (CdvizSseFanout *self,
-              CdvizSseClient *client)
+              CdvizSseWriter *client)
 {
   gint64 last_write = client->last_write;
 
-  return fanout_update (self, client, last_write, cdviz_sse_client_flush (client));
+  return fanout_update (self, client, last_write, cdviz_sse_writer_flush (client));
 }
 
 /* Flushes the clients that are not waiting for their socket (those
@@ -182,31 +182,31 @@ fanout_flush_idle (CdvizSseFanout *self)
 
   for (l = self->clients.head; l != NULL; l = next)
     {
-      CdvizSseClient *client = l->data;
+      CdvizSseWriter *client = l->data;
 
       next = l->next;
-      if (!cdviz_sse_client_has_pending (client))
+      if (!cdviz_sse_writer_has_pending (client))
         fanout_flush (self, client);
     }
 }
 
 static void
 fanout_handle_events (CdvizSseFanout *self,
-                      CdvizSseClient *client,
+                      CdvizSseWriter *client,
                       guint32         events)
 {
   if (events & (EPOLLIN | EPOLLRDHUP))
     {
-      CdvizSseClientStatus status = cdviz_sse_client_drain_input (client);
+      CdvizSseWriterStatus status = cdviz_sse_writer_drain_input (client);
 
-      if (status != CDVIZ_SSE_CLIENT_OK)
+      if (status != CDVIZ_SSE_WRITER_OK)
         {
           fanout_remove (self, client, status);
           return;
         }
     }
   if (events & (EPOLLHUP | EPOLLERR))
-    fanout_remove (self, client, CDVIZ_SSE_CLIENT_RESET);
+    fanout_remove (self, client, CDVIZ_SSE_WRITER_RESET);
   else if (events & EPOLLOUT)
     fanout_flush (self, client);
 }
@@ -226,19 +226,19 @@ fanout_adopt_incoming (CdvizSseFanout *self)
   while (incoming.head != NULL)
     {
       GList *link = incoming.head;
-      CdvizSseClient *client = link->data;
+      CdvizSseWriter *client = link->data;
 
       g_queue_unlink (&incoming, link);
       g_queue_push_tail_link (&self->clients, &client->link);
       client->ka_time = g_get_monotonic_time ();
       g_queue_push_tail_link (&self->keep_alive_order, &client->ka_link);
       if (self->finishing)
-        cdviz_sse_client_finish (client);
+        cdviz_sse_writer_finish (client);
       if (client_epoll_ctl (self, client, EPOLL_CTL_ADD) < 0)
         {
           g_warning ("sink '%s': client %d: epoll_ctl (ADD): %s", feed->name, client->fd,
                      g_strerror (errno));
-          fanout_remove (self, client, CDVIZ_SSE_CLIENT_ERROR);
+          fanout_remove (self, client, CDVIZ_SSE_WRITER_ERROR);
           continue;
         }
       if (self->keep_alive_order.length == 1)
@@ -249,7 +249,7 @@ fanout_adopt_incoming (CdvizSseFanout *self)
 
 static void
 fanout_remove_all (CdvizSseFanout       *self,
-                   CdvizSseClientStatus  status)
+                   CdvizSseWriterStatus  status)
 {
   while (self->clients.head != NULL)
     fanout_remove (self, self->clients.head->data, status);
@@ -292,7 +292,7 @@ keep_alive_dispatch (GSource     *source,
 
   while (self->keep_alive_order.head != NULL)
     {
-      CdvizSseClient *client = self->keep_alive_order.head->data;
+      CdvizSseWriter *client = self->keep_alive_order.head->data;
       gint64 last_write = client->last_write;
 
       if (now - client->ka_time < self->keep_alive_us)
@@ -300,7 +300,7 @@ keep_alive_dispatch (GSource     *source,
       /* To the tail first: whatever happens below, the loop moves on. */
       client_touch (self, client, now);
       fanout_update (self, client, last_write,
-                     cdviz_sse_client_keep_alive (client, now, self->keep_alive_us));
+                     cdviz_sse_writer_keep_alive (client, now, self->keep_alive_us));
     }
   keep_alive_arm (self);
   return G_SOURCE_CONTINUE;
@@ -312,7 +312,7 @@ deadline_dispatch (GSource     *source,
                    GSourceFunc  callback,
                    gpointer     user_data)
 {
-  fanout_remove_all (((FanoutSource *) source)->fanout, CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT);
+  fanout_remove_all (((FanoutSource *) source)->fanout, CDVIZ_SSE_WRITER_FLUSH_TIMEOUT);
   g_source_set_ready_time (source, -1);
   return G_SOURCE_CONTINUE;
 }
@@ -363,7 +363,7 @@ fanout_start_finishing (CdvizSseFanout *self)
   self->deadline = fanout_source_new (self, &deadline_funcs, "[cdviz-sse] stop deadline");
   g_source_set_ready_time (self->deadline, self->finish_deadline);
   for (GList *l = self->clients.head; l != NULL; l = l->next)
-    cdviz_sse_client_finish (l->data);
+    cdviz_sse_writer_finish (l->data);
 }
 
 /* --- the thread ------------------------------------------------------------ */
@@ -380,7 +380,7 @@ fanout_thread_main (gpointer data)
   /* Told to quit without finishing (a failed start): nobody is left to
    * write to the clients. */
   fanout_adopt_incoming (self);
-  fanout_remove_all (self, CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT);
+  fanout_remove_all (self, CDVIZ_SSE_WRITER_FLUSH_TIMEOUT);
   g_main_context_pop_thread_default (self->context);
   return NULL;
 }
@@ -443,7 +443,7 @@ cdviz_sse_fanout_wake (CdvizSseFanout *self)
 /* Hands @client over to the thread, which starts its stream. */
 void
 cdviz_sse_fanout_adopt (CdvizSseFanout *self,
-                        CdvizSseClient *client)
+                        CdvizSseWriter *client)
 {
   g_atomic_int_inc (&self->n_clients);
   g_mutex_lock (&self->feed->lock);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-#include "cdviz-sse-client.h"
+#include "cdviz-sse-writer.h"
 
 G_BEGIN_DECLS
 
@@ -11,7 +11,7 @@ G_BEGIN_DECLS
  * always, output only while bytes are pending), a wake-up source (new
  * frames, new clients, the end) and one keep-alive timer for all its
  * clients, armed for the client that wrote least recently. Every client
- * leaves through one door, with a CdvizSseClientStatus counted in the
+ * leaves through one door, with a CdvizSseWriterStatus counted in the
  * feed. Plugin-private.
  *
  * Threads: new() and free() on the thread that starts and stops the sink;
@@ -30,7 +30,7 @@ void            cdviz_sse_fanout_free           (CdvizSseFanout  *self);
 
 int             cdviz_sse_fanout_get_n_clients  (CdvizSseFanout  *self);
 void            cdviz_sse_fanout_adopt          (CdvizSseFanout  *self,
-                                                 CdvizSseClient  *client);
+                                                 CdvizSseWriter  *client);
 void            cdviz_sse_fanout_wake           (CdvizSseFanout  *self);
 void            cdviz_sse_fanout_finish_streams (CdvizSseFanout  *self,
                                                  gint64           deadline);

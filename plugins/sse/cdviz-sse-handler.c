@@ -49,7 +49,7 @@ handoff_finish (CdvizSseHandoff *handoff)
   CdvizSseSink *self = handoff->sink;
   GIOStream *stream;
   g_autoptr(GSocket) socket = NULL;   /* the stream keeps it alive */
-  CdvizSseClient *client;
+  CdvizSseWriter *client;
   gboolean found = FALSE;
   guint64 cursor;
 
@@ -75,8 +75,10 @@ handoff_finish (CdvizSseHandoff *handoff)
   /* From here on every event the sink takes reaches this client. */
   g_atomic_int_inc (&self->feed.n_streaming);
 
-  client = cdviz_sse_client_new (&self->feed, stream, socket, handoff->http10,
-                                 handoff->head_only, cursor);
+  client = cdviz_sse_writer_new (&self->feed, stream, socket, handoff->http10,
+                                 handoff->head_only, cursor,
+                                 handoff->last_event_id == NULL ? NULL
+                                 : found ? "resumed" : "unknown-id");
   g_debug ("sink '%s': client %d connected (%s, %s%s), %d clients", self->name, client->fd,
            handoff->head_only ? "HEAD" : "GET", handoff->http10 ? "HTTP/1.0" : "HTTP/1.1",
            handoff->last_event_id == NULL ? ""

@@ -18,7 +18,7 @@
  * under a mutex, and wakes the sink's fan-out threads (`threads`, default
  * one per processor, cdviz-sse-fanout.c). Each client belongs to one of
  * them (the one with the fewest clients when it connected) and is a cursor
- * into the shared ring (cdviz-sse-client.c), so a pass over N clients
+ * into the shared ring (cdviz-sse-writer.c), so a pass over N clients
  * takes N / threads system calls per thread, and every client is sent the
  * same bytes.
  *
@@ -138,8 +138,8 @@ removed_samples (GString      *out,
                  const char   *family,
                  CdvizSseSink *sink)
 {
-  for (CdvizSseClientStatus s = CDVIZ_SSE_CLIENT_OK + 1; s < CDVIZ_SSE_CLIENT_N_STATUS; s++)
-    append_sample (out, family, sink, cdviz_sse_client_status_to_string (s),
+  for (CdvizSseWriterStatus s = CDVIZ_SSE_WRITER_OK + 1; s < CDVIZ_SSE_WRITER_N_STATUS; s++)
+    append_sample (out, family, sink, cdviz_sse_writer_status_to_string (s),
                    CDVIZ_SSE_COUNTER_GET (sink->feed.removed[s]));
 }
 

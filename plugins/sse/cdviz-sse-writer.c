@@ -7,7 +7,7 @@
 
 #include <libsoup/soup.h>
 
-#include "cdviz-sse-client.h"
+#include "cdviz-sse-writer.h"
 #include "cdviz-sse-frame.h"
 
 /*
@@ -22,15 +22,15 @@
  * frame still held.
  */
 
-/* How bytes reach the peer. Both functions return CDVIZ_SSE_CLIENT_OK
+/* How bytes reach the peer. Both functions return CDVIZ_SSE_WRITER_OK
  * with a count, 0 meaning "would block" (nothing to read now, or the
  * socket is full), or the reason the client is gone. */
 struct _CdvizSseTransport {
-  CdvizSseClientStatus (*writev) (CdvizSseClient     *client,
+  CdvizSseWriterStatus (*writev) (CdvizSseWriter     *client,
                                   const struct iovec *iov,
                                   guint               n_iov,
                                   gsize              *written);
-  CdvizSseClientStatus (*read)   (CdvizSseClient     *client,
+  CdvizSseWriterStatus (*read)   (CdvizSseWriter     *client,
                                   char               *buffer,
                                   gsize               size,
                                   gsize              *n_read);
@@ -41,52 +41,52 @@ static const char crlf[] = "\r\n";
 static const char last_chunk[] = "0\r\n\r\n";
 
 const char *
-cdviz_sse_client_status_to_string (CdvizSseClientStatus status)
+cdviz_sse_writer_status_to_string (CdvizSseWriterStatus status)
 {
-  static const char *const names[CDVIZ_SSE_CLIENT_N_STATUS] = {
-    [CDVIZ_SSE_CLIENT_OK] = "ok",
-    [CDVIZ_SSE_CLIENT_CLOSED] = "closed",
-    [CDVIZ_SSE_CLIENT_RESET] = "reset",
-    [CDVIZ_SSE_CLIENT_ERROR] = "error",
-    [CDVIZ_SSE_CLIENT_HEAD] = "head",
-    [CDVIZ_SSE_CLIENT_FINISHED] = "finished",
-    [CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT] = "flush_timeout",
+  static const char *const names[CDVIZ_SSE_WRITER_N_STATUS] = {
+    [CDVIZ_SSE_WRITER_OK] = "ok",
+    [CDVIZ_SSE_WRITER_CLOSED] = "closed",
+    [CDVIZ_SSE_WRITER_RESET] = "reset",
+    [CDVIZ_SSE_WRITER_ERROR] = "error",
+    [CDVIZ_SSE_WRITER_HEAD] = "head",
+    [CDVIZ_SSE_WRITER_FINISHED] = "finished",
+    [CDVIZ_SSE_WRITER_FLUSH_TIMEOUT] = "flush_timeout",
   };
 
-  g_return_val_if_fail (status < CDVIZ_SSE_CLIENT_N_STATUS, "unknown");
+  g_return_val_if_fail (status < CDVIZ_SSE_WRITER_N_STATUS, "unknown");
   return names[status];
 }
 
 /* --- transports ----------------------------------------------------------- */
 
-static CdvizSseClientStatus
-status_from_errno (CdvizSseClient *client,
+static CdvizSseWriterStatus
+status_from_errno (CdvizSseWriter *client,
                    int             errsv)
 {
   g_debug ("sink '%s': client %d: %s", client->feed->name, client->fd, g_strerror (errsv));
   return errsv == ECONNRESET || errsv == EPIPE || errsv == ECONNABORTED
-         ? CDVIZ_SSE_CLIENT_RESET : CDVIZ_SSE_CLIENT_ERROR;
+         ? CDVIZ_SSE_WRITER_RESET : CDVIZ_SSE_WRITER_ERROR;
 }
 
-static CdvizSseClientStatus
-status_from_error (CdvizSseClient *client,
+static CdvizSseWriterStatus
+status_from_error (CdvizSseWriter *client,
                    const GError   *error)
 {
   g_debug ("sink '%s': client %d: TLS: %s", client->feed->name, client->fd,
            error != NULL ? error->message : "failed");
   if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_EOF))
-    return CDVIZ_SSE_CLIENT_CLOSED;   /* closed without close_notify */
+    return CDVIZ_SSE_WRITER_CLOSED;   /* closed without close_notify */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
-    return CDVIZ_SSE_CLIENT_RESET;
-  return CDVIZ_SSE_CLIENT_ERROR;
+    return CDVIZ_SSE_WRITER_RESET;
+  return CDVIZ_SSE_WRITER_ERROR;
 }
 
 /* Raw: sendmsg() and recv() on the descriptor. TLS: the
  * #GTlsConnection's pollable streams, so that every byte is encrypted; the
  * socket is still what the fan-out thread polls. */
-static CdvizSseClientStatus
-raw_writev (CdvizSseClient     *client,
+static CdvizSseWriterStatus
+raw_writev (CdvizSseWriter     *client,
             const struct iovec *iov,
             guint               n_iov,
             gsize              *written)
@@ -99,12 +99,12 @@ raw_writev (CdvizSseClient     *client,
   while (n < 0 && errno == EINTR);
   *written = n > 0 ? (gsize) n : 0;
   if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
-    return CDVIZ_SSE_CLIENT_OK;
+    return CDVIZ_SSE_WRITER_OK;
   return status_from_errno (client, errno);
 }
 
-static CdvizSseClientStatus
-tls_writev (CdvizSseClient     *client,
+static CdvizSseWriterStatus
+tls_writev (CdvizSseWriter     *client,
             const struct iovec *iov,
             guint               n_iov,
             gsize              *written)
@@ -124,12 +124,12 @@ tls_writev (CdvizSseClient     *client,
   ret = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), vectors,
                                                      n_iov, written, NULL, &error);
   if (ret == G_POLLABLE_RETURN_OK || ret == G_POLLABLE_RETURN_WOULD_BLOCK)
-    return CDVIZ_SSE_CLIENT_OK;
+    return CDVIZ_SSE_WRITER_OK;
   return status_from_error (client, error);
 }
 
-static CdvizSseClientStatus
-raw_read (CdvizSseClient *client,
+static CdvizSseWriterStatus
+raw_read (CdvizSseWriter *client,
           char           *buffer,
           gsize           size,
           gsize          *n_read)
@@ -142,11 +142,11 @@ raw_read (CdvizSseClient *client,
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     return status_from_errno (client, errno);
   *n_read = MAX (n, 0);
-  return n == 0 ? CDVIZ_SSE_CLIENT_CLOSED : CDVIZ_SSE_CLIENT_OK;
+  return n == 0 ? CDVIZ_SSE_WRITER_CLOSED : CDVIZ_SSE_WRITER_OK;
 }
 
-static CdvizSseClientStatus
-tls_read (CdvizSseClient *client,
+static CdvizSseWriterStatus
+tls_read (CdvizSseWriter *client,
           char           *buffer,
           gsize           size,
           gsize          *n_read)
@@ -160,7 +160,7 @@ tls_read (CdvizSseClient *client,
   if (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     return status_from_error (client, error);
   *n_read = MAX (n, 0);
-  return n == 0 ? CDVIZ_SSE_CLIENT_CLOSED : CDVIZ_SSE_CLIENT_OK;
+  return n == 0 ? CDVIZ_SSE_WRITER_CLOSED : CDVIZ_SSE_WRITER_OK;
 }
 
 static const CdvizSseTransport raw_transport = { raw_writev, raw_read };
@@ -169,9 +169,10 @@ static const CdvizSseTransport tls_transport = { tls_writev, tls_read };
 /* --- the client ------------------------------------------------------------ */
 
 GBytes *
-cdviz_sse_client_build_head (gboolean    http10,
+cdviz_sse_writer_build_head (gboolean    http10,
                              gboolean    head_only,
-                             const char *cors_allow_origin)
+                             const char *cors_allow_origin,
+                             const char *resume)
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *date = soup_date_time_to_string (now, SOUP_DATE_HTTP);
@@ -186,6 +187,10 @@ cdviz_sse_client_build_head (gboolean    http10,
                           http10 ? 0 : 1, date);
   if (cors_allow_origin != NULL)
     g_string_append_printf (head, "Access-Control-Allow-Origin: %s\r\n", cors_allow_origin);
+  /* Whether Last-Event-ID was found: CdvizSseClient tells its user when
+   * events may have been lost (a producer restarted, a ring overrun). */
+  if (resume != NULL)
+    g_string_append_printf (head, "X-Cdviz-Resume: %s\r\n", resume);
   if (!http10)
     g_string_append (head, "Transfer-Encoding: chunked\r\n");
   if (http10 || head_only)
@@ -195,15 +200,16 @@ cdviz_sse_client_build_head (gboolean    http10,
 }
 
 /* Takes ownership of @stream; @socket is the stream's. */
-CdvizSseClient *
-cdviz_sse_client_new (CdvizSseFeed *feed,
+CdvizSseWriter *
+cdviz_sse_writer_new (CdvizSseFeed *feed,
                       GIOStream    *stream,
                       GSocket      *socket,
                       gboolean      http10,
                       gboolean      head_only,
-                      guint64       cursor)
+                      guint64       cursor,
+                      const char   *resume)
 {
-  CdvizSseClient *client = g_new0 (CdvizSseClient, 1);
+  CdvizSseWriter *client = g_new0 (CdvizSseWriter, 1);
 
   client->feed = feed;
   client->link.data = client;
@@ -215,14 +221,15 @@ cdviz_sse_client_new (CdvizSseFeed *feed,
   client->chunked = !http10;
   client->head_only = head_only;
   client->retry_pending = feed->retry_frame != NULL;
-  client->head = cdviz_sse_client_build_head (http10, head_only, feed->cors_allow_origin);
+  client->head = cdviz_sse_writer_build_head (http10, head_only, feed->cors_allow_origin,
+                                              resume);
   client->cursor = cursor;
   client->last_write = g_get_monotonic_time ();
   return client;
 }
 
 static void
-client_add_piece (CdvizSseClient *client,
+client_add_piece (CdvizSseWriter *client,
                   const void     *data,
                   gsize           length,
                   GBytes         *owner)
@@ -237,7 +244,7 @@ client_add_piece (CdvizSseClient *client,
 }
 
 static void
-client_add_frame (CdvizSseClient *client,
+client_add_frame (CdvizSseWriter *client,
                   GBytes         *frame)
 {
   gsize length;
@@ -247,7 +254,7 @@ client_add_frame (CdvizSseClient *client,
 }
 
 static void
-client_release_pieces (CdvizSseClient *client)
+client_release_pieces (CdvizSseWriter *client)
 {
   for (guint i = 0; i < client->n_pieces; i++)
     g_clear_pointer (&client->pieces[i].owner, g_bytes_unref);
@@ -259,7 +266,7 @@ client_release_pieces (CdvizSseClient *client)
 
 /* The batch is written: count its events, drop its references. */
 static void
-client_batch_done (CdvizSseClient *client)
+client_batch_done (CdvizSseWriter *client)
 {
   if (client->batch_events > 0)
     CDVIZ_SSE_COUNTER_ADD (client->feed->events_sent, client->batch_events);
@@ -267,7 +274,7 @@ client_batch_done (CdvizSseClient *client)
 }
 
 void
-cdviz_sse_client_free (CdvizSseClient *client)
+cdviz_sse_writer_free (CdvizSseWriter *client)
 {
   if (client->stream != NULL)
     {
@@ -275,7 +282,7 @@ cdviz_sse_client_free (CdvizSseClient *client)
         {
           /* Closing a TLS stream writes close_notify, synchronously: bound
            * it for a stream that ended cleanly, skip it for the others. */
-          if (client->ended && !cdviz_sse_client_has_pending (client))
+          if (client->ended && !cdviz_sse_writer_has_pending (client))
             g_socket_set_timeout (client->socket, 1);
           else
             g_socket_close (client->socket, NULL);
@@ -290,14 +297,14 @@ cdviz_sse_client_free (CdvizSseClient *client)
 
 /* Bytes of the current batch are still to be written. */
 gboolean
-cdviz_sse_client_has_pending (CdvizSseClient *client)
+cdviz_sse_writer_has_pending (CdvizSseWriter *client)
 {
   return client->first_piece < client->n_pieces;
 }
 
 /* The sink stops: once the ring is written, the stream ends. */
 void
-cdviz_sse_client_finish (CdvizSseClient *client)
+cdviz_sse_writer_finish (CdvizSseWriter *client)
 {
   client->finishing = TRUE;
 }
@@ -307,7 +314,7 @@ cdviz_sse_client_finish (CdvizSseClient *client)
  * when asked and nothing else is due, the end of the body when finishing.
  * Returns whether there is anything to write. */
 static gboolean
-client_refill (CdvizSseClient *client,
+client_refill (CdvizSseWriter *client,
                gboolean        keep_alive)
 {
   CdvizSseFeed *feed = client->feed;
@@ -387,7 +394,7 @@ client_refill (CdvizSseClient *client,
 
 /* Consumes @written bytes of the batch. */
 static void
-client_advance (CdvizSseClient *client,
+client_advance (CdvizSseWriter *client,
                 gsize           written)
 {
   while (written > 0)
@@ -413,13 +420,13 @@ client_advance (CdvizSseClient *client,
  * the batch, then new batches while the ring has frames. Returns OK (the
  * socket is full, see has_pending(), or there is nothing more to send) or
  * the reason the client is done. */
-CdvizSseClientStatus
-cdviz_sse_client_flush (CdvizSseClient *client)
+CdvizSseWriterStatus
+cdviz_sse_writer_flush (CdvizSseWriter *client)
 {
   for (;;)
     {
       struct iovec iov[CDVIZ_SSE_MAX_PIECES];
-      CdvizSseClientStatus status;
+      CdvizSseWriterStatus status;
       guint n_iov = 0;
       gsize written;
 
@@ -427,9 +434,9 @@ cdviz_sse_client_flush (CdvizSseClient *client)
         {
           client_batch_done (client);
           if (client->ended)
-            return client->head_only ? CDVIZ_SSE_CLIENT_HEAD : CDVIZ_SSE_CLIENT_FINISHED;
+            return client->head_only ? CDVIZ_SSE_WRITER_HEAD : CDVIZ_SSE_WRITER_FINISHED;
           if (!client_refill (client, FALSE))
-            return CDVIZ_SSE_CLIENT_OK;
+            return CDVIZ_SSE_WRITER_OK;
           continue;   /* an empty batch that ends the body: closed above */
         }
 
@@ -443,7 +450,7 @@ cdviz_sse_client_flush (CdvizSseClient *client)
         }
 
       status = client->transport->writev (client, iov, n_iov, &written);
-      if (status != CDVIZ_SSE_CLIENT_OK || written == 0)
+      if (status != CDVIZ_SSE_WRITER_OK || written == 0)
         return status;
       client->last_write = g_get_monotonic_time ();
       client_advance (client, written);
@@ -452,34 +459,34 @@ cdviz_sse_client_flush (CdvizSseClient *client)
 
 /* Reads and discards what the client sends (at most 64 KiB per call, so
  * that a chatty client cannot hold its thread). */
-CdvizSseClientStatus
-cdviz_sse_client_drain_input (CdvizSseClient *client)
+CdvizSseWriterStatus
+cdviz_sse_writer_drain_input (CdvizSseWriter *client)
 {
   char buffer[4096];
 
   for (int i = 0; i < 16; i++)
     {
-      CdvizSseClientStatus status;
+      CdvizSseWriterStatus status;
       gsize n;
 
       status = client->transport->read (client, buffer, sizeof buffer, &n);
-      if (status != CDVIZ_SSE_CLIENT_OK || n == 0)
+      if (status != CDVIZ_SSE_WRITER_OK || n == 0)
         return status;
     }
-  return CDVIZ_SSE_CLIENT_OK;
+  return CDVIZ_SSE_WRITER_OK;
 }
 
 /* Sends a keep-alive comment if nothing was written for @interval and
  * nothing is pending; with frames due, those go instead. */
-CdvizSseClientStatus
-cdviz_sse_client_keep_alive (CdvizSseClient *client,
+CdvizSseWriterStatus
+cdviz_sse_writer_keep_alive (CdvizSseWriter *client,
                              gint64          now,
                              gint64          interval)
 {
-  if (now - client->last_write < interval || cdviz_sse_client_has_pending (client))
-    return CDVIZ_SSE_CLIENT_OK;
+  if (now - client->last_write < interval || cdviz_sse_writer_has_pending (client))
+    return CDVIZ_SSE_WRITER_OK;
   client_batch_done (client);
   if (!client_refill (client, TRUE))
-    return CDVIZ_SSE_CLIENT_OK;
-  return cdviz_sse_client_flush (client);
+    return CDVIZ_SSE_WRITER_OK;
+  return cdviz_sse_writer_flush (client);
 }

@@ -15,36 +15,36 @@ G_BEGIN_DECLS
  * (HTTP/1.0). It knows nothing of epoll, threads or GObject: the fan-out
  * thread that owns a client calls it when the socket is ready, and removes
  * it, with the reason it returns, when it returns anything but
- * %CDVIZ_SSE_CLIENT_OK. Plugin-private (GStreamer's GstMultiHandleClient is
+ * %CDVIZ_SSE_WRITER_OK. Plugin-private (GStreamer's GstMultiHandleClient is
  * the model). */
 
 /**
- * CdvizSseClientStatus:
- * @CDVIZ_SSE_CLIENT_OK: still streaming
- * @CDVIZ_SSE_CLIENT_CLOSED: the client closed the connection
- * @CDVIZ_SSE_CLIENT_RESET: the connection was reset (or hung up) by the peer
- * @CDVIZ_SSE_CLIENT_ERROR: a read, write or TLS error, or the socket could
+ * CdvizSseWriterStatus:
+ * @CDVIZ_SSE_WRITER_OK: still streaming
+ * @CDVIZ_SSE_WRITER_CLOSED: the client closed the connection
+ * @CDVIZ_SSE_WRITER_RESET: the connection was reset (or hung up) by the peer
+ * @CDVIZ_SSE_WRITER_ERROR: a read, write or TLS error, or the socket could
  *   not be watched
- * @CDVIZ_SSE_CLIENT_HEAD: the answer to a HEAD request was written
- * @CDVIZ_SSE_CLIENT_FINISHED: the sink stopped, the stream was written to its end
- * @CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT: the sink stopped, the client did not take
+ * @CDVIZ_SSE_WRITER_HEAD: the answer to a HEAD request was written
+ * @CDVIZ_SSE_WRITER_FINISHED: the sink stopped, the stream was written to its end
+ * @CDVIZ_SSE_WRITER_FLUSH_TIMEOUT: the sink stopped, the client did not take
  *   the rest of its stream in time
  *
  * Why a client is removed (GStreamer's GstClientStatus). Slow clients are
  * not removed: they are told `lagged: N` and continue.
  */
 typedef enum {
-  CDVIZ_SSE_CLIENT_OK,
-  CDVIZ_SSE_CLIENT_CLOSED,
-  CDVIZ_SSE_CLIENT_RESET,
-  CDVIZ_SSE_CLIENT_ERROR,
-  CDVIZ_SSE_CLIENT_HEAD,
-  CDVIZ_SSE_CLIENT_FINISHED,
-  CDVIZ_SSE_CLIENT_FLUSH_TIMEOUT,
-  CDVIZ_SSE_CLIENT_N_STATUS
-} CdvizSseClientStatus;
+  CDVIZ_SSE_WRITER_OK,
+  CDVIZ_SSE_WRITER_CLOSED,
+  CDVIZ_SSE_WRITER_RESET,
+  CDVIZ_SSE_WRITER_ERROR,
+  CDVIZ_SSE_WRITER_HEAD,
+  CDVIZ_SSE_WRITER_FINISHED,
+  CDVIZ_SSE_WRITER_FLUSH_TIMEOUT,
+  CDVIZ_SSE_WRITER_N_STATUS
+} CdvizSseWriterStatus;
 
-const char *cdviz_sse_client_status_to_string (CdvizSseClientStatus status);
+const char *cdviz_sse_writer_status_to_string (CdvizSseWriterStatus status);
 
 /* What every client of one sink shares: the ring and its lock, the
  * constant frames and header values, and the counters. Owned by the sink;
@@ -61,7 +61,7 @@ typedef struct {
   int n_streaming;                   /* with a cursor in the ring, not yet removed */
   guint64 events_sent;
   guint64 lagged_events;
-  guint64 removed[CDVIZ_SSE_CLIENT_N_STATUS];
+  guint64 removed[CDVIZ_SSE_WRITER_N_STATUS];
 } CdvizSseFeed;
 
 #define CDVIZ_SSE_COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
@@ -112,26 +112,30 @@ typedef struct {
   char chunk_header[24];
 
   gint64 last_write;    /* monotonic time of the last write */
-} CdvizSseClient;
+} CdvizSseWriter;
 
-GBytes         *cdviz_sse_client_build_head  (gboolean        http10,
+/* @resume: the `X-Cdviz-Resume` value (`resumed`, `unknown-id`), or NULL
+ * when the client sent no Last-Event-ID. */
+GBytes         *cdviz_sse_writer_build_head  (gboolean        http10,
                                               gboolean        head_only,
-                                              const char     *cors_allow_origin);
+                                              const char     *cors_allow_origin,
+                                              const char     *resume);
 
-CdvizSseClient *cdviz_sse_client_new         (CdvizSseFeed   *feed,
+CdvizSseWriter *cdviz_sse_writer_new         (CdvizSseFeed   *feed,
                                               GIOStream      *stream,
                                               GSocket        *socket,
                                               gboolean        http10,
                                               gboolean        head_only,
-                                              guint64         cursor);
-void            cdviz_sse_client_free        (CdvizSseClient *client);
+                                              guint64         cursor,
+                                              const char     *resume);
+void            cdviz_sse_writer_free        (CdvizSseWriter *client);
 
-gboolean        cdviz_sse_client_has_pending (CdvizSseClient *client);
-void            cdviz_sse_client_finish      (CdvizSseClient *client);
+gboolean        cdviz_sse_writer_has_pending (CdvizSseWriter *client);
+void            cdviz_sse_writer_finish      (CdvizSseWriter *client);
 
-CdvizSseClientStatus cdviz_sse_client_flush       (CdvizSseClient *client);
-CdvizSseClientStatus cdviz_sse_client_drain_input (CdvizSseClient *client);
-CdvizSseClientStatus cdviz_sse_client_keep_alive  (CdvizSseClient *client,
+CdvizSseWriterStatus cdviz_sse_writer_flush       (CdvizSseWriter *client);
+CdvizSseWriterStatus cdviz_sse_writer_drain_input (CdvizSseWriter *client);
+CdvizSseWriterStatus cdviz_sse_writer_keep_alive  (CdvizSseWriter *client,
                                                    gint64          now,
                                                    gint64          interval);
 
