@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Collector to collector (issue #15), the producing side of a hop: the
 http sink against small receivers on loopback (a 503, 503, 200 one whose
-signature check uses Python's hmac; a slow one beside a fast one).
+signature check uses Python's hmac; a slow one beside a fast one); the
+folder sink's files read back while a reader watches for partial ones.
 """
 import hashlib
 import hmac
 import http.server
 import json
+import os
+import tempfile
 import threading
 import time
 import unittest
@@ -172,6 +175,69 @@ retry_delay = "50ms"
                             "queue_full"),
                            ("", "destination")):
             with Pipeline(config('[sinks.h]\ntype = "http"\n' + bad + "\n"),
+                          expect_start=False) as pipeline:
+                self.assertNotEqual(pipeline.wait(), 0)
+                self.assertIn(words, pipeline.stderr())
+
+
+class FolderSinkTest(unittest.TestCase):
+    def test_one_file_per_event_never_partial(self):
+        root = tempfile.TemporaryDirectory(prefix="cdviz-folder-")
+        self.addCleanup(root.cleanup)
+        out = os.path.join(root.name, "events")
+        seen_bad = []
+        done = threading.Event()
+
+        def watch():
+            # Every *.json visible at any time parses: never a partial file.
+            while not done.is_set():
+                for name in os.listdir(out) if os.path.isdir(out) else []:
+                    if name.endswith(".json"):
+                        try:
+                            with open(os.path.join(out, name), "rb") as f:
+                                json.loads(f.read())
+                        except (ValueError, FileNotFoundError) as e:
+                            seen_bad.append((name, repr(e)))
+
+        bodies = {}
+        with Pipeline(config("""
+[sinks.archive]
+type = "folder"
+kind = "fs"
+parameters = { root = "%s" }
+""" % out)) as pipeline:
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            for i in range(60):
+                body = json.loads(event_body(i))
+                body["customData"] = {"padding": "x" * 200000}
+                bodies["ev-%04d" % i] = body
+                status, _, answer = pipeline.request(
+                    "POST", "/webhook/in", json.dumps(body).encode(),
+                    {"Content-Type": "application/json"})
+                self.assertIn(status, (200, 201, 202), answer)
+            bad = json.loads(event_body(99))
+            bad["context"]["id"] = "../escape"
+            pipeline.request("POST", "/webhook/in", json.dumps(bad).encode(),
+                             {"Content-Type": "application/json"})
+            self.assertEqual(pipeline.stop(), 0)
+            done.set()
+            watcher.join()
+            log = pipeline.stderr()
+        self.assertEqual(seen_bad, [])
+        self.assertEqual(sorted(os.listdir(out)), sorted(i + ".json" for i in bodies))
+        for id_, body in bodies.items():
+            with open(os.path.join(out, id_ + ".json")) as f:
+                self.assertEqual(json.load(f), body)
+        self.assertFalse(os.path.exists(os.path.join(root.name, "escape.json")))
+        self.assertIn("../escape", log)
+
+    def test_bad_keys_refused(self):
+        for bad, words in (('kind = "s3"\nparameters = { root = "/tmp/x" }', "kind"),
+                           ('kind = "fs"', "parameters"),
+                           ('kind = "fs"\nparameters = { root = "/tmp/x", bucket = "b" }',
+                            "bucket")):
+            with Pipeline(config('[sinks.f]\ntype = "folder"\n' + bad + "\n"),
                           expect_start=False) as pipeline:
                 self.assertNotEqual(pipeline.wait(), 0)
                 self.assertIn(words, pipeline.stderr())
