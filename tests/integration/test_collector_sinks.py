@@ -2,19 +2,21 @@
 """Collector to collector (issue #15), the producing side of a hop: the
 http sink against small receivers on loopback (a 503, 503, 200 one whose
 signature check uses Python's hmac; a slow one beside a fast one); the
-folder sink's files read back while a reader watches for partial ones.
+folder sink's files read back while a reader watches for partial ones;
+`cdviz-pipeline send` posting into a running pipeline's webhook.
 """
 import hashlib
 import hmac
 import http.server
 import json
 import os
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from cdviz_testlib import Pipeline, cdevent
+from cdviz_testlib import PLUGIN_DIR, PROGRAM, Pipeline, cdevent
 
 TOKEN = "hop-s1gning-key"
 
@@ -241,6 +243,62 @@ parameters = { root = "%s" }
                           expect_start=False) as pipeline:
                 self.assertNotEqual(pipeline.wait(), 0)
                 self.assertIn(words, pipeline.stderr())
+
+
+class SendTest(unittest.TestCase):
+    def send(self, *args, stdin=b""):
+        env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")
+        return subprocess.run([PROGRAM, "send", "--plugin-dir", PLUGIN_DIR] + list(args),
+                              input=stdin, capture_output=True, env=env, timeout=30)
+
+    def test_send_into_a_webhook(self):
+        work = tempfile.TemporaryDirectory(prefix="cdviz-send-")
+        self.addCleanup(work.cleanup)
+        with open(os.path.join(work.name, "two.json"), "wb") as f:
+            f.write(event_body(2))
+        extra = os.path.join(work.name, "extra.toml")
+        with open(extra, "w") as f:
+            f.write('[sinks.http]\nuser_agent = "send-test"\n')
+        with Pipeline("""
+[sources.in.extractor]
+type = "webhook"
+id = "in"
+
+[sources.in.extractor.headers]
+"X-Token" = { type = "secret", value = "s3cret" }
+
+[sinks.out]
+type = "debug"
+""") as pipeline:
+            url = "http://127.0.0.1:%d/webhook/in" % pipeline.port
+            done = self.send("--url", url, "--header", "X-Token: s3cret",
+                             "-C", work.name, "--config", "extra.toml",
+                             "--data", event_body(1).decode(), "--data", "@two.json",
+                             "--data", "@-", "--total-duration-of-retries", "5s",
+                             stdin=event_body(3))
+            self.assertEqual(done.returncode, 0, done.stderr.decode())
+            refused = self.send("--url", url, "--header", "X-Token: wrong",
+                                "--data", event_body(4).decode())
+            self.assertEqual(refused.returncode, 1, refused.stderr.decode())
+            self.assertIn("403", refused.stderr.decode())
+            deadline = time.monotonic() + 5
+            while pipeline.stdout().count("\n") < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(pipeline.stop(), 0)
+            lines = [json.loads(l) for l in pipeline.stdout().splitlines()]
+        self.assertEqual([e["context"]["id"] for e in lines], ["ev-0001", "ev-0002", "ev-0003"])
+        self.assertNotIn("s3cret", done.stderr.decode() + refused.stderr.decode())
+
+    def test_send_without_url_prints_and_reports_bad_input(self):
+        done = self.send("--data", event_body(5).decode())
+        self.assertEqual(done.returncode, 0, done.stderr.decode())
+        self.assertEqual(json.loads(done.stdout)["context"]["id"], "ev-0005")
+        bad = self.send("--data", "{not json")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--data", bad.stderr.decode())
+        bad = self.send("--data", "{}", "--url", "http://127.0.0.1:1/", "--header", "nocolon")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("nocolon", bad.stderr.decode())
 
 
 if __name__ == "__main__":
