@@ -10,6 +10,7 @@
 
 #define CDVIZ_COMPILATION
 #include "cdviz.h"
+#include "cdviz-send-command.h"
 #include "cdviz-transform-command.h"
 #ifdef HAVE_VRL
 #include "cdviz-vrl-cli.h"
@@ -216,6 +217,8 @@ main (int   argc,
 #endif
 
   /* Tools with their own options. */
+  if (argc > 1 && g_str_equal (argv[1], "send"))
+    return cdviz_send_command_run (argc - 1, argv + 1);
   if (argc > 1 && g_str_equal (argv[1], "transform"))
     return cdviz_transform_command_run (argc - 1, argv + 1);
 #ifdef HAVE_VRL

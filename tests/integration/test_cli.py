@@ -86,9 +86,9 @@ class CliTest(unittest.TestCase):
 
     def known_sinks(self):
         names = ["debug"]
-        for plugin in ("sse", "db"):
+        for plugin, types in (("sse", ["sse"]), ("db", ["db"]), ("collector", ["folder", "http"])):
             if os.path.isdir(os.path.join(PLUGIN_DIR, plugin)):
-                names.append(plugin)
+                names.extend(types)
         return ", ".join(sorted(names))
 
     def test_error_unknown_key(self):
