@@ -8,6 +8,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 from cdviz_testlib import free_port
 
@@ -20,6 +22,7 @@ class NatsCluster:
         self.size = size
         self.ports = [free_port() for _ in range(size)]
         self.cluster_ports = [free_port() for _ in range(size)]
+        self.http_ports = [free_port() for _ in range(size)]
         self.procs = [None] * size
         for i in range(size):
             self._write_config(i)
@@ -43,8 +46,9 @@ class NatsCluster:
         conf = """
 server_name: n%d
 listen: 127.0.0.1:%d
+http: 127.0.0.1:%d
 jetstream { store_dir: "%s" }
-""" % (i, self.ports[i], d)
+""" % (i, self.ports[i], self.http_ports[i], d)
         if self.size > 1:
             conf += """
 cluster {
@@ -86,15 +90,21 @@ cluster {
                         raise AssertionError("nats-server n%d did not listen:\n%s"
                                              % (i, self.log(i)))
                     time.sleep(0.05)
-        if self.size == 1:
-            return
-        while time.monotonic() < deadline:
-            if any("JetStream cluster new metadata leader" in self.log(i)
-                   or "Self is new JetStream cluster metadata leader" in self.log(i)
-                   for i in range(self.size)):
-                return
-            time.sleep(0.1)
-        raise AssertionError("no JetStream meta leader:\n" + self.log(0))
+        # /healthz answers 200 once the server's JetStream is current
+        # (meta leader known, its streams caught up).
+        for i, port in enumerate(self.http_ports):
+            while True:
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port,
+                                                timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except (OSError, urllib.error.URLError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError("nats-server n%d: JetStream not healthy:\n%s"
+                                         % (i, self.log(i)))
+                time.sleep(0.1)
 
     def close(self):
         for i in range(self.size):

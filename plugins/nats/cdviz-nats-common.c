@@ -4,6 +4,9 @@
 
 #include "cdviz-nats-common.h"
 
+/* How long start waits for a JetStream cluster that does not answer yet. */
+#define START_RETRY_SECONDS 20
+
 GType
 cdviz_nats_mode_get_type (void)
 {
@@ -189,7 +192,18 @@ cdviz_nats_ensure_stream (jsCtx       *js,
   const char *subjects[1] = { subject };
   g_autofree char *what = NULL;
 
-  s = js_GetStreamInfo (&si, js, stream, NULL, &jerr);
+  /* A cluster electing its leaders answers nothing for a few seconds:
+   * retry what is transient for a while. */
+  for (gint64 deadline = g_get_monotonic_time () + START_RETRY_SECONDS * G_TIME_SPAN_SECOND;;)
+    {
+      jerr = 0;
+      s = js_GetStreamInfo (&si, js, stream, NULL, &jerr);
+      if ((s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS) || g_get_monotonic_time () > deadline)
+        break;
+      g_message ("%s: JetStream does not answer yet (%s); trying again", label,
+                 natsStatus_GetText (s));
+      g_usleep (250 * G_TIME_SPAN_MILLISECOND);
+    }
   if (s == NATS_OK)
     {
       jsStreamInfo_Destroy (si);
