@@ -65,8 +65,9 @@ struct _CdvizNatsSource
   GCond cond;
   gboolean stopping;
   guint64 replay_from, replay_to;   /* stream sequences, inclusive; from > to: none */
+  guint64 last_sequence;            /* the worker's: last stream sequence pushed */
   CdvizNatsConnState conn;
-  guint64 pushed, refused, replayed, held;  /* written by the worker under lock */
+  guint64 pushed, refused, replayed, held, duplicates;  /* written by the worker under lock */
 };
 
 static void initable_iface_init (GInitableIface *iface);
@@ -274,8 +275,12 @@ run_jetstream (CdvizNatsSource *self)
 {
   gboolean failing = FALSE;
 
+  self->last_sequence = 0;
   if (self->replay_from <= self->replay_to)
-    replay (self);
+    {
+      replay (self);
+      self->last_sequence = self->replay_to;
+    }
 
   while (!is_stopping (self))
     {
@@ -312,6 +317,20 @@ run_jetstream (CdvizNatsSource *self)
               seq = meta->Sequence.Stream;
               jsMsgMetaData_Destroy (meta);
             }
+          /* JetStream delivers at least once: an acknowledgement lost when a
+           * server goes away, or a consumer leader elected on another
+           * server, delivers again what this run already pushed. The
+           * consumer delivers in stream order: drop what is not newer. */
+          if (seq > 0 && seq <= self->last_sequence)
+            {
+              g_mutex_lock (&self->lock);
+              self->duplicates++;
+              g_mutex_unlock (&self->lock);
+              g_debug ("source '%s': sequence %" G_GUINT64_FORMAT " delivered again, dropped",
+                       self->name, seq);
+              natsMsg_Ack (msg, NULL);
+              continue;
+            }
           message = to_message (self, msg, seq);
           if (message == NULL)
             {
@@ -320,6 +339,7 @@ run_jetstream (CdvizNatsSource *self)
             }
           if (!push (self, message))
             break;
+          self->last_sequence = MAX (self->last_sequence, seq);
           natsMsg_Ack (msg, NULL);
         }
       /* Stopping: what was not accepted is delivered again later. */
@@ -576,8 +596,9 @@ nats_source_stop (CdvizSource *source)
   disconnect (self);
   g_clear_object (&self->pipeline);
   g_debug ("source '%s': %" G_GUINT64_FORMAT " messages pushed, %" G_GUINT64_FORMAT
-           " replayed, %" G_GUINT64_FORMAT " refused, %" G_GUINT64_FORMAT " held back",
-           self->name ?: "nats", self->pushed, self->replayed, self->refused, self->held);
+           " replayed, %" G_GUINT64_FORMAT " refused, %" G_GUINT64_FORMAT " held back, %"
+           G_GUINT64_FORMAT " delivered again and dropped", self->name ?: "nats", self->pushed,
+           self->replayed, self->refused, self->held, self->duplicates);
 }
 
 static void

@@ -86,7 +86,7 @@ class CliTest(unittest.TestCase):
 
     def known_sinks(self):
         names = ["debug"]
-        for plugin in ("sse", "db"):
+        for plugin in ("sse", "db", "nats"):
             if os.path.isdir(os.path.join(PLUGIN_DIR, plugin)):
                 names.append(plugin)
         return ", ".join(sorted(names))
