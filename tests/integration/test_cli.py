@@ -86,7 +86,7 @@ class CliTest(unittest.TestCase):
 
     def known_sinks(self):
         names = ["debug"]
-        for plugin, types in (("sse", ["sse"]), ("db", ["db"]), ("collector", ["folder", "http"])):
+        for plugin, types in (("sse", ["sse"]), ("db", ["db"]), ("collector", ["folder", "http"]), ("nats", ["nats"])):
             if os.path.isdir(os.path.join(PLUGIN_DIR, plugin)):
                 names.extend(types)
         return ", ".join(sorted(names))
