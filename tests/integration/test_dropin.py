@@ -133,7 +133,7 @@ class DropinCountTest(unittest.TestCase):
         with open(FLOOR) as f:
             floor = int(f.read().split()[0])
         r = subprocess.run(["bash", DROPIN, os.path.abspath(PROGRAM), os.path.abspath(PLUGIN_DIR)],
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, errors="replace", timeout=600)
         m = re.search(r"^(\d+) of (\d+) load$", r.stdout, re.M)
         self.assertIsNotNone(m, r.stdout[-2000:] + r.stderr)
         count = int(m.group(1))
