@@ -40,7 +40,7 @@ def start_pipeline(args, tmp, cluster, depth):
     with open(conf, "w") as f:
         f.write('[http]\nhost = "127.0.0.1"\nport = 0\n'
                 '[sources.in]\nextractor = { type = "webhook", id = "in" }\n'
-                '[sinks.database]\ntype = "db"\nurl = "%s"\npipeline_depth = %d\n'
+                '[sinks.database]\nenabled = true\ntype = "db"\nurl = "%s"\npipeline_depth = %d\n'
                 % (cluster.url(), depth))
     log = open(os.path.join(tmp, "db-bench-%d.log" % depth), "w+b")
     env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")

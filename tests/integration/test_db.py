@@ -65,7 +65,10 @@ def config(url, extra="", pipeline=""):
 type = "webhook"
 id = "in"
 
+# Named like cdviz-collector's built-in sink, which its base disables:
+# enabled as a user of cdviz-collector enables it.
 [sinks.database]
+enabled = true
 type = "db"
 url = "%s"
 %s
