@@ -227,6 +227,6 @@ cdviz_monitor_application_new (void)
 {
   return g_object_new (CDVIZ_TYPE_MONITOR_APPLICATION,
                        "application-id", APP_ID,
-                       "flags", G_APPLICATION_HANDLES_COMMAND_LINE | G_APPLICATION_NON_UNIQUE,
+                       "flags", G_APPLICATION_HANDLES_COMMAND_LINE,
                        NULL);
 }

@@ -274,7 +274,11 @@ show_detail (CdvizMonitorWindow *self,
 static void
 selection_changed (CdvizMonitorWindow *self)
 {
-  show_detail (self, gtk_single_selection_get_selected_item (self->selection));
+  CdvizMonitorEvent *event = gtk_single_selection_get_selected_item (self->selection);
+
+  show_detail (self, event);
+  if (event != NULL)
+    hook_print (self, "selected\t%s", cdviz_monitor_event_get_id (event));
 }
 
 static void
@@ -527,6 +531,9 @@ build_list_page (CdvizMonitorWindow *self)
   gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (menu_button), "open-menu-symbolic");
   gtk_widget_set_tooltip_text (menu_button, _("Main Menu"));
   adw_header_bar_pack_end (ADW_HEADER_BAR (header), menu_button);
+  /* Unfolded, the window's buttons belong to the detail's header bar. */
+  g_object_bind_property (self->leaflet, "folded", header, "show-end-title-buttons",
+                          G_BINDING_SYNC_CREATE);
   gtk_box_append (GTK_BOX (page), header);
   gtk_box_append (GTK_BOX (page), build_filters (self));
 
@@ -595,6 +602,8 @@ build_detail_page (CdvizMonitorWindow *self)
   g_signal_connect_swapped (back, "clicked", G_CALLBACK (go_back), self);
   g_object_bind_property (self->leaflet, "folded", back, "visible", G_BINDING_SYNC_CREATE);
   adw_header_bar_pack_start (ADW_HEADER_BAR (header), back);
+  g_object_bind_property (self->leaflet, "folded", header, "show-start-title-buttons",
+                          G_BINDING_SYNC_CREATE);
   gtk_box_append (GTK_BOX (page), header);
 
   adw_status_page_set_icon_name (ADW_STATUS_PAGE (none), "x-office-document-symbolic");
@@ -605,7 +614,6 @@ build_detail_page (CdvizMonitorWindow *self)
   self->detail_heading = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_xalign (self->detail_heading, 0);
   gtk_label_set_wrap (self->detail_heading, TRUE);
-  gtk_label_set_selectable (self->detail_heading, TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->detail_heading), "heading");
   self->detail_links = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_xalign (self->detail_links, 0);
