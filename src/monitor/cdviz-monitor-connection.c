@@ -66,12 +66,12 @@ cdviz_monitor_connection_describe (CdvizSseClientState  state,
       if (refused)
         /* Translators: the first %s is the producer's answer (it says
          * HTTP 401 or 403, and why) */
-        line = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Refused: %s — retrying in %u second",
+        line = g_strdup_printf (ngettext ("Refused: %s — retrying in %u second",
                                              "Refused: %s — retrying in %u seconds", seconds_left),
                                 reason != NULL ? reason : "", seconds_left);
       else
         /* Translators: %s says why the connection failed */
-        line = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Retrying in %u second: %s",
+        line = g_strdup_printf (ngettext ("Retrying in %u second: %s",
                                              "Retrying in %u seconds: %s", seconds_left),
                                 seconds_left, reason != NULL ? reason : "");
       break;
@@ -86,9 +86,8 @@ cdviz_monitor_connection_describe (CdvizSseClientState  state,
     }
   if (lagged > 0)
     {
-      g_autofree char *lost =
-        g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%" G_GUINT64_FORMAT " event lost",
-                                      "%" G_GUINT64_FORMAT " events lost", lagged), lagged);
+      guint n = (guint) MIN (lagged, G_MAXUINT);
+      g_autofree char *lost = g_strdup_printf (ngettext ("%u event lost", "%u events lost", n), n);
       return g_strdup_printf ("%s · %s", line, lost);
     }
   return g_steal_pointer (&line);

@@ -209,11 +209,11 @@ update_title (CdvizMonitorWindow *self)
   g_autofree char *subtitle = NULL;
 
   if (shown == total)
-    subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u event", "%u events", total),
+    subtitle = g_strdup_printf (ngettext ("%u event", "%u events", total),
                                 total);
   else
     /* Translators: events shown by the filters, of all events received */
-    subtitle = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u of %u event",
+    subtitle = g_strdup_printf (ngettext ("%u of %u event",
                                              "%u of %u events", total), shown, total);
   adw_window_title_set_subtitle (self->title, subtitle);
 }
