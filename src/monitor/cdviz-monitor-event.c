@@ -407,10 +407,15 @@ cdviz_monitor_event_describe_links (CdvizMonitorEvent *self)
           target = link_context_id (json_node_get_object (node));
           if (out->len > 0)
             g_string_append_c (out, '\n');
-          /* Translators: a link between events: its type (PATH, RELATION…),
-           * its kind (TRIGGER…, may be empty), and the event it points to */
-          g_string_append_printf (out, _("Link %s %s → %s"), type, kind,
-                                  target != NULL ? target : "?");
+          if (*kind)
+            {
+              char *both = g_strdup_printf ("%s %s", type, kind);
+              g_free (type);
+              type = both;
+            }
+          /* Translators: a link between events: its type and kind
+           * (PATH, RELATION TRIGGER…), and the event it points to */
+          g_string_append_printf (out, _("Link %s → %s"), type, target != NULL ? target : "?");
         }
     }
   return g_string_free (out, FALSE);

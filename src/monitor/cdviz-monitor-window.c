@@ -620,6 +620,8 @@ build_detail_page (CdvizMonitorWindow *self)
   gtk_label_set_wrap (self->detail_links, TRUE);
   gtk_label_set_wrap_mode (self->detail_links, PANGO_WRAP_WORD_CHAR);
   gtk_label_set_selectable (self->detail_links, TRUE);
+  /* Selectable with the mouse, but not where the focus lands. */
+  gtk_widget_set_focusable (GTK_WIDGET (self->detail_links), FALSE);
   gtk_widget_add_css_class (GTK_WIDGET (self->detail_links), "caption");
   gtk_text_view_set_editable (GTK_TEXT_VIEW (text), FALSE);
   gtk_text_view_set_monospace (GTK_TEXT_VIEW (text), TRUE);

@@ -52,7 +52,7 @@ test_event_fields (void)
   g_assert_cmpstr (cdviz_monitor_event_get_origin (e), ==, "http://h/sse/e");
   g_assert_true (g_str_has_prefix (json, "{\n  \"context\" : {\n    \"version\""));
   g_assert_nonnull (strstr (links, "chain-1"));
-  g_assert_nonnull (strstr (links, "RELATION TRIGGER → ctx-9"));
+  g_assert_nonnull (strstr (links, "Link RELATION TRIGGER → ctx-9"));
 }
 
 static void

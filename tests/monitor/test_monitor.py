@@ -127,7 +127,7 @@ class MonitorTest(unittest.TestCase):
                                         env=self.env, name="notifications")
         self.notifications.wait_for(lambda lines: "ready" in lines, "the notification server")
         # An X server of our own: -displayfd picks a free display.
-        self.xvfb = self.start(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x800x24",
+        self.xvfb = self.start(["Xvfb", "-displayfd", "1", "-screen", "0", "1200x720x24",
                                 "-nolisten", "tcp", "-nolisten", "unix"], name="xvfb")
         display = self.xvfb.wait_for(lambda lines: lines and lines[0], "the X display")
         # Xvfb without "-nolisten unix" would need /tmp/.X11-unix; the
