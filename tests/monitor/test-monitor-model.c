@@ -258,7 +258,7 @@ test_rules (void)
       g_autoptr(CdvizMonitorEvent) e = make_event (cases[i].type, "s", cases[i].outcome);
       CdvizMonitorRules rule = cdviz_monitor_rules_match (e, CDVIZ_MONITOR_RULE_FAILURES
                                                              | CDVIZ_MONITOR_RULE_INCIDENTS);
-      g_test_message ("%s %s", cases[i].type, cases[i].outcome);
+      g_test_message ("%s %s", cases[i].type, cases[i].outcome ? cases[i].outcome : "-");
       g_assert_cmpint (rule, ==, cases[i].expected);
       /* Each rule can be turned off alone. */
       g_assert_cmpint (cdviz_monitor_rules_match (e, CDVIZ_MONITOR_RULE_NONE), ==,
