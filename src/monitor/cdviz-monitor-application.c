@@ -37,21 +37,6 @@ get_window (CdvizMonitorApplication *self)
   return CDVIZ_MONITOR_WINDOW (window);
 }
 
-static gboolean
-watch (CdvizMonitorApplication  *self,
-       CdvizMonitorWindow       *window,
-       const char               *url,
-       const char * const       *headers,
-       GError                  **error)
-{
-  g_autoptr(CdvizMonitorConnection) connection = cdviz_monitor_connection_new (url, headers, error);
-
-  if (connection == NULL || !cdviz_monitor_connection_start (connection, error))
-    return FALSE;
-  cdviz_monitor_window_add_connection (window, connection);
-  return TRUE;
-}
-
 static int
 cdviz_monitor_application_command_line (GApplication            *app,
                                         GApplicationCommandLine *command_line)
@@ -61,6 +46,7 @@ cdviz_monitor_application_command_line (GApplication            *app,
   g_autofree const char **urls = NULL;
   g_autofree const char **headers = NULL;
   g_auto(GStrv) saved = NULL;
+  g_autoptr(GPtrArray) connections = NULL;
   CdvizMonitorWindow *window;
   gboolean from_settings = FALSE;
 
@@ -85,12 +71,14 @@ cdviz_monitor_application_command_line (GApplication            *app,
       from_settings = TRUE;
     }
 
-  window = get_window (self);
+  /* Every connection first: a bad URL changes nothing. */
+  connections = g_ptr_array_new_with_free_func (g_object_unref);
   for (gsize i = 0; urls != NULL && urls[i] != NULL; i++)
     {
       g_autoptr(GError) error = NULL;
       g_auto(GStrv) stored = NULL;
       const char * const *these = (const char * const *) headers;
+      CdvizMonitorConnection *connection;
 
       if (from_settings)
         {
@@ -102,18 +90,24 @@ cdviz_monitor_application_command_line (GApplication            *app,
             }
           these = (const char * const *) stored;
         }
-      else if (!cdviz_monitor_secrets_store (urls[i], these, &error))
-        {
-          g_warning ("%s: headers not saved: %s", urls[i], error->message);
-          g_clear_error (&error);
-        }
-      if (!watch (self, window, urls[i], these, &error))
+      connection = cdviz_monitor_connection_new (urls[i], these, &error);
+      if (connection == NULL || !cdviz_monitor_connection_start (connection, &error))
         {
           g_application_command_line_printerr (command_line, "cdviz-monitor: %s\n", error->message);
-          gtk_window_destroy (GTK_WINDOW (window));
+          g_clear_object (&connection);
           return 2;
         }
+      g_ptr_array_add (connections, connection);
     }
+  for (gsize i = 0; !from_settings && urls != NULL && urls[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      if (!cdviz_monitor_secrets_store (urls[i], (const char * const *) headers, &error))
+        g_warning ("%s: headers not saved: %s", urls[i], error->message);
+    }
+  window = get_window (self);
+  for (guint i = 0; i < connections->len; i++)
+    cdviz_monitor_window_add_connection (window, g_ptr_array_index (connections, i));
   if (!from_settings && urls != NULL && self->settings != NULL)
     g_settings_set_strv (self->settings, "connections", urls);
   gtk_window_present (GTK_WINDOW (window));

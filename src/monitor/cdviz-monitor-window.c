@@ -320,6 +320,11 @@ cdviz_monitor_window_show_event (CdvizMonitorWindow *self,
       gtk_drop_down_set_selected (GTK_DROP_DOWN (self->kind_dropdown), 0);
       gtk_editable_set_text (GTK_EDITABLE (self->subject_entry), "");
       gtk_editable_set_text (GTK_EDITABLE (self->text_entry), "");
+      /* The search entries tell after a delay: clear the model now, so
+       * that positions in the store are positions in the list. */
+      cdviz_monitor_filter_model_set_kind (self->filter, CDVIZ_MONITOR_N_KINDS);
+      cdviz_monitor_filter_model_set_subject (self->filter, NULL);
+      cdviz_monitor_filter_model_set_text (self->filter, NULL);
       gtk_single_selection_set_selected (self->selection, i);
       adw_leaflet_set_visible_child (self->leaflet, self->detail_page);
       return TRUE;

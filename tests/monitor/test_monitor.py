@@ -264,6 +264,11 @@ class MonitorTest(unittest.TestCase):
                            env=self.monitor_env(), capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2)
         self.assertIn("invalid header “nocolon”", r.stderr)
+        r = subprocess.run([MONITOR, "ftp://example.org/x"],
+                           env=self.monitor_env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cdviz-monitor: ", r.stderr)
+        self.assertNotIn("CRITICAL", r.stderr)
 
 
 if __name__ == "__main__":
