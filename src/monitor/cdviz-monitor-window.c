@@ -666,6 +666,35 @@ focus_search (GtkWidget  *widget,
   gtk_widget_grab_focus (self->text_entry);
 }
 
+static gboolean
+cdviz_monitor_window_close_request (GtkWindow *window)
+{
+  CdvizMonitorWindow *self = CDVIZ_MONITOR_WINDOW (window);
+  int width, height;
+
+  if (self->settings != NULL)
+    {
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_set_int (self->settings, "window-width", width);
+      g_settings_set_int (self->settings, "window-height", height);
+      g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+    }
+  return GTK_WINDOW_CLASS (cdviz_monitor_window_parent_class)->close_request (window);
+}
+
+static void
+folded_changed (CdvizMonitorWindow *self)
+{
+  hook_print (self, "folded\t%d", adw_leaflet_get_folded (self->leaflet));
+}
+
+static void
+page_changed (CdvizMonitorWindow *self)
+{
+  hook_print (self, "page\t%s", adw_leaflet_get_visible_child (self->leaflet) == self->detail_page
+                                   ? "detail" : "list");
+}
+
 static void
 cdviz_monitor_window_dispose (GObject *object)
 {
@@ -702,6 +731,7 @@ cdviz_monitor_window_class_init (CdvizMonitorWindowClass *klass)
 
   G_OBJECT_CLASS (klass)->dispose = cdviz_monitor_window_dispose;
   G_OBJECT_CLASS (klass)->finalize = cdviz_monitor_window_finalize;
+  GTK_WINDOW_CLASS (klass)->close_request = cdviz_monitor_window_close_request;
   gtk_widget_class_install_action (widget_class, "win.search", NULL, focus_search);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
 }
@@ -739,7 +769,19 @@ cdviz_monitor_window_init (CdvizMonitorWindow *self)
   adw_leaflet_set_visible_child (self->leaflet, self->list_page);
   adw_application_window_set_content (ADW_APPLICATION_WINDOW (self), GTK_WIDGET (self->leaflet));
   gtk_window_set_title (GTK_WINDOW (self), _("CDEvents Monitor"));
-  gtk_window_set_default_size (GTK_WINDOW (self), 1200, 720);
+  if (self->settings != NULL)
+    {
+      gtk_window_set_default_size (GTK_WINDOW (self),
+                                   g_settings_get_int (self->settings, "window-width"),
+                                   g_settings_get_int (self->settings, "window-height"));
+      if (g_settings_get_boolean (self->settings, "window-maximized"))
+        gtk_window_maximize (GTK_WINDOW (self));
+    }
+  else
+    gtk_window_set_default_size (GTK_WINDOW (self), 1200, 720);
+  g_signal_connect_swapped (self->leaflet, "notify::folded", G_CALLBACK (folded_changed), self);
+  g_signal_connect_swapped (self->leaflet, "notify::visible-child", G_CALLBACK (page_changed),
+                            self);
   gtk_window_set_icon_name (GTK_WINDOW (self), "dev.cdviz.Monitor");
   update_title (self);
 }

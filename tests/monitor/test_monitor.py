@@ -259,6 +259,42 @@ class MonitorTest(unittest.TestCase):
                 for bad in ("WARNING", "CRITICAL", "Gtk-", "Adwaita-"):
                     self.assertNotIn(bad, p.err(), p.err())
 
+    def test_narrow_window(self):
+        """A narrow window (the size saved in GSettings) folds list and
+        detail into one column: a notification's action opens the detail."""
+        settings = os.path.join(self.tmp.name, "config", "glib-2.0", "settings")
+        os.makedirs(settings)
+        with open(os.path.join(settings, "keyfile"), "w") as f:
+            f.write("[dev/cdviz/Monitor]\nwindow-width=460\nwindow-height=720\n")
+        env = self.monitor_env()
+        env["GSETTINGS_BACKEND"] = "keyfile"
+        with Pipeline(CONFIG) as pipeline:
+            url = "http://127.0.0.1:%d/sse/events" % pipeline.port
+            monitor = self.start([MONITOR, url], env=env, name="narrow")
+            monitor.wait_for(lambda lines: "status\t%s\tLive" % url in lines, "Live")
+            monitor.wait_for(lambda lines: "folded\t1" in lines, "folded")
+            for body, *_ in EVENTS[:4]:
+                self.post(pipeline, body)
+            monitor.wait_for(lambda lines: any(l.startswith("list\t4\t") for l in lines),
+                             "4 rows")
+            self.assertNotIn("page\tdetail", monitor.out())
+            r = subprocess.run(["gdbus", "call", "--address", self.address,
+                                "--dest", "dev.cdviz.Monitor", "--object-path",
+                                "/dev/cdviz/Monitor", "--method", "org.gtk.Actions.Activate",
+                                "show-event", "[<'ev-4'>]", "{}"],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            monitor.wait_for(lambda lines: "page\tdetail" in lines, "the detail page")
+            if SCREENSHOT and shutil.which("import"):
+                time.sleep(1.0)
+                narrow = SCREENSHOT.replace(".png", "-narrow.png")
+                r = subprocess.run(["import", "-display", self.display, "-window", "root",
+                                    narrow], capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            monitor.stop()
+            for bad in ("WARNING", "CRITICAL", "Gtk-", "Adwaita-"):
+                self.assertNotIn(bad, monitor.err(), monitor.err())
+
     def test_bad_header(self):
         r = subprocess.run([MONITOR, "http://127.0.0.1:1/sse/x", "--header", "nocolon"],
                            env=self.monitor_env(), capture_output=True, text=True, timeout=30)
