@@ -6,19 +6,23 @@
 #include "cdviz-builtins-private.h"
 
 /* `type = "log"`: logs every message (at the "message" level, or at debug
- * level with `level = "debug"`) and passes it on unchanged. */
+ * level with `level = "debug"`) and passes it on unchanged. `target`
+ * (cdviz-collector's tracing target, e.g. "transformers::log") prefixes the
+ * line. */
 
 struct _CdvizLogTransformer
 {
   GObject parent_instance;
 
   char *level;
+  char *target;
   gboolean debug;
 };
 
 enum {
   PROP_0,
   PROP_LEVEL,
+  PROP_TARGET,
   N_PROPS
 };
 
@@ -43,10 +47,13 @@ log_transform (CdvizTransformer  *transformer,
   gsize length;
   const char *data = g_bytes_get_data (bytes, &length);
 
+  const char *target = self->target != NULL ? self->target : "";
+  const char *sep = self->target != NULL ? ": " : "";
+
   if (self->debug)
-    g_debug ("event: %.*s", (int) length, data);
+    g_debug ("%s%sevent: %.*s", target, sep, (int) length, data);
   else
-    g_message ("event: %.*s", (int) length, data);
+    g_message ("%s%sevent: %.*s", target, sep, (int) length, data);
 
   g_ptr_array_add (out, g_object_ref (message));
   return out;
@@ -91,6 +98,7 @@ cdviz_log_transformer_finalize (GObject *object)
   CdvizLogTransformer *self = CDVIZ_LOG_TRANSFORMER (object);
 
   g_free (self->level);
+  g_free (self->target);
   G_OBJECT_CLASS (cdviz_log_transformer_parent_class)->finalize (object);
 }
 
@@ -106,6 +114,9 @@ cdviz_log_transformer_get_property (GObject    *object,
     {
     case PROP_LEVEL:
       g_value_set_string (value, self->level);
+      break;
+    case PROP_TARGET:
+      g_value_set_string (value, self->target);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -126,6 +137,10 @@ cdviz_log_transformer_set_property (GObject      *object,
       g_free (self->level);
       self->level = g_value_dup_string (value);
       break;
+    case PROP_TARGET:
+      g_free (self->target);
+      self->target = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -142,6 +157,11 @@ cdviz_log_transformer_class_init (CdvizLogTransformerClass *klass)
 
   properties[PROP_LEVEL] =
     g_param_spec_string ("level", NULL, "info or debug", "info",
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TARGET] =
+    g_param_spec_string ("target", NULL,
+                         "Prefix of the log line (cdviz-collector's tracing target, "
+                         "e.g. \"transformers::log\")", NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

@@ -12,15 +12,16 @@
  * %CDVIZ_CONFIG_ERROR naming the file, line and key. */
 
 static const char * const top_level_keys[] = {
-  "http", "pipeline", "sources", "transformers", "sinks", NULL
+  "http", "pipeline", "sources", "transformers", "sinks", "state", NULL
 };
 
 /* The keys of the fixed sections, with what `cdviz-pipeline config
  * --describe` (and so doc/configuration.md) says about them: key, type,
  * default, description. The builder accepts exactly these keys. */
 static const CdvizKeyDoc http_docs[] = {
-  { "host", "string", "`\"127.0.0.1\"`",
-    "Address to listen on: an IP address (`0.0.0.0`, `::` for every interface) or a host name" },
+  { "host", "string", "`\"0.0.0.0\"` (`\"127.0.0.1\"` without `--config`)",
+    "Address to listen on: an IP address (`0.0.0.0`, `::` for every interface) or a host name; "
+    "the start-up log line “Listening on …” shows it" },
   { "port", "integer (0–65535)", "`8080`",
     "TCP port; 0 picks a free port (the log line “Listening on …” shows it)" },
   { "tls_certificate", "string (path)", "none",
@@ -47,6 +48,15 @@ static const CdvizKeyDoc http_docs[] = {
   { "max_header_size", "integer (0–1048576)", "`65536`",
     "Total bytes of a request's header fields at most; more are answered 431; 0 = no limit. "
     "libsoup drops connections whose request head exceeds 64 KiB whatever the setting" },
+  /* cdviz-collector's, checked in cdviz-pipeline-compat.c */
+  { "root_url", "string (URL)", "none",
+    "The server's public URL, as cdviz-collector has it; checked, not used yet" },
+  { "request_timeout", "duration", "none",
+    "cdviz-collector's per-request time limit (408); checked, not used: "
+    "`header_timeout` and `body_timeout` bound requests here" },
+  { "access_log", "table", "`{ filter = [\"4xx\", \"5xx\"] }`",
+    "cdviz-collector's access log (`filter`: status codes or classes); checked, "
+    "no access log is written yet" },
   { NULL }
 };
 static const CdvizKeyDoc pipeline_docs[] = {
@@ -83,6 +93,7 @@ const CdvizSectionDoc _cdviz_section_docs[] = {
   { "sources.NAME", "", source_docs },
   { "transformers.NAME", "", transformer_docs },
   { "sinks.NAME", "", sink_docs },
+  { "state", ": cdviz-collector's state store", _cdviz_state_docs },
   { NULL }
 };
 
@@ -193,10 +204,11 @@ foreach_table (CdvizPipeline  *self,
   return TRUE;
 }
 
-/* `enabled` (default true) of a source or sink table; @what and @name say
+/* `enabled` (@default_value when absent) of a source or sink table; @what and @name say
  * which in the debug log. */
 static gboolean
 is_enabled (CdvizPipeline  *self,
+            gboolean        default_value,
             const char     *what,
             const char     *name,
             const char     *path,
@@ -204,7 +216,8 @@ is_enabled (CdvizPipeline  *self,
             gboolean       *enabled,
             GError        **error)
 {
-  if (!_cdviz_config_get_bool (self->config, path, table, "enabled", TRUE, enabled, error))
+  if (!_cdviz_config_get_bool (self->config, path, table, "enabled", default_value, enabled,
+                               error))
     return FALSE;
   if (!*enabled)
     g_debug ("%s %s is disabled", what, name);
@@ -264,7 +277,8 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
           !_cdviz_config_get_int (self->config, "http", http, "max_headers", 0, 100000,
                                   max_headers, &max_headers, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
-                                  max_header_size, &max_header_size, error))
+                                  max_header_size, &max_header_size, error) ||
+          !_cdviz_pipeline_check_http_compat (self, http, error))
         return FALSE;
       if (host == NULL)
         host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
@@ -421,7 +435,7 @@ build_source (CdvizPipeline  *self,
   gboolean enabled;
 
   if (!check_keys (self, path, table, source_docs, error) ||
-      !is_enabled (self, "Source", name, path, table, &enabled, error))
+      !is_enabled (self, TRUE, "Source", name, path, table, &enabled, error))
     return FALSE;
   if (!enabled)
     return TRUE;
@@ -533,7 +547,7 @@ build_sink (CdvizPipeline  *self,
   GObject *sink;
   gboolean enabled;
 
-  if (!is_enabled (self, "Sink", name, path, table, &enabled, error))
+  if (!is_enabled (self, TRUE, "Sink", name, path, table, &enabled, error))
     return FALSE;
   if (!enabled)
     return TRUE;
@@ -568,6 +582,7 @@ _cdviz_pipeline_build (CdvizPipeline  *self,
   root = json_node_get_object (cdviz_config_get_root (self->config));
   if (!_cdviz_config_check_keys (self->config, NULL, root, top_level_keys, error) ||
       !_cdviz_pipeline_build_http (self, error) ||
+      !_cdviz_pipeline_check_state (self, root, error) ||
       !get_table (self->config, root, NULL, "pipeline", &pipeline, error))
     return FALSE;
 

@@ -4,10 +4,13 @@
 #include <locale.h>
 #include <stdio.h>
 #include <glib/gi18n.h>
+#include <errno.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 
 #define CDVIZ_COMPILATION
 #include "cdviz.h"
+#include "cdviz-send-command.h"
 #include "cdviz-transform-command.h"
 #ifdef HAVE_VRL
 #include "cdviz-vrl-cli.h"
@@ -25,6 +28,8 @@ static gboolean opt_verbose;
 static gboolean opt_quiet;
 static gboolean opt_check;
 static gboolean opt_describe;
+static char *opt_directory;
+static gboolean opt_disable_otel;
 
 static const GOptionEntry common_entries[] = {
   { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
@@ -47,10 +52,33 @@ static const GOptionEntry common_entries[] = {
   { "describe", 0, 0, G_OPTION_ARG_NONE, &opt_describe,
     N_("With “config”: describe every section, component type and key (Markdown) and exit"),
     NULL },
+  { "directory", 'C', 0, G_OPTION_ARG_FILENAME, &opt_directory,
+    N_("Change to DIR first (relative paths of the command line and of the configuration)"),
+    N_("DIR") },
+  { "disable-otel", 0, 0, G_OPTION_ARG_NONE, &opt_disable_otel,
+    N_("Accepted for cdviz-collector compatibility; no effect (this program exports no "
+       "OpenTelemetry data)"), NULL },
   { NULL }
 };
 
 static gboolean quiet;
+
+/* Whether @arg is an option of common_entries that takes a value in the
+ * next argument (not written “--name=value” or “-cVALUE”). */
+static gboolean
+option_takes_value (const char *arg)
+{
+  for (const GOptionEntry *e = common_entries; e->long_name != NULL; e++)
+    {
+      if (e->arg == G_OPTION_ARG_NONE)
+        continue;
+      if (g_str_has_prefix (arg, "--") && g_str_equal (arg + 2, e->long_name))
+        return TRUE;
+      if (arg[0] == '-' && arg[1] == e->short_name && arg[1] != '\0' && arg[2] == '\0')
+        return TRUE;
+    }
+  return FALSE;
+}
 
 static GLogWriterOutput
 log_writer (GLogLevelFlags   level,
@@ -181,6 +209,7 @@ main (int   argc,
   const char *command = "connect";
 
   setlocale (LC_ALL, "");
+  g_set_prgname ("cdviz-pipeline");
 #ifdef ENABLE_NLS
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
@@ -188,6 +217,8 @@ main (int   argc,
 #endif
 
   /* Tools with their own options. */
+  if (argc > 1 && g_str_equal (argv[1], "send"))
+    return cdviz_send_command_run (argc - 1, argv + 1);
   if (argc > 1 && g_str_equal (argv[1], "transform"))
     return cdviz_transform_command_run (argc - 1, argv + 1);
 #ifdef HAVE_VRL
@@ -195,11 +226,27 @@ main (int   argc,
     return cdviz_vrl_cli_run (argc - 1, argv + 1);
 #endif
 
-  if (argc > 1 && (g_str_equal (argv[1], "connect") || g_str_equal (argv[1], "config")))
+  /* As cdviz-collector's, global options may come before or after the
+   * command: the first word that is not an option (nor an option's value)
+   * names it. */
+  for (int i = 1; i < argc; i++)
     {
-      command = argv[1];
-      memmove (&argv[1], &argv[2], (argc - 2) * sizeof (char *));
-      argv[--argc] = NULL;
+      if (g_str_equal (argv[i], "--"))
+        break;
+      if (argv[i][0] == '-')
+        {
+          if (option_takes_value (argv[i]))
+            i++;
+          continue;
+        }
+      if (g_str_equal (argv[i], "connect") || g_str_equal (argv[i], "config") ||
+          g_str_equal (argv[i], "help"))
+        {
+          command = argv[i];
+          memmove (&argv[i], &argv[i + 1], (argc - i - 1) * sizeof (char *));
+          argv[--argc] = NULL;
+        }
+      break;
     }
 
   context = g_option_context_new (_("[connect|config --check|config --describe] — a CDEvents pipeline"));
@@ -211,14 +258,25 @@ main (int   argc,
       "  connect            run the pipeline until SIGINT/SIGTERM (the default)\n"
       "  config --check     validate and print the merged configuration\n"
       "  config --describe  describe every configuration key (Markdown)\n"
+      "  help               print this help\n"
       "  transform          run files through transformers (see transform --help)\n"
       "  vrl                run a VRL program on one event (see vrl --help)"));
   g_option_context_set_description (context,
     _("Configuration layers, lowest first: built-in defaults, --config FILE,\n"
       "CDVIZ_COLLECTOR__SECTION__KEY=value environment variables, --set.\n"
+      "--config may also be given as CDVIZ_COLLECTOR_CONFIG=FILE. Options go before\n"
+      "or after the command, as with cdviz-collector.\n"
       "Debug logs: -v, or G_MESSAGES_DEBUG=cdviz-sse (one log domain per plugin)."));
   g_option_context_add_main_entries (context, common_entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+
+  if (g_str_equal (command, "help"))
+    {
+      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+      g_print ("%s", help);
+      return 0;
+    }
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -238,6 +296,19 @@ main (int   argc,
       g_print ("cdviz-pipeline %s\n", PACKAGE_VERSION);
       return 0;
     }
+
+  if (opt_directory != NULL && g_chdir (opt_directory) != 0)
+    {
+      int saved_errno = errno;
+
+      g_printerr (_("cdviz-pipeline: cannot change to directory %s: %s\n"), opt_directory,
+                  g_strerror (saved_errno));
+      return 1;
+    }
+  /* cdviz-collector's variable for --config. */
+  if (opt_config == NULL && g_getenv ("CDVIZ_COLLECTOR_CONFIG") != NULL &&
+      *g_getenv ("CDVIZ_COLLECTOR_CONFIG") != '\0')
+    opt_config = g_strdup (g_getenv ("CDVIZ_COLLECTOR_CONFIG"));
 
   if (opt_verbose && opt_quiet)
     {

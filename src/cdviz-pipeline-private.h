@@ -165,4 +165,14 @@ typedef struct {
  * `[sinks.NAME]`; ends with { NULL }. */
 extern const CdvizSectionDoc _cdviz_section_docs[];
 
+/* cdviz-collector keys checked but not acted on (cdviz-pipeline-compat.c):
+ * `[http] root_url`, `request_timeout`, `access_log`; `[state]`. */
+extern const CdvizKeyDoc _cdviz_state_docs[];
+gboolean  _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
+                                             JsonObject     *http,
+                                             GError        **error);
+gboolean  _cdviz_pipeline_check_state       (CdvizPipeline  *self,
+                                             JsonObject     *root,
+                                             GError        **error);
+
 G_END_DECLS

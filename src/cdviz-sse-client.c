@@ -7,7 +7,7 @@
 
 #include "cdviz-sse-client.h"
 #include "cdviz-enum-types.h"
-#include "cdviz-sse-parser-private.h"
+#include "cdviz-sse-client-private.h"
 
 /**
  * CdvizSseClient:
@@ -39,47 +39,6 @@
  * are dropped and asked for again with `Last-Event-ID`.
  */
 
-#define HEALTHY_SECONDS 10
-#define MIN_DELAY_MS 50
-#define READ_SIZE (64 * 1024)
-#define REFUSAL_BODY_MAX 512
-
-struct _CdvizSseClient
-{
-  GObject parent_instance;
-
-  char *url;
-  char *user_agent;
-  GPtrArray *header_names;      /* (owned) char* */
-  GPtrArray *header_values;     /* (owned) char*, parallel */
-  char *last_event_id;          /* never NULL; "" = none */
-  guint retry_delay;            /* ms */
-  guint max_retry_delay;        /* ms */
-  int max_retries;              /* -1: forever */
-  guint max_event_size;
-  gboolean paused;
-
-  CdvizSseClientState state;
-  guint64 lagged_events;
-  guint reconnects;
-  guint status_code;
-  char *last_error;
-
-  GMainContext *context;        /* (owned) (nullable): from start() */
-  SoupSession *session;         /* (owned) (nullable) */
-  SoupMessage *msg;             /* (owned) (nullable): the current request */
-  GInputStream *stream;         /* (owned) (nullable): its body */
-  GCancellable *cancellable;    /* (owned) (nullable): the current connection's */
-  CdvizSseParser *parser;       /* (owned) */
-  GSource *timer;               /* (owned) (nullable): the next attempt */
-  GSource *unpause;             /* (owned) (nullable) */
-  gboolean reading;             /* a read is pending */
-  gint64 server_retry;          /* ms from `retry:`, -1: none */
-  guint failures;               /* in a row */
-  guint events_this_connection;
-  gint64 opened_at;             /* monotonic µs */
-};
-
 G_DEFINE_FINAL_TYPE (CdvizSseClient, cdviz_sse_client, G_TYPE_OBJECT)
 /**
  * cdviz_sse_client_error_quark:
@@ -90,407 +49,39 @@ G_DEFINE_FINAL_TYPE (CdvizSseClient, cdviz_sse_client, G_TYPE_OBJECT)
  */
 G_DEFINE_QUARK (cdviz-sse-client-error-quark, cdviz_sse_client_error)
 
-enum {
-  PROP_0,
-  PROP_URL,
-  PROP_USER_AGENT,
-  PROP_HEADERS,
-  PROP_LAST_EVENT_ID,
-  PROP_STATE,
-  PROP_PAUSED,
-  PROP_RETRY_DELAY,
-  PROP_MAX_RETRY_DELAY,
-  PROP_MAX_RETRIES,
-  PROP_MAX_EVENT_SIZE,
-  PROP_LAGGED_EVENTS,
-  PROP_RECONNECTS,
-  PROP_STATUS_CODE,
-  PROP_LAST_ERROR,
-  N_PROPS
-};
+GParamSpec *_cdviz_sse_client_properties[N_PROPS];
+guint _cdviz_sse_client_signals[N_SIGNALS];
 
-static GParamSpec *properties[N_PROPS];
-
-enum {
-  SIGNAL_EVENT,
-  SIGNAL_ERROR_EVENT,
-  SIGNAL_OPENED,
-  SIGNAL_RETRYING,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
-
-static void connect_now (CdvizSseClient *self);
-
-static void
-set_state (CdvizSseClient      *self,
+void
+_cdviz_sse_client_set_state (CdvizSseClient      *self,
            CdvizSseClientState  state)
 {
   if (self->state == state)
     return;
   self->state = state;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  g_object_notify_by_pspec (G_OBJECT (self), _cdviz_sse_client_properties[PROP_STATE]);
 }
 
-static void
-set_last_error (CdvizSseClient *self,
+void
+_cdviz_sse_client_set_last_error (CdvizSseClient *self,
                 const char     *message)
 {
   if (g_strcmp0 (self->last_error, message) == 0)
     return;
   g_free (self->last_error);
   self->last_error = g_strdup (message);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
+  g_object_notify_by_pspec (G_OBJECT (self), _cdviz_sse_client_properties[PROP_LAST_ERROR]);
 }
 
-static void
-set_last_id (CdvizSseClient *self,
+void
+_cdviz_sse_client_set_last_id (CdvizSseClient *self,
              const char     *id)
 {
   if (g_str_equal (self->last_event_id, id))
     return;
   g_free (self->last_event_id);
   self->last_event_id = g_strdup (id);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_EVENT_ID]);
-}
-
-static void
-destroy_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-/* Ends the current connection, if any; its callbacks see their
- * cancellable cancelled and do nothing. */
-static void
-drop_connection (CdvizSseClient *self)
-{
-  if (self->cancellable != NULL)
-    g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
-  g_clear_object (&self->stream);
-  g_clear_object (&self->msg);
-  self->reading = FALSE;
-  /* Parsed, not emitted: asked for again with Last-Event-ID. */
-  _cdviz_sse_parser_reset (self->parser);
-  _cdviz_sse_parser_set_last_id (self->parser, self->last_event_id);
-}
-
-static gboolean
-timer_cb (gpointer data)
-{
-  CdvizSseClient *self = data;
-
-  g_clear_pointer (&self->timer, g_source_unref);
-  self->reconnects++;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECONNECTS]);
-  connect_now (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* The connection failed or ended with @error: when to try again, or give
- * up. @refused: 401/403, retried only after the longest delay.
- * @at_least_ms: a Retry-After, or 0. */
-static void
-connection_lost (CdvizSseClient *self,
-                 const GError   *error,
-                 gboolean        refused,
-                 guint64         at_least_ms)
-{
-  guint64 delay, base;
-  gboolean healthy;
-
-  healthy = self->state == CDVIZ_SSE_CLIENT_STATE_OPEN &&
-            (self->events_this_connection > 0 ||
-             g_get_monotonic_time () - self->opened_at >= HEALTHY_SECONDS * G_USEC_PER_SEC);
-  drop_connection (self);
-  set_last_error (self, error->message);
-  if (healthy)
-    self->failures = 0;
-  self->failures++;
-
-  if (self->max_retries >= 0 && self->failures > (guint) self->max_retries)
-    {
-      g_debug ("%s: giving up after %u failed attempts: %s", self->url, self->failures,
-               error->message);
-      set_state (self, CDVIZ_SSE_CLIENT_STATE_FAILED);
-      return;
-    }
-
-  base = self->server_retry >= 0 ? (guint64) self->server_retry : self->retry_delay;
-  delay = base;
-  for (guint i = 1; i < self->failures && delay < self->max_retry_delay; i++)
-    delay *= 2;
-  delay = MIN (delay, self->max_retry_delay);
-  if (refused)
-    delay = self->max_retry_delay;
-  delay = MAX (delay, MIN_DELAY_MS);
-  /* Jitter: between half and all of it, so that the clients of a
-   * restarted producer do not all come back at the same instant. */
-  delay = delay / 2 + (guint64) g_random_int_range (0, (gint32) MIN (delay / 2, G_MAXINT32 - 1) + 1);
-  delay = MAX (delay, at_least_ms);
-
-  g_debug ("%s: %s; next attempt in %" G_GUINT64_FORMAT " ms (failure %u in a row)",
-           self->url, error->message, delay, self->failures);
-  set_state (self, CDVIZ_SSE_CLIENT_STATE_RETRYING);
-  g_signal_emit (self, signals[SIGNAL_RETRYING], 0, (guint) MIN (delay, G_MAXUINT), error);
-  if (self->state != CDVIZ_SSE_CLIENT_STATE_RETRYING)
-    return; /* stopped by a handler */
-
-  self->timer = g_timeout_source_new ((guint) MIN (delay, G_MAXUINT));
-  g_source_set_callback (self->timer, timer_cb, self, NULL);
-  g_source_set_static_name (self->timer, "[cdviz] SSE client reconnection");
-  g_source_attach (self->timer, self->context);
-}
-
-/* Emits what the parser holds, until paused or stopped. */
-static void
-dispatch_events (CdvizSseClient *self)
-{
-  g_autoptr(CdvizSseClient) alive = g_object_ref (self);
-  gint64 retry = _cdviz_sse_parser_take_retry (self->parser);
-
-  if (retry >= 0)
-    {
-      g_debug ("%s: the producer asks for %" G_GINT64_FORMAT " ms between attempts",
-               self->url, retry);
-      self->server_retry = retry;
-    }
-
-  while (!self->paused && self->state == CDVIZ_SSE_CLIENT_STATE_OPEN)
-    {
-      g_autoptr(CdvizSseEvent) event = _cdviz_sse_parser_pop (self->parser);
-
-      if (event == NULL)
-        break;
-      if (event->data == NULL)
-        {
-          set_last_id (self, event->id);
-          continue;
-        }
-      if (g_str_equal (event->type, "error"))
-        {
-          guint64 lagged = _cdviz_sse_parse_lagged (event->data);
-
-          if (lagged > 0)
-            {
-              self->lagged_events += lagged;
-              g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAGGED_EVENTS]);
-            }
-          set_last_id (self, event->id);
-          g_signal_emit (self, signals[SIGNAL_ERROR_EVENT], 0, event->data);
-          continue;
-        }
-      self->events_this_connection++;
-      set_last_id (self, event->id);
-      g_signal_emit (self, signals[SIGNAL_EVENT], 0, event->type, event->id, event->data);
-    }
-}
-
-static void read_more (CdvizSseClient *self);
-
-static void
-read_cb (GObject      *object,
-         GAsyncResult *result,
-         gpointer      data)
-{
-  g_autoptr(CdvizSseClient) self = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object),
-                                                              result, &error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-      G_INPUT_STREAM (object) != self->stream)
-    return;
-  self->reading = FALSE;
-  if (bytes == NULL)
-    {
-      connection_lost (self, error, FALSE, 0);
-      return;
-    }
-  if (g_bytes_get_size (bytes) == 0)
-    {
-      g_autoptr(GError) closed = g_error_new_literal (CDVIZ_SSE_CLIENT_ERROR,
-                                                      CDVIZ_SSE_CLIENT_ERROR_CLOSED,
-                                                      _("the producer ended the stream"));
-      connection_lost (self, closed, FALSE, 0);
-      return;
-    }
-  _cdviz_sse_parser_feed (self->parser, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  dispatch_events (self);
-  read_more (self);
-}
-
-/* Reads the next piece of the body, unless paused, stopped, already
- * reading, or events are waiting to be emitted. */
-static void
-read_more (CdvizSseClient *self)
-{
-  if (self->paused || self->reading || self->stream == NULL ||
-      self->state != CDVIZ_SSE_CLIENT_STATE_OPEN ||
-      _cdviz_sse_parser_n_queued (self->parser) > 0)
-    return;
-  self->reading = TRUE;
-  g_input_stream_read_bytes_async (self->stream, READ_SIZE, G_PRIORITY_DEFAULT,
-                                   self->cancellable, read_cb, g_object_ref (self));
-}
-
-static CdvizSseClientResume
-resume_of (CdvizSseClient *self,
-           const char     *sent_id)
-{
-  const char *said;
-
-  if (sent_id == NULL)
-    return CDVIZ_SSE_CLIENT_RESUME_NONE;
-  said = soup_message_headers_get_one (soup_message_get_response_headers (self->msg),
-                                       "X-Cdviz-Resume");
-  if (g_strcmp0 (said, "resumed") == 0)
-    return CDVIZ_SSE_CLIENT_RESUME_RESUMED;
-  if (g_strcmp0 (said, "unknown-id") == 0)
-    return CDVIZ_SSE_CLIENT_RESUME_UNKNOWN_ID;
-  return CDVIZ_SSE_CLIENT_RESUME_UNCONFIRMED;
-}
-
-/* The start of a 401/403 body, for the message: what the producer says is
- * wrong (the SSE sink says which header). */
-static void
-refusal_body_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      data)
-{
-  g_autoptr(CdvizSseClient) self = data;
-  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object),
-                                                              result, NULL);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *said = NULL;
-
-  if (G_INPUT_STREAM (object) != self->stream)
-    return;
-  if (bytes != NULL && g_bytes_get_size (bytes) > 0)
-    {
-      said = g_utf8_make_valid (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-      g_strstrip (g_strdelimit (said, "\r\n\t", ' '));
-    }
-  error = g_error_new (CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_REFUSED,
-                       _("refused by the producer (HTTP %u %s)%s%s: check the headers "
-                         "(credentials) sent to %s"),
-                       self->status_code, soup_status_get_phrase (self->status_code),
-                       said != NULL && *said ? ": " : "", said != NULL ? said : "", self->url);
-  connection_lost (self, error, TRUE, 0);
-}
-
-static guint64
-retry_after_ms (SoupMessage *msg)
-{
-  const char *value = soup_message_headers_get_one (soup_message_get_response_headers (msg),
-                                                    "Retry-After");
-  guint64 seconds;
-
-  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 0, 3600, &seconds, NULL))
-    return 0;
-  return seconds * 1000;
-}
-
-static void
-send_cb (GObject      *object,
-         GAsyncResult *result,
-         gpointer      data)
-{
-  g_autoptr(CdvizSseClient) self = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInputStream) stream = soup_session_send_finish (SOUP_SESSION (object), result,
-                                                            &error);
-  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (object), result);
-  const char *content_type;
-  const char *sent_id;
-  CdvizSseClientResume resume;
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || msg != self->msg)
-    return;
-  if (stream == NULL)
-    {
-      connection_lost (self, error, FALSE, 0);
-      return;
-    }
-
-  self->stream = g_steal_pointer (&stream);
-  self->status_code = soup_message_get_status (msg);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATUS_CODE]);
-
-  if (self->status_code == SOUP_STATUS_UNAUTHORIZED || self->status_code == SOUP_STATUS_FORBIDDEN)
-    {
-      g_input_stream_read_bytes_async (self->stream, REFUSAL_BODY_MAX, G_PRIORITY_DEFAULT,
-                                       self->cancellable, refusal_body_cb, g_object_ref (self));
-      return;
-    }
-  if (self->status_code == SOUP_STATUS_NO_CONTENT)
-    {
-      g_autofree char *message = g_strdup_printf (_("the producer answered 204 No Content: "
-                                                    "it asks its clients not to reconnect"));
-      drop_connection (self);
-      set_last_error (self, message);
-      set_state (self, CDVIZ_SSE_CLIENT_STATE_FAILED);
-      return;
-    }
-  if (self->status_code != SOUP_STATUS_OK)
-    {
-      error = g_error_new (CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_HTTP,
-                           _("the producer answered HTTP %u %s"), self->status_code,
-                           soup_status_get_phrase (self->status_code));
-      connection_lost (self, error, FALSE, retry_after_ms (msg));
-      return;
-    }
-  content_type = soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
-                                                        NULL);
-  if (g_strcmp0 (content_type, "text/event-stream") != 0)
-    {
-      error = g_error_new (CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_NOT_EVENT_STREAM,
-                           _("the producer answered with “%s”, not an event stream "
-                             "(text/event-stream)"), content_type ? content_type : "");
-      connection_lost (self, error, FALSE, 0);
-      return;
-    }
-
-  self->events_this_connection = 0;
-  self->opened_at = g_get_monotonic_time ();
-  set_last_error (self, NULL);
-  set_state (self, CDVIZ_SSE_CLIENT_STATE_OPEN);
-  sent_id = soup_message_headers_get_one (soup_message_get_request_headers (msg),
-                                          "Last-Event-ID");
-  resume = resume_of (self, sent_id);
-  g_debug ("%s: stream open%s%s", self->url, sent_id ? ", resuming after " : "",
-           sent_id ? sent_id : "");
-  g_signal_emit (self, signals[SIGNAL_OPENED], 0, resume);
-  read_more (self);
-}
-
-static void
-connect_now (CdvizSseClient *self)
-{
-  SoupMessageHeaders *headers;
-
-  self->msg = soup_message_new (SOUP_METHOD_GET, self->url);
-  g_assert (self->msg != NULL); /* checked by start() */
-  headers = soup_message_get_request_headers (self->msg);
-  soup_message_headers_replace (headers, "Accept", "text/event-stream");
-  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
-  for (guint i = 0; i < self->header_names->len; i++)
-    soup_message_headers_replace (headers, g_ptr_array_index (self->header_names, i),
-                                  g_ptr_array_index (self->header_values, i));
-  if (*self->last_event_id != '\0')
-    soup_message_headers_replace (headers, "Last-Event-ID", self->last_event_id);
-
-  self->cancellable = g_cancellable_new ();
-  set_state (self, CDVIZ_SSE_CLIENT_STATE_CONNECTING);
-  g_debug ("%s: connecting", self->url);
-  soup_session_send_async (self->session, self->msg, G_PRIORITY_DEFAULT, self->cancellable,
-                           send_cb, g_object_ref (self));
+  g_object_notify_by_pspec (G_OBJECT (self), _cdviz_sse_client_properties[PROP_LAST_EVENT_ID]);
 }
 
 /**
@@ -543,7 +134,7 @@ cdviz_sse_client_start (CdvizSseClient  *self,
   self->session = soup_session_new_with_options ("user-agent", self->user_agent,
                                                  "timeout", 0, "idle-timeout", 0, NULL);
   self->failures = 0;
-  connect_now (self);
+  _cdviz_sse_client_connect_now (self);
   return TRUE;
 }
 
@@ -559,14 +150,14 @@ cdviz_sse_client_stop (CdvizSseClient *self)
 {
   g_return_if_fail (CDVIZ_IS_SSE_CLIENT (self));
 
-  destroy_source (&self->timer);
-  destroy_source (&self->unpause);
-  drop_connection (self);
+  _cdviz_sse_client_destroy_source (&self->timer);
+  _cdviz_sse_client_destroy_source (&self->unpause);
+  _cdviz_sse_client_drop_connection (self);
   if (self->session != NULL)
     soup_session_abort (self->session);
   g_clear_object (&self->session);
   g_clear_pointer (&self->context, g_main_context_unref);
-  set_state (self, CDVIZ_SSE_CLIENT_STATE_STOPPED);
+  _cdviz_sse_client_set_state (self, CDVIZ_SSE_CLIENT_STATE_STOPPED);
 }
 
 /**
@@ -597,7 +188,7 @@ cdviz_sse_client_set_header (CdvizSseClient *self,
       g_ptr_array_add (self->header_names, g_strdup (name));
       g_ptr_array_add (self->header_values, g_strdup (value));
     }
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HEADERS]);
+  g_object_notify_by_pspec (G_OBJECT (self), _cdviz_sse_client_properties[PROP_HEADERS]);
 }
 
 static gboolean
@@ -606,8 +197,7 @@ unpause_cb (gpointer data)
   CdvizSseClient *self = data;
 
   g_clear_pointer (&self->unpause, g_source_unref);
-  dispatch_events (self);
-  read_more (self);
+  _cdviz_sse_client_resume_reading (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -638,7 +228,7 @@ cdviz_sse_client_set_paused (CdvizSseClient *self,
       g_source_set_static_name (self->unpause, "[cdviz] SSE client unpause");
       g_source_attach (self->unpause, self->context);
     }
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAUSED]);
+  g_object_notify_by_pspec (G_OBJECT (self), _cdviz_sse_client_properties[PROP_PAUSED]);
 }
 
 /**
@@ -715,7 +305,7 @@ cdviz_sse_client_set_last_event_id (CdvizSseClient *self,
                                     const char     *id)
 {
   g_return_if_fail (CDVIZ_IS_SSE_CLIENT (self));
-  set_last_id (self, id != NULL ? id : "");
+  _cdviz_sse_client_set_last_id (self, id != NULL ? id : "");
   if (self->parser != NULL && self->state != CDVIZ_SSE_CLIENT_STATE_OPEN)
     _cdviz_sse_parser_set_last_id (self->parser, self->last_event_id);
 }
@@ -855,8 +445,8 @@ cdviz_sse_client_dispose (GObject *object)
 
   /* Pending callbacks hold a reference: here nothing is pending but the
    * timers, which do not. */
-  destroy_source (&self->timer);
-  destroy_source (&self->unpause);
+  _cdviz_sse_client_destroy_source (&self->timer);
+  _cdviz_sse_client_destroy_source (&self->unpause);
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
@@ -899,7 +489,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * The stream's URL.
    */
-  properties[PROP_URL] =
+  _cdviz_sse_client_properties[PROP_URL] =
     g_param_spec_string ("url", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
@@ -907,7 +497,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * The `User-Agent` header; taken at [method@SseClient.start].
    */
-  properties[PROP_USER_AGENT] =
+  _cdviz_sse_client_properties[PROP_USER_AGENT] =
     g_param_spec_string ("user-agent", NULL, NULL, "cdviz-pipeline/" PACKAGE_VERSION,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
   /**
@@ -916,7 +506,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    * Headers sent with every request, as `Name: value` strings (see also
    * [method@SseClient.set_header]).
    */
-  properties[PROP_HEADERS] =
+  _cdviz_sse_client_properties[PROP_HEADERS] =
     g_param_spec_boxed ("headers", NULL, NULL, G_TYPE_STRV, rw);
   /**
    * CdvizSseClient:last-event-id:
@@ -924,14 +514,14 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    * The id of the last event emitted, sent as `Last-Event-ID` by the next
    * connection; "" for none.
    */
-  properties[PROP_LAST_EVENT_ID] =
+  _cdviz_sse_client_properties[PROP_LAST_EVENT_ID] =
     g_param_spec_string ("last-event-id", NULL, NULL, "", rw);
   /**
    * CdvizSseClient:state:
    *
    * Where the client is.
    */
-  properties[PROP_STATE] =
+  _cdviz_sse_client_properties[PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, CDVIZ_TYPE_SSE_CLIENT_STATE,
                        CDVIZ_SSE_CLIENT_STATE_STOPPED, ro);
   /**
@@ -939,7 +529,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * Whether events are held back (and the connection not read).
    */
-  properties[PROP_PAUSED] =
+  _cdviz_sse_client_properties[PROP_PAUSED] =
     g_param_spec_boolean ("paused", NULL, NULL, FALSE, rw);
   /**
    * CdvizSseClient:retry-delay:
@@ -947,7 +537,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    * The first delay before reconnecting, in milliseconds, until the
    * producer sends `retry:`; it doubles with each failure in a row.
    */
-  properties[PROP_RETRY_DELAY] =
+  _cdviz_sse_client_properties[PROP_RETRY_DELAY] =
     g_param_spec_uint ("retry-delay", NULL, NULL, 0, G_MAXUINT32, 1000, rw);
   /**
    * CdvizSseClient:max-retry-delay:
@@ -955,7 +545,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    * The longest delay between two attempts, in milliseconds; also the delay
    * after a 401 or 403 answer.
    */
-  properties[PROP_MAX_RETRY_DELAY] =
+  _cdviz_sse_client_properties[PROP_MAX_RETRY_DELAY] =
     g_param_spec_uint ("max-retry-delay", NULL, NULL, 0, G_MAXUINT32, 30000, rw);
   /**
    * CdvizSseClient:max-retries:
@@ -964,14 +554,14 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    * %CDVIZ_SSE_CLIENT_STATE_FAILED); -1 retries forever. A connection that
    * delivered events starts the count again.
    */
-  properties[PROP_MAX_RETRIES] =
+  _cdviz_sse_client_properties[PROP_MAX_RETRIES] =
     g_param_spec_int ("max-retries", NULL, NULL, -1, G_MAXINT, -1, rw);
   /**
    * CdvizSseClient:max-event-size:
    *
    * Longest event (or line) in bytes; a longer one is skipped whole.
    */
-  properties[PROP_MAX_EVENT_SIZE] =
+  _cdviz_sse_client_properties[PROP_MAX_EVENT_SIZE] =
     g_param_spec_uint ("max-event-size", NULL, NULL, 1, G_MAXUINT32, 16 * 1024 * 1024,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
   /**
@@ -979,30 +569,30 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * Events the producer said this client missed (`lagged: N` notices).
    */
-  properties[PROP_LAGGED_EVENTS] =
+  _cdviz_sse_client_properties[PROP_LAGGED_EVENTS] =
     g_param_spec_uint64 ("lagged-events", NULL, NULL, 0, G_MAXUINT64, 0, ro);
   /**
    * CdvizSseClient:reconnects:
    *
    * Attempts after the first one.
    */
-  properties[PROP_RECONNECTS] =
+  _cdviz_sse_client_properties[PROP_RECONNECTS] =
     g_param_spec_uint ("reconnects", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
    * CdvizSseClient:status-code:
    *
    * The HTTP status of the last answer, 0 before any.
    */
-  properties[PROP_STATUS_CODE] =
+  _cdviz_sse_client_properties[PROP_STATUS_CODE] =
     g_param_spec_uint ("status-code", NULL, NULL, 0, 999, 0, ro);
   /**
    * CdvizSseClient:last-error:
    *
    * Why the last connection failed or ended; %NULL while a stream is open.
    */
-  properties[PROP_LAST_ERROR] =
+  _cdviz_sse_client_properties[PROP_LAST_ERROR] =
     g_param_spec_string ("last-error", NULL, NULL, NULL, ro);
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  g_object_class_install_properties (object_class, N_PROPS, _cdviz_sse_client_properties);
 
   /**
    * CdvizSseClient::event:
@@ -1013,7 +603,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * An event arrived (any type but `error`).
    */
-  signals[SIGNAL_EVENT] =
+  _cdviz_sse_client_signals[SIGNAL_EVENT] =
     g_signal_new ("event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
   /**
@@ -1023,7 +613,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * The producer sent an `event: error` frame. The stream goes on.
    */
-  signals[SIGNAL_ERROR_EVENT] =
+  _cdviz_sse_client_signals[SIGNAL_ERROR_EVENT] =
     g_signal_new ("error-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   /**
@@ -1033,7 +623,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * A stream opened.
    */
-  signals[SIGNAL_OPENED] =
+  _cdviz_sse_client_signals[SIGNAL_OPENED] =
     g_signal_new ("opened", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, CDVIZ_TYPE_SSE_CLIENT_RESUME);
   /**
@@ -1044,7 +634,7 @@ cdviz_sse_client_class_init (CdvizSseClientClass *klass)
    *
    * The connection failed or ended; another attempt is scheduled.
    */
-  signals[SIGNAL_RETRYING] =
+  _cdviz_sse_client_signals[SIGNAL_RETRYING] =
     g_signal_new ("retrying", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_ERROR);
 }

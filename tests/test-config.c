@@ -40,28 +40,28 @@ test_layers (void)
                                       "\n"
                                       "[sinks.out]\n"
                                       "type = \"debug\"\n");
-  char *env[] = { "CDVIZ_COLLECTOR__HTTP__HOST=0.0.0.0",
+  char *env[] = { "CDVIZ_COLLECTOR__HTTP__HOST=::",
                   "CDVIZ_COLLECTOR__PIPELINE__QUEUE_CAPACITY=7",
                   "CDVIZ_COLLECTOR__SINKS__OUT__ENABLED=false",
                   "OTHER=1", NULL };
   g_autofree char *where = NULL;
   g_autofree char *expected = NULL;
 
-  /* Base layer */
+  /* Base layer: cdviz-collector's, every interface */
   g_assert_cmpint (json_object_get_int_member (section (config, "http"), "port"), ==, 8080);
-  g_assert_cmpstr (json_object_get_string_member (section (config, "http"), "host"), ==, "127.0.0.1");
+  g_assert_cmpstr (json_object_get_string_member (section (config, "http"), "host"), ==, "0.0.0.0");
 
   g_assert_true (cdviz_config_add_file (config, path, &error));
   g_assert_no_error (error);
   g_assert_cmpint (json_object_get_int_member (section (config, "http"), "port"), ==, 9000);
-  g_assert_cmpstr (json_object_get_string_member (section (config, "http"), "host"), ==, "127.0.0.1");
+  g_assert_cmpstr (json_object_get_string_member (section (config, "http"), "host"), ==, "0.0.0.0");
   where = cdviz_config_get_location (config, "http.port");
   expected = g_strdup_printf ("%s:2", path);
   g_assert_cmpstr (where, ==, expected);
 
   g_assert_true (cdviz_config_add_environment (config, env, &error));
   g_assert_no_error (error);
-  g_assert_cmpstr (json_object_get_string_member (section (config, "http"), "host"), ==, "0.0.0.0");
+  g_assert_cmpstr (json_object_get_string_member (section (config, "http"), "host"), ==, "::");
   g_assert_cmpint (json_object_get_int_member (section (config, "pipeline"), "queue_capacity"), ==, 7);
   g_clear_pointer (&where, g_free);
   where = cdviz_config_get_location (config, "http.host");
@@ -127,10 +127,17 @@ typedef struct {
 static const ErrorCase error_cases[] = {
   { "parse", "[http\nport = 1\n", CDVIZ_CONFIG_ERROR_PARSE, "1:6: " },
   { "unknown-top-level", "[htp]\nport = 1\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
-    "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks)" },
+    "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks, state)" },
   { "unknown-http-key", "[http]\nhots = \"x\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "2: unknown key “http.hots” (known keys: host, port, tls_certificate, tls_key, tls_min_version, "
-    "header_timeout, body_timeout, idle_timeout, max_connections, max_headers, max_header_size)" },
+    "header_timeout, body_timeout, idle_timeout, max_connections, max_headers, max_header_size, "
+    "root_url, request_timeout, access_log)" },
+  { "state-kind", "[state]\nkind = \"s3\"\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+    "2: key “state.kind”: “s3” is not a state kind cdviz-pipeline knows (“fs”)" },
+  { "root-url", "[http]\nroot_url = \"example.com\"\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+    "2: key “http.root_url”: “example.com” is not an absolute URL" },
+  { "access-log-filter", "[http.access_log]\nfilter = [\"4xx\", \"nope\"]\n",
+    CDVIZ_CONFIG_ERROR_INVALID_VALUE, "2: key “http.access_log.filter”: expected an array" },
   { "mistyped-port", "[http]\nport = \"80\"\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,
     "2: key “http.port”: expected an integer, got a string" },
   { "port-range", "[http]\nport = 70000\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,
@@ -193,6 +200,28 @@ test_disabled_unchecked (void)
   pipeline = cdviz_pipeline_new (config, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (pipeline);
+}
+
+/* cdviz-collector's base: its components are there, disabled, and one is
+ * enabled by name alone; its keys load. */
+static void
+test_collector_base (void)
+{
+  g_autoptr(CdvizConfig) config = cdviz_config_new ();
+  g_autoptr(CdvizPipeline) pipeline = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (cdviz_config_add_string (config,
+                                          "[http]\nroot_url = \"https://cdviz.example.com\"\n"
+                                          "request_timeout = \"3s\"\n"
+                                          "[sinks.debug]\nenabled = true\n"
+                                          "[sources.s]\ntransformer_refs = [\"log\", "
+                                          "\"deduplicate_on_context_id\"]\n",
+                                          NULL, &error));
+  pipeline = cdviz_pipeline_new (config, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (cdviz_pipeline_get_sink (pipeline, "debug"));
+  g_assert_null (cdviz_pipeline_get_sink (pipeline, "database"));
 }
 
 static void
@@ -291,6 +320,7 @@ main (int   argc,
   g_test_add_func ("/config/file-secret", test_file_secret);
   g_test_add_func ("/config/file-secret-missing", test_file_secret_missing);
   g_test_add_func ("/config/disabled-unchecked", test_disabled_unchecked);
+  g_test_add_func ("/config/collector-base", test_collector_base);
   g_test_add_func ("/config/duration", test_duration);
   g_test_add_func ("/config/print/roundtrip", test_print_roundtrip);
   g_test_add_func ("/config/print/redacts", test_print_redacts);

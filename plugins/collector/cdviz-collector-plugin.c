@@ -2,6 +2,8 @@
 /* The collector plugin: the consuming end of collector-to-collector. */
 #include <cdviz.h>
 
+#include "cdviz-folder-sink.h"
+#include "cdviz-http-sink.h"
 #include "cdviz-sse-source.h"
 
 static gboolean
@@ -9,9 +11,14 @@ register_types (CdvizRegistry  *registry,
                 GError        **error)
 {
   return cdviz_registry_register_type (registry, CDVIZ_COMPONENT_SOURCE, "sse",
-                                       CDVIZ_TYPE_SSE_SOURCE, error);
+                                       CDVIZ_TYPE_SSE_SOURCE, error) &&
+         cdviz_registry_register_type (registry, CDVIZ_COMPONENT_SINK, "http",
+                                       CDVIZ_TYPE_HTTP_SINK, error) &&
+         cdviz_registry_register_type (registry, CDVIZ_COMPONENT_SINK, "folder",
+                                       CDVIZ_TYPE_FOLDER_SINK, error);
 }
 
 CDVIZ_PLUGIN_DEFINE ("collector",
-                     "Collector to collector: the SSE source (another collector's stream)",
+                     "Collector to collector: the SSE source (another collector's stream), "
+                     "the http and folder sinks",
                      register_types)

@@ -86,16 +86,17 @@ class CliTest(unittest.TestCase):
 
     def known_sinks(self):
         names = ["debug"]
-        for plugin in ("sse", "db"):
+        for plugin, types in (("sse", ["sse"]), ("db", ["db"]), ("collector", ["folder", "http"]), ("nats", ["nats"])):
             if os.path.isdir(os.path.join(PLUGIN_DIR, plugin)):
-                names.append(plugin)
+                names.extend(types)
         return ", ".join(sorted(names))
 
     def test_error_unknown_key(self):
         self.check_error('[http]\nport = 1\nadress = "x"\n',
                          "3: unknown key “http.adress” (known keys: host, port, "
                          "tls_certificate, tls_key, tls_min_version, header_timeout, body_timeout, idle_timeout, "
-                         "max_connections, max_headers, max_header_size)")
+                         "max_connections, max_headers, max_header_size, root_url, "
+                         "request_timeout, access_log)")
 
     def test_error_mistyped_key(self):
         self.check_error('[pipeline]\nqueue_capacity = "many"\n',

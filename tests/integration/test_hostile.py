@@ -1126,3 +1126,30 @@ class Descriptors(HostileBase):
         self.assertGreater(metric(self.p, "cdviz_http_accept_failures_total"), 0)
         self.assertIn("Cannot accept a connection: Too many open files", self.p.stderr())
         self.assert_serving()
+
+
+class HardenedDefaults(HostileBase):
+    """Defaults that bound what a client can make the server hold or read:
+    an SSE sink's ring has a byte bound as well as a count, and a stream
+    answers no cross-origin browser page unless configured."""
+    EXTRA = 'header_timeout = "2s"\n\n[sinks.small]\ntype = "sse"\nid = "small"\nbuffer_bytes = 200000'
+
+    def test_ring_holds_at_most_its_bytes(self):
+        for i in range(20):
+            status, _, body = self.p.request("POST", "/webhook/in", event("big-%d" % i, pad=50000))
+            self.assertEqual(status, 201, body)
+        held = metric(self.p, 'cdviz_sse_buffer_bytes{sink="small",id="small"}')
+        self.assertLessEqual(held, 200000)
+        self.assertGreater(held, 0)
+        self.assertEqual(metric(self.p, 'cdviz_sse_buffer_max_bytes{sink="small",id="small"}'), 200000)
+        # The default sink (no buffer_bytes) is bounded too: 64 MiB.
+        self.assertEqual(metric(self.p, 'cdviz_sse_buffer_max_bytes{sink="sse",id="events"}'),
+                         64 * 1024 * 1024)
+
+    def test_no_cors_header_by_default(self):
+        self.assertNotIn("access-control-allow-origin", self.reader.headers)
+        status, headers, _ = self.p.request("OPTIONS", "/sse/events",
+                                            headers={"Origin": "https://evil.example",
+                                                     "Access-Control-Request-Method": "GET"})
+        self.assertEqual(status, 204)
+        self.assertNotIn("access-control-allow-origin", headers)

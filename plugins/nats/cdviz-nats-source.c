@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "cdviz-nats-common.h"
+#include "cdviz-nats-source.h"
+
+/* `[sources.NAME.extractor] type = "nats"`: cdviz-collector's
+ * `src/sources/nats/` (`servers`, `subject`, `mode`, `stream`, `consumer`,
+ * `headers` (incoming rules), `headers_to_keep`, `metadata`).
+ *
+ * Core mode subscribes to `subject`; jetstream mode reads a durable pull
+ * consumer `consumer` of `stream` (created when missing, filtered on
+ * `subject`). Either way one worker thread per source reads messages and
+ * hands them over with cdviz_pipeline_push_from(); when the pipeline's
+ * queue is full it keeps the message and tries again shortly, so nothing
+ * is reordered. A JetStream message is acknowledged only once the pipeline
+ * accepted it; a message still held when the source stops is negatively
+ * acknowledged, and the server delivers it again (to this node's next run).
+ *
+ * `replay_last = N` (not in cdviz-collector): before reading the consumer,
+ * the worker reads again the last N stream sequences the consumer had
+ * already acknowledged (directly, by sequence; not acknowledged again), so
+ * that a sink that keeps a window, the SSE sink's ring, holds after a
+ * restart what it held before. A consumer created by this run starts after
+ * the stream's last message, the N before it replayed.
+ *
+ * Everything that can fail at configuration time (servers, stream,
+ * consumer) is checked by start, synchronously, with an error that says
+ * what to do. */
+
+#define PUSH_RETRY_FIRST_MS 5
+#define PUSH_RETRY_MAX_MS 200
+#define FETCH_WAIT_MS 500
+
+struct _CdvizNatsSource
+{
+  GObject parent_instance;
+
+  /* configuration */
+  char *servers;
+  char *subject;
+  CdvizNatsMode mode;
+  char *stream;
+  char *consumer;
+  JsonNode *headers;
+  char **headers_to_keep;
+  JsonNode *metadata;
+  gboolean create_stream;
+  guint replicas;
+  guint replay_last;
+  guint batch;
+  guint64 ack_wait;
+  char **server_list;               /* by init */
+  CdvizHeaderValidator *validator;  /* by init */
+
+  /* running */
+  char *name;
+  CdvizPipeline *pipeline;          /* (owned) */
+  natsConnection *nc;
+  jsCtx *js;
+  natsSubscription *sub;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+  gboolean stopping;
+  guint64 replay_from, replay_to;   /* stream sequences, inclusive; from > to: none */
+  guint64 last_sequence;            /* the worker's: last stream sequence pushed */
+  CdvizNatsConnState conn;
+  guint64 pushed, refused, replayed, held, duplicates;  /* written by the worker under lock */
+};
+
+static void initable_iface_init (GInitableIface *iface);
+static void source_iface_init (CdvizSourceInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (CdvizNatsSource, cdviz_nats_source, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, initable_iface_init)
+                               G_IMPLEMENT_INTERFACE (CDVIZ_TYPE_SOURCE, source_iface_init))
+
+enum {
+  PROP_0,
+  PROP_SERVERS,
+  PROP_SUBJECT,
+  PROP_MODE,
+  PROP_STREAM,
+  PROP_CONSUMER,
+  PROP_HEADERS,
+  PROP_HEADERS_TO_KEEP,
+  PROP_METADATA,
+  PROP_CREATE_STREAM,
+  PROP_REPLICAS,
+  PROP_REPLAY_LAST,
+  PROP_BATCH,
+  PROP_ACK_WAIT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static gboolean
+is_stopping (CdvizNatsSource *self)
+{
+  gboolean stopping;
+
+  g_mutex_lock (&self->lock);
+  stopping = self->stopping;
+  g_mutex_unlock (&self->lock);
+  return stopping;
+}
+
+/* Sleeps @ms unless the source stops meanwhile; returns FALSE if it stops. */
+static gboolean
+pause_ms (CdvizNatsSource *self,
+          guint            ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+  gboolean stopping;
+
+  g_mutex_lock (&self->lock);
+  while (!self->stopping && g_cond_wait_until (&self->cond, &self->lock, until))
+    ;
+  stopping = self->stopping;
+  g_mutex_unlock (&self->lock);
+  return !stopping;
+}
+
+/* --- messages ------------------------------------------------------------------- */
+
+/* NULL when the header rules refuse @msg (logged). */
+static CdvizMessage *
+to_message (CdvizNatsSource *self,
+            natsMsg         *msg,
+            guint64          sequence)
+{
+  const char *data = natsMsg_GetData (msg);
+  int length = natsMsg_GetDataLength (msg);
+  g_autoptr(GHashTable) all = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GHashTable) kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(CdvizMessage) parsed = NULL;
+  g_autoptr(JsonNode) body = NULL;
+  g_autoptr(JsonNode) metadata = NULL;
+  const char **keys = NULL;
+  int n_keys = 0;
+  JsonObject *object;
+
+  if (natsMsgHeader_Keys (msg, &keys, &n_keys) == NATS_OK)
+    {
+      for (int i = 0; i < n_keys; i++)
+        {
+          const char *value = NULL;
+
+          if (natsMsgHeader_Get (msg, keys[i], &value) != NATS_OK || value == NULL)
+            continue;
+          g_hash_table_replace (all, g_ascii_strdown (keys[i], -1), g_strdup (value));
+          for (char **k = self->headers_to_keep; k != NULL && *k != NULL; k++)
+            if (g_ascii_strcasecmp (*k, keys[i]) == 0)
+              g_hash_table_replace (kept, g_strdup (keys[i]), g_strdup (value));
+        }
+      free ((void *) keys);
+    }
+
+  if (self->validator != NULL && !cdviz_header_validator_is_empty (self->validator))
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (data, length);
+      g_autofree char *why = NULL;
+
+      if (cdviz_header_validator_check (self->validator, all, bytes, &why) != SOUP_STATUS_OK)
+        {
+          g_warning ("source '%s': message on “%s” refused by the header rules: %s",
+                     self->name, natsMsg_GetSubject (msg), why ?: "");
+          return NULL;
+        }
+    }
+
+  parsed = cdviz_message_new_from_data (data, length, NULL);
+  if (parsed != NULL)
+    body = json_node_ref (cdviz_message_get_body (parsed));
+  else
+    {
+      g_autofree char *text = g_utf8_make_valid (data, length);
+
+      g_debug ("source '%s': payload is not JSON, taken as a string", self->name);
+      body = json_node_init_string (json_node_alloc (), text);
+    }
+
+  metadata = self->metadata != NULL ? json_node_copy (self->metadata)
+                                    : json_node_init_object (json_node_alloc (), json_object_new ());
+  object = json_node_get_object (metadata);
+  json_object_set_string_member (object, "nats_subject", natsMsg_GetSubject (msg));
+  if (sequence > 0)
+    json_object_set_int_member (object, "nats_sequence", (gint64) sequence);
+  return cdviz_message_new_raw (body, metadata, kept);
+}
+
+/* Pushes @message, holding it while the pipeline's queue is full (or while
+ * the pipeline is still starting). FALSE when the source stops first, or
+ * when the pipeline refuses the message for another reason (logged). */
+static gboolean
+push (CdvizNatsSource *self,
+      CdvizMessage    *message)
+{
+  guint retry_ms = PUSH_RETRY_FIRST_MS;
+  gboolean counted = FALSE;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), message, &error))
+        {
+          g_mutex_lock (&self->lock);
+          self->pushed++;
+          g_mutex_unlock (&self->lock);
+          return TRUE;
+        }
+      if (!g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL) &&
+          !g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING))
+        {
+          g_warning ("source '%s': message not accepted by the pipeline: %s", self->name,
+                     error->message);
+          g_mutex_lock (&self->lock);
+          self->refused++;
+          g_mutex_unlock (&self->lock);
+          return FALSE;
+        }
+      if (!counted && g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
+        {
+          counted = TRUE;
+          g_mutex_lock (&self->lock);
+          self->held++;
+          g_mutex_unlock (&self->lock);
+        }
+      if (!pause_ms (self, retry_ms))
+        return FALSE;
+      retry_ms = MIN (retry_ms * 2, PUSH_RETRY_MAX_MS);
+    }
+}
+
+/* --- the worker thread ---------------------------------------------------------- */
+
+static void
+replay (CdvizNatsSource *self)
+{
+  guint64 n = 0;
+
+  for (guint64 seq = self->replay_from; seq <= self->replay_to && !is_stopping (self); seq++)
+    {
+      natsMsg *msg = NULL;
+      jsErrCode jerr = 0;
+      natsStatus s = js_GetMsg (&msg, self->js, self->stream, seq, NULL, &jerr);
+      g_autoptr(CdvizMessage) message = NULL;
+
+      if (s != NATS_OK)
+        {
+          if (s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr)
+            g_warning ("source '%s': cannot read sequence %" G_GUINT64_FORMAT " of stream "
+                       "“%s” again: %s", self->name, seq, self->stream, natsStatus_GetText (s));
+          continue;
+        }
+      if (cdviz_nats_subject_matches (self->subject, natsMsg_GetSubject (msg)))
+        message = to_message (self, msg, seq);
+      natsMsg_Destroy (msg);
+      if (message != NULL && push (self, message))
+        n++;
+    }
+  g_mutex_lock (&self->lock);
+  self->replayed = n;
+  g_mutex_unlock (&self->lock);
+  g_message ("source '%s': replayed %" G_GUINT64_FORMAT " messages of stream “%s”",
+             self->name, n, self->stream);
+}
+
+static void
+run_jetstream (CdvizNatsSource *self)
+{
+  gboolean failing = FALSE;
+
+  self->last_sequence = 0;
+  if (self->replay_from <= self->replay_to)
+    {
+      replay (self);
+      self->last_sequence = self->replay_to;
+    }
+
+  while (!is_stopping (self))
+    {
+      natsMsgList list = { 0 };
+      jsErrCode jerr = 0;
+      natsStatus s = natsSubscription_Fetch (&list, self->sub, (int) self->batch, FETCH_WAIT_MS,
+                                             &jerr);
+      int i = 0;
+
+      if (s == NATS_TIMEOUT)
+        continue;
+      if (s != NATS_OK)
+        {
+          if (!failing)
+            g_warning ("source '%s': reading consumer “%s” of stream “%s”: %s; retrying",
+                       self->name, self->consumer, self->stream, natsStatus_GetText (s));
+          failing = TRUE;
+          natsMsgList_Destroy (&list);
+          pause_ms (self, 250);
+          continue;
+        }
+      if (failing)
+        g_message ("source '%s': reading consumer “%s” again", self->name, self->consumer);
+      failing = FALSE;
+      for (; i < list.Count; i++)
+        {
+          natsMsg *msg = list.Msgs[i];
+          jsMsgMetaData *meta = NULL;
+          guint64 seq = 0;
+          g_autoptr(CdvizMessage) message = NULL;
+
+          if (natsMsg_GetMetaData (&meta, msg) == NATS_OK)
+            {
+              seq = meta->Sequence.Stream;
+              jsMsgMetaData_Destroy (meta);
+            }
+          /* JetStream delivers at least once: an acknowledgement lost when a
+           * server goes away, or a consumer leader elected on another
+           * server, delivers again what this run already pushed. The
+           * consumer delivers in stream order: drop what is not newer. */
+          if (seq > 0 && seq <= self->last_sequence)
+            {
+              g_mutex_lock (&self->lock);
+              self->duplicates++;
+              g_mutex_unlock (&self->lock);
+              g_debug ("source '%s': sequence %" G_GUINT64_FORMAT " delivered again, dropped",
+                       self->name, seq);
+              natsMsg_Ack (msg, NULL);
+              continue;
+            }
+          message = to_message (self, msg, seq);
+          if (message == NULL)
+            {
+              natsMsg_Term (msg, NULL);  /* refused by the header rules: never again */
+              continue;
+            }
+          if (!push (self, message))
+            break;
+          self->last_sequence = MAX (self->last_sequence, seq);
+          natsMsg_Ack (msg, NULL);
+        }
+      /* Stopping: what was not accepted is delivered again later. */
+      for (; i < list.Count; i++)
+        natsMsg_Nak (list.Msgs[i], NULL);
+      natsMsgList_Destroy (&list);
+    }
+}
+
+static void
+run_core (CdvizNatsSource *self)
+{
+  while (!is_stopping (self))
+    {
+      natsMsg *msg = NULL;
+      natsStatus s = natsSubscription_NextMsg (&msg, self->sub, FETCH_WAIT_MS);
+      g_autoptr(CdvizMessage) message = NULL;
+
+      if (s == NATS_TIMEOUT)
+        continue;
+      if (s != NATS_OK)
+        {
+          g_warning ("source '%s': subscription to “%s”: %s", self->name, self->subject,
+                     natsStatus_GetText (s));
+          pause_ms (self, 250);
+          continue;
+        }
+      message = to_message (self, msg, 0);
+      natsMsg_Destroy (msg);
+      if (message != NULL)
+        push (self, message);
+    }
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  CdvizNatsSource *self = data;
+
+  if (self->mode == CDVIZ_NATS_MODE_JETSTREAM)
+    run_jetstream (self);
+  else
+    run_core (self);
+  return NULL;
+}
+
+/* --- start: stream, consumer, replay range ------------------------------------- */
+
+static gboolean
+setup_consumer (CdvizNatsSource  *self,
+                const char       *label,
+                GError          **error)
+{
+  jsConsumerInfo *ci = NULL;
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  jsSubOptions so;
+  natsStatus s;
+  guint64 first, last;
+
+  if (!cdviz_nats_ensure_stream (self->js, self->stream, self->subject, self->create_stream,
+                                 (int) self->replicas, label, error))
+    return FALSE;
+  s = js_GetStreamInfo (&si, self->js, self->stream, NULL, &jerr);
+  if (s != NATS_OK)
+    return cdviz_nats_set_error (error, s, jerr, label);
+  first = si->State.FirstSeq;
+  last = si->State.LastSeq;
+  jsStreamInfo_Destroy (si);
+
+  s = js_GetConsumerInfo (&ci, self->js, self->stream, self->consumer, NULL, &jerr);
+  if (s == NATS_OK)
+    {
+      guint64 floor = ci->AckFloor.Stream;
+
+      jsConsumerInfo_Destroy (ci);
+      if (self->replay_last > 0 && floor > 0)
+        {
+          self->replay_to = floor;
+          self->replay_from = floor >= self->replay_last ? floor - self->replay_last + 1 : 1;
+        }
+    }
+  else if (s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr)
+    {
+      jsConsumerConfig cc;
+
+      jsConsumerConfig_Init (&cc);
+      cc.Durable = self->consumer;
+      cc.AckPolicy = js_AckExplicit;
+      cc.AckWait = (int64_t) self->ack_wait * 1000000;
+      cc.FilterSubject = self->subject;
+      if (self->replay_last > 0)
+        {
+          /* A new node: the live stream from now on, the last N as history. */
+          cc.DeliverPolicy = js_DeliverByStartSequence;
+          cc.OptStartSeq = last + 1;
+          if (last > 0)
+            {
+              self->replay_to = last;
+              self->replay_from = last >= self->replay_last ? last - self->replay_last + 1 : 1;
+            }
+        }
+      else
+        cc.DeliverPolicy = js_DeliverAll;
+      s = js_AddConsumer (&ci, self->js, self->stream, &cc, NULL, &jerr);
+      if (s != NATS_OK)
+        {
+          g_autofree char *what =
+            g_strdup_printf (_("%s: cannot create consumer “%s” of stream “%s”"), label,
+                             self->consumer, self->stream);
+          return cdviz_nats_set_error (error, s, jerr, what);
+        }
+      jsConsumerInfo_Destroy (ci);
+      g_message ("%s: created durable consumer “%s” of stream “%s”", label, self->consumer,
+                 self->stream);
+    }
+  else
+    {
+      g_autofree char *what = g_strdup_printf (_("%s: cannot read consumer “%s” of stream “%s”"),
+                                               label, self->consumer, self->stream);
+      return cdviz_nats_set_error (error, s, jerr, what);
+    }
+  self->replay_from = MAX (self->replay_from, MAX (first, 1));
+
+  jsSubOptions_Init (&so);
+  so.Stream = self->stream;
+  so.Consumer = self->consumer;
+  s = js_PullSubscribe (&self->sub, self->js, self->subject, self->consumer, NULL, &so, &jerr);
+  if (s != NATS_OK)
+    {
+      g_autofree char *what = g_strdup_printf (_("%s: cannot read consumer “%s” of stream “%s”"),
+                                               label, self->consumer, self->stream);
+      return cdviz_nats_set_error (error, s, jerr, what);
+    }
+  return TRUE;
+}
+
+/* --- metrics ------------------------------------------------------------------------ */
+
+static void
+source_metrics (gpointer  component,
+                GString  *out,
+                guint     family)
+{
+  CdvizNatsSource *self = component;
+  guint64 value = 0;
+
+  g_mutex_lock (&self->lock);
+  switch (family)
+    {
+    case CDVIZ_NATS_METRIC_CONNECTED: value = g_atomic_int_get (&self->conn.connected); break;
+    case CDVIZ_NATS_METRIC_RECONNECTS: value = g_atomic_int_get (&self->conn.reconnects); break;
+    case CDVIZ_NATS_METRIC_MESSAGES: value = self->pushed; break;
+    case CDVIZ_NATS_METRIC_FAILURES: value = self->refused; break;
+    case CDVIZ_NATS_METRIC_REPLAYED: value = self->replayed; break;
+    default:
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  g_mutex_unlock (&self->lock);
+  cdviz_nats_append_sample (out, family, "source", self->name, value);
+}
+
+/* --- CdvizSource ---------------------------------------------------------------------- */
+
+static void
+disconnect (CdvizNatsSource *self)
+{
+  if (self->sub != NULL)
+    {
+      /* A durable consumer outlives the subscription: no unsubscribe. */
+      if (self->mode == CDVIZ_NATS_MODE_CORE)
+        natsSubscription_Unsubscribe (self->sub);
+      g_clear_pointer (&self->sub, natsSubscription_Destroy);
+    }
+  g_clear_pointer (&self->js, jsCtx_Destroy);
+  if (self->nc != NULL)
+    {
+      natsConnection_Close (self->nc);
+      g_clear_pointer (&self->nc, natsConnection_Destroy);
+    }
+}
+
+static gboolean
+nats_source_start (CdvizSource    *source,
+                   CdvizPipeline  *pipeline,
+                   GError        **error)
+{
+  CdvizNatsSource *self = CDVIZ_NATS_SOURCE (source);
+  const char *name = cdviz_pipeline_get_source_name (pipeline, source);
+  g_autofree char *label = NULL;
+  natsStatus s;
+
+  g_free (self->name);
+  self->name = g_strdup (name != NULL ? name : "nats");
+  if (cdviz_pipeline_is_checking (pipeline))
+    return TRUE;
+  g_return_val_if_fail (self->thread == NULL, FALSE);
+
+  label = g_strdup_printf ("source '%s'", self->name);
+  self->nc = cdviz_nats_connect (self->server_list, label, 5000, &self->conn, error);
+  if (self->nc == NULL)
+    return FALSE;
+  self->replay_from = 1;
+  self->replay_to = 0;
+  if (self->mode == CDVIZ_NATS_MODE_JETSTREAM)
+    {
+      s = natsConnection_JetStream (&self->js, self->nc, NULL);
+      if (s != NATS_OK)
+        {
+          cdviz_nats_set_error (error, s, 0, label);
+          goto fail;
+        }
+      if (!setup_consumer (self, label, error))
+        goto fail;
+    }
+  else
+    {
+      s = natsConnection_SubscribeSync (&self->sub, self->nc, self->subject);
+      if (s != NATS_OK)
+        {
+          g_autofree char *what = g_strdup_printf (_("%s: cannot subscribe to “%s”"), label,
+                                                   self->subject);
+          cdviz_nats_set_error (error, s, 0, what);
+          goto fail;
+        }
+    }
+
+  self->pipeline = g_object_ref (pipeline);
+  self->stopping = FALSE;
+  self->thread = g_thread_new ("cdviz-nats-src", worker_thread, self);
+  cdviz_nats_register_metrics (cdviz_pipeline_get_http_server (pipeline), G_OBJECT (self),
+                               source_metrics);
+  return TRUE;
+
+fail:
+  disconnect (self);
+  return FALSE;
+}
+
+static void
+nats_source_stop (CdvizSource *source)
+{
+  CdvizNatsSource *self = CDVIZ_NATS_SOURCE (source);
+
+  if (self->thread != NULL)
+    {
+      g_mutex_lock (&self->lock);
+      self->stopping = TRUE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      g_thread_join (g_steal_pointer (&self->thread));
+    }
+  disconnect (self);
+  g_clear_object (&self->pipeline);
+  g_debug ("source '%s': %" G_GUINT64_FORMAT " messages pushed, %" G_GUINT64_FORMAT
+           " replayed, %" G_GUINT64_FORMAT " refused, %" G_GUINT64_FORMAT " held back, %"
+           G_GUINT64_FORMAT " delivered again and dropped", self->name ?: "nats", self->pushed,
+           self->replayed, self->refused, self->held, self->duplicates);
+}
+
+static void
+source_iface_init (CdvizSourceInterface *iface)
+{
+  iface->start_source = nats_source_start;
+  iface->stop_source = nats_source_stop;
+}
+
+/* --- GInitable ----------------------------------------------------------------------- */
+
+static gboolean
+nats_source_init_finish (GInitable     *initable,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  CdvizNatsSource *self = CDVIZ_NATS_SOURCE (initable);
+  g_autoptr(GError) local = NULL;
+
+  self->server_list = cdviz_nats_split_servers (self->servers, error);
+  if (self->server_list == NULL)
+    return FALSE;
+  if (self->subject == NULL)
+    {
+      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
+                           _("key “subject” is required (the NATS subject to read, wildcards "
+                             "allowed, e.g. \"cdevents.>\")"));
+      return FALSE;
+    }
+  if (!cdviz_nats_subject_is_valid (self->subject, TRUE))
+    {
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("key “subject”: “%s” is not a NATS subject (dot-separated tokens, "
+                     "“*” for one token, “>” last for the rest)"), self->subject);
+      return FALSE;
+    }
+  if (self->mode == CDVIZ_NATS_MODE_JETSTREAM && (self->stream == NULL || self->consumer == NULL))
+    {
+      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
+                           _("mode = \"jetstream\" needs keys “stream” (the stream's name) and "
+                             "“consumer” (this node's durable consumer)"));
+      return FALSE;
+    }
+  if (self->replay_last > 0 && self->mode != CDVIZ_NATS_MODE_JETSTREAM)
+    {
+      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                           _("key “replay_last” needs mode = \"jetstream\""));
+      return FALSE;
+    }
+  if (self->metadata != NULL && !JSON_NODE_HOLDS_OBJECT (self->metadata) &&
+      !JSON_NODE_HOLDS_NULL (self->metadata))
+    {
+      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                           _("key “metadata”: expected a table"));
+      return FALSE;
+    }
+  if (self->metadata != NULL && JSON_NODE_HOLDS_NULL (self->metadata))
+    g_clear_pointer (&self->metadata, json_node_unref);
+  if (self->headers != NULL)
+    {
+      self->validator = cdviz_header_validator_new (self->headers, &local);
+      if (self->validator == NULL)
+        {
+          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                       _("key “headers”: %s"), local->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static void
+initable_iface_init (GInitableIface *iface)
+{
+  iface->init = nats_source_init_finish;
+}
+
+/* --- GObject --------------------------------------------------------------------------- */
+
+static void
+cdviz_nats_source_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  CdvizNatsSource *self = CDVIZ_NATS_SOURCE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVERS: g_value_set_string (value, self->servers); break;
+    case PROP_SUBJECT: g_value_set_string (value, self->subject); break;
+    case PROP_MODE: g_value_set_enum (value, self->mode); break;
+    case PROP_STREAM: g_value_set_string (value, self->stream); break;
+    case PROP_CONSUMER: g_value_set_string (value, self->consumer); break;
+    case PROP_HEADERS: g_value_set_boxed (value, self->headers); break;
+    case PROP_HEADERS_TO_KEEP: g_value_set_boxed (value, self->headers_to_keep); break;
+    case PROP_METADATA: g_value_set_boxed (value, self->metadata); break;
+    case PROP_CREATE_STREAM: g_value_set_boolean (value, self->create_stream); break;
+    case PROP_REPLICAS: g_value_set_uint (value, self->replicas); break;
+    case PROP_REPLAY_LAST: g_value_set_uint (value, self->replay_last); break;
+    case PROP_BATCH: g_value_set_uint (value, self->batch); break;
+    case PROP_ACK_WAIT: g_value_set_uint64 (value, self->ack_wait); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_nats_source_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  CdvizNatsSource *self = CDVIZ_NATS_SOURCE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVERS: g_free (self->servers); self->servers = g_value_dup_string (value); break;
+    case PROP_SUBJECT: g_free (self->subject); self->subject = g_value_dup_string (value); break;
+    case PROP_MODE: self->mode = g_value_get_enum (value); break;
+    case PROP_STREAM: g_free (self->stream); self->stream = g_value_dup_string (value); break;
+    case PROP_CONSUMER:
+      g_free (self->consumer);
+      self->consumer = g_value_dup_string (value);
+      break;
+    case PROP_HEADERS:
+      g_clear_pointer (&self->headers, json_node_unref);
+      self->headers = g_value_dup_boxed (value);
+      break;
+    case PROP_HEADERS_TO_KEEP:
+      g_strfreev (self->headers_to_keep);
+      self->headers_to_keep = g_value_dup_boxed (value);
+      break;
+    case PROP_METADATA:
+      g_clear_pointer (&self->metadata, json_node_unref);
+      self->metadata = g_value_dup_boxed (value);
+      break;
+    case PROP_CREATE_STREAM: self->create_stream = g_value_get_boolean (value); break;
+    case PROP_REPLICAS: self->replicas = g_value_get_uint (value); break;
+    case PROP_REPLAY_LAST: self->replay_last = g_value_get_uint (value); break;
+    case PROP_BATCH: self->batch = g_value_get_uint (value); break;
+    case PROP_ACK_WAIT: self->ack_wait = g_value_get_uint64 (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+cdviz_nats_source_finalize (GObject *object)
+{
+  CdvizNatsSource *self = CDVIZ_NATS_SOURCE (object);
+
+  if (self->thread != NULL)
+    g_warning ("source '%s' finalized while running; stop the pipeline first", self->name);
+  g_free (self->servers);
+  g_free (self->subject);
+  g_free (self->stream);
+  g_free (self->consumer);
+  g_clear_pointer (&self->headers, json_node_unref);
+  g_strfreev (self->headers_to_keep);
+  g_clear_pointer (&self->metadata, json_node_unref);
+  g_strfreev (self->server_list);
+  g_clear_object (&self->validator);
+  g_free (self->name);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (cdviz_nats_source_parent_class)->finalize (object);
+}
+
+static void
+cdviz_nats_source_class_init (CdvizNatsSourceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+
+  object_class->get_property = cdviz_nats_source_get_property;
+  object_class->set_property = cdviz_nats_source_set_property;
+  object_class->finalize = cdviz_nats_source_finalize;
+
+  properties[PROP_SERVERS] =
+    g_param_spec_string ("servers", NULL,
+                         "NATS server URLs, comma-separated (required); the source "
+                         "reconnects to any of them for ever",
+                         NULL, flags);
+  properties[PROP_SUBJECT] =
+    g_param_spec_string ("subject", NULL,
+                         "Subject to subscribe to (core) or to filter the consumer on "
+                         "(jetstream); wildcards allowed (required)",
+                         NULL, flags);
+  properties[PROP_MODE] =
+    g_param_spec_enum ("mode", NULL,
+                       "\"core\" (subscription: what is published while the node is down is "
+                       "lost) or \"jetstream\" (durable pull consumer: acknowledged once the "
+                       "pipeline accepted the message, delivered again otherwise)",
+                       CDVIZ_TYPE_NATS_MODE, CDVIZ_NATS_MODE_CORE, flags);
+  properties[PROP_STREAM] =
+    g_param_spec_string ("stream", NULL, "jetstream mode: the stream's name (required there)",
+                         NULL, flags);
+  properties[PROP_CONSUMER] =
+    g_param_spec_string ("consumer", NULL,
+                         "jetstream mode: the durable consumer's name (required there), "
+                         "created when missing; one per node for every node to get every "
+                         "message, shared to split them",
+                         NULL, flags);
+  properties[PROP_HEADERS] =
+    g_param_spec_boxed ("headers", NULL,
+                        "Rules incoming messages' headers must pass (header name → rule), "
+                        "as the webhook source's; a refused message is logged and dropped",
+                        JSON_TYPE_NODE, flags);
+  properties[PROP_HEADERS_TO_KEEP] =
+    g_param_spec_boxed ("headers-to-keep", NULL,
+                        "Message headers passed on to the pipeline (names)",
+                        G_TYPE_STRV, flags);
+  properties[PROP_METADATA] =
+    g_param_spec_boxed ("metadata", NULL,
+                        "Metadata of every event (a table); nats_subject and, in jetstream "
+                        "mode, nats_sequence are added to it",
+                        JSON_TYPE_NODE, flags);
+  properties[PROP_CREATE_STREAM] =
+    g_param_spec_boolean ("create-stream", NULL,
+                          "jetstream mode: create the stream (capturing subject) when it does "
+                          "not exist, as cdviz-collector does; false: refuse to start",
+                          TRUE, flags);
+  properties[PROP_REPLICAS] =
+    g_param_spec_uint ("replicas", NULL, "Replicas of a stream this source creates",
+                       1, 5, 1, flags);
+  properties[PROP_REPLAY_LAST] =
+    g_param_spec_uint ("replay-last", NULL,
+                       "jetstream mode: at start, read the last N stream messages before the "
+                       "consumer's position again (not acknowledged again), so that an SSE "
+                       "sink's ring holds them after a restart; set it to that sink's "
+                       "buffer_size (not in cdviz-collector)",
+                       0, 1000000, 0, flags);
+  properties[PROP_BATCH] =
+    g_param_spec_uint ("batch", NULL, "jetstream mode: messages asked for per fetch",
+                       1, 4096, 64, flags);
+  properties[PROP_ACK_WAIT] =
+    cdviz_param_spec_duration ("ack-wait", NULL,
+                               "jetstream mode: how long the server waits for an "
+                               "acknowledgement before delivering a message again (of a "
+                               "consumer this source creates)",
+                               1, G_MAXUINT32, 30000, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+cdviz_nats_source_init (CdvizNatsSource *self)
+{
+  self->create_stream = TRUE;
+  self->replicas = 1;
+  self->batch = 64;
+  self->ack_wait = 30000;
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+}

@@ -1,0 +1,264 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Scale-out on NATS JetStream (issue #17), with real processes over
+loopback: a 3-server JetStream cluster (tests/nats_cluster.py, started once
+for the module) and cdviz-pipeline nodes that publish what their webhooks
+accept to one stream and serve their SSE clients from it
+(source_refs keeps the two paths apart):
+
+- two nodes, webhooks posted to both alternately: both nodes' SSE clients
+  receive every event once, in the same order;
+- one NATS server killed mid-stream: no loss, no duplicate, on both nodes;
+- one node stopped, 30 events posted to the other, the node restarted: its
+  client, reconnecting with the last id it saw, receives exactly the 30
+  (the node rebuilds its ring from the stream: replay_last);
+- a missing stream that may not be created: the node refuses to start and
+  says what to do; core mode end to end.
+"""
+import copy
+import itertools
+import json
+import os
+import time
+import unittest
+
+from cdviz_testlib import PLUGIN_DIR, Pipeline, SseReader, cdevent, parse_events
+from nats_cluster import NatsCluster
+
+BASE_EVENT = json.loads(cdevent("build_started"))
+PLUGIN = os.path.join(PLUGIN_DIR, "nats", "cdviz-nats.so")
+CLUSTER = None
+_streams = itertools.count()
+
+
+def setUpModule():
+    global CLUSTER
+    if not NatsCluster.available():
+        raise unittest.SkipTest("nats-server is not installed (build-aux/dev installs it)")
+    if not os.path.exists(PLUGIN):
+        raise unittest.SkipTest("the nats plugin was not built (libnats-dev missing)")
+    CLUSTER = NatsCluster(3)
+
+
+def tearDownModule():
+    if CLUSTER is not None:
+        CLUSTER.close()
+
+
+def event_body(i, prefix):
+    body = copy.deepcopy(BASE_EVENT)
+    body["context"]["id"] = "%s-%04d" % (prefix, i)
+    body["subject"]["id"] = "build-%d" % i
+    return json.dumps(body).encode()
+
+
+def node_config(stream, consumer, servers=None):
+    subject = "cdevents.%s" % stream.lower()
+    return """
+[sources.hook]
+[sources.hook.extractor]
+type = "webhook"
+id = "in"
+
+[sources.bus]
+[sources.bus.extractor]
+type = "nats"
+servers = "%(servers)s"
+subject = "%(subject)s"
+mode = "jetstream"
+stream = "%(stream)s"
+consumer = "%(consumer)s"
+replay_last = 1000
+
+[sinks.publish]
+type = "nats"
+servers = "%(servers)s"
+subject = "%(subject)s"
+mode = "jetstream"
+stream = "%(stream)s"
+create_stream = true
+replicas = 3
+timeout = "5s"
+source_refs = ["hook"]
+
+[sinks.clients]
+type = "sse"
+id = "events"
+buffer_size = 1000
+source_refs = ["bus"]
+""" % {"servers": servers or CLUSTER.servers, "subject": subject, "stream": stream,
+       "consumer": consumer}
+
+
+def post(node, body):
+    for _ in range(200):
+        status, _, answer = node.request("POST", "/webhook/in", body,
+                                         {"Content-Type": "application/json"})
+        if status != 503:
+            break
+        time.sleep(0.05)
+    assert status in (200, 201, 202, 204), (status, answer)
+
+
+def ids(events):
+    return [e.get("id") for e in events]
+
+
+def wait_log(node, text, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in node.stderr():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%r not in the log:\n%s" % (text, node.stderr()))
+
+
+class NatsScaleOutTest(unittest.TestCase):
+    def setUp(self):
+        self.stream = "EV%d" % next(_streams)
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.close()
+
+    def node(self, consumer, **kw):
+        n = Pipeline(node_config(self.stream, consumer), timeout=30, **kw)
+        self.nodes.append(n)
+        return n
+
+    def test_two_nodes_same_order(self):
+        a = self.node("node-a")
+        b = self.node("node-b")
+        ra = SseReader(a.port, "/sse/events", timeout=30)
+        rb = SseReader(b.port, "/sse/events", timeout=30)
+        posted = []
+        for i in range(60):
+            body = event_body(i, "two")
+            posted.append("two-%04d" % i)
+            post(a if i % 2 == 0 else b, body)
+        ea = ids(ra.read_events(60, timeout=30))
+        eb = ids(rb.read_events(60, timeout=30))
+        self.assertEqual(sorted(ea), sorted(posted))
+        self.assertEqual(len(set(ea)), 60)
+        self.assertEqual(ea, eb, "both nodes' clients see one order")
+        time.sleep(0.5)
+        self.assertEqual(len(parse_events(ra.text)), 60, "no duplicate on node a")
+        self.assertEqual(len(parse_events(rb.text)), 60, "no duplicate on node b")
+        _, _, metrics = a.request("GET", "/metrics")
+        self.assertIn(b'cdviz_nats_connected{sink="publish"} 1', metrics)
+        self.assertIn(b'cdviz_nats_connected{source="bus"} 1', metrics)
+        self.assertIn(b'cdviz_nats_messages_total{sink="publish"} 30', metrics)
+        ra.close()
+        rb.close()
+
+    def test_server_killed_mid_stream(self):
+        a = self.node("node-a")
+        b = self.node("node-b")
+        ra = SseReader(a.port, "/sse/events", timeout=30)
+        rb = SseReader(b.port, "/sse/events", timeout=30)
+        for i in range(30):
+            post(a if i % 2 == 0 else b, event_body(i, "kill"))
+        ra.read_events(30, timeout=30)
+        victim = 0
+        CLUSTER.kill(victim)
+        try:
+            for i in range(30, 60):
+                post(a if i % 2 == 0 else b, event_body(i, "kill"))
+            ea = ids(ra.read_events(60, timeout=60))
+            eb = ids(rb.read_events(60, timeout=60))
+            expected = ["kill-%04d" % i for i in range(60)]
+            self.assertEqual(sorted(ea), expected, "no loss, no duplicate on node a")
+            self.assertEqual(ea, eb)
+            time.sleep(1)
+            self.assertEqual(len(parse_events(ra.text)), 60)
+            self.assertEqual(len(parse_events(rb.text)), 60)
+        finally:
+            CLUSTER.start(victim)
+            CLUSTER.wait_ready()
+        ra.close()
+        rb.close()
+
+    def test_node_restart_resume(self):
+        a = self.node("node-a")
+        b = self.node("node-b")
+        rb = SseReader(b.port, "/sse/events", timeout=30)
+        for i in range(10):
+            post(a, event_body(i, "rs"))
+        seen = ids(rb.read_events(10, timeout=30))
+        rb.close()
+        self.assertEqual(b.stop(), 0)
+        for i in range(10, 40):
+            post(a, event_body(i, "rs"))
+        b2 = self.node("node-b")
+        wait_log(b2, "replayed 10 messages")
+        r = SseReader(b2.port, "/sse/events", headers={"Last-Event-ID": seen[-1]}, timeout=30)
+        got = ids(r.read_events(30, timeout=30))
+        self.assertEqual(got, ["rs-%04d" % i for i in range(10, 40)])
+        time.sleep(0.5)
+        self.assertEqual(len(parse_events(r.text)), 30, "exactly the 30")
+        r.close()
+
+    def test_missing_stream_refused(self):
+        config = """
+[sinks.publish]
+type = "nats"
+servers = "%s"
+subject = "nowhere.x"
+mode = "jetstream"
+stream = "NOPE%s"
+""" % (CLUSTER.servers, self.stream)
+        with Pipeline(config, expect_start=False) as p:
+            self.assertNotEqual(p.wait(20), 0)
+            err = p.stderr()
+            self.assertIn("does not exist", err)
+            self.assertIn("create_stream", err)
+
+    def test_unreachable_servers(self):
+        config = """
+[sinks.publish]
+type = "nats"
+servers = "nats://127.0.0.1:1"
+subject = "x.y"
+"""
+        with Pipeline(config, expect_start=False) as p:
+            self.assertNotEqual(p.wait(20), 0)
+            self.assertIn("cannot connect to the NATS servers", p.stderr())
+
+    def test_core_mode(self):
+        subject = "core.%s" % self.stream.lower()
+        config = """
+[sources.hook]
+[sources.hook.extractor]
+type = "webhook"
+id = "in"
+
+[sources.bus]
+[sources.bus.extractor]
+type = "nats"
+servers = "%(s)s"
+subject = "core.>"
+metadata = { node = "a" }
+
+[sinks.publish]
+type = "nats"
+servers = "%(s)s"
+subject = "%(subject)s"
+source_refs = ["hook"]
+
+[sinks.clients]
+type = "sse"
+id = "events"
+source_refs = ["bus"]
+""" % {"s": CLUSTER.servers, "subject": subject}
+        n = Pipeline(config, timeout=30)
+        self.nodes.append(n)
+        r = SseReader(n.port, "/sse/events", timeout=30)
+        time.sleep(0.3)
+        for i in range(5):
+            post(n, event_body(i, "core"))
+        self.assertEqual(ids(r.read_events(5, timeout=20)), ["core-%04d" % i for i in range(5)])
+        r.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
