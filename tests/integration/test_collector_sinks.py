@@ -248,8 +248,10 @@ parameters = { root = "%s" }
 class SendTest(unittest.TestCase):
     def send(self, *args, stdin=b""):
         env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")
-        return subprocess.run([PROGRAM, "send", "--plugin-dir", PLUGIN_DIR] + list(args),
-                              input=stdin, capture_output=True, env=env, timeout=30)
+        # Absolute: -C changes the directory relative paths are read from.
+        return subprocess.run([os.path.abspath(PROGRAM), "send", "--plugin-dir",
+                               os.path.abspath(PLUGIN_DIR)] + list(args),
+                              input=stdin, capture_output=True, env=env, timeout=90)
 
     def test_send_into_a_webhook(self):
         work = tempfile.TemporaryDirectory(prefix="cdviz-send-")
@@ -281,7 +283,7 @@ type = "debug"
                                 "--data", event_body(4).decode())
             self.assertEqual(refused.returncode, 1, refused.stderr.decode())
             self.assertIn("403", refused.stderr.decode())
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while pipeline.stdout().count("\n") < 3 and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.assertEqual(pipeline.stop(), 0)
