@@ -19,19 +19,6 @@
 #include <utility>
 #include <vector>
 
-/* TOML 1.1 as cdviz-collector's parser (the `toml` crate) reads it: newlines
- * and trailing commas inside inline tables, which upstream's documentation
- * uses. toml++ 3.3 has them behind TOML_ENABLE_UNRELEASED_FEATURES, which
- * changes its ABI; Debian's shared libtomlplusplus is built without it, so
- * this file uses toml++ header-only (meson passes its include directory
- * only, not its -DTOML_HEADER_ONLY=0). The other unreleased features come
- * with it: \e and \xHH escapes, Unicode bare keys — also TOML 1.1. */
-#define TOML_HEADER_ONLY 1
-/* toml++'s debug assertions assume valid input (`[` then a newline trips
- * one); its parser reports those documents as errors when they are off, as
- * in Debian's release-built library. */
-#define TOML_ASSERT(expr) static_assert (true)
-#define TOML_ENABLE_UNRELEASED_FEATURES 1
 #include <toml++/toml.h>
 
 /* C headers; each wraps its declarations in G_BEGIN_DECLS (extern "C"), so
@@ -46,8 +33,8 @@ namespace {
 class Converter
 {
 public:
-  Converter (CdvizTomlMode mode, bool want_lines, std::string_view text)
-    : mode_ (mode), want_lines_ (want_lines), path_ (g_string_new (NULL)), text_ (text)
+  Converter (CdvizTomlMode mode, bool want_lines)
+    : mode_ (mode), want_lines_ (want_lines), path_ (g_string_new (NULL))
   {
   }
   ~Converter () { g_string_free (path_, TRUE); }
@@ -71,7 +58,6 @@ public:
       {
         std::string name (key->str ());
         check_no_nul (name, key->source ());
-        check_ascii_bare_key (name, key->source ());
 
         gsize len = path_->len;
         if (want_lines_)
@@ -97,37 +83,7 @@ private:
   CdvizTomlMode mode_;
   bool want_lines_;
   GString *path_;
-  std::string_view text_;
   std::vector<std::pair<std::string, guint>> lines_;
-
-  /* The byte at 1-based @line, @column (in characters) of the text. */
-  char
-  char_at (const toml::source_position &pos) const
-  {
-    gsize i = 0;
-    for (guint line = 1; line < pos.line && i < text_.size (); i++)
-      if (text_[i] == '\n')
-        line++;
-    for (guint column = 1; i < text_.size (); i++)
-      if (((guchar) text_[i] & 0xC0) != 0x80 && column++ == pos.column)
-        return text_[i];
-    return '\0';
-  }
-
-  /* toml++'s unreleased features take Unicode letters in bare keys, a change
-   * TOML 1.1 did not keep (and cdviz-collector's parser refuses): outside
-   * quotes a key stays ASCII. */
-  void
-  check_ascii_bare_key (std::string_view name, const toml::source_region &where) const
-  {
-    if (std::none_of (name.begin (), name.end (), [] (char c) { return (guchar) c >= 0x80; }))
-      return;
-    char first = char_at (where.begin);
-    if (first != '"' && first != '\'')
-      throw toml::parse_error (_("a key outside quotes may only use A-Z, a-z, 0-9, - and _; "
-                                 "quote it"),
-                               where);
-  }
 
   void
   record_line (const toml::node &node, const toml::source_region &fallback)
@@ -333,7 +289,7 @@ cdviz_toml_parse (const char     *data,
 
       toml::table doc = toml::parse (std::string_view (length > 0 ? data : "", length),
                                      std::string_view (origin));
-      Converter converter (mode, lines != NULL, std::string_view (length > 0 ? data : "", length));
+      Converter converter (mode, lines != NULL);
       JsonNode *root = converter.table (doc);
 
       for (const auto &[path, line] : converter.lines ())

@@ -84,12 +84,6 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r'\[sinks\.debug\]\nenabled = true\ntype = "debug"')
 
-    def test_inline_tables_over_lines(self):
-        with open(self.config, "w") as f:
-            f.write('[sources.s]\nextractor = {\n  type = "webhook",\n  id = "s",\n}\n')
-        r = run(["config", "--check", "--config", self.config, "--plugin-dir", PLUGIN_DIR])
-        self.assertEqual(r.returncode, 0, r.stderr)
-
 
 class ListenTest(unittest.TestCase):
     """[http] host: every interface with a configuration file, as upstream;
