@@ -705,6 +705,21 @@ cdviz_pipeline_start (CdvizPipeline  *self,
   self->owner_context = g_main_context_ref_thread_default ();
   cdviz_http_server_add_metrics_func (self->http, pipeline_metrics, self, NULL);
 
+  /* GLib 2.74 can deadlock when two threads register related types for the
+   * first time at once (one inside g_once_init_enter() for a type, the
+   * other holding the type lock while it needs that type): components
+   * start threads that create sockets and libsoup sessions while this
+   * thread starts the HTTP server. Register those types here, first. */
+  g_type_ensure (G_TYPE_SOCKET_ADDRESS);
+  g_type_ensure (G_TYPE_INET_SOCKET_ADDRESS);
+  g_type_ensure (G_TYPE_INET_ADDRESS);
+  g_type_ensure (G_TYPE_SOCKET);
+  g_type_ensure (G_TYPE_SOCKET_CONNECTION);
+  g_type_ensure (G_TYPE_TCP_CONNECTION);
+  g_type_ensure (SOUP_TYPE_SESSION);
+  g_type_ensure (SOUP_TYPE_MESSAGE);
+  g_type_ensure (SOUP_TYPE_SERVER);
+
   if (start_components (self, error))
     {
       g_async_queue_lock (self->queue);

@@ -186,7 +186,7 @@ class NatsScaleOutTest(unittest.TestCase):
             post(a, event_body(i, "rs"))
         seen = ids(rb.read_events(10, timeout=30))
         rb.close()
-        self.assertEqual(b.stop(), 0)
+        self.assertEqual(b.stop(), 0, b.stderr()[-3000:])
         for i in range(10, 40):
             post(a, event_body(i, "rs"))
         b2 = self.node("node-b")
