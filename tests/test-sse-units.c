@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "cdviz-sse-frame.h"
+#include "cdviz-sse-query.h"
 #include "cdviz-sse-ring.h"
 
 static void
@@ -571,6 +572,125 @@ test_ring_both_bounds (void)
     }
 }
 
+static void
+test_ring_replay (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4, 0);
+  GBytes *out[8];
+  guint64 cursor;
+  guint n;
+
+  /* Empty: nothing to replay, whatever N. */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 0), ==, 0);
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 5), ==, 0);
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  /* Held: 2..5. */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 0), ==, 6);   /* live */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 1), ==, 5);
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 4), ==, 2);
+  /* Over the ring: what it holds, never a lag. */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 5), ==, 2);
+  cursor = cdviz_sse_ring_replay_cursor (ring, G_MAXUINT64);
+  g_assert_cmpuint (cursor, ==, 2);
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &cursor), ==, 0);
+
+  cursor = cdviz_sse_ring_replay_cursor (ring, 3);
+  n = cdviz_sse_ring_collect (ring, &cursor, out, G_N_ELEMENTS (out), G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 3);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (frame_number (out[i]), ==, 3 + i);
+      g_bytes_unref (out[i]);
+    }
+}
+
+/* --- query -------------------------------------------------------------- */
+
+static void
+test_query_empty (void)
+{
+  const char *queries[] = { NULL, "", "_=1700000000", "token&x=y", "&&" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (queries); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (queries[i], &error);
+
+      g_assert_no_error (error);
+      g_assert_null (q->last_event_id);
+      g_assert_false (q->has_replay);
+    }
+}
+
+static void
+test_query_last_event_id (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizSseQuery) q = NULL;
+
+  q = cdviz_sse_query_parse ("x=1&lastEventId=ev%2D4+b%C3%A9&y", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (q->last_event_id, ==, "ev-4 b\xc3\xa9");
+  g_assert_false (q->has_replay);
+  g_clear_pointer (&q, cdviz_sse_query_free);
+
+  /* An empty value is kept: the sink treats it as no id, as the header. */
+  q = cdviz_sse_query_parse ("lastEventId=", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (q->last_event_id, ==, "");
+  g_clear_pointer (&q, cdviz_sse_query_free);
+
+  q = cdviz_sse_query_parse ("lastEventId=a&lastEventId=b", &error);
+  g_assert_null (q);
+  g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+  g_clear_error (&error);
+
+  q = cdviz_sse_query_parse ("lastEventId=%zz", &error);
+  g_assert_null (q);
+  g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+}
+
+static void
+test_query_replay (void)
+{
+  struct { const char *query; guint64 replay; } good[] = {
+    { "replay=0", 0 },
+    { "replay=7", 7 },
+    { "replay=007", 7 },
+    { "lastEventId=a&replay=1000", 1000 },
+    { "replay=18446744073709551615", G_MAXUINT64 },
+    { "replay=99999999999999999999999", G_MAXUINT64 },   /* saturates */
+  };
+  const char *bad[] = {
+    "replay", "replay=", "replay=-1", "replay=+1", "replay=1e3", "replay=%201",
+    "replay=abc", "replay=1.5", "replay=0x10", "replay=1&replay=2",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (good[i].query, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (q->has_replay);
+      g_assert_cmpuint (q->replay, ==, good[i].replay);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (bad[i], &error);
+
+      g_assert_null (q);
+      g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "replay"));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -598,6 +718,10 @@ main (int   argc,
   g_test_add_func ("/sse/ring/byte-bound-huge-frame", test_ring_byte_bound_huge_frame);
   g_test_add_func ("/sse/ring/byte-bound-lagged-resume", test_ring_byte_bound_lagged_and_resume);
   g_test_add_func ("/sse/ring/both-bounds", test_ring_both_bounds);
+  g_test_add_func ("/sse/ring/replay", test_ring_replay);
+  g_test_add_func ("/sse/query/empty", test_query_empty);
+  g_test_add_func ("/sse/query/last-event-id", test_query_last_event_id);
+  g_test_add_func ("/sse/query/replay", test_query_replay);
 
   return g_test_run ();
 }

@@ -209,6 +209,23 @@ cdviz_sse_ring_resume_cursor (CdvizSseRing *ring,
 }
 
 /**
+ * cdviz_sse_ring_replay_cursor:
+ * @ring: a ring
+ * @n: how many of the newest frames a new client asks for (`?replay=N`)
+ *
+ * Where a new client starts to be sent the last @n frames held: all of
+ * them when the ring holds fewer.
+ *
+ * Returns: the client's cursor
+ */
+guint64
+cdviz_sse_ring_replay_cursor (CdvizSseRing *ring,
+                              guint64       n)
+{
+  return ring->next - MIN (n, ring->next - ring->oldest);
+}
+
+/**
  * cdviz_sse_ring_catch_up:
  * @ring: a ring
  * @cursor: (inout): a client's cursor

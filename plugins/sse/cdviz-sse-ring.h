@@ -37,6 +37,8 @@ GBytes       *cdviz_sse_ring_peek           (CdvizSseRing  *ring,
 guint64       cdviz_sse_ring_resume_cursor  (CdvizSseRing  *ring,
                                              const char    *last_event_id,
                                              gboolean      *found);
+guint64       cdviz_sse_ring_replay_cursor  (CdvizSseRing  *ring,
+                                             guint64        n);
 guint64       cdviz_sse_ring_catch_up       (CdvizSseRing  *ring,
                                              guint64       *cursor);
 guint         cdviz_sse_ring_collect        (CdvizSseRing  *ring,
