@@ -18,6 +18,7 @@ typedef struct {
   GSource *idle;
   GList link;           /* in sink->handoffs */
   char *last_event_id;  /* the header, else `?lastEventId=` */
+  CdvizSseFilter *filter;   /* nullable: `?type=`, `?subject=` */
   gboolean has_replay;  /* `?replay=N`: a new client starts N events back */
   guint64 replay;
   gboolean head_only;
@@ -29,6 +30,7 @@ handoff_free (CdvizSseHandoff *handoff)
 {
   g_clear_object (&handoff->msg);
   g_free (handoff->last_event_id);
+  cdviz_sse_filter_free (handoff->filter);
   g_object_unref (handoff->sink);
   g_free (handoff);
 }
@@ -77,7 +79,7 @@ handoff_finish (CdvizSseHandoff *handoff)
   /* A resume wins over a replay: a reconnecting EventSource keeps its URL
    * (with replay=N) and must not be sent again what it already has. */
   if (!found && handoff->has_replay)
-    cursor = cdviz_sse_ring_replay_cursor (self->feed.ring, handoff->replay);
+    cursor = cdviz_sse_ring_replay_cursor (self->feed.ring, handoff->replay, handoff->filter);
   g_mutex_unlock (&self->feed.lock);
   /* From here on every event the sink takes reaches this client. */
   g_atomic_int_inc (&self->feed.n_streaming);
@@ -86,12 +88,14 @@ handoff_finish (CdvizSseHandoff *handoff)
                                  handoff->head_only, cursor,
                                  handoff->last_event_id == NULL ? NULL
                                  : found ? "resumed" : "unknown-id");
-  g_debug ("sink '%s': client %d connected (%s, %s%s%s), %d clients", self->name, client->fd,
+  client->filter = g_steal_pointer (&handoff->filter);
+  g_debug ("sink '%s': client %d connected (%s, %s%s%s%s), %d clients", self->name, client->fd,
            handoff->head_only ? "HEAD" : "GET", handoff->http10 ? "HTTP/1.0" : "HTTP/1.1",
            handoff->last_event_id == NULL ? ""
            : found ? ", resumed after Last-Event-ID"
            : handoff->has_replay ? ", unknown Last-Event-ID" : ", unknown Last-Event-ID: live",
            !found && handoff->has_replay ? ", replay" : "",
+           client->filter != NULL ? ", filtered" : "",
            g_atomic_int_get (&self->feed.n_clients));
   handoff_free (handoff);
 
@@ -122,6 +126,7 @@ handoff_start (CdvizSseSink      *self,
   /* The header wins: it is what EventSource sends once it has an id. */
   handoff->last_event_id = last_event_id != NULL ? g_strdup (last_event_id)
                            : g_steal_pointer (&query->last_event_id);
+  handoff->filter = g_steal_pointer (&query->filter);
   handoff->has_replay = query->has_replay;
   handoff->replay = query->replay;
   g_queue_push_tail_link (&self->handoffs, &handoff->link);

@@ -8,10 +8,93 @@
 G_DEFINE_QUARK (cdviz-sse-query-error-quark, cdviz_sse_query_error)
 
 void
+cdviz_sse_filter_free (CdvizSseFilter *filter)
+{
+  if (filter == NULL)
+    return;
+  g_clear_pointer (&filter->types, g_ptr_array_unref);
+  g_clear_pointer (&filter->subjects, g_ptr_array_unref);
+  g_free (filter);
+}
+
+static gboolean
+match_any (GPtrArray  *patterns,
+           const char *text,
+           gsize       length)
+{
+  if (patterns == NULL)
+    return TRUE;
+  if (text == NULL)
+    return FALSE;
+  for (guint i = 0; i < patterns->len; i++)
+    if (g_pattern_spec_match (patterns->pdata[i], length, text, NULL))
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * cdviz_sse_filter_match:
+ * @filter: (nullable): a filter; %NULL matches everything
+ * @type: (nullable): the event's context.type
+ * @type_length: its length
+ * @subject: (nullable): the event's subject.id
+ * @subject_length: its length
+ *
+ * An event without the field a key filters on never matches that key.
+ *
+ * Returns: whether the client is sent the event
+ */
+gboolean
+cdviz_sse_filter_match (const CdvizSseFilter *filter,
+                        const char           *type,
+                        gsize                 type_length,
+                        const char           *subject,
+                        gsize                 subject_length)
+{
+  if (filter == NULL)
+    return TRUE;
+  return match_any (filter->types, type, type_length) &&
+         match_any (filter->subjects, subject, subject_length);
+}
+
+/* Adds a glob to the patterns of @key (`type` or `subject`). */
+static gboolean
+filter_add (CdvizSseQuery  *parsed,
+            const char     *key,
+            const char     *glob,
+            GError        **error)
+{
+  GPtrArray **patterns;
+
+  if (*glob == '\0' || strlen (glob) > CDVIZ_SSE_FILTER_MAX_PATTERN_LENGTH)
+    {
+      g_set_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID,
+                   _("query key '%s': a pattern must have 1 to %d bytes"),
+                   key, CDVIZ_SSE_FILTER_MAX_PATTERN_LENGTH);
+      return FALSE;
+    }
+  if (parsed->filter == NULL)
+    parsed->filter = g_new0 (CdvizSseFilter, 1);
+  patterns = key[0] == 't' ? &parsed->filter->types : &parsed->filter->subjects;
+  if (*patterns == NULL)
+    *patterns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_pattern_spec_free);
+  if ((*patterns)->len == CDVIZ_SSE_FILTER_MAX_PATTERNS)
+    {
+      g_set_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID,
+                   _("query key '%s': at most %d patterns"), key,
+                   CDVIZ_SSE_FILTER_MAX_PATTERNS);
+      return FALSE;
+    }
+  g_ptr_array_add (*patterns, g_pattern_spec_new (glob));
+  return TRUE;
+}
+
+void
 cdviz_sse_query_free (CdvizSseQuery *query)
 {
   if (query == NULL)
     return;
+  cdviz_sse_filter_free (query->filter);
   g_free (query->last_event_id);
   g_free (query);
 }
@@ -111,6 +194,11 @@ cdviz_sse_query_parse (const char  *query,
               return NULL;
             }
           parsed->has_replay = TRUE;
+        }
+      else if (strcmp (key, "type") == 0 || strcmp (key, "subject") == 0)
+        {
+          if (!filter_add (parsed, key, value, error))
+            return NULL;
         }
       /* Other keys (a cache buster, a proxy's own) are ignored. */
     }
