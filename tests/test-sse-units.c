@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "cdviz-sse-frame.h"
+#include "cdviz-sse-query.h"
 #include "cdviz-sse-ring.h"
 
 static void
@@ -571,6 +572,334 @@ test_ring_both_bounds (void)
     }
 }
 
+static void
+test_ring_replay (void)
+{
+  g_autoptr(CdvizSseRing) ring = cdviz_sse_ring_new (4, 0);
+  GBytes *out[8];
+  guint64 cursor;
+  guint n;
+
+  /* Empty: nothing to replay, whatever N. */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 0, NULL), ==, 0);
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 5, NULL), ==, 0);
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      cdviz_sse_ring_push (ring, NULL, frame);
+    }
+  /* Held: 2..5. */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 0, NULL), ==, 6);   /* live */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 1, NULL), ==, 5);
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 4, NULL), ==, 2);
+  /* Over the ring: what it holds, never a lag. */
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 5, NULL), ==, 2);
+  cursor = cdviz_sse_ring_replay_cursor (ring, G_MAXUINT64, NULL);
+  g_assert_cmpuint (cursor, ==, 2);
+  g_assert_cmpuint (cdviz_sse_ring_catch_up (ring, &cursor), ==, 0);
+
+  cursor = cdviz_sse_ring_replay_cursor (ring, 3, NULL);
+  n = cdviz_sse_ring_collect (ring, &cursor, out, G_N_ELEMENTS (out), G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 3);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (frame_number (out[i]), ==, 3 + i);
+      g_bytes_unref (out[i]);
+    }
+}
+
+/* --- query -------------------------------------------------------------- */
+
+static void
+test_query_empty (void)
+{
+  const char *queries[] = { NULL, "", "_=1700000000", "token&x=y", "&&" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (queries); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (queries[i], &error);
+
+      g_assert_no_error (error);
+      g_assert_null (q->last_event_id);
+      g_assert_false (q->has_replay);
+    }
+}
+
+static void
+test_query_last_event_id (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdvizSseQuery) q = NULL;
+
+  q = cdviz_sse_query_parse ("x=1&lastEventId=ev%2D4+b%C3%A9&y", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (q->last_event_id, ==, "ev-4 b\xc3\xa9");
+  g_assert_false (q->has_replay);
+  g_clear_pointer (&q, cdviz_sse_query_free);
+
+  /* An empty value is kept: the sink treats it as no id, as the header. */
+  q = cdviz_sse_query_parse ("lastEventId=", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (q->last_event_id, ==, "");
+  g_clear_pointer (&q, cdviz_sse_query_free);
+
+  q = cdviz_sse_query_parse ("lastEventId=a&lastEventId=b", &error);
+  g_assert_null (q);
+  g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+  g_clear_error (&error);
+
+  q = cdviz_sse_query_parse ("lastEventId=%zz", &error);
+  g_assert_null (q);
+  g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+}
+
+static void
+test_query_replay (void)
+{
+  struct { const char *query; guint64 replay; } good[] = {
+    { "replay=0", 0 },
+    { "replay=7", 7 },
+    { "replay=007", 7 },
+    { "lastEventId=a&replay=1000", 1000 },
+    { "replay=18446744073709551615", G_MAXUINT64 },
+    { "replay=99999999999999999999999", G_MAXUINT64 },   /* saturates */
+  };
+  const char *bad[] = {
+    "replay", "replay=", "replay=-1", "replay=+1", "replay=1e3", "replay=%201",
+    "replay=abc", "replay=1.5", "replay=0x10", "replay=1&replay=2",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (good[i].query, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (q->has_replay);
+      g_assert_cmpuint (q->replay, ==, good[i].replay);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (bad[i], &error);
+
+      g_assert_null (q);
+      g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "replay"));
+    }
+}
+
+static CdvizSseQuery *
+query_ok (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  CdvizSseQuery *q = cdviz_sse_query_parse (text, &error);
+
+  g_assert_no_error (error);
+  return q;
+}
+
+static gboolean
+filter_says (const CdvizSseFilter *filter,
+             const char           *type,
+             const char           *subject)
+{
+  return cdviz_sse_filter_match (filter, type, type != NULL ? strlen (type) : 0,
+                                 subject, subject != NULL ? strlen (subject) : 0);
+}
+
+static void
+test_query_filter (void)
+{
+  g_autoptr(CdvizSseQuery) none = query_ok ("replay=3");
+  g_autoptr(CdvizSseQuery) one = query_ok ("type=dev.cdevents.build.*");
+  g_autoptr(CdvizSseQuery) or = query_ok ("type=dev.cdevents.build.*&type=*.artifact.published.*");
+  g_autoptr(CdvizSseQuery) and = query_ok ("type=dev.cdevents.build.*&subject=repo%2Fa%3F&subject=x*");
+  g_autoptr(CdvizSseQuery) subject = query_ok ("subject=*");
+
+  /* No key: no filter, everything. */
+  g_assert_null (none->filter);
+  g_assert_true (filter_says (NULL, NULL, NULL));
+
+  g_assert_true (filter_says (one->filter, "dev.cdevents.build.started.0.1.1", "s"));
+  g_assert_true (filter_says (one->filter, "dev.cdevents.build.finished.0.1.1", NULL));
+  g_assert_false (filter_says (one->filter, "dev.cdevents.service.deployed.0.1.1", "s"));
+  g_assert_false (filter_says (one->filter, "xdev.cdevents.build.started", "s"));
+  g_assert_false (filter_says (one->filter, NULL, "s"));   /* no type: no match */
+
+  /* Repeated: OR within the key. */
+  g_assert_true (filter_says (or->filter, "dev.cdevents.build.queued.0.1.1", NULL));
+  g_assert_true (filter_says (or->filter, "dev.cdevents.artifact.published.0.1.1", NULL));
+  g_assert_false (filter_says (or->filter, "dev.cdevents.artifact.packaged.0.1.1", NULL));
+
+  /* Across keys: AND; "?" is one character, %-escapes are decoded. */
+  g_assert_true (filter_says (and->filter, "dev.cdevents.build.started", "repo/ab"));
+  g_assert_true (filter_says (and->filter, "dev.cdevents.build.started", "xyz"));
+  g_assert_false (filter_says (and->filter, "dev.cdevents.build.started", "repo/abc"));
+  g_assert_false (filter_says (and->filter, "dev.cdevents.build.started", NULL));
+  g_assert_false (filter_says (and->filter, "dev.cdevents.service.deployed", "xyz"));
+
+  /* "*" needs a subject id, even an empty one. */
+  g_assert_true (filter_says (subject->filter, "t", ""));
+  g_assert_false (filter_says (subject->filter, "t", NULL));
+}
+
+static void
+test_query_filter_limits (void)
+{
+  GString *many = g_string_new ("");
+  g_autofree char *long_pattern = g_strnfill (CDVIZ_SSE_FILTER_MAX_PATTERN_LENGTH + 1, 'a');
+  g_autofree char *long_query = g_strconcat ("subject=", long_pattern, NULL);
+  const char *bad[] = { "type=", "type", "subject=&type=a", long_query };
+
+  for (guint i = 0; i < CDVIZ_SSE_FILTER_MAX_PATTERNS; i++)
+    g_string_append_printf (many, "type=t%u&", i);
+  {
+    g_autoptr(CdvizSseQuery) q = query_ok (many->str);
+    g_assert_cmpuint (q->filter->types->len, ==, CDVIZ_SSE_FILTER_MAX_PATTERNS);
+  }
+  g_string_append (many, "type=one-too-many");
+  g_string_prepend (many, "subject=a&");
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (many->str, &error);
+    g_assert_null (q);
+    g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CdvizSseQuery) q = cdviz_sse_query_parse (bad[i], &error);
+
+      g_assert_null (q);
+      g_assert_error (error, CDVIZ_SSE_QUERY_ERROR, CDVIZ_SSE_QUERY_ERROR_INVALID);
+    }
+  g_string_free (many, TRUE);
+}
+
+/* Pushes events 0..n-1: even ones are builds, odd ones deployments. */
+static CdvizSseRing *
+typed_ring (guint capacity,
+            guint n)
+{
+  CdvizSseRing *ring = cdviz_sse_ring_new (capacity, 0);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GBytes) frame = frame_for (i);
+      g_autofree char *id = g_strdup_printf ("id-%u", i);
+      g_autofree char *subject = g_strdup_printf ("s%u", i);
+
+      cdviz_sse_ring_push_event (ring, id, i % 2 == 0 ? "dev.cdevents.build.started"
+                                 : "dev.cdevents.service.deployed", subject, frame);
+    }
+  return ring;
+}
+
+static void
+test_ring_collect_filtered (void)
+{
+  g_autoptr(CdvizSseRing) ring = typed_ring (100, 10);
+  g_autoptr(CdvizSseQuery) builds = query_ok ("type=*.build.*");
+  g_autoptr(CdvizSseQuery) nothing = query_ok ("type=nothing");
+  GBytes *out[8];
+  guint64 cursor = 0;
+  gboolean found;
+  guint n;
+
+  /* Skipped frames count as seen: the cursor moves past them. */
+  n = cdviz_sse_ring_collect_filtered (ring, &cursor, builds->filter, out, 3, G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 3);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (frame_number (out[i]), ==, 2 * i);
+      g_bytes_unref (out[i]);
+    }
+  g_assert_cmpuint (cursor, ==, 5);
+  n = cdviz_sse_ring_collect_filtered (ring, &cursor, builds->filter, out, 8, G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (frame_number (out[0]), ==, 6);
+  g_assert_cmpuint (frame_number (out[1]), ==, 8);
+  g_bytes_unref (out[0]);
+  g_bytes_unref (out[1]);
+  g_assert_cmpuint (cursor, ==, 10);   /* up to date, 9 skipped */
+
+  /* A resume from the last build seen skips the rest the same way. */
+  cursor = cdviz_sse_ring_resume_cursor (ring, "id-4", &found);
+  g_assert_true (found);
+  n = cdviz_sse_ring_collect_filtered (ring, &cursor, builds->filter, out, 8, G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (frame_number (out[0]), ==, 6);
+  g_bytes_unref (out[0]);
+  g_bytes_unref (out[1]);
+
+  /* Nothing matches: nothing collected, all seen. */
+  cursor = 0;
+  g_assert_cmpuint (cdviz_sse_ring_collect_filtered (ring, &cursor, nothing->filter, out, 8,
+                                                     G_MAXSIZE, NULL), ==, 0);
+  g_assert_cmpuint (cursor, ==, 10);
+}
+
+static void
+test_ring_collect_filtered_scan_bound (void)
+{
+  guint total = CDVIZ_SSE_RING_MAX_SCAN * 2 + 10;
+  g_autoptr(CdvizSseRing) ring = typed_ring (total, total);
+  g_autoptr(CdvizSseQuery) nothing = query_ok ("subject=none");
+  GBytes *out[8];
+  guint64 cursor = 0;
+  guint calls = 0;
+
+  /* Bounded scans, each moving on: the caller loops until up to date. */
+  while (cursor < cdviz_sse_ring_get_next (ring))
+    {
+      guint64 before = cursor;
+
+      g_assert_cmpuint (cdviz_sse_ring_collect_filtered (ring, &cursor, nothing->filter, out, 8,
+                                                         G_MAXSIZE, NULL), ==, 0);
+      g_assert_cmpuint (cursor - before, <=, CDVIZ_SSE_RING_MAX_SCAN);
+      g_assert_cmpuint (cursor, >, before);
+      calls++;
+    }
+  g_assert_cmpuint (calls, ==, 3);
+}
+
+static void
+test_ring_replay_filtered (void)
+{
+  g_autoptr(CdvizSseRing) ring = typed_ring (6, 10);   /* holds 4..9 */
+  g_autoptr(CdvizSseQuery) deploys = query_ok ("type=*.deployed");
+  g_autoptr(CdvizSseQuery) s8 = query_ok ("subject=s8");
+  g_autoptr(CdvizSseQuery) nothing = query_ok ("type=nothing");
+  GBytes *out[8];
+  guint64 cursor;
+  guint n;
+
+  /* The last 2 deployments (7, 9) are what the client is sent. */
+  cursor = cdviz_sse_ring_replay_cursor (ring, 2, deploys->filter);
+  g_assert_cmpuint (cursor, ==, 7);
+  n = cdviz_sse_ring_collect_filtered (ring, &cursor, deploys->filter, out, 8, G_MAXSIZE, NULL);
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (frame_number (out[0]), ==, 7);
+  g_assert_cmpuint (frame_number (out[1]), ==, 9);
+  g_bytes_unref (out[0]);
+  g_bytes_unref (out[1]);
+
+  /* Over what it holds: from the oldest frame (5, 7, 9). */
+  cursor = cdviz_sse_ring_replay_cursor (ring, 50, deploys->filter);
+  g_assert_cmpuint (cursor, ==, 4);
+  g_assert_cmpuint (cdviz_sse_ring_collect_filtered (ring, &cursor, deploys->filter, out, 8,
+                                                     G_MAXSIZE, NULL), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_bytes_unref (out[i]);
+
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 1, s8->filter), ==, 8);
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 0, deploys->filter), ==, 10);
+  g_assert_cmpuint (cdviz_sse_ring_replay_cursor (ring, 3, nothing->filter), ==, 4);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -598,6 +927,15 @@ main (int   argc,
   g_test_add_func ("/sse/ring/byte-bound-huge-frame", test_ring_byte_bound_huge_frame);
   g_test_add_func ("/sse/ring/byte-bound-lagged-resume", test_ring_byte_bound_lagged_and_resume);
   g_test_add_func ("/sse/ring/both-bounds", test_ring_both_bounds);
+  g_test_add_func ("/sse/ring/replay", test_ring_replay);
+  g_test_add_func ("/sse/query/empty", test_query_empty);
+  g_test_add_func ("/sse/query/last-event-id", test_query_last_event_id);
+  g_test_add_func ("/sse/query/replay", test_query_replay);
+  g_test_add_func ("/sse/query/filter", test_query_filter);
+  g_test_add_func ("/sse/query/filter-limits", test_query_filter_limits);
+  g_test_add_func ("/sse/ring/collect-filtered", test_ring_collect_filtered);
+  g_test_add_func ("/sse/ring/collect-filtered-scan-bound", test_ring_collect_filtered_scan_bound);
+  g_test_add_func ("/sse/ring/replay-filtered", test_ring_replay_filtered);
 
   return g_test_run ();
 }

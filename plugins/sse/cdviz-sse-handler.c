@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cdviz-sse-sink-private.h"
+#include "cdviz-sse-query.h"
 
 #define RETRY_AFTER_SECONDS "5"
 
@@ -16,7 +17,10 @@ typedef struct {
   SoupServerMessage *msg;
   GSource *idle;
   GList link;           /* in sink->handoffs */
-  char *last_event_id;
+  char *last_event_id;  /* the header, else `?lastEventId=` */
+  CdvizSseFilter *filter;   /* nullable: `?type=`, `?subject=` */
+  gboolean has_replay;  /* `?replay=N`: a new client starts N events back */
+  guint64 replay;
   gboolean head_only;
   gboolean http10;
 } CdvizSseHandoff;
@@ -26,6 +30,7 @@ handoff_free (CdvizSseHandoff *handoff)
 {
   g_clear_object (&handoff->msg);
   g_free (handoff->last_event_id);
+  cdviz_sse_filter_free (handoff->filter);
   g_object_unref (handoff->sink);
   g_free (handoff);
 }
@@ -71,6 +76,10 @@ handoff_finish (CdvizSseHandoff *handoff)
 
   g_mutex_lock (&self->feed.lock);
   cursor = cdviz_sse_ring_resume_cursor (self->feed.ring, handoff->last_event_id, &found);
+  /* A resume wins over a replay: a reconnecting EventSource keeps its URL
+   * (with replay=N) and must not be sent again what it already has. */
+  if (!found && handoff->has_replay)
+    cursor = cdviz_sse_ring_replay_cursor (self->feed.ring, handoff->replay, handoff->filter);
   g_mutex_unlock (&self->feed.lock);
   /* From here on every event the sink takes reaches this client. */
   g_atomic_int_inc (&self->feed.n_streaming);
@@ -79,10 +88,14 @@ handoff_finish (CdvizSseHandoff *handoff)
                                  handoff->head_only, cursor,
                                  handoff->last_event_id == NULL ? NULL
                                  : found ? "resumed" : "unknown-id");
-  g_debug ("sink '%s': client %d connected (%s, %s%s), %d clients", self->name, client->fd,
+  client->filter = g_steal_pointer (&handoff->filter);
+  g_debug ("sink '%s': client %d connected (%s, %s%s%s%s), %d clients", self->name, client->fd,
            handoff->head_only ? "HEAD" : "GET", handoff->http10 ? "HTTP/1.0" : "HTTP/1.1",
            handoff->last_event_id == NULL ? ""
-           : found ? ", resumed after Last-Event-ID" : ", unknown Last-Event-ID: live",
+           : found ? ", resumed after Last-Event-ID"
+           : handoff->has_replay ? ", unknown Last-Event-ID" : ", unknown Last-Event-ID: live",
+           !found && handoff->has_replay ? ", replay" : "",
+           client->filter != NULL ? ", filtered" : "",
            g_atomic_int_get (&self->feed.n_clients));
   handoff_free (handoff);
 
@@ -98,17 +111,24 @@ handoff_idle_cb (gpointer data)
 
 static void
 handoff_start (CdvizSseSink      *self,
-               SoupServerMessage *msg)
+               SoupServerMessage *msg,
+               CdvizSseQuery     *query)
 {
   SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
   CdvizSseHandoff *handoff = g_new0 (CdvizSseHandoff, 1);
+  const char *last_event_id = soup_message_headers_get_one (request, "Last-Event-ID");
 
   handoff->sink = g_object_ref (self);
   handoff->msg = g_object_ref (msg);
   handoff->link.data = handoff;
   handoff->head_only = soup_server_message_get_method (msg) == SOUP_METHOD_HEAD;
   handoff->http10 = soup_server_message_get_http_version (msg) == SOUP_HTTP_1_0;
-  handoff->last_event_id = g_strdup (soup_message_headers_get_one (request, "Last-Event-ID"));
+  /* The header wins: it is what EventSource sends once it has an id. */
+  handoff->last_event_id = last_event_id != NULL ? g_strdup (last_event_id)
+                           : g_steal_pointer (&query->last_event_id);
+  handoff->filter = g_steal_pointer (&query->filter);
+  handoff->has_replay = query->has_replay;
+  handoff->replay = query->replay;
   g_queue_push_tail_link (&self->handoffs, &handoff->link);
 
   soup_server_message_pause (msg);
@@ -178,6 +198,8 @@ cdviz_sse_handler_serve (SoupServer        *server,
   CdvizSseSink *self = user_data;
   const char *method = soup_server_message_get_method (msg);
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  g_autoptr(CdvizSseQuery) parsed = NULL;
+  g_autoptr(GError) error = NULL;
 
   /* No CORS header unless configured: then a browser lets only pages of
    * the stream's own origin read it (see doc/sse.md, "CORS"). */
@@ -192,6 +214,15 @@ cdviz_sse_handler_serve (SoupServer        *server,
     }
 
   /* The server answered other methods (405) and a closed route (503). */
+  /* The raw query, not @query: a key may be repeated. */
+  parsed = cdviz_sse_query_parse (g_uri_get_query (soup_server_message_get_uri (msg)), &error);
+  if (parsed == NULL)
+    {
+      g_debug ("sink '%s': request refused with 400: %s", self->name, error->message);
+      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+      return;
+    }
+
   /* The header rules ran already: the server checks them at the route
    * (cdviz_http_server_set_header_validator()). */
   if (self->max_clients > 0 &&
@@ -205,5 +236,5 @@ cdviz_sse_handler_serve (SoupServer        *server,
     }
 
   g_atomic_int_inc (&self->feed.n_clients);
-  handoff_start (self, msg);
+  handoff_start (self, msg, parsed);
 }

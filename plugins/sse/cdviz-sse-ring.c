@@ -6,6 +6,10 @@
 typedef struct {
   GBytes *frame;
   char *id;            /* nullable: the event's id, for Last-Event-ID */
+  char *type;          /* nullable: context.type, for filters */
+  char *subject;       /* nullable: subject.id, for filters */
+  guint type_length;
+  guint subject_length;
 } Slot;
 
 struct _CdvizSseRing
@@ -46,6 +50,17 @@ slot_clear (Slot *slot)
 {
   g_clear_pointer (&slot->frame, g_bytes_unref);
   g_clear_pointer (&slot->id, g_free);
+  g_clear_pointer (&slot->type, g_free);
+  g_clear_pointer (&slot->subject, g_free);
+}
+
+static inline gboolean
+slot_matches (const Slot           *slot,
+              const CdvizSseFilter *filter)
+{
+  return filter == NULL ||
+         cdviz_sse_filter_match (filter, slot->type, slot->type_length,
+                                 slot->subject, slot->subject_length);
 }
 
 void
@@ -137,6 +152,29 @@ cdviz_sse_ring_push (CdvizSseRing *ring,
                      const char   *id,
                      GBytes       *frame)
 {
+  return cdviz_sse_ring_push_event (ring, id, NULL, NULL, frame);
+}
+
+/**
+ * cdviz_sse_ring_push_event:
+ * @ring: a ring
+ * @id: (nullable): the frame's event id
+ * @type: (nullable): the event's context.type
+ * @subject: (nullable): the event's subject.id
+ * @frame: the formatted frame; a reference is taken
+ *
+ * As cdviz_sse_ring_push(), keeping @type and @subject for the clients'
+ * filters.
+ *
+ * Returns: the frame's sequence number
+ */
+guint64
+cdviz_sse_ring_push_event (CdvizSseRing *ring,
+                           const char   *id,
+                           const char   *type,
+                           const char   *subject,
+                           GBytes       *frame)
+{
   guint64 seq = ring->next;
   Slot *slot;
 
@@ -146,6 +184,10 @@ cdviz_sse_ring_push (CdvizSseRing *ring,
   slot = slot_at (ring, seq);
   slot->frame = g_bytes_ref (frame);
   slot->id = g_strdup (id);
+  slot->type = g_strdup (type);
+  slot->type_length = type != NULL ? strlen (type) : 0;
+  slot->subject = g_strdup (subject);
+  slot->subject_length = subject != NULL ? strlen (subject) : 0;
   ring->bytes += g_bytes_get_size (frame);
   ring->next++;
 
@@ -209,6 +251,33 @@ cdviz_sse_ring_resume_cursor (CdvizSseRing *ring,
 }
 
 /**
+ * cdviz_sse_ring_replay_cursor:
+ * @ring: a ring
+ * @n: how many of the newest frames a new client asks for (`?replay=N`)
+ * @filter: (nullable): the client's filter
+ *
+ * Where a new client starts to be sent the last @n frames held that
+ * @filter lets through: all of them when the ring holds fewer.
+ *
+ * Returns: the client's cursor
+ */
+guint64
+cdviz_sse_ring_replay_cursor (CdvizSseRing         *ring,
+                              guint64               n,
+                              const CdvizSseFilter *filter)
+{
+  guint64 seq = ring->next;
+
+  if (filter == NULL)
+    return ring->next - MIN (n, ring->next - ring->oldest);
+  /* Back to the n-th newest match (frames skipped between count as seen). */
+  while (n > 0 && seq > ring->oldest)
+    if (slot_matches (slot_at (ring, --seq), filter))
+      n--;
+  return n > 0 ? ring->oldest : seq;
+}
+
+/**
  * cdviz_sse_ring_catch_up:
  * @ring: a ring
  * @cursor: (inout): a client's cursor
@@ -255,15 +324,55 @@ cdviz_sse_ring_collect (CdvizSseRing  *ring,
                         gsize          max_bytes,
                         gsize         *out_bytes)
 {
+  return cdviz_sse_ring_collect_filtered (ring, cursor, NULL, frames, max_frames, max_bytes,
+                                          out_bytes);
+}
+
+/**
+ * cdviz_sse_ring_collect_filtered:
+ * @ring: a ring
+ * @cursor: (inout): a client's cursor, inside the ring
+ * @filter: (nullable): the client's filter
+ * @frames: (out caller-allocates) (array length=max_frames): where to store
+ *   references to the frames
+ * @max_frames: at most this many frames
+ * @max_bytes: stop once this many bytes are collected
+ * @out_bytes: (out) (optional): the total size of the frames collected
+ *
+ * As cdviz_sse_ring_collect(), for the frames @filter lets through; the
+ * others are skipped (the cursor moves past them: they count as seen).
+ * At most %CDVIZ_SSE_RING_MAX_SCAN frames are looked at: none may be
+ * collected while the cursor is still behind the newest frame.
+ *
+ * Returns: the number of frames stored in @frames
+ */
+guint
+cdviz_sse_ring_collect_filtered (CdvizSseRing          *ring,
+                                 guint64               *cursor,
+                                 const CdvizSseFilter  *filter,
+                                 GBytes               **frames,
+                                 guint                  max_frames,
+                                 gsize                  max_bytes,
+                                 gsize                 *out_bytes)
+{
   guint n = 0;
+  guint scanned = 0;
   gsize bytes = 0;
 
   g_return_val_if_fail (*cursor >= ring->oldest, 0);
 
-  while (*cursor < ring->next && n < max_frames && (n == 0 || bytes < max_bytes))
+  while (*cursor < ring->next && n < max_frames && (n == 0 || bytes < max_bytes) &&
+         scanned++ < CDVIZ_SSE_RING_MAX_SCAN)
     {
-      GBytes *frame = slot_at (ring, *cursor)->frame;
+      Slot *slot = slot_at (ring, *cursor);
+      GBytes *frame = slot->frame;
       gsize size = g_bytes_get_size (frame);
+
+      if (!slot_matches (slot, filter))
+        {
+          (*cursor)++;
+          continue;
+        }
 
       if (n > 0 && bytes + size > max_bytes)
         break;

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "cdviz-sse-query.h"
+
 G_BEGIN_DECLS
 
 /* The ring of the last formatted frames of an SSE sink, and the cursor
@@ -12,8 +14,11 @@ G_BEGIN_DECLS
  * bound); the oldest frames are dropped when either bound is exceeded, but
  * the newest frame is always kept. A client is a cursor: the sequence
  * number of the next frame it will be sent; whichever bound dropped the
- * frames it had not read, cdviz_sse_ring_catch_up() says how many. Not
- * thread-safe: the sink serialises calls with its mutex. */
+ * frames it had not read, cdviz_sse_ring_catch_up() says how many. Beside
+ * each frame the ring keeps what a client's filter looks at (the event's
+ * type and subject id), computed once per event, so that filtering never
+ * parses nor formats anything per client. Not thread-safe: the sink
+ * serialises calls with its mutex. */
 
 typedef struct _CdvizSseRing CdvizSseRing;
 
@@ -31,12 +36,20 @@ guint64       cdviz_sse_ring_get_next       (CdvizSseRing  *ring);
 guint64       cdviz_sse_ring_push           (CdvizSseRing  *ring,
                                              const char    *id,
                                              GBytes        *frame);
+guint64       cdviz_sse_ring_push_event     (CdvizSseRing  *ring,
+                                             const char    *id,
+                                             const char    *type,
+                                             const char    *subject,
+                                             GBytes        *frame);
 GBytes       *cdviz_sse_ring_peek           (CdvizSseRing  *ring,
                                              guint64        seq);
 
 guint64       cdviz_sse_ring_resume_cursor  (CdvizSseRing  *ring,
                                              const char    *last_event_id,
                                              gboolean      *found);
+guint64       cdviz_sse_ring_replay_cursor  (CdvizSseRing  *ring,
+                                             guint64        n,
+                                             const CdvizSseFilter *filter);
 guint64       cdviz_sse_ring_catch_up       (CdvizSseRing  *ring,
                                              guint64       *cursor);
 guint         cdviz_sse_ring_collect        (CdvizSseRing  *ring,
@@ -45,6 +58,17 @@ guint         cdviz_sse_ring_collect        (CdvizSseRing  *ring,
                                              guint          max_frames,
                                              gsize          max_bytes,
                                              gsize         *out_bytes);
+guint         cdviz_sse_ring_collect_filtered (CdvizSseRing  *ring,
+                                             guint64       *cursor,
+                                             const CdvizSseFilter *filter,
+                                             GBytes       **frames,
+                                             guint          max_frames,
+                                             gsize          max_bytes,
+                                             gsize         *out_bytes);
+
+/* At most this many frames are looked at by one collect: a client whose
+ * filter skips everything does not hold the lock for the whole ring. */
+#define CDVIZ_SSE_RING_MAX_SCAN 1024
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdvizSseRing, cdviz_sse_ring_free)
 

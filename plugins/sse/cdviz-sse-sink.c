@@ -288,6 +288,22 @@ sse_start_sink (CdvizSink      *sink,
   return TRUE;
 }
 
+/* The event's subject.id, or NULL. */
+static const char *
+subject_id (JsonNode *body)
+{
+  JsonNode *subject, *id;
+
+  if (body == NULL || !JSON_NODE_HOLDS_OBJECT (body))
+    return NULL;
+  subject = json_object_get_member (json_node_get_object (body), "subject");
+  if (subject == NULL || !JSON_NODE_HOLDS_OBJECT (subject))
+    return NULL;
+  id = json_object_get_member (json_node_get_object (subject), "id");
+  return id != NULL && JSON_NODE_HOLDS_VALUE (id) &&
+         json_node_get_value_type (id) == G_TYPE_STRING ? json_node_get_string (id) : NULL;
+}
+
 /* The pipeline thread: one frame per event, the same bytes for every
  * client. */
 static gboolean
@@ -298,6 +314,7 @@ sse_send_message (CdvizSink     *sink,
   CdvizSseSink *self = CDVIZ_SSE_SINK (sink);
   GBytes *body = cdviz_message_get_body_bytes (message);
   const char *id = cdviz_message_get_id (message);
+  const char *type, *subject;
   g_autoptr(GBytes) frame = NULL;
   gsize length;
   const char *data = g_bytes_get_data (body, &length);
@@ -309,8 +326,12 @@ sse_send_message (CdvizSink     *sink,
     }
   frame = cdviz_sse_frame_event (id, data, length);
 
+  /* What the clients' filters look at, once per event, outside the lock. */
+  type = cdviz_message_get_event_type (message);
+  subject = subject_id (cdviz_message_get_body (message));
+
   g_mutex_lock (&self->feed.lock);
-  cdviz_sse_ring_push (self->feed.ring, id, frame);
+  cdviz_sse_ring_push_event (self->feed.ring, id, type, subject, frame);
   g_mutex_unlock (&self->feed.lock);
 
   for (guint i = 0; i < self->n_fanouts; i++)

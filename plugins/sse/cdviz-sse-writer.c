@@ -292,6 +292,7 @@ cdviz_sse_writer_free (CdvizSseWriter *client)
     }
   client_release_pieces (client);
   g_clear_pointer (&client->head, g_bytes_unref);
+  g_clear_pointer (&client->filter, cdviz_sse_filter_free);
   g_free (client);
 }
 
@@ -339,12 +340,20 @@ client_refill (CdvizSseWriter *client,
       return client->n_pieces > 0;
     }
 
-  g_mutex_lock (&feed->lock);
-  skipped = cdviz_sse_ring_catch_up (feed->ring, &client->cursor);
-  n_events = cdviz_sse_ring_collect (feed->ring, &client->cursor, events,
-                                     CDVIZ_SSE_BATCH_FRAMES, CDVIZ_SSE_BATCH_BYTES, NULL);
-  at_end = client->cursor == cdviz_sse_ring_get_next (feed->ring);
-  g_mutex_unlock (&feed->lock);
+  /* A filter skips frames (they count as seen) in scans of a bounded
+   * length, the lock released between them. */
+  skipped = 0;
+  do
+    {
+      g_mutex_lock (&feed->lock);
+      skipped += cdviz_sse_ring_catch_up (feed->ring, &client->cursor);
+      n_events = cdviz_sse_ring_collect_filtered (feed->ring, &client->cursor, client->filter,
+                                                  events, CDVIZ_SSE_BATCH_FRAMES,
+                                                  CDVIZ_SSE_BATCH_BYTES, NULL);
+      at_end = client->cursor == cdviz_sse_ring_get_next (feed->ring);
+      g_mutex_unlock (&feed->lock);
+    }
+  while (n_events == 0 && !at_end);
 
   /* The chunk: header, frames, CRLF. */
   chunk_first = client->n_pieces;

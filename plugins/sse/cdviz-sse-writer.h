@@ -96,6 +96,7 @@ typedef struct {
   gboolean want_out;                 /* watched for output */
 
   guint64 cursor;       /* sequence number of the next frame to send */
+  CdvizSseFilter *filter;   /* owned, nullable: which frames this client is sent */
   gboolean chunked;     /* HTTP/1.1: chunked body; HTTP/1.0: until close */
   gboolean head_only;   /* HEAD: headers, then close */
   gboolean finishing;   /* the sink stops: send what is left, end, close */

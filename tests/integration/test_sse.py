@@ -533,6 +533,185 @@ id = "secure"
         self.post(p, make_event(6))
         self.assertEqual([e["id"] for e in r.read_events(1)], ["ev-6"])
 
+    # --- history on connect: ?lastEventId=, ?replay= -------------------------
+
+    def ids(self, reader, n):
+        return [e["id"] for e in reader.read_events(n)]
+
+    def assert_no_more(self, reader, n):
+        time.sleep(0.2)
+        self.assertEqual(len(parse_events(reader.text)), n)
+
+    def test_last_event_id_query(self):
+        """?lastEventId= resumes as the header does; the header wins."""
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nbuffer_size = 100\n')
+        for i in range(8):
+            self.post(p, make_event(i))
+        self.wait_sent(p, "out", 8)
+
+        r = self.reader(p, "/sse/events?lastEventId=ev-4")
+        self.assertEqual(r.headers.get("x-cdviz-resume"), "resumed")
+        self.assertEqual(self.ids(r, 3), ["ev-5", "ev-6", "ev-7"])
+        self.assert_no_more(r, 3)
+
+        # The header wins over the query.
+        both = self.reader(p, "/sse/events?lastEventId=ev-1",
+                           headers={"Last-Event-ID": "ev-6"})
+        self.assertEqual(self.ids(both, 1), ["ev-7"])
+
+        # Percent-encoded and unknown: live, as the header.
+        live = self.reader(p, "/sse/events?lastEventId=no%2Dsuch")
+        self.assertEqual(live.headers.get("x-cdviz-resume"), "unknown-id")
+        self.post(p, make_event(8))
+        self.assertEqual(self.ids(live, 1), ["ev-8"])
+        self.assert_no_more(live, 1)
+        self.assertEqual(self.ids(r, 4), ["ev-5", "ev-6", "ev-7", "ev-8"])
+        self.assertIn("resumed after Last-Event-ID", p.stderr())
+
+    def test_replay(self):
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nbuffer_size = 5\n')
+        # An empty ring: nothing to replay.
+        empty = self.reader(p, "/sse/events?replay=10")
+        for i in range(8):
+            self.post(p, make_event(i))
+        self.wait_sent(p, "out", 8)
+        self.assertEqual(self.ids(empty, 8), ["ev-%d" % i for i in range(8)])
+
+        # The last 3, then live; nothing twice.
+        three = self.reader(p, "/sse/events?replay=3")
+        self.assertNotIn("x-cdviz-resume", three.headers)
+        # Over the ring: what it holds (ev-3..7), with no lag notice.
+        many = self.reader(p, "/sse/events?replay=1000000000000000000000")
+        zero = self.reader(p, "/sse/events?replay=0")
+        self.post(p, make_event(8))
+        self.assertEqual(self.ids(three, 4), ["ev-5", "ev-6", "ev-7", "ev-8"])
+        self.assert_no_more(three, 4)
+        self.assertEqual(self.ids(many, 6), ["ev-%d" % i for i in range(3, 9)])
+        self.assertNotIn(b"lagged", many.text)
+        self.assertEqual(self.ids(zero, 1), ["ev-8"])
+        self.assert_no_more(zero, 1)
+
+    def test_replay_and_resume(self):
+        """A known Last-Event-ID wins over replay (a reconnecting EventSource
+        keeps its URL); an unknown one falls back to the replay."""
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nbuffer_size = 5\n')
+        for i in range(8):
+            self.post(p, make_event(i))
+        self.wait_sent(p, "out", 8)
+        known = self.reader(p, "/sse/events?replay=5", headers={"Last-Event-ID": "ev-6"})
+        self.assertEqual(known.headers.get("x-cdviz-resume"), "resumed")
+        query = self.reader(p, "/sse/events?replay=5&lastEventId=ev-5")
+        evicted = self.reader(p, "/sse/events?replay=2", headers={"Last-Event-ID": "ev-1"})
+        self.assertEqual(evicted.headers.get("x-cdviz-resume"), "unknown-id")
+        self.assertEqual(self.ids(known, 1), ["ev-7"])
+        self.assertEqual(self.ids(query, 2), ["ev-6", "ev-7"])
+        self.assertEqual(self.ids(evicted, 2), ["ev-6", "ev-7"])
+        for r, n in ((known, 1), (query, 2), (evicted, 2)):
+            self.assert_no_more(r, n)
+
+    def test_bad_query(self):
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\n')
+        for query, reason in (("replay=abc", b"replay"), ("replay=-1", b"replay"),
+                              ("replay=", b"replay"), ("replay=1&replay=2", b"more than once"),
+                              ("lastEventId=a&lastEventId=b", b"more than once"),
+                              ("lastEventId=%zz", None)):   # refused by libsoup itself
+            status, _, body = p.request("GET", "/sse/events?" + query)
+            self.assertEqual(status, 400, query)
+            if reason is not None:
+                self.assertIn(reason, body, query)
+                self.assertEqual(json.loads(body)["status"], 400)
+        # Other keys are ignored (a cache buster).
+        r = self.reader(p, "/sse/events?_=1700000000&replay=0")
+        self.assertEqual(r.status, 200)
+
+    # --- per-client filters: ?type=, ?subject= ------------------------------
+
+    KINDS = ["build_started", "service_deployed", "build_finished", "artifact_published"]
+
+    def kinded_event(self, i):
+        """Event ev-<i>: kinds in turn (build, service, build, artifact), the
+        subject repo-a for even i, repo-b for odd ones."""
+        event = json.loads(cdevent(self.KINDS[i % 4]))
+        event["context"]["id"] = "ev-%d" % i
+        event["subject"]["id"] = "repo-%s" % "ab"[i % 2]
+        return event
+
+    def test_filters(self):
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nbuffer_size = 100\n')
+        builds = self.reader(p, "/sse/events?type=dev.cdevents.build.*")
+        either = self.reader(p, "/sse/events?type=*.service.*&type=*.artifact.published.*")
+        both = self.reader(p, "/sse/events?type=dev.cdevents.build.*&subject=repo-%61")
+        subject = self.reader(p, "/sse/events?subject=repo-b")
+        nothing = self.reader(p, "/sse/events?type=dev.cdevents.incident.*")
+        everything = self.reader(p)
+        for i in range(12):
+            self.post(p, self.kinded_event(i))
+        self.wait_sent(p, "out", 12)
+        # The frames are the very bytes an unfiltered client gets.
+        all_events = everything.read_events(12)
+        by_id = {e["id"]: e for e in all_events}
+        cases = ((builds, [0, 2, 4, 6, 8, 10]), (either, [1, 3, 5, 7, 9, 11]),
+                 (both, [0, 2, 4, 6, 8, 10]), (subject, [1, 3, 5, 7, 9, 11]))
+        for r, expected in cases:
+            got = r.read_events(len(expected))
+            self.assertEqual([e["id"] for e in got], ["ev-%d" % i for i in expected])
+            self.assertEqual(got, [by_id[e["id"]] for e in got])
+        self.post(p, self.kinded_event(12))
+        self.assertEqual(self.ids(everything, 13)[-1], "ev-12")
+        # ev-12: a build of repo-a.
+        self.assertEqual(self.ids(builds, 7)[-1], "ev-12")
+        self.assertEqual(self.ids(both, 7)[-1], "ev-12")
+        for r, n in ((builds, 7), (either, 6), (both, 7), (subject, 6)):
+            self.assert_no_more(r, n)
+        self.assertEqual(nothing.text.count(b"data:"), 0)
+        self.assertIn("filtered", p.stderr())
+
+    def test_filter_resume_and_replay(self):
+        """A filtered client resumes after the last event it was sent: the
+        skipped ones count as seen, none twice, none missing; replay=N counts
+        the events the filter lets through."""
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nbuffer_size = 100\n')
+        path = "/sse/events?type=dev.cdevents.build.*"
+        first = self.reader(p, path)
+        for i in range(6):
+            self.post(p, self.kinded_event(i))
+        self.assertEqual(self.ids(first, 3), ["ev-0", "ev-2", "ev-4"])
+        self.wait_sent(p, "out", 6)
+        first.close()
+        self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 0)
+        for i in range(6, 11):
+            self.post(p, self.kinded_event(i))
+        self.wait_sent(p, "out", 11)
+
+        again = self.reader(p, path, headers={"Last-Event-ID": "ev-4"})
+        query = self.reader(p, path + "&lastEventId=ev-4&replay=1")
+        self.assertEqual(again.headers.get("x-cdviz-resume"), "resumed")
+        self.assertEqual(self.ids(again, 3), ["ev-6", "ev-8", "ev-10"])
+        self.assertEqual(self.ids(query, 3), ["ev-6", "ev-8", "ev-10"])
+
+        # The last 2 builds, whatever came between.
+        replay = self.reader(p, path + "&replay=2")
+        self.assertEqual(self.ids(replay, 2), ["ev-8", "ev-10"])
+        replay_subject = self.reader(p, "/sse/events?subject=repo-b&replay=3")
+        self.assertEqual(self.ids(replay_subject, 3), ["ev-5", "ev-7", "ev-9"])
+
+        self.post(p, self.kinded_event(11))   # an artifact: none of these
+        self.post(p, self.kinded_event(12))   # a build
+        self.assertEqual(self.ids(again, 4)[-1], "ev-12")
+        self.assertEqual(self.ids(query, 4)[-1], "ev-12")
+        self.assertEqual(self.ids(replay, 3)[-1], "ev-12")
+        self.assertEqual(self.ids(replay_subject, 4)[-1], "ev-11")
+        for r, n in ((again, 4), (query, 4), (replay, 3), (replay_subject, 4)):
+            self.assert_no_more(r, n)
+
+    def test_filter_bad_query(self):
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\n')
+        too_many = "&".join("type=t%d" % i for i in range(33))
+        for query in ("type=", "subject", too_many, "subject=" + "a" * 257):
+            status, _, body = p.request("GET", "/sse/events?" + query)
+            self.assertEqual(status, 400, query[:40])
+            self.assertIn(b"query key", body)
+
     # --- byte bound --------------------------------------------------------
 
     def test_buffer_bytes(self):
