@@ -3,11 +3,13 @@
  * one request in flight per connection), either as fast as possible or at
  * a total rate. Event i carries subject.content = {"seq": i, "ts": <the
  * CLOCK_MONOTONIC ns when its request was sent>} and context.id
- * "bench-<run>-<i>". Prints one JSON line: sent, accepted (2xx), rejected,
+ * "bench-<run>-<i>", i counted from --seq-offset (default 0: several
+ * publishers feeding the same subscribers take disjoint ranges). Prints one JSON line: sent, accepted (2xx), rejected,
  * elapsed, rate, CPU. Exit status 1 when a request failed or was refused.
  *
  *   sse-pub --port P --path /webhook/in --count N [--connections K]
- *           [--rate R] [--timeout S] [--run ID] [--host 127.0.0.1]
+ *           [--rate R] [--timeout S] [--run ID] [--seq-offset O]
+ *           [--host 127.0.0.1]
  */
 #include "bench-common.h"
 
@@ -50,6 +52,7 @@ main (int argc, char **argv)
   int64_t count = atoll (arg_value (argc, argv, "--count", "1000"));
   double rate = atof (arg_value (argc, argv, "--rate", "0"));
   double timeout = atof (arg_value (argc, argv, "--timeout", "120"));
+  int64_t seq_offset = atoll (arg_value (argc, argv, "--seq-offset", "0"));
   Conn *conns;
   struct epoll_event evs[64];
   int ep = epoll_create1 (EPOLL_CLOEXEC);
@@ -63,7 +66,7 @@ main (int argc, char **argv)
   if (port <= 0 || n_conns <= 0 || count < 0)
     {
       fprintf (stderr, "usage: sse-pub --port P --count N [--path /webhook/ID] "
-               "[--connections K] [--rate R] [--timeout S] [--run ID]\n");
+               "[--connections K] [--rate R] [--timeout S] [--run ID] [--seq-offset O]\n");
       return 2;
     }
   signal (SIGPIPE, SIG_IGN);
@@ -112,7 +115,8 @@ main (int argc, char **argv)
             "\"timestamp\":\"2023-03-20T14:27:05.315384Z\"},"
             "\"subject\":{\"id\":\"bench\",\"source\":\"/bench/publisher\",\"type\":\"build\","
             "\"content\":{\"seq\":%lld,\"ts\":%lld}}}",
-            run_id, (long long) next, (long long) next, (long long) c->sent_at);
+            run_id, (long long) (seq_offset + next), (long long) (seq_offset + next),
+            (long long) c->sent_at);
           c->out_len = (size_t) snprintf (c->out, sizeof c->out,
             "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\n\r\n%s", path, host, port, body_len, body);
