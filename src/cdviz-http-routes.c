@@ -737,3 +737,41 @@ cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
 
   g_array_append_val (self->metrics, entry);
 }
+
+/**
+ * cdviz_http_server_add_shared_metrics:
+ * @self: a #CdvizHttpServer
+ * @key: names the group, e.g. `"cdviz-sse-sinks"`
+ * @func: (scope forever): writes the samples of every component of the
+ *   group; its user data is the #GPtrArray of the group's components
+ * @component: a component to add to the group
+ *
+ * For components of one kind that share metric families: @func is added
+ * once per @key (see [method@HttpServer.add_metrics_func]), so that each
+ * family is declared once, and is given every @component added under
+ * @key. Call before the server starts.
+ */
+void
+cdviz_http_server_add_shared_metrics (CdvizHttpServer  *self,
+                                      const char       *key,
+                                      CdvizMetricsFunc  func,
+                                      GObject          *component)
+{
+  GPtrArray *components;
+
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+  g_return_if_fail (key != NULL && func != NULL);
+  g_return_if_fail (G_IS_OBJECT (component));
+
+  components = g_object_get_data (G_OBJECT (self), key);
+  if (components == NULL)
+    {
+      components = g_ptr_array_new_with_free_func (g_object_unref);
+      g_object_set_data_full (G_OBJECT (self), key, components,
+                              (GDestroyNotify) g_ptr_array_unref);
+      cdviz_http_server_add_metrics_func (self, func, g_ptr_array_ref (components),
+                                          (GDestroyNotify) g_ptr_array_unref);
+    }
+  if (!g_ptr_array_find (components, component, NULL))
+    g_ptr_array_add (components, g_object_ref (component));
+}

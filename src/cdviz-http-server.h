@@ -102,6 +102,11 @@ void             cdviz_http_server_add_metrics_func (CdvizHttpServer  *self,
                                                      gpointer          user_data,
                                                      GDestroyNotify    destroy);
 CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_add_shared_metrics (CdvizHttpServer  *self,
+                                                       const char       *key,
+                                                       CdvizMetricsFunc  func,
+                                                       GObject          *component);
+CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_is_tls          (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_start           (CdvizHttpServer   *self,

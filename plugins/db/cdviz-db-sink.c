@@ -115,21 +115,6 @@ static const struct {
     "1 when the db sink has at least one connection to PostgreSQL, else 0.", connected_sample },
 };
 
-static void
-append_label_value (GString    *out,
-                    const char *value)
-{
-  for (const char *p = value; *p; p++)
-    {
-      if (*p == '\\' || *p == '"')
-        g_string_append_c (out, '\\');
-      if (*p == '\n')
-        g_string_append (out, "\\n");
-      else
-        g_string_append_c (out, *p);
-    }
-}
-
 /* One function per HTTP server for every db sink on it, so that each family
  * is declared once. Runs on the HTTP thread. */
 static void
@@ -147,32 +132,18 @@ db_metrics (GString  *out,
         {
           CdvizDbSink *sink = g_ptr_array_index (sinks, i);
 
-          g_string_append_printf (out, "%s{sink=\"", metric_families[f].name);
-          append_label_value (out, sink->name);
-          g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n",
-                                  metric_families[f].sample (sink));
+          cdviz_metrics_append_sample (out, metric_families[f].name,
+                                       metric_families[f].sample (sink),
+                                       "sink", sink->name, NULL);
         }
     }
 }
-
-#define METRICS_KEY "cdviz-db-sinks"
 
 static void
 register_metrics (CdvizDbSink     *self,
                   CdvizHttpServer *http)
 {
-  GPtrArray *sinks = g_object_get_data (G_OBJECT (http), METRICS_KEY);
-
-  if (sinks == NULL)
-    {
-      sinks = g_ptr_array_new_with_free_func (g_object_unref);
-      g_object_set_data_full (G_OBJECT (http), METRICS_KEY, sinks,
-                              (GDestroyNotify) g_ptr_array_unref);
-      cdviz_http_server_add_metrics_func (http, db_metrics, g_ptr_array_ref (sinks),
-                                          (GDestroyNotify) g_ptr_array_unref);
-    }
-  if (!g_ptr_array_find (sinks, self, NULL))
-    g_ptr_array_add (sinks, g_object_ref (self));
+  cdviz_http_server_add_shared_metrics (http, "cdviz-db-sinks", db_metrics, G_OBJECT (self));
 }
 
 /* --- start, send, stop ------------------------------------------------------ */

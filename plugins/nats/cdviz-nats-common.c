@@ -402,7 +402,5 @@ cdviz_nats_append_sample (GString    *out,
                           const char *name,
                           guint64     value)
 {
-  g_string_append_printf (out, "%s{%s=\"", families[family].name, kind);
-  cdviz_metrics_append_label_value (out, name);
-  g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n", value);
+  cdviz_metrics_append_sample (out, families[family].name, value, kind, name, NULL);
 }

@@ -74,16 +74,9 @@ append_sample (GString      *out,
                const char   *reason,
                guint64       value)
 {
-  g_string_append_printf (out, "%s{sink=\"", family);
-  cdviz_metrics_append_label_value (out, sink->name);
-  g_string_append (out, "\",id=\"");
-  cdviz_metrics_append_label_value (out, sink->id);
-  if (reason != NULL)
-    {
-      g_string_append (out, "\",reason=\"");
-      cdviz_metrics_append_label_value (out, reason);
-    }
-  g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n", value);
+  /* A NULL name ends the label list: without a reason, two labels. */
+  cdviz_metrics_append_sample (out, family, value, "sink", sink->name, "id", sink->id,
+                               reason != NULL ? "reason" : NULL, reason, NULL);
 }
 
 typedef void (*SamplesFunc) (GString      *out,
@@ -187,24 +180,11 @@ sse_metrics (GString  *out,
     }
 }
 
-#define METRICS_KEY "cdviz-sse-sinks"
-
 static void
 register_metrics (CdvizSseSink    *self,
                   CdvizHttpServer *http)
 {
-  GPtrArray *sinks = g_object_get_data (G_OBJECT (http), METRICS_KEY);
-
-  if (sinks == NULL)
-    {
-      sinks = g_ptr_array_new_with_free_func (g_object_unref);
-      g_object_set_data_full (G_OBJECT (http), METRICS_KEY, sinks,
-                              (GDestroyNotify) g_ptr_array_unref);
-      cdviz_http_server_add_metrics_func (http, sse_metrics, g_ptr_array_ref (sinks),
-                                          (GDestroyNotify) g_ptr_array_unref);
-    }
-  if (!g_ptr_array_find (sinks, self, NULL))
-    g_ptr_array_add (sinks, g_object_ref (self));
+  cdviz_http_server_add_shared_metrics (http, "cdviz-sse-sinks", sse_metrics, G_OBJECT (self));
 }
 
 /* --- start, send, stop ------------------------------------------------------ */
