@@ -20,7 +20,7 @@
  *
  * `replay_last = N` (not in cdviz-collector): before reading the consumer,
  * the worker reads again the last N stream sequences the consumer had
- * already acknowledged (directly, by sequence; not acknowledged again), so
+ * already been delivered (directly, by sequence; not acknowledged again), so
  * that a sink that keeps a window, the SSE sink's ring, holds after a
  * restart what it held before. A consumer created by this run starts after
  * the stream's last message, the N before it replayed.
@@ -428,7 +428,13 @@ setup_consumer (CdvizNatsSource  *self,
   s = js_GetConsumerInfo (&ci, self->js, self->stream, self->consumer, NULL, &jerr);
   if (s == NATS_OK)
     {
-      guint64 floor = ci->AckFloor.Stream;
+      /* Up to the last message delivered, not only the acknowledged floor:
+       * a message delivered but not acknowledged (held at the last stop) is
+       * replayed here, before any client can reconnect, and its redelivery
+       * is then skipped as already seen. With the floor, such a message
+       * came back only with the consumer's redelivery, after the replay,
+       * and a client resuming from it in between found its id unknown. */
+      guint64 floor = MAX (ci->Delivered.Stream, ci->AckFloor.Stream);
 
       jsConsumerInfo_Destroy (ci);
       if (self->replay_last > 0 && floor > 0)
