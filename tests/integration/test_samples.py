@@ -7,7 +7,9 @@ doc/getting-started.md and cdviz-pipeline(1) tell a newcomer to send:
   and streams it unchanged, with its context id as the SSE id; `send
   --url` delivers them all the same way and exits 0;
 - meson installs each under DATADIR/cdviz-pipeline/samples/ (`meson
-  introspect --installed` of the build tree).
+  introspect --installed` of the build tree; tests/install-test.py posts an
+  installed one);
+- every sample the user guides name exists.
 """
 import glob
 import json
@@ -104,6 +106,20 @@ class SampleFilesTest(unittest.TestCase):
                 self.assertEqual(installed.get(src),
                                  os.path.join(datadir, "cdviz-pipeline", "samples", name),
                                  "data/meson.build does not install data/samples/" + name)
+
+    def test_guides_name_existing_samples(self):
+        named = 0
+        for page in ("README.md", "doc/getting-started.md", "doc/cdviz-pipeline.1.rst"):
+            with open(os.path.join(SOURCE_ROOT, page), encoding="utf-8") as f:
+                text = f.read()
+            names = re.findall(r"samples/([\w.-]+\.json)", text)
+            with self.subTest(page=page):
+                self.assertTrue(names, "%s names no sample" % page)
+                for name in names:
+                    self.assertTrue(os.path.exists(os.path.join(SAMPLES, name)),
+                                    "%s names samples/%s, which does not exist" % (page, name))
+            named += len(names)
+        self.assertGreaterEqual(named, 3)
 
 
 class SampleDeliveryTest(unittest.TestCase):
