@@ -9,7 +9,8 @@ doc/getting-started.md and cdviz-pipeline(1) tell a newcomer to send:
 - meson installs each under DATADIR/cdviz-pipeline/samples/ (`meson
   introspect --installed` of the build tree; tests/install-test.py posts an
   installed one);
-- every sample the user guides name exists.
+- every sample the user guides name exists, and the frame
+  doc/getting-started.md shows is the one the stream gives.
 """
 import glob
 import json
@@ -19,7 +20,7 @@ import shutil
 import subprocess
 import unittest
 
-from cdviz_testlib import PROGRAM, PLUGIN_DIR, Pipeline, SseReader
+from cdviz_testlib import PROGRAM, PLUGIN_DIR, Pipeline, SseReader, parse_events
 
 SOURCE_ROOT = os.environ.get("CDVIZ_SOURCE_ROOT",
                              os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -145,6 +146,24 @@ class SampleDeliveryTest(unittest.TestCase):
                 self.check_stream(reader, expected)
             finally:
                 reader.close()
+
+    def test_getting_started_shows_the_real_frame(self):
+        """doc/getting-started.md prints the frame build_started.json gives."""
+        with open(os.path.join(SOURCE_ROOT, "doc", "getting-started.md"), encoding="utf-8") as f:
+            m = re.search(r"^```\n(event: cdevent\n.*?\n)\n```$", f.read(), re.S | re.M)
+        self.assertIsNotNone(m, "doc/getting-started.md shows no SSE frame")
+        [shown] = parse_events(m.group(1).encode() + b"\n")
+        raw, event = samples()["build_started.json"]
+        with Pipeline(CONFIG) as p:
+            reader = SseReader(p.port, "/sse/events")
+            try:
+                status, _, body = p.request("POST", "/webhook/events", raw,
+                                            {"Content-Type": "application/json"})
+                self.assertEqual(status, 201, body)
+                [got] = reader.read_events(1, timeout=15)
+            finally:
+                reader.close()
+        self.assertEqual(shown, got)
 
     def test_send_command(self):
         expected = list(samples().items())
