@@ -41,8 +41,15 @@ struct _CdvizSseSource
   GSource *push_timer;             /* (owned) (nullable) */
   guint push_retry_ms;
 
+  /* counters: atomics, /metrics reads them on the HTTP thread */
+  char *name;                      /* the source's name, from start */
+  CdvizSseClient *counted;         /* (owned) (nullable): the client /metrics reads, kept to finalize */
   guint64 received, ignored, invalid, pushed, held_count;
+  guint64 reconnects, lagged_notices;
 };
+
+#define COUNT(field) __atomic_fetch_add (&(field), 1, __ATOMIC_RELAXED)
+#define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
 static void initable_iface_init (GInitableIface *iface);
 static void source_iface_init (CdvizSourceInterface *iface);
@@ -88,7 +95,7 @@ push (CdvizSseSource *self,
 
   if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), message, &error))
     {
-      self->pushed++;
+      COUNT (self->pushed);
       return;
     }
   if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
@@ -96,7 +103,7 @@ push (CdvizSseSource *self,
       g_debug ("%s: pipeline queue full: holding event %s, reading paused", self->url,
                cdviz_message_get_id (message) ?: "(no id)");
       self->held = g_object_ref (message);
-      self->held_count++;
+      COUNT (self->held_count);
       cdviz_sse_client_set_paused (self->client, TRUE);
       self->push_retry_ms = PUSH_RETRY_FIRST_MS;
       schedule_push_retry (self);
@@ -114,7 +121,7 @@ try_push_held (gpointer data)
   g_clear_pointer (&self->push_timer, g_source_unref);
   if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), self->held, &error))
     {
-      self->pushed++;
+      COUNT (self->pushed);
       g_clear_object (&self->held);
       cdviz_sse_client_set_paused (self->client, FALSE);
       return G_SOURCE_REMOVE;
@@ -147,17 +154,17 @@ on_event (CdvizSseClient *client,
   g_autofree char *uuid = NULL;
   JsonObject *object;
 
-  self->received++;
+  COUNT (self->received);
   if (!g_str_equal (type, "cdevent") && !g_str_equal (type, "message"))
     {
-      self->ignored++;
+      COUNT (self->ignored);
       g_debug ("%s: event of type “%s” ignored", self->url, type);
       return;
     }
   parsed = cdviz_message_new_from_data (data, -1, &error);
   if (parsed == NULL)
     {
-      self->invalid++;
+      COUNT (self->invalid);
       g_warning ("SSE source %s: event %s is not JSON, skipped: %s", self->url,
                  *id ? id : "(no id)", error->message);
       return;
@@ -196,9 +203,12 @@ on_error_event (CdvizSseClient *client,
                 CdvizSseSource *self)
 {
   if (g_str_has_prefix (data, "lagged: "))
-    g_warning ("SSE source %s: the producer says this consumer lagged behind (%s); "
-               "%" G_GUINT64_FORMAT " events missed so far", self->url, data,
-               cdviz_sse_client_get_lagged_events (client));
+    {
+      COUNT (self->lagged_notices);
+      g_warning ("SSE source %s: the producer says this consumer lagged behind (%s); "
+                 "%" G_GUINT64_FORMAT " events missed so far", self->url, data,
+                 cdviz_sse_client_get_lagged_events (client));
+    }
   else
     g_warning ("SSE source %s: the producer reports an error: %s", self->url, data);
 }
@@ -236,6 +246,7 @@ on_retrying (CdvizSseClient *client,
              const GError   *error,
              CdvizSseSource *self)
 {
+  COUNT (self->reconnects);
   if (g_error_matches (error, CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_REFUSED))
     g_warning ("SSE source %s: %s; next attempt in %u s", self->url, error->message,
                (delay_ms + 999) / 1000);
@@ -251,6 +262,66 @@ on_state (CdvizSseClient *client,
   if (cdviz_sse_client_get_state (client) == CDVIZ_SSE_CLIENT_STATE_FAILED)
     g_warning ("SSE source %s: giving up (max_retries = %u): %s", self->url, self->max_retries,
                cdviz_sse_client_get_last_error (client) ?: "");
+}
+
+/* --- /metrics ----------------------------------------------------------- */
+
+typedef guint64 (*SampleFunc) (CdvizSseSource *source);
+
+static guint64 received_sample (CdvizSseSource *s) { return COUNTER_GET (s->received); }
+static guint64 pushed_sample (CdvizSseSource *s) { return COUNTER_GET (s->pushed); }
+static guint64 ignored_sample (CdvizSseSource *s) { return COUNTER_GET (s->ignored) + COUNTER_GET (s->invalid); }
+static guint64 held_sample (CdvizSseSource *s) { return COUNTER_GET (s->held_count); }
+static guint64 reconnects_sample (CdvizSseSource *s) { return COUNTER_GET (s->reconnects); }
+static guint64 notices_sample (CdvizSseSource *s) { return COUNTER_GET (s->lagged_notices); }
+static guint64 bytes_sample (CdvizSseSource *s)
+{
+  return s->counted != NULL ? cdviz_sse_client_get_bytes_received (s->counted) : 0;
+}
+
+static const struct {
+  const char *name;
+  const char *type;
+  const char *help;
+  SampleFunc sample;
+} metric_families[] = {
+  { "cdviz_sse_source_events_received_total", "counter",
+    "Events read from the producer's stream (every type but error).", received_sample },
+  { "cdviz_sse_source_events_pushed_total", "counter",
+    "Events the SSE source handed to the pipeline.", pushed_sample },
+  { "cdviz_sse_source_events_ignored_total", "counter",
+    "Events of other types, or not JSON, skipped.", ignored_sample },
+  { "cdviz_sse_source_queue_full_total", "counter",
+    "Times the pipeline's queue was full and the source stopped reading.", held_sample },
+  { "cdviz_sse_source_reconnects_total", "counter",
+    "Connections lost or refused, each followed by a new attempt.", reconnects_sample },
+  { "cdviz_sse_source_lagged_notices_total", "counter",
+    "`lagged: N` notices from the producer (events this consumer missed).", notices_sample },
+  { "cdviz_sse_source_bytes_received_total", "counter",
+    "Bytes of stream bodies read from the producer.", bytes_sample },
+};
+
+/* One function for every SSE source on the server; on the HTTP thread. */
+static void
+sse_source_metrics (GString  *out,
+                    gpointer  user_data)
+{
+  GPtrArray *sources = user_data;
+
+  for (guint f = 0; f < G_N_ELEMENTS (metric_families); f++)
+    {
+      g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n",
+                              metric_families[f].name, metric_families[f].help,
+                              metric_families[f].name, metric_families[f].type);
+      for (guint i = 0; i < sources->len; i++)
+        {
+          CdvizSseSource *source = g_ptr_array_index (sources, i);
+
+          cdviz_metrics_append_sample (out, metric_families[f].name,
+                                       metric_families[f].sample (source),
+                                       "source", source->name, NULL);
+        }
+    }
 }
 
 /* --- CdvizSource -------------------------------------------------------- */
@@ -287,6 +358,14 @@ sse_source_start (CdvizSource    *source,
   g_signal_connect (client, "notify::state", G_CALLBACK (on_state), self);
   if (!cdviz_sse_client_start (client, error))
     return FALSE;
+  /* Before the HTTP server starts: /metrics then reads without a lock. */
+  g_free (self->name);
+  self->name = g_strdup (cdviz_pipeline_get_source_name (pipeline, source) ?: "sse");
+  g_set_object (&self->counted, client);
+  if (cdviz_pipeline_get_http_server (pipeline) != NULL)
+    cdviz_http_server_add_shared_metrics (cdviz_pipeline_get_http_server (pipeline),
+                                          "cdviz-sse-sources", sse_source_metrics,
+                                          G_OBJECT (self));
   self->client = g_steal_pointer (&client);
   self->pipeline = g_object_ref (pipeline);
   return TRUE;
@@ -435,6 +514,8 @@ cdviz_sse_source_finalize (GObject *object)
   CdvizSseSource *self = CDVIZ_SSE_SOURCE (object);
 
   g_assert (self->client == NULL);
+  g_clear_object (&self->counted);
+  g_free (self->name);
   g_free (self->url);
   g_clear_pointer (&self->headers, json_node_unref);
   g_clear_pointer (&self->metadata, json_node_unref);
