@@ -376,33 +376,27 @@ worker (gpointer data)
 
 #define COUNTER_GET(field) ((guint64) g_atomic_pointer_get ((gsize *) &(field)))
 
-typedef guint64 (*SampleFunc) (CdvizHttpSink *sink);
-
-static guint64 delivered_sample (CdvizHttpSink *s) { return COUNTER_GET (s->delivered); }
-static guint64 rejected_sample (CdvizHttpSink *s) { return COUNTER_GET (s->rejected); }
-static guint64 failed_sample (CdvizHttpSink *s) { return COUNTER_GET (s->failed); }
-static guint64 dropped_sample (CdvizHttpSink *s) { return COUNTER_GET (s->dropped); }
-static guint64 retries_sample (CdvizHttpSink *s) { return COUNTER_GET (s->retried); }
-static guint64 capacity_sample (CdvizHttpSink *s) { return s->queue_capacity; }
+static guint64 delivered_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->delivered); }
+static guint64 rejected_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->rejected); }
+static guint64 failed_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->failed); }
+static guint64 dropped_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->dropped); }
+static guint64 retries_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->retried); }
+static guint64 capacity_sample (gpointer s) { return CDVIZ_HTTP_SINK (s)->queue_capacity; }
 
 /* Queued events, the one in flight included. */
 static guint64
-queue_sample (CdvizHttpSink *s)
+queue_sample (gpointer component)
 {
+  CdvizHttpSink *self = component;
   guint length;
 
-  g_mutex_lock (&s->lock);
-  length = g_queue_get_length (&s->queue);
-  g_mutex_unlock (&s->lock);
+  g_mutex_lock (&self->lock);
+  length = g_queue_get_length (&self->queue);
+  g_mutex_unlock (&self->lock);
   return length;
 }
 
-static const struct {
-  const char *name;
-  const char *type;
-  const char *help;
-  SampleFunc sample;
-} metric_families[] = {
+static const CdvizMetricFamily metric_families[] = {
   { "cdviz_http_sink_delivered_total", "counter",
     "Events the receiver accepted (2xx).", delivered_sample },
   { "cdviz_http_sink_refused_total", "counter",
@@ -421,27 +415,19 @@ static const struct {
     "The http sink's queue_capacity.", capacity_sample },
 };
 
+static const char *
+sink_name (gpointer component)
+{
+  return CDVIZ_HTTP_SINK (component)->name;
+}
+
 /* One function for every http sink on the server; on the HTTP thread. */
 static void
 http_sink_metrics (GString  *out,
                    gpointer  user_data)
 {
-  GPtrArray *sinks = user_data;
-
-  for (guint f = 0; f < G_N_ELEMENTS (metric_families); f++)
-    {
-      g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n",
-                              metric_families[f].name, metric_families[f].help,
-                              metric_families[f].name, metric_families[f].type);
-      for (guint i = 0; i < sinks->len; i++)
-        {
-          CdvizHttpSink *sink = g_ptr_array_index (sinks, i);
-
-          cdviz_metrics_append_sample (out, metric_families[f].name,
-                                       metric_families[f].sample (sink),
-                                       "sink", sink->name, NULL);
-        }
-    }
+  cdviz_metrics_append_families (out, metric_families, G_N_ELEMENTS (metric_families),
+                                 user_data, "sink", sink_name);
 }
 
 /* --- CdvizSink ---------------------------------------------------------- */

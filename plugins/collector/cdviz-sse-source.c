@@ -266,25 +266,29 @@ on_state (CdvizSseClient *client,
 
 /* --- /metrics ----------------------------------------------------------- */
 
-typedef guint64 (*SampleFunc) (CdvizSseSource *source);
+static guint64 received_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->received); }
+static guint64 pushed_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->pushed); }
+static guint64 held_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->held_count); }
+static guint64 reconnects_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->reconnects); }
+static guint64 notices_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->lagged_notices); }
 
-static guint64 received_sample (CdvizSseSource *s) { return COUNTER_GET (s->received); }
-static guint64 pushed_sample (CdvizSseSource *s) { return COUNTER_GET (s->pushed); }
-static guint64 ignored_sample (CdvizSseSource *s) { return COUNTER_GET (s->ignored) + COUNTER_GET (s->invalid); }
-static guint64 held_sample (CdvizSseSource *s) { return COUNTER_GET (s->held_count); }
-static guint64 reconnects_sample (CdvizSseSource *s) { return COUNTER_GET (s->reconnects); }
-static guint64 notices_sample (CdvizSseSource *s) { return COUNTER_GET (s->lagged_notices); }
-static guint64 bytes_sample (CdvizSseSource *s)
+static guint64
+ignored_sample (gpointer component)
 {
-  return s->counted != NULL ? cdviz_sse_client_get_bytes_received (s->counted) : 0;
+  CdvizSseSource *self = component;
+
+  return COUNTER_GET (self->ignored) + COUNTER_GET (self->invalid);
 }
 
-static const struct {
-  const char *name;
-  const char *type;
-  const char *help;
-  SampleFunc sample;
-} metric_families[] = {
+static guint64
+bytes_sample (gpointer component)
+{
+  CdvizSseSource *self = component;
+
+  return self->counted != NULL ? cdviz_sse_client_get_bytes_received (self->counted) : 0;
+}
+
+static const CdvizMetricFamily metric_families[] = {
   { "cdviz_sse_source_events_received_total", "counter",
     "Events read from the producer's stream (every type but error).", received_sample },
   { "cdviz_sse_source_events_pushed_total", "counter",
@@ -301,27 +305,19 @@ static const struct {
     "Bytes of stream bodies read from the producer.", bytes_sample },
 };
 
+static const char *
+source_name (gpointer component)
+{
+  return CDVIZ_SSE_SOURCE (component)->name;
+}
+
 /* One function for every SSE source on the server; on the HTTP thread. */
 static void
 sse_source_metrics (GString  *out,
                     gpointer  user_data)
 {
-  GPtrArray *sources = user_data;
-
-  for (guint f = 0; f < G_N_ELEMENTS (metric_families); f++)
-    {
-      g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n",
-                              metric_families[f].name, metric_families[f].help,
-                              metric_families[f].name, metric_families[f].type);
-      for (guint i = 0; i < sources->len; i++)
-        {
-          CdvizSseSource *source = g_ptr_array_index (sources, i);
-
-          cdviz_metrics_append_sample (out, metric_families[f].name,
-                                       metric_families[f].sample (source),
-                                       "source", source->name, NULL);
-        }
-    }
+  cdviz_metrics_append_families (out, metric_families, G_N_ELEMENTS (metric_families),
+                                 user_data, "source", source_name);
 }
 
 /* --- CdvizSource -------------------------------------------------------- */

@@ -32,13 +32,11 @@ import argparse
 import importlib.util
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -82,10 +80,14 @@ buffer_size = 10000
 """
 
 
-class Node:
+class Node(nats_bench.Node):
+    """A node with its own configuration; metrics and stop as the
+    scale-out benchmark's."""
+
     def __init__(self, workdir, build_dir, name, body, **params):
         self.name = name
         self.port = free_port()
+        self.nats = None
         conf = os.path.join(workdir, name + ".toml")
         with open(conf, "w") as f:
             f.write((HTTP + body) % dict(params, port=self.port))
@@ -99,18 +101,6 @@ class Node:
             stdout=self.logf, stderr=self.logf, stdin=subprocess.DEVNULL, env=env,
             preexec_fn=raise_nofile)
 
-    def metric(self, name, label):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port,
-                                        timeout=2) as r:
-                text = r.read().decode()
-        except OSError:
-            return None
-        for line in text.splitlines():
-            if line.startswith(name + "{") and label in line:
-                return float(line.rsplit(" ", 1)[1])
-        return None
-
     def wait(self, name, label, value, timeout=30):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -122,16 +112,6 @@ class Node:
             time.sleep(0.05)
         raise RuntimeError("node %s: %s{%s} never reached %s (see %s)"
                            % (self.name, name, label, value, self.logf.name))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
 
 
 def start(topology, workdir, build_dir, tools):

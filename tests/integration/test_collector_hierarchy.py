@@ -27,7 +27,8 @@ import threading
 import time
 import unittest
 
-from cdviz_testlib import Pipeline, SseReader, cdevent, parse_events
+from cdviz_testlib import Pipeline, SseReader, cdevent, free_port, parse_events
+from integration.test_collector_sinks import Receiver
 
 BASE_EVENT = json.loads(cdevent("build_started"))
 TEAM_TOKEN = "Bearer team-Collector-9f3e"
@@ -297,44 +298,6 @@ class ScriptedProducer:
         self.server.server_close()
 
 
-class Receiver:
-    """Answers each POST with the next status of @script, then 200."""
-
-    def __init__(self, script=()):
-        self.script = list(script)
-        self.bodies = []
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = owner.script.pop(0) if owner.script else 200
-                if status == 200:
-                    owner.bodies.append(body)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/events" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class MetricsTest(unittest.TestCase):
 
     def test_sse_source_and_http_sink_counters(self):
@@ -371,9 +334,9 @@ type = "http"
 destination = "http://127.0.0.1:%d/events"
 retry_delay = "50ms"
 total_duration_of_retries = "300ms"
-""" % (producer.url, receiver.url, closed_port())
+""" % (producer.url, receiver.url, free_port())   # nothing listens there
         with Pipeline(config) as node:
-            wait_for(lambda: len(receiver.bodies) == 2, what="deliveries:\n" + node.stderr())
+            wait_for(lambda: len(receiver.requests) == 3, what="deliveries:\n" + node.stderr())
             wait_for(lambda: sample(metrics(node), "cdviz_http_sink_failed_total",
                                     sink="dead") == 2, what="failures:\n" + node.stderr())
             wait_for(lambda: producer.requests == 2, what="the reconnection")
@@ -394,8 +357,9 @@ total_duration_of_retries = "300ms"
             self.assertEqual(sample(m, "cdviz_http_sink_delivered_total", sink="dead"), 0)
             self.assertGreaterEqual(sample(m, "cdviz_http_sink_retries_total", sink="dead"), 2)
             self.assertEqual(sample(m, "cdviz_http_sink_dropped_total", sink="dead"), 0)
-            self.assertEqual([json.loads(b)["context"]["id"] for b in receiver.bodies],
-                             ["h-000", "h-001"])
+            # The first one twice (503, then 200), the second once.
+            self.assertEqual([json.loads(b)["context"]["id"] for _, b in receiver.requests],
+                             ["h-000", "h-000", "h-001"])
 
 
 if __name__ == "__main__":

@@ -644,24 +644,27 @@ class BrowserEventSourceTest(ClientTestBase):
         self.assertEqual({e["origin"] for e in events}, {"http://127.0.0.1:%d" % p.port})
         self.assertFalse([i for i in items if i.get("error")])
 
-    def test_reconnects_with_last_event_id(self):
-        p = self.start()
-        proxy = self.proxy(p)
+    def reconnect_through_proxy(self, producer, node):
+        """The page reads @node through a proxy that drops once; events are
+        posted to @producer (the same node, or the regional node of a
+        chain). Every event once, in order; the second request resumes with
+        Last-Event-ID."""
+        proxy = self.proxy(node)
         reports = self.browser("http://127.0.0.1:%d/sse/events" % proxy.port)
         reports.wait(lambda items: opens_of(items), timeout=60, what="the page's stream to open")
-        self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 1)
+        self.wait_metric(node, "cdviz_sse_clients", ['sink="out"'], 1)
         for i in range(5):
-            self.post(p, i)
+            self.post(producer, i)
         reports.wait(lambda items: len(events_of(items)) >= 5, what="the first five events")
 
         self.assertEqual(proxy.drop(), 1)
-        self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 0)
+        self.wait_metric(node, "cdviz_sse_clients", ['sink="out"'], 0)
         for i in range(5, 10):
-            self.post(p, i)
+            self.post(producer, i)
         reports.wait(lambda items: len(opens_of(items)) >= 2, timeout=30, what="a reconnection")
         n = 15
         for i in range(10, n):
-            self.post(p, i)
+            self.post(producer, i)
         reports.wait(lambda items: len(events_of(items)) >= n, what="%d events" % n)
         time.sleep(0.3)
         items = reports.snapshot()
@@ -677,41 +680,19 @@ class BrowserEventSourceTest(ClientTestBase):
         self.assertEqual(heads[1]["last-event-id"], "ev-4")
         self.assertEqual(heads[1]["accept"], "text/event-stream")
         self.assertEqual(heads[1]["origin"], "http://127.0.0.1:%d" % self.page_port)
-        self.assertIn("resumed after Last-Event-ID", self.server_log(p))
+        self.assertIn("resumed after Last-Event-ID", self.server_log(node))
+
+    def test_reconnects_with_last_event_id(self):
+        p = self.start()
+        self.reconnect_through_proxy(p, p)
 
     def test_central_node(self):
         """The browser's EventSource on a central node fed by a regional
-        one: every event once, in order; a drop resumes with Last-Event-ID
-        through the central node."""
-        origin = "http://127.0.0.1:%d" % self.page_port
-        regional, central = self.start_chain(cors_allow_origin=origin)
-        proxy = self.proxy(central)
-        reports = self.browser("http://127.0.0.1:%d/sse/events" % proxy.port)
-        reports.wait(lambda items: opens_of(items), timeout=60, what="the page's stream to open")
-        self.wait_metric(central, "cdviz_sse_clients", ['sink="out"'], 1)
-        for i in range(5):
-            self.post(regional, i)
-        reports.wait(lambda items: len(events_of(items)) >= 5, what="the first five events")
-        self.assertEqual(proxy.drop(), 1)
-        self.wait_metric(central, "cdviz_sse_clients", ['sink="out"'], 0)
-        for i in range(5, 10):
-            self.post(regional, i)
-        reports.wait(lambda items: len(opens_of(items)) >= 2, timeout=30, what="a reconnection")
-        n = 15
-        for i in range(10, n):
-            self.post(regional, i)
-        reports.wait(lambda items: len(events_of(items)) >= n, what="%d events" % n)
-        time.sleep(0.3)
-        items = reports.snapshot()
-        self.assertEqual([e["id"] for e in events_of(items)], ["ev-%d" % i for i in range(n)])
-        self.assertEqual({e["origin"] for e in events_of(items)},
-                         {"http://127.0.0.1:%d" % proxy.port})
-        heads = proxy.heads()
-        self.assertEqual(len(heads), 2)
-        self.assertNotIn("last-event-id", heads[0])
-        self.assertEqual(heads[1]["last-event-id"], "ev-4")
-        self.assertIn("resumed after Last-Event-ID", self.server_log(central))
-
+        one (collector to collector): every event once, in order; a drop
+        resumes with Last-Event-ID through the central node."""
+        regional, central = self.start_chain(
+            cors_allow_origin="http://127.0.0.1:%d" % self.page_port)
+        self.reconnect_through_proxy(regional, central)
 
 if __name__ == "__main__":
     unittest.main()
