@@ -124,6 +124,38 @@ load_config (GError **error)
   return g_steal_pointer (&config);
 }
 
+/* Prints a configuration error, one “cdviz-pipeline: ” line per error when
+ * it holds several (%CDVIZ_CONFIG_ERROR_SEVERAL), then how many. */
+static void
+print_error (const GError *error)
+{
+  g_auto(GStrv) lines = NULL;
+  guint count = 0;
+
+  if (!g_error_matches (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_SEVERAL))
+    {
+      g_printerr (_("cdviz-pipeline: %s\n"), error->message);
+      return;
+    }
+  lines = g_strsplit (error->message, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (lines[i][0] == ' ')
+        g_printerr ("%s\n", lines[i]);
+      else
+        {
+          g_printerr (_("cdviz-pipeline: %s\n"), lines[i]);
+          count++;
+        }
+    }
+  if (opt_config != NULL)
+    g_printerr (g_dngettext (GETTEXT_PACKAGE, "cdviz-pipeline: %u error in %s\n",
+                             "cdviz-pipeline: %u errors in %s\n", count), count, opt_config);
+  else
+    g_printerr (g_dngettext (GETTEXT_PACKAGE, "cdviz-pipeline: %u error in the configuration\n",
+                             "cdviz-pipeline: %u errors in the configuration\n", count), count);
+}
+
 static int
 run_check (void)
 {
@@ -140,7 +172,7 @@ run_check (void)
 
   if (pipeline == NULL)
     {
-      g_printerr (_("cdviz-pipeline: %s\n"), error->message);
+      print_error (error);
       return 1;
     }
 
@@ -180,7 +212,7 @@ run_connect (void)
     pipeline = cdviz_pipeline_new (config, NULL, &error);
   if (pipeline == NULL || !cdviz_pipeline_start (pipeline, &error))
     {
-      g_printerr (_("cdviz-pipeline: %s\n"), error->message);
+      print_error (error);
       g_source_remove (sigint);
       g_source_remove (sigterm);
       return 1;

@@ -149,7 +149,7 @@ static const ErrorCase error_cases[] = {
   { "unknown-type", "[sinks.x]\ntype = \"nope\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
     "2: key “sinks.x.type”: unknown sink type “nope” (known: debug; plugin directories searched: " },
   { "vrl-without-plugin", "[transformers.t]\ntype = \"vrl\"\ntemplate = \"[.]\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
-    "2: key “transformers.t.type”: unknown transformer type “vrl”" },
+    "2: transformers.t: type “vrl” needs the vrl plugin, which this build does not have" },
   { "unknown-component-key", "[transformers.t]\ntype = \"deduplicate\"\ncapacityy = 3\n",
     CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "3: unknown key “transformers.t.capacityy” for transformer type “deduplicate” (known keys: capacity, key_path)" },

@@ -80,9 +80,37 @@ class CliTest(unittest.TestCase):
         self.assertNotIn("Listening", r.stderr)
 
     def test_error_unknown_type(self):
-        self.check_error('[sinks.x]\ntype = "kafka"\n',
-                         "2: key “sinks.x.type”: unknown sink type “kafka” (known: %s; plugin "
+        self.check_error('[sinks.x]\ntype = "kafk"\n',
+                         "2: key “sinks.x.type”: unknown sink type “kafk” (known: %s; plugin "
                          "directories searched: %s)" % (self.known_sinks(), PLUGIN_DIR))
+
+    def test_error_missing_plugin(self):
+        # a type cdviz-collector has and this build lacks names its plugin
+        self.check_error('[sinks.k]\ntype = "kafka"\n',
+                         "2: sinks.k: type “kafka” needs the kafka plugin, which this build "
+                         "does not have (plugin directories searched: %s); see "
+                         "doc/migrating.md" % PLUGIN_DIR)
+
+    def test_every_error_listed(self):
+        path = write(self.tmp.name, "bad.toml",
+                     '[sinks.k]\ntype = "clickhouse"\n\n'
+                     '[http]\nport = "x"\n\n'
+                     '[transformers.t]\ntype = "passthrough"\nnope = 1\n\n'
+                     '[sources.s]\nenabled = true\ntransformer_refs = ["t", "missing"]\n')
+        expected = (
+            "cdviz-pipeline: %s:5: key “http.port”: expected an integer, got a string\n"
+            "cdviz-pipeline: %s:9: unknown key “transformers.t.nope” for transformer type "
+            "“passthrough” (known keys: none)\n"
+            "cdviz-pipeline: %s:13: key “sources.s.transformer_refs”: no transformer named "
+            "“missing” (define [transformers.missing])\n"
+            "cdviz-pipeline: %s:2: sinks.k: type “clickhouse” needs the clickhouse plugin, which "
+            "this build does not have (plugin directories searched: %s); see doc/migrating.md\n"
+            "cdviz-pipeline: 4 errors in %s\n") % (path, path, path, path, PLUGIN_DIR, path)
+        r = run(["config", "--check", "--config", path, "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (1, "", expected))
+        # connect lists the same errors and does not listen
+        r = run(["--config", path, "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual((r.returncode, r.stderr), (1, expected))
 
     def known_sinks(self):
         names = ["debug"]
@@ -124,7 +152,7 @@ class CliTest(unittest.TestCase):
         self.assertTrue(r.stderr.startswith("cdviz-pipeline: %s:2:8: " % path), r.stderr)
 
     def test_error_set(self):
-        r = run(["config", "--check", "--set", "http.port = 'x'"])
+        r = run(["config", "--check", "--plugin-dir", PLUGIN_DIR, "--set", "http.port = 'x'"])
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr,
                          "cdviz-pipeline: --set:1: key “http.port”: expected an integer, got a string\n")
