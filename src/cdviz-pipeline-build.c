@@ -65,10 +65,13 @@ static const CdvizKeyDoc pipeline_docs[] = {
   { NULL }
 };
 static const CdvizKeyDoc source_docs[] = {
-  { "enabled", "boolean", "`true`", "A disabled source is skipped (its other keys are not checked)" },
-  { "extractor", "table", "—",
+  { "enabled", "boolean", "`false`",
+    "A disabled source is skipped (its other keys are not checked). As in cdviz-collector, "
+    "a source without this key is disabled, with a warning at start" },
+  { "extractor", "table", "`{ type = \"noop\" }`",
     "Where events come from: `{ type = \"webhook\", id = … }` (see the source types); "
-    "without it the source is fed only through the API" },
+    "without it the source produces nothing (cdviz-collector's `noop`) and is fed only "
+    "through the API" },
   { "transformer_refs", "array of strings", "`[]`",
     "Names of `[transformers.NAME]` applied in order to this source's events" },
   { NULL }
@@ -507,8 +510,16 @@ build_source (CdvizPipeline  *self,
   gboolean enabled;
 
   if (!check_keys (self, path, table, source_docs, error) ||
-      !is_enabled (self, TRUE, "Source", name, path, table, &enabled, error))
+      !is_enabled (self, FALSE, "Source", name, path, table, &enabled, error))
     return FALSE;
+  if (!json_object_has_member (table, "enabled"))
+    {
+      g_autofree char *where = _cdviz_config_describe (self->config, path);
+
+      /* cdviz-collector's default: a file written for it behaves the same. */
+      g_warning (_("%s: %s has no “enabled” key: disabled, as cdviz-collector does; "
+                   "add enabled = true"), where, path);
+    }
   if (!enabled)
     return TRUE;
 

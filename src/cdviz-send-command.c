@@ -22,7 +22,7 @@
 
 #define BASE_CONFIG \
   "[http]\nhost = \"127.0.0.1\"\nport = 0\n" \
-  "[sources.cli]\n" \
+  "[sources.cli]\nenabled = true\n" \
   "[sinks.debug]\nenabled = true\ntype = \"debug\"\n" \
   "[sinks.http]\nenabled = false\ntype = \"http\"\n" \
   "destination = \"http://localhost:8080/webhook/000\"\n" \

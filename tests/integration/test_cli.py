@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from cdviz_testlib import PROGRAM, PLUGIN_DIR, Pipeline, free_port
+from cdviz_testlib import PROGRAM, PLUGIN_DIR, Pipeline, cdevent, free_port
 
 
 def run(args, env=None, timeout=20):
@@ -219,6 +219,25 @@ class ServerTest(unittest.TestCase):
             self.assertEqual(status, 405)
             self.assertEqual(headers["allow"], "GET, HEAD")
             self.assertEqual(p.stop(), 0)
+
+    def test_sources_as_cdviz_collector(self):
+        # without `enabled` a source is off (with a warning); `noop` and a
+        # source without extractor run and produce nothing
+        with Pipeline('[sources.off]\nextractor = { type = "webhook", id = "off" }\n\n'
+                      '[sources.on]\nenabled = true\nextractor = { type = "webhook", id = "on" }\n\n'
+                      '[sources.idle]\nenabled = true\nextractor = { type = "noop" }\n\n'
+                      '[sources.bare]\nenabled = true\n\n'
+                      '[sinks.out]\ntype = "debug"\n') as p:
+            status, _, _ = p.request("POST", "/webhook/off", cdevent())
+            self.assertEqual(status, 404)
+            status, _, body = p.request("POST", "/webhook/on", cdevent())
+            self.assertEqual(status, 201, body)
+            self.assertEqual(p.stop(), 0, p.stderr())
+            self.assertIn("%s:1: sources.off has no “enabled” key: disabled, as cdviz-collector "
+                          "does; add enabled = true" % p.config_path, p.stderr())
+            self.assertEqual(p.stderr().count("has no “enabled” key"), 1, p.stderr())
+            self.assertEqual(p.stdout().count('"type":"dev.cdevents.build.started'), 1,
+                             p.stdout())
 
     def test_sigint(self):
         with Pipeline(self.CONFIG) as p:

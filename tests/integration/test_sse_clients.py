@@ -42,6 +42,7 @@ TOKEN = "Bearer es-client-Zq81-token"
 
 SOURCE = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 """
 
