@@ -10,6 +10,7 @@
 
 #define CDVIZ_COMPILATION
 #include "cdviz.h"
+#include "cdviz-cli-set.h"
 #include "cdviz-send-command.h"
 #include "cdviz-transform-command.h"
 #ifdef HAVE_VRL
@@ -39,7 +40,8 @@ static const GOptionEntry common_entries[] = {
     N_("Also load plugins from DIR (searched recursively, before the system directory); repeatable"),
     N_("DIR") },
   { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opt_sets,
-    N_("Override configuration with a TOML fragment, e.g. 'http.port = 9000'; repeatable"),
+    N_("Override configuration with a TOML fragment, e.g. 'http.port = 9000', or "
+       "KEY=VALUE as cdviz-collector (true/false, numbers, else a string); repeatable"),
     N_("TOML") },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose,
     N_("Log debug messages of every component"), NULL },
@@ -118,7 +120,7 @@ load_config (GError **error)
     return NULL;
 
   for (guint i = 0; opt_sets != NULL && opt_sets[i] != NULL; i++)
-    if (!cdviz_config_add_string (config, opt_sets[i], "--set", error))
+    if (!cdviz_cli_add_set (config, opt_sets[i], error))
       return NULL;
 
   return g_steal_pointer (&config);

@@ -157,6 +157,29 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.stderr,
                          "cdviz-pipeline: --set:1: key “http.port”: expected an integer, got a string\n")
 
+    def test_set_key_value(self):
+        # cdviz-collector's --set key=value: true/false, integers, decimals,
+        # else a string; a TOML fragment still works
+        r = run(["config", "--check", "--plugin-dir", PLUGIN_DIR,
+                 "--set", "sinks.d.type=debug", "--set", "sinks.d.enabled=true",
+                 "--set", "pipeline.queue_capacity=7",
+                 "--set", "http.root_url=http://x.example/a?b=1&c=2",
+                 "--set", "http.port = 9001"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('[sinks.d]\ntype = "debug"\nenabled = true\n', r.stdout)
+        self.assertIn('[pipeline]\nqueue_capacity = 7\n', r.stdout)
+        self.assertIn('port = 9001\nroot_url = "http://x.example/a?b=1&c=2"\n', r.stdout)
+        for value, got in (("1.5", "a float"), ("true", "a boolean"), ("x y", "a string")):
+            with self.subTest(value=value):
+                r = run(["config", "--check", "--plugin-dir", PLUGIN_DIR,
+                         "--set", "http.port=" + value])
+                self.assertEqual((r.returncode, r.stderr),
+                                 (1, "cdviz-pipeline: --set:1: key “http.port”: expected an "
+                                     "integer, got %s\n" % got))
+        r = run(["config", "--check", "--set", "no-equal-sign"])
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(r.stderr.startswith("cdviz-pipeline: --set:1:"), r.stderr)
+
     def test_error_missing_file(self):
         r = run(["--config", "/nonexistent/c.toml"])
         self.assertEqual(r.returncode, 1)
