@@ -11,6 +11,7 @@
 #define CDVIZ_COMPILATION
 #include "cdviz.h"
 #include "cdviz-cli-set.h"
+#include "cdviz-rust-log.h"
 #include "cdviz-send-command.h"
 #include "cdviz-transform-command.h"
 #ifdef HAVE_VRL
@@ -64,6 +65,10 @@ static const GOptionEntry common_entries[] = {
 };
 
 static gboolean quiet;
+/* (nullable): with RUST_LOG, the log domains whose debug lines are shown,
+ * matched whole (GLib's G_MESSAGES_DEBUG matches substrings: `cdviz-sse`
+ * would show `cdviz` too) */
+static char **debug_domains;
 
 /* Whether @arg is an option of common_entries that takes a value in the
  * next argument (not written “--name=value” or “-cVALUE”). */
@@ -90,6 +95,17 @@ log_writer (GLogLevelFlags   level,
 {
   if (quiet && (level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)))
     return G_LOG_WRITER_HANDLED;
+  if (debug_domains != NULL && (level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) &&
+      !g_strv_contains ((const char * const *) debug_domains, "all"))
+    {
+      const char *domain = NULL;
+
+      for (gsize i = 0; i < n_fields; i++)
+        if (g_str_equal (fields[i].key, "GLIB_DOMAIN") && fields[i].length < 0)
+          domain = fields[i].value;
+      if (domain == NULL || !g_strv_contains ((const char * const *) debug_domains, domain))
+        return G_LOG_WRITER_HANDLED;
+    }
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
@@ -300,7 +316,8 @@ main (int   argc,
       "CDVIZ_COLLECTOR__SECTION__KEY=value environment variables, --set.\n"
       "--config may also be given as CDVIZ_COLLECTOR_CONFIG=FILE. Options go before\n"
       "or after the command, as with cdviz-collector.\n"
-      "Debug logs: -v, or G_MESSAGES_DEBUG=cdviz-sse (one log domain per plugin)."));
+      "Debug logs: -v, or G_MESSAGES_DEBUG=cdviz-sse (one log domain per plugin);\n"
+      "cdviz-collector's RUST_LOG=cdviz_collector::sinks::sse=debug works too."));
   g_option_context_add_main_entries (context, common_entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
 
@@ -352,6 +369,21 @@ main (int   argc,
   quiet = opt_quiet;
   if (opt_verbose)
     g_log_set_debug_enabled (TRUE);
+  /* cdviz-collector's RUST_LOG, as log domains; G_MESSAGES_DEBUG, the
+   * native way, keeps its own. Set before any thread starts. */
+  if (g_getenv ("RUST_LOG") != NULL && !opt_verbose && !opt_quiet)
+    {
+      g_autofree char *domains = cdviz_rust_log_domains (g_getenv ("RUST_LOG"), &quiet);
+      const char *native = g_getenv ("G_MESSAGES_DEBUG");
+
+      if (domains != NULL)
+        {
+          g_autofree char *both = g_strjoin (" ", domains, native, NULL);
+
+          g_setenv ("G_MESSAGES_DEBUG", both, TRUE);
+          debug_domains = g_strsplit_set (both, " ,", -1);
+        }
+    }
   /* Standard output carries data (the debug sink's events, the merged
    * configuration): every log line goes to standard error. */
   g_log_writer_default_set_use_stderr (TRUE);

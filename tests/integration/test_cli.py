@@ -262,6 +262,26 @@ class ServerTest(unittest.TestCase):
             self.assertEqual(p.stdout().count('"type":"dev.cdevents.build.started'), 1,
                              p.stdout())
 
+    def test_rust_log(self):
+        # cdviz-collector's module filters pick this program's log domains
+        config = ('[sources.w]\nenabled = true\nextractor = { type = "webhook", id = "w" }\n\n'
+                  '[sinks.s]\ntype = "sse"\nid = "s"\n')
+        for rust_log, shown, hidden in (
+                ("cdviz_collector::sinks::sse=debug", ["cdviz-sse-DEBUG"],
+                 ["cdviz-webhook-DEBUG", "cdviz-DEBUG"]),
+                ("info,cdviz_collector::sources::webhook=debug", ["cdviz-webhook-DEBUG"],
+                 ["cdviz-sse-DEBUG", "cdviz-DEBUG"]),
+                ("debug", ["cdviz-sse-DEBUG", "cdviz-webhook-DEBUG", "cdviz-DEBUG"], []),
+                ("info", [], ["-DEBUG"])):
+            with self.subTest(rust_log=rust_log):
+                with Pipeline(config, env={"RUST_LOG": rust_log, "G_MESSAGES_DEBUG": ""}) as p:
+                    self.assertEqual(p.stop(), 0, p.stderr())
+                    for text in shown:
+                        self.assertIn(text, p.stderr())
+                    for text in hidden:
+                        self.assertNotIn(text, p.stderr())
+                    self.assertIn("Stopped", p.stderr())
+
     def test_sigint(self):
         with Pipeline(self.CONFIG) as p:
             p.proc.send_signal(signal.SIGINT)
