@@ -72,6 +72,9 @@ gboolean     cdviz_config_add_environment (CdvizConfig  *self,
                                            char        **envp,
                                            GError      **error);
 CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_resolve_files   (CdvizConfig  *self,
+                                           GError      **error);
+CDVIZ_AVAILABLE_IN_1_0
 JsonNode    *cdviz_config_get_root        (CdvizConfig  *self);
 CDVIZ_AVAILABLE_IN_1_0
 JsonObject  *cdviz_config_get_section     (CdvizConfig  *self,

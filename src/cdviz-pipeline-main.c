@@ -30,6 +30,9 @@ static gboolean opt_verbose;
 static gboolean opt_quiet;
 static gboolean opt_check;
 static gboolean opt_describe;
+static gboolean opt_print;
+static gboolean opt_print_raw;
+static char *opt_for;
 static char *opt_directory;
 static gboolean opt_disable_otel;
 
@@ -52,6 +55,14 @@ static const GOptionEntry common_entries[] = {
     N_("Print the version and exit"), NULL },
   { "check", 0, 0, G_OPTION_ARG_NONE, &opt_check,
     N_("With “config”: validate, print the merged configuration and exit"), NULL },
+  { "print", 0, 0, G_OPTION_ARG_NONE, &opt_print,
+    N_("With “config”: print the merged configuration (`_file` keys read) without "
+       "validating it"), NULL },
+  { "print-raw", 0, 0, G_OPTION_ARG_NONE, &opt_print_raw,
+    N_("With “config”: print the merged configuration as its layers wrote it"), NULL },
+  { "for", 0, 0, G_OPTION_ARG_STRING, &opt_for,
+    N_("With “config”: the base configuration of COMMAND (connect, send or transform; "
+       "default connect)"), N_("COMMAND") },
   { "describe", 0, 0, G_OPTION_ARG_NONE, &opt_describe,
     N_("With “config”: describe every section, component type and key (Markdown) and exit"),
     NULL },
@@ -123,13 +134,17 @@ static CdvizConfig *
 load_config (GError **error)
 {
   g_autoptr(CdvizConfig) config = cdviz_config_new ();
+  gboolean for_send = g_strcmp0 (opt_for, "send") == 0;
 
+  /* send's base has no quick-start: without a file, only its own layer */
+  if (for_send && !cdviz_send_command_add_base (config, error))
+    return NULL;
   if (opt_config != NULL)
     {
       if (!cdviz_config_add_file (config, opt_config, error))
         return NULL;
     }
-  else if (!cdviz_config_add_default (config, error))
+  else if (!for_send && !cdviz_config_add_default (config, error))
     return NULL;
 
   if (!cdviz_config_add_environment (config, NULL, error))
@@ -174,28 +189,55 @@ print_error (const GError *error)
                              "cdviz-pipeline: %u errors in the configuration\n", count), count);
 }
 
+static void
+print_config (CdvizConfig *config)
+{
+  g_autofree char *text = cdviz_config_to_toml (config);
+
+  g_print ("%s", text);
+}
+
+/* `config --print-raw`, `--print` and `--check`, in that order, as
+ * cdviz-collector's; --check prints the configuration too unless one of the
+ * others did. */
 static int
-run_check (void)
+run_config (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(CdvizConfig) config = NULL;
   g_autoptr(CdvizPipeline) pipeline = NULL;
-  g_autofree char *text = NULL;
 
   config = load_config (&error);
-  if (config != NULL)
-    pipeline = cdviz_pipeline_new (config, NULL, &error);
+  if (config == NULL)
+    {
+      print_error (error);
+      return 1;
+    }
+  if (opt_print_raw)
+    print_config (config);
+  if (opt_print)
+    {
+      if (!cdviz_config_resolve_files (config, &error))
+        {
+          print_error (error);
+          return 1;
+        }
+      print_config (config);
+    }
+  if (!opt_check)
+    return 0;
+
+  pipeline = cdviz_pipeline_new (config, NULL, &error);
   if (pipeline != NULL && !cdviz_pipeline_check (pipeline, &error))
     g_clear_object (&pipeline);
-
   if (pipeline == NULL)
     {
       print_error (error);
       return 1;
     }
 
-  text = cdviz_config_to_toml (config);
-  g_print ("%s", text);
+  if (!opt_print && !opt_print_raw)
+    print_config (config);
   g_printerr (_("cdviz-pipeline: configuration OK\n"));
   return 0;
 }
@@ -299,7 +341,7 @@ main (int   argc,
       break;
     }
 
-  context = g_option_context_new (_("[connect|config --check|config --describe] — a CDEvents pipeline"));
+  context = g_option_context_new (_("[connect|send|config --check|config --describe] — a CDEvents pipeline"));
   g_option_context_set_summary (context,
     _("Receives CDEvents (webhooks), transforms them and delivers them (Server-Sent\n"
       "Events, stdout…). Reads cdviz-collector.toml configuration files.\n"
@@ -307,8 +349,11 @@ main (int   argc,
       "Commands:\n"
       "  connect            run the pipeline until SIGINT/SIGTERM (the default)\n"
       "  config --check     validate and print the merged configuration\n"
+      "  config --print     print the merged configuration (--print-raw: as written;\n"
+      "                     --for send: over send's base)\n"
       "  config --describe  describe every configuration key (Markdown)\n"
       "  help               print this help\n"
+      "  send               send events to a webhook or stdout (see send --help)\n"
       "  transform          run files through transformers (see transform --help)\n"
       "  vrl                run a VRL program on one event (see vrl --help)"));
   g_option_context_set_description (context,
@@ -389,14 +434,26 @@ main (int   argc,
   g_log_writer_default_set_use_stderr (TRUE);
   g_log_set_writer_func (log_writer, NULL, NULL);
 
-  if (g_str_equal (command, "config") && opt_check == opt_describe)
+  if (g_str_equal (command, "config") &&
+      (opt_describe ? opt_check || opt_print || opt_print_raw || opt_for != NULL
+                    : !opt_check && !opt_print && !opt_print_raw))
     {
-      g_printerr (_("cdviz-pipeline: “config” needs --check or --describe\n"));
+      g_printerr (_("cdviz-pipeline: “config” needs --check, --print or --print-raw "
+                    "(with --for COMMAND), or --describe alone\n"));
       return 1;
     }
-  if ((opt_check || opt_describe) && !g_str_equal (command, "config"))
+  if ((opt_check || opt_describe || opt_print || opt_print_raw || opt_for != NULL) &&
+      !g_str_equal (command, "config"))
     {
-      g_printerr (_("cdviz-pipeline: --check and --describe go with the “config” command\n"));
+      g_printerr (_("cdviz-pipeline: --check, --print, --print-raw, --for and --describe go "
+                    "with the “config” command\n"));
+      return 1;
+    }
+  if (opt_for != NULL && !g_str_equal (opt_for, "connect") && !g_str_equal (opt_for, "send") &&
+      !g_str_equal (opt_for, "transform"))
+    {
+      g_printerr (_("cdviz-pipeline: --for “%s”: expected connect, send or transform\n"),
+                  opt_for);
       return 1;
     }
 
@@ -406,6 +463,6 @@ main (int   argc,
   if (g_str_equal (command, "config") && opt_describe)
     return run_describe ();
   if (g_str_equal (command, "config"))
-    return run_check ();
+    return run_config ();
   return run_connect ();
 }

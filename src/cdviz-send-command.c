@@ -132,6 +132,13 @@ on_failed (CdvizPipeline *pipeline,
   (*failures)++;
 }
 
+gboolean
+cdviz_send_command_add_base (CdvizConfig  *config,
+                             GError      **error)
+{
+  return cdviz_config_add_string (config, BASE_CONFIG, "send", error);
+}
+
 int
 cdviz_send_command_run (int    argc,
                         char **argv)
@@ -202,7 +209,7 @@ cdviz_send_command_run (int    argc,
                                (const char * const *) plugin_dirs);
   layer = options_to_toml (url, retries, headers, &error);
   if (layer == NULL ||
-      !cdviz_config_add_string (config, BASE_CONFIG, "send", &error) ||
+      !cdviz_send_command_add_base (config, &error) ||
       (config_file != NULL && !cdviz_config_add_file (config, config_file, &error)) ||
       !cdviz_config_add_environment (config, NULL, &error) ||
       !cdviz_config_add_string (config, layer, "send options", &error))

@@ -43,7 +43,8 @@ class CliTest(unittest.TestCase):
         r = run(["--help"])
         self.assertEqual(r.returncode, 0)
         for word in ("--config", "--plugin-dir", "--set", "--verbose", "--quiet",
-                     "connect", "config --check"):
+                     "connect", "config --check", "config --print", "--print-raw", "--for",
+                     "\n  send "):
             self.assertIn(word, r.stdout)
 
     def test_bad_option(self):
@@ -179,6 +180,45 @@ class CliTest(unittest.TestCase):
         r = run(["config", "--check", "--set", "no-equal-sign"])
         self.assertEqual(r.returncode, 1)
         self.assertTrue(r.stderr.startswith("cdviz-pipeline: --set:1:"), r.stderr)
+
+    def test_config_print(self):
+        # as cdviz-collector's: --print-raw as written, --print with `_file`
+        # keys read and nothing validated, --check validates
+        write(self.tmp.name, "v.txt", "from a file\n")
+        path = write(self.tmp.name, "c.toml",
+                     '[sinks.d]\nenabled = true\ntype = "debug"\nbogus_file = "v.txt"\n')
+        r = run(["config", "--print-raw", "--config", path, "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn('[sinks.d]\nenabled = true\ntype = "debug"\nbogus_file = "v.txt"\n',
+                      r.stdout)
+        r = run(["config", "--print", "--config", path, "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn('[sinks.d]\nenabled = true\ntype = "debug"\nbogus = "from a file"\n',
+                      r.stdout)
+        r = run(["config", "--print", "--check", "--config", path, "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.count("[sinks.d]"), 1)
+        self.assertIn("unknown key “sinks.d.bogus”", r.stderr)
+
+    def test_config_for(self):
+        r = run(["config", "--print", "--for", "send", "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn('[sources.cli]\nenabled = true\n', r.stdout)
+        self.assertIn('[sinks.debug]\nenabled = true\ntype = "debug"\n', r.stdout)
+        self.assertNotIn("[sources.events]", r.stdout)
+        r = run(["config", "--check", "--for", "send", "--plugin-dir", PLUGIN_DIR])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for command in ("connect", "transform"):
+            r = run(["config", "--print", "--for", command, "--plugin-dir", PLUGIN_DIR])
+            self.assertEqual((r.returncode, r.stderr), (0, ""))
+            self.assertIn("[sources.events]", r.stdout)
+            self.assertNotIn("[sources.cli]", r.stdout)
+        r = run(["config", "--print", "--for", "nope"])
+        self.assertEqual((r.returncode, r.stderr),
+                         (1, "cdviz-pipeline: --for “nope”: expected connect, send or transform\n"))
+        r = run(["config"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("“config” needs --check, --print or --print-raw", r.stderr)
 
     def test_error_missing_file(self):
         r = run(["--config", "/nonexistent/c.toml"])
