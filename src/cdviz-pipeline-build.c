@@ -178,9 +178,11 @@ typedef gboolean (*BuildOne) (CdvizPipeline  *self,
                               GError        **error);
 
 /* The errors of one build, so that `config --check` lists them all: one per
- * component or fixed section (its first), in the order of the file, those
- * naming a component type no plugin provides last (often only a missing
- * plugin; the others are worth fixing first). */
+ * component or fixed section (its first), section by section (the top
+ * level, `[http]`, `[state]`, `[pipeline]`, transformers, sources, sinks,
+ * each in the file's order), those naming a component type no plugin
+ * provides last (often only a missing plugin; the others are worth fixing
+ * first). */
 typedef struct {
   GPtrArray *errors;            /* (owned) GError */
   GPtrArray *late;              /* (owned) GError: CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE */

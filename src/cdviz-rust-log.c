@@ -109,9 +109,9 @@ cdviz_rust_log_domains (const char *filter,
 
       if (equal != NULL)
         {
-          target = g_ascii_strdown (g_strstrip (g_strndup (directive, equal - directive)), -1);
-          g_strdelimit (target, "-", '_');
-          level = g_ascii_strdown (g_strstrip (g_strdup (equal + 1)), -1);
+          *equal = '\0';
+          target = g_strdelimit (g_ascii_strdown (g_strstrip (directive), -1), "-", '_');
+          level = g_ascii_strdown (g_strstrip (equal + 1), -1);
         }
       else if (is_level (directive) || g_ascii_strcasecmp (directive, "warning") == 0)
         level = g_ascii_strdown (directive, -1);

@@ -208,8 +208,13 @@ class CliTest(unittest.TestCase):
         self.assertNotIn("[sources.events]", r.stdout)
         r = run(["config", "--check", "--for", "send", "--plugin-dir", PLUGIN_DIR])
         self.assertEqual(r.returncode, 0, r.stderr)
+        # Under AddressSanitizer, LeakSanitizer's exit-time tracer crashes
+        # in these two runs (the stale dynamic-TLS range of a GIO module, see
+        # test_dropin): no leak check here; test_config_print checks --print's.
+        env = ({"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"}
+               if "ASAN_OPTIONS" in os.environ else None)
         for command in ("connect", "transform"):
-            r = run(["config", "--print", "--for", command, "--plugin-dir", PLUGIN_DIR])
+            r = run(["config", "--print", "--for", command, "--plugin-dir", PLUGIN_DIR], env=env)
             self.assertEqual((r.returncode, r.stderr), (0, ""))
             self.assertIn("[sources.events]", r.stdout)
             self.assertNotIn("[sources.cli]", r.stdout)
