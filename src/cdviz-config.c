@@ -516,6 +516,27 @@ _cdviz_config_finish (CdvizConfig  *self,
 }
 
 /**
+ * cdviz_config_resolve_files:
+ * @self: a #CdvizConfig
+ * @error: return location for a #GError
+ *
+ * Replaces every `KEY_file = "PATH"` by `KEY` holding the file's contents
+ * (a relative path is read from the directory of the file that set it),
+ * as building a pipeline does; `cdviz-pipeline config --print` shows the
+ * result. Add no layer afterwards. Calling it again does nothing.
+ *
+ * Returns: %TRUE on success; %FALSE with %CDVIZ_CONFIG_ERROR_IO when a file
+ *   cannot be read
+ */
+gboolean
+cdviz_config_resolve_files (CdvizConfig  *self,
+                            GError      **error)
+{
+  g_return_val_if_fail (CDVIZ_IS_CONFIG (self), FALSE);
+  return _cdviz_config_finish (self, error);
+}
+
+/**
  * cdviz_config_get_root:
  * @self: a #CdvizConfig
  *

@@ -177,7 +177,7 @@ mo = sh(["find", PREFIX, "-path", "*/fr/LC_MESSAGES/cdviz-pipeline.mo"]).stdout.
 ok(mo, "the French catalogue is installed")
 FR = {"LANGUAGE": "fr", "LANG": "C.UTF-8"}
 r = run(["config"], env=FR)
-ok(r.returncode == 1 and "cdviz-pipeline : « config » requiert --check ou --describe" in r.stderr,
+ok(r.returncode == 1 and "cdviz-pipeline : « config » requiert --check, --print ou --print-raw" in r.stderr,
    "LANGUAGE=fr: a usage error in French", r.stderr)
 r = run(["config", "--check", "--set", "http.port = 'x'"], env=FR)
 ok(r.returncode == 1 and "cdviz-pipeline : --set:1 : clé « http.port » : il faut un entier, "
@@ -186,7 +186,7 @@ ok(r.returncode == 1 and "cdviz-pipeline : --set:1 : clé « http.port » : il f
 r = run(["--help"], env=FR)
 ok("Afficher la version et quitter" in r.stdout, "LANGUAGE=fr: --help in French", r.stdout)
 r = run(["config"], env={"LANG": "C.UTF-8"})
-ok("“config” needs --check or --describe" in r.stderr, "LANG=C.UTF-8: English", r.stderr)
+ok("“config” needs --check, --print or --print-raw" in r.stderr, "LANG=C.UTF-8: English", r.stderr)
 
 # --- installed documentation and data --------------------------------------------
 

@@ -211,6 +211,7 @@ class ExamplesTest(unittest.TestCase):
                 r = run(["config", "--check", "--config", path, "--plugin-dir", PLUGIN_DIR])
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("configuration OK", r.stderr)
+                self.assertNotIn("has no “enabled” key", r.stderr)
                 for value in secret_values(doc):
                     self.assertNotIn(value, r.stdout + r.stderr)
 
@@ -306,6 +307,8 @@ class ConfigBlocksTest(unittest.TestCase):
                                      "%s does not load (mark it <!-- not-a-config: why --> if "
                                      "it is a fragment):\n%s" % (where, r.stderr))
                     self.assertIn("configuration OK", r.stderr, where)
+                    # a source of ours says it is enabled (cdviz-collector's default is off)
+                    self.assertNotIn("has no “enabled” key", r.stderr, where)
                 checked += 1
         # The pattern still finds the blocks (configuration.md's first one,
         # sse.md's, the examples of the guides…).
@@ -356,6 +359,7 @@ class Output:
 TOKEN = "docs-Xq7-token"
 CLIENT_CONFIG = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 
 [sinks.events]
@@ -570,6 +574,7 @@ type = "type_filter"
 prefix = "dev.cdevents.build."
 
 [sources.events]
+enabled = true
 transformer_refs = ["builds_only"]
 extractor = { type = "webhook", id = "events" }
 

@@ -78,7 +78,7 @@ class CommandLineTest(unittest.TestCase):
         """[sinks.debug] enabled = true alone is upstream's debug sink; the
         base's transformers can be referenced."""
         with open(self.config, "a") as f:
-            f.write('[sources.s]\ntransformer_refs = ["log"]\n'
+            f.write('[sources.s]\nenabled = true\ntransformer_refs = ["log"]\n'
                     'extractor = { type = "webhook", id = "s" }\n')
         r = run(["config", "--check", "--config", self.config, "--plugin-dir", PLUGIN_DIR])
         self.assertEqual(r.returncode, 0, r.stderr)

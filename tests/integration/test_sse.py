@@ -22,6 +22,7 @@ EXTRA_ARGS = ["--plugin-dir", EXTRA_PLUGIN_DIR] if EXTRA_PLUGIN_DIR else []
 
 SOURCE = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 """
 

@@ -46,6 +46,7 @@ TOKEN = "Bearer es-client-Zq81-token"
 
 SOURCE = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 """
 
