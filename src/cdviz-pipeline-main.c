@@ -21,6 +21,7 @@
  * configuration. */
 
 static char *opt_config;
+static char **opt_config_headers;
 static char **opt_plugin_dirs;
 static char **opt_sets;
 static gboolean opt_version;
@@ -33,8 +34,11 @@ static gboolean opt_disable_otel;
 
 static const GOptionEntry common_entries[] = {
   { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
-    N_("Configuration file (TOML, cdviz-collector layout); without it the built-in default runs"),
+    N_("Configuration file (TOML, cdviz-collector layout) or http(s) URL; without it the "
+       "built-in default runs"),
     N_("FILE") },
+  { "config-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_config_headers,
+    N_("With a --config URL, a request header “Name: value”; repeatable"), N_("HEADER") },
   { "plugin-dir", 'p', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_plugin_dirs,
     N_("Also load plugins from DIR (searched recursively, before the system directory); repeatable"),
     N_("DIR") },
@@ -108,7 +112,8 @@ load_config (GError **error)
 
   if (opt_config != NULL)
     {
-      if (!cdviz_config_add_file (config, opt_config, error))
+      if (!cdviz_config_add_location (config, opt_config,
+                                      (const char * const *) opt_config_headers, error))
         return NULL;
     }
   else if (!cdviz_config_add_default (config, error))
@@ -134,7 +139,12 @@ run_check (void)
 
   config = load_config (&error);
   if (config != NULL)
-    pipeline = cdviz_pipeline_new (config, NULL, &error);
+    {
+      /* Remote files that cannot be reached only warn: a check needs no
+       * network (cached copies are checked). */
+      cdviz_config_set_remote_optional (config, TRUE);
+      pipeline = cdviz_pipeline_new (config, NULL, &error);
+    }
   if (pipeline != NULL && !cdviz_pipeline_check (pipeline, &error))
     g_clear_object (&pipeline);
 
