@@ -44,7 +44,9 @@ const CdvizKeyDoc _cdviz_remote_docs[] = {
     "(files under `endpoint`). A key `KEY_rfile = \"NAME:///path\"` anywhere in the "
     "configuration becomes `KEY` holding that file. Files are fetched at start, cached under "
     "`$XDG_CACHE_HOME/cdviz-pipeline/remote/` and read from the cache when the fetch fails; "
-    "`config --check` only warns about a file neither reachable nor cached" },
+    "`config --check` only warns about a file neither reachable nor cached. For tests only, "
+    "the environment variable `CDVIZ_PIPELINE_TEST_GITHUB_URL` replaces "
+    "`https://raw.githubusercontent.com`" },
   { "owner", "string", "(required for `github`)", "The repository's owner" },
   { "repo", "string", "(required for `github`)", "The repository" },
   { "root", "string", "none", "A folder of the repository (or under `endpoint`) paths start from" },

@@ -99,9 +99,10 @@ _cdviz_fetch_url (const char         *url,
         break;
       if (body->len + (gsize) n > max_bytes)
         {
+          g_autofree char *limit = g_format_size (max_bytes);
+
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                       _("cannot fetch %s: larger than %" G_GSIZE_FORMAT " bytes"),
-                       url, max_bytes);
+                       _("cannot fetch %s: larger than %s"), url, limit);
           return NULL;
         }
       g_byte_array_append (body, buffer, n);
