@@ -10,7 +10,12 @@ HTTP server standing in for GitHub and for a configuration server:
   file (it needs no network);
 - `--config URL` with `--config-header`: a server that answers 401 without
   the header stops the program with the status; with it, the pipeline
-  starts (connect), checks (config --check) and sends (send).
+  starts (connect), checks (config --check) and sends (send);
+- the `http_polling` source: a driver lists items then fetches each one;
+  every item reaches the debug sink with upstream's metadata; with an
+  interval of an hour only one poll's requests are made; the next poll asks
+  for the next window; a 500 is logged and the same window polled again;
+  `abort` stops the source; bad keys are errors.
 """
 import http.server
 import json
@@ -18,7 +23,9 @@ import os
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
+import urllib.parse
 
 from cdviz_testlib import PLUGIN_DIR, PROGRAM, Pipeline, cdevent, free_port
 
@@ -275,6 +282,215 @@ class ConfigUrlTest(unittest.TestCase):
         r = run(["config", "--check", "--config", self.url, "--config-header", "NoColon"], {})
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("header “NoColon” is not of the form “Name: value”", r.stderr)
+
+
+def cdevent_with_id(event_id):
+    body = json.loads(cdevent("build_started"))
+    body["context"]["id"] = event_id
+    return json.dumps(body).encode()
+
+
+POLLING_CONFIG = """
+[sources.poll]
+enabled = true
+
+[sources.poll.extractor]
+type = "http_polling"
+polling_interval = "%(interval)s"
+headers_to_keep = ["X-Page"]
+metadata = { team = "ci" }
+driver_vrl = '''
+if .response == null {
+  .requests = [{ "url": "%(url)s/builds", "route": "feedback",
+                 "query": { "after": .metadata.ts_after } }]
+} else {
+  reqs = []
+  for_each(array!(.response.body)) -> |_i, id| {
+    reqs = push(reqs, { "url": "%(url)s/builds/" + string!(id) })
+  }
+  .requests = reqs
+  .state = { "listed": length(reqs) }
+}
+'''
+
+[sinks.out]
+type = "debug"
+"""
+
+SHOW_TRANSFORMER = """
+[transformers.show]
+type = "vrl"
+template = '''
+.body.customData = { "team": .metadata.team, "polling": .metadata.http_polling, "page": .headers."x-page", "window": exists(.metadata.ts_before) }
+[.]
+'''
+"""
+
+
+class PollingServer:
+    """Lists builds a and b (after a number of 500 answers), serves each as a
+    CDEvent, records every request's path."""
+
+    def __init__(self, failures=0):
+        self.failures = failures
+        self.paths = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with outer.lock:
+                    outer.paths.append(self.path)
+                    fail = self.path.startswith("/builds?") and outer.failures > 0
+                    if fail:
+                        outer.failures -= 1
+                path = urllib.parse.urlsplit(self.path).path
+                if fail:
+                    status, body = 500, b"try again"
+                elif path == "/builds":
+                    status, body = 200, b'["a", "b"]'
+                elif path.startswith("/builds/"):
+                    status, body = 200, cdevent_with_id("build-" + path[len("/builds/"):])
+                else:
+                    status, body = 404, b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Page", path)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def count(self, prefix):
+        with self.lock:
+            return sum(1 for p in self.paths if p.startswith(prefix))
+
+    def lists(self):
+        with self.lock:
+            return [p for p in self.paths if p.startswith("/builds?")]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def wait_for(predicate, what, timeout=20):
+    """Waits for a condition (the deadline only guards against a hang)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def events(pipeline):
+    return [json.loads(l) for l in pipeline.stdout().splitlines() if l.startswith("{")]
+
+
+FIRST_WINDOW = "/builds?after=1970-01-01T00%3A00%3A00Z"
+
+
+class HttpPollingTest(unittest.TestCase):
+    def server(self, failures=0):
+        server = PollingServer(failures)
+        self.addCleanup(server.close)
+        return server
+
+    def test_events_arrive_once_per_poll(self):
+        server = self.server()
+        config = POLLING_CONFIG % {"interval": "1h", "url": server.url}
+        with Pipeline(config) as p:
+            wait_for(lambda: len(events(p)) >= 2, "two events")
+            self.assertEqual(p.stop(), 0)
+            received = events(p)
+        self.assertEqual(sorted(e["context"]["id"] for e in received), ["build-a", "build-b"])
+        # One poll in an hour: the list and the two items, nothing more.
+        self.assertEqual(server.paths[0], FIRST_WINDOW)
+        self.assertEqual(sorted(server.paths[1:]), ["/builds/a", "/builds/b"])
+
+    def test_metadata_and_kept_headers(self):
+        server = self.server()
+        config = (POLLING_CONFIG % {"interval": "1h", "url": server.url}).replace(
+            "enabled = true\n", 'enabled = true\ntransformer_refs = ["show"]\n', 1)
+        with Pipeline(config + SHOW_TRANSFORMER) as p:
+            wait_for(lambda: len(events(p)) >= 2, "two events")
+            p.stop()
+            received = {e["context"]["id"]: e["customData"] for e in events(p)}
+        self.assertEqual(received["build-a"], {
+            "team": "ci", "page": "/builds/a", "window": True,
+            "polling": {"url": server.url + "/builds/a", "method": "GET", "status": 200,
+                        "state": {"listed": 2}}})
+
+    def test_next_poll_asks_for_the_next_window(self):
+        server = self.server()
+        config = POLLING_CONFIG % {"interval": "50ms", "url": server.url}
+        with Pipeline(config) as p:
+            wait_for(lambda: len(server.lists()) >= 3, "three polls")
+            p.stop()
+        lists = server.lists()
+        self.assertEqual(lists[0], FIRST_WINDOW)
+        self.assertNotEqual(lists[1], FIRST_WINDOW)
+
+    def test_500_is_logged_and_the_window_retried(self):
+        server = self.server(failures=2)
+        config = POLLING_CONFIG % {"interval": "50ms", "url": server.url}
+        with Pipeline(config) as p:
+            wait_for(lambda: len(events(p)) >= 2, "two events")
+            p.stop()
+            log = p.stderr()
+        # Held twice: the first three polls ask for the same window.
+        self.assertEqual(server.lists()[:3], [FIRST_WINDOW] * 3)
+        self.assertIn("GET %s%s: the server answered 500 Internal Server Error (the window is "
+                      "retried with the next poll)" % (server.url, FIRST_WINDOW), log)
+        self.assertEqual(log.count("the server answered 500"), 2)
+
+    def test_abort_stops_the_source(self):
+        server = self.server()
+        config = (POLLING_CONFIG % {"interval": "50ms", "url": server.url}).replace(
+            '/builds/" + string!(id)', '/missing/" + string!(id)')
+        config = config.replace('metadata = { team = "ci" }',
+                                'metadata = { team = "ci" }\non_status = { "404" = "abort" }')
+        with Pipeline(config) as p:
+            wait_for(lambda: "http_polling source: stopped" in p.stderr(), "the stop")
+            p.stop()
+        # The first 404 stopped the source: the second item was never asked for.
+        self.assertEqual(server.count("/missing/"), 1)
+        self.assertEqual(len(server.lists()), 1)
+
+    def test_bad_keys(self):
+        base = POLLING_CONFIG % {"interval": "1m", "url": "http://127.0.0.1:1"}
+        cases = [
+            (base.replace('polling_interval = "1m"\n', ""), "“polling_interval” is required"),
+            (base.replace('polling_interval = "1m"', 'polling_interval = "1m"\nparser = "xml"'),
+             "key “parser”: “xml” is not one of"),
+            (base.replace('polling_interval = "1m"',
+                          'polling_interval = "1m"\nts_after = "yesterday"'),
+             "key “ts_after”: “yesterday” is not an RFC 3339 timestamp"),
+            (base.replace('polling_interval = "1m"',
+                          'polling_interval = "1m"\non_status = { "4x4" = "skip" }'),
+             "“4x4” is neither a status code"),
+            (base.replace(".requests = reqs", ".requests = reqs +"),
+             "key “driver_vrl”: the VRL program does not compile"),
+            (base.replace('polling_interval = "1m"', 'polling_interval = "1m"\nurl = "x"'),
+             "unknown key “sources.poll.extractor.url”"),
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            for config, expected in cases:
+                with self.subTest(expected=expected):
+                    path = os.path.join(tmp, "c.toml")
+                    with open(path, "w") as f:
+                        f.write(config)
+                    r = run(["config", "--check", "--config", path], {})
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn(path + ":", r.stderr)
+                    self.assertIn(expected, r.stderr)
 
 
 if __name__ == "__main__":
