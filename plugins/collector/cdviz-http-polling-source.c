@@ -4,9 +4,8 @@
 #include <libsoup/soup.h>
 
 #include "cdviz-http-polling-source.h"
+#include "cdviz-http-polling-private.h"
 #include "cdviz-outgoing-headers.h"
-#include "cdviz-vrl-runtime.h"
-#include "cdviz-vrl-value.h"
 
 /* `extractor = { type = "http_polling", polling_interval, driver_vrl, … }`,
  * as cdviz-collector's `src/sources/http_polling/`: every polling interval,
@@ -28,22 +27,6 @@
 
 #define MAX_BODY_BYTES (16 * 1024 * 1024)
 #define PUSH_RETRY_MS 20
-#define DRIVER_MAX_STEPS 10000000
-#define BEGINNING_OF_TIME "1970-01-01T00:00:00Z"
-
-typedef enum { ROUTE_PIPELINE = 1, ROUTE_FEEDBACK = 2, ROUTE_BOTH = 3 } Route;
-typedef enum { BEHAVIOR_SKIP, BEHAVIOR_HOLD, BEHAVIOR_RETRY, BEHAVIOR_ABORT } Behavior;
-
-typedef struct {
-  char *url;          /* with the query */
-  char *method;
-  JsonObject *headers; /* (nullable) */
-  char *body;         /* (nullable) */
-  Route route;
-  char *parser;       /* (nullable): the source's */
-  guint depth;
-  JsonNode *state;    /* (nullable) */
-} Request;
 
 struct _CdvizHttpPollingSource
 {
@@ -72,9 +55,9 @@ struct _CdvizHttpPollingSource
   SoupSession *session;
   GCancellable *cancellable;
   GSource *timer;
-  GQueue worklist;            /* Request */
+  GQueue worklist;            /* CdvizPollRequest */
   GQueue pending;             /* CdvizMessage, waiting for room in the queue */
-  Request *current;
+  CdvizPollRequest *current;
   SoupMessage *msg;
   GByteArray *body;
   char *ts_after, *ts_before;
@@ -113,232 +96,17 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-static void
-request_free (gpointer data)
-{
-  Request *request = data;
-
-  g_free (request->url);
-  g_free (request->method);
-  g_clear_pointer (&request->headers, json_object_unref);
-  g_free (request->body);
-  g_free (request->parser);
-  g_clear_pointer (&request->state, json_node_unref);
-  g_free (request);
-}
 
 static void poll_next (CdvizHttpPollingSource *self);
 static void schedule (CdvizHttpPollingSource *self, guint64 delay_ms, GSourceFunc func);
 
-/* --- time window -------------------------------------------------------- */
-
-static char *
-now_minus_one_second (void)
-{
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autoptr(GDateTime) before = g_date_time_add_seconds (now, -1);
-
-  return g_date_time_format (before, "%Y-%m-%dT%H:%M:%SZ");
-}
-
-static gint
-compare_timestamps (const char *a,
-                    const char *b)
-{
-  g_autoptr(GDateTime) da = g_date_time_new_from_iso8601 (a, NULL);
-  g_autoptr(GDateTime) db = g_date_time_new_from_iso8601 (b, NULL);
-
-  return g_date_time_compare (da, db);
-}
-
-/* --- the driver ---------------------------------------------------------- */
-
-static JsonNode *
-driver_metadata (CdvizHttpPollingSource *self)
-{
-  g_autoptr(JsonObject) object = json_object_new ();
-
-  json_object_set_string_member (object, "ts_after", self->ts_after);
-  json_object_set_string_member (object, "ts_before", self->ts_before);
-  return json_node_init_object (json_node_alloc (), object);
-}
-
-static gboolean
-route_from_string (const char *s,
-                   Route      *out)
-{
-  if (s == NULL || g_str_equal (s, "pipeline"))
-    *out = ROUTE_PIPELINE;
-  else if (g_str_equal (s, "feedback"))
-    *out = ROUTE_FEEDBACK;
-  else if (g_str_equal (s, "both"))
-    *out = ROUTE_BOTH;
-  else
-    return FALSE;
-  return TRUE;
-}
-
-static char *
-url_with_query (const char *url,
-                JsonObject *query)
-{
-  GString *out = g_string_new (url);
-  g_autoptr(GList) names = query != NULL ? json_object_get_members (query) : NULL;
-  gboolean first = strchr (url, '?') == NULL;
-
-  for (GList *l = names; l != NULL; l = l->next)
-    {
-      JsonNode *value = json_object_get_member (query, l->data);
-      g_autofree char *text = NULL;
-      g_autofree char *key = g_uri_escape_string (l->data, NULL, FALSE);
-      g_autofree char *escaped = NULL;
-
-      if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_STRING)
-        text = g_strdup (json_node_get_string (value));
-      else
-        text = json_to_string (value, FALSE);
-      escaped = g_uri_escape_string (text, NULL, FALSE);
-      g_string_append_printf (out, "%c%s=%s", first ? '?' : '&', key, escaped);
-      first = FALSE;
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* Runs the driver on {metadata, state, request, response}; queues the
- * requests it sets. */
-static void
-run_driver (CdvizHttpPollingSource *self,
-            const Request          *request,
-            JsonNode               *response)
-{
-  g_autoptr(JsonObject) input = json_object_new ();
-  g_autoptr(JsonNode) input_node = NULL;
-  g_autoptr(CdvizVrlValue) target = NULL;
-  g_autoptr(CdvizVrlValue) meta = NULL;
-  g_autoptr(CdvizVrlValue) result = NULL;
-  g_autoptr(JsonNode) output = NULL;
-  g_autoptr(GError) error = NULL;
-  JsonNode *requests, *state;
-  guint depth = request != NULL ? request->depth + 1 : 0;
-
-  json_object_set_member (input, "metadata", driver_metadata (self));
-  json_object_set_member (input, "state", request != NULL && request->state != NULL
-                                          ? json_node_copy (request->state)
-                                          : json_node_new (JSON_NODE_NULL));
-  if (request != NULL)
-    {
-      g_autoptr(JsonObject) r = json_object_new ();
-
-      json_object_set_string_member (r, "url", request->url);
-      json_object_set_string_member (r, "method", request->method);
-      json_object_set_object_member (r, "headers", request->headers != NULL
-                                                   ? json_object_ref (request->headers)
-                                                   : json_object_new ());
-      json_object_set_object_member (input, "request", json_object_ref (r));
-    }
-  else
-    json_object_set_null_member (input, "request");
-  json_object_set_member (input, "response", response != NULL ? json_node_copy (response)
-                                                              : json_node_new (JSON_NODE_NULL));
-  input_node = json_node_init_object (json_node_alloc (), input);
-
-  target = cdviz_vrl_value_from_json (input_node);
-  meta = cdviz_vrl_object_new ();
-  result = cdviz_vrl_run (self->driver, &target, &meta, DRIVER_MAX_STEPS, &error);
-  if (result == NULL)
-    {
-      g_warning (_("http_polling source: the driver_vrl program failed: %s"), error->message);
-      if (request == NULL)
-        self->hold = TRUE;
-      return;
-    }
-  output = cdviz_vrl_value_to_json_node (target);
-  requests = JSON_NODE_HOLDS_OBJECT (output)
-             ? json_object_get_member (json_node_get_object (output), "requests") : NULL;
-  state = JSON_NODE_HOLDS_OBJECT (output)
-          ? json_object_get_member (json_node_get_object (output), "state") : NULL;
-  if (requests == NULL || !JSON_NODE_HOLDS_ARRAY (requests))
-    {
-      g_warning (_("http_polling source: the driver_vrl program must set .requests to an "
-                   "array"));
-      if (request == NULL)
-        self->hold = TRUE;
-      return;
-    }
-  if (depth > self->max_depth && json_array_get_length (json_node_get_array (requests)) > 0)
-    {
-      g_warning (_("http_polling source: max_depth (%u) reached: %u requests dropped"),
-                 self->max_depth, json_array_get_length (json_node_get_array (requests)));
-      return;
-    }
-
-  for (guint i = 0; i < json_array_get_length (json_node_get_array (requests)); i++)
-    {
-      JsonNode *item = json_array_get_element (json_node_get_array (requests), i);
-      JsonObject *object;
-      Request *next;
-      const char *url, *route;
-      JsonNode *query, *headers;
-
-      if (!JSON_NODE_HOLDS_OBJECT (item))
-        continue;
-      object = json_node_get_object (item);
-      url = json_object_get_string_member_with_default (object, "url", NULL);
-      if (url == NULL)
-        continue;
-      next = g_new0 (Request, 1);
-      query = json_object_get_member (object, "query");
-      next->url = url_with_query (url, query != NULL && JSON_NODE_HOLDS_OBJECT (query)
-                                       ? json_node_get_object (query) : NULL);
-      next->method = g_strdup (json_object_get_string_member_with_default (object, "method",
-                                                                           "GET"));
-      headers = json_object_get_member (object, "headers");
-      if (headers != NULL && JSON_NODE_HOLDS_OBJECT (headers))
-        next->headers = json_object_ref (json_node_get_object (headers));
-      next->body = g_strdup (json_object_get_string_member_with_default (object, "body", NULL));
-      next->parser = g_strdup (json_object_get_string_member_with_default (object, "parser",
-                                                                           NULL));
-      route = json_object_get_string_member_with_default (object, "route", NULL);
-      if (!route_from_string (route, &next->route))
-        {
-          g_warning (_("http_polling source: request %s: unknown route “%s” "
-                       "(pipeline, feedback, both); sent to the pipeline"), next->url, route);
-          next->route = ROUTE_PIPELINE;
-        }
-      next->depth = depth;
-      if (state != NULL && !JSON_NODE_HOLDS_NULL (state))
-        next->state = json_node_copy (state);
-      g_queue_push_tail (&self->worklist, next);
-    }
-}
-
+ 
 /* --- responses ----------------------------------------------------------- */
 
-static Behavior
-resolve_status (CdvizHttpPollingSource *self,
-                guint                   status)
-{
-  JsonObject *policy = self->on_status != NULL && JSON_NODE_HOLDS_OBJECT (self->on_status)
-                       ? json_node_get_object (self->on_status) : NULL;
-  g_autofree char *code = g_strdup_printf ("%u", status);
-  g_autofree char *class = g_strdup_printf ("%uxx", status / 100);
-  const char *value = NULL;
-
-  if (policy != NULL)
-    value = json_object_get_string_member_with_default (policy, code,
-              json_object_get_string_member_with_default (policy, class, NULL));
-  if (value != NULL)
-    return g_str_equal (value, "skip") ? BEHAVIOR_SKIP
-           : g_str_equal (value, "hold") ? BEHAVIOR_HOLD
-           : g_str_equal (value, "retry") ? BEHAVIOR_RETRY : BEHAVIOR_ABORT;
-  if (status == 401 || status == 403)
-    return BEHAVIOR_ABORT;
-  return status >= 500 ? BEHAVIOR_HOLD : BEHAVIOR_SKIP;
-}
 
 static const char *
 effective_parser (CdvizHttpPollingSource *self,
-                  const Request          *request,
+                  const CdvizPollRequest          *request,
                   SoupMessage            *msg)
 {
   const char *parser = request->parser != NULL ? request->parser : self->parser;
@@ -472,7 +240,8 @@ handle_success (CdvizHttpPollingSource *self,
       json_object_set_object_member (response, "headers", json_object_ref (headers));
       json_object_set_member (response, "body", json_node_copy (whole));
       node = json_node_init_object (json_node_alloc (), response);
-      run_driver (self, self->current, node);
+      _cdviz_poll_run_driver (self->driver, self->ts_after, self->ts_before, self->max_depth,
+                              self->current, node, &self->worklist);
     }
 }
 
@@ -520,7 +289,7 @@ finish_response (CdvizHttpPollingSource *self)
     }
   else
     {
-      Behavior behavior = resolve_status (self, status);
+      CdvizPollBehavior behavior = _cdviz_poll_resolve_status (self->on_status, status);
 
       if (self->log_errors)
         g_warning (_("http_polling source: %s %s: the server answered %u %s (%s)"),
@@ -533,13 +302,13 @@ finish_response (CdvizHttpPollingSource *self)
         self->progress = TRUE;
       else if (behavior == BEHAVIOR_ABORT)
         {
-          g_queue_clear_full (&self->worklist, request_free);
+          g_queue_clear_full (&self->worklist, _cdviz_poll_request_free);
           self->polling_interval = 0;
         }
       else
         self->hold = TRUE;
     }
-  g_clear_pointer (&self->current, request_free);
+  g_clear_pointer (&self->current, _cdviz_poll_request_free);
   g_clear_object (&self->msg);
   g_clear_pointer (&self->body, g_byte_array_unref);
 }
@@ -576,7 +345,7 @@ on_read (GObject      *object,
       g_warning (_("http_polling source: %s: %s"), self->current->url,
                  bytes == NULL ? error->message : _("the response is larger than 16 MiB"));
       self->hold = TRUE;
-      g_clear_pointer (&self->current, request_free);
+      g_clear_pointer (&self->current, _cdviz_poll_request_free);
       g_clear_object (&self->msg);
       g_clear_pointer (&self->body, g_byte_array_unref);
       g_object_unref (stream);
@@ -612,7 +381,7 @@ on_sent (GObject      *object,
       g_warning (_("http_polling source: %s %s: %s (the window is retried with the next "
                    "poll)"), self->current->method, self->current->url, error->message);
       self->hold = TRUE;
-      g_clear_pointer (&self->current, request_free);
+      g_clear_pointer (&self->current, _cdviz_poll_request_free);
       g_clear_object (&self->msg);
       poll_next (self);
       return;
@@ -633,7 +402,7 @@ send_request (CdvizHttpPollingSource *self)
     {
       g_warning (_("http_polling source: “%s” is not a valid URL; request skipped"),
                  self->current->url);
-      g_clear_pointer (&self->current, request_free);
+      g_clear_pointer (&self->current, _cdviz_poll_request_free);
       poll_next (self);
       return;
     }
@@ -691,7 +460,7 @@ end_poll (CdvizHttpPollingSource *self)
       g_warning (_("http_polling source: stopped"));
       return;
     }
-  if (self->ts_before_limit != NULL && compare_timestamps (self->ts_after,
+  if (self->ts_before_limit != NULL && _cdviz_poll_compare_timestamps (self->ts_after,
                                                            self->ts_before_limit) >= 0)
     {
       g_message (_("http_polling source: ts_before_limit %s reached: the source stops"),
@@ -732,7 +501,7 @@ poll_next (CdvizHttpPollingSource *self)
     {
       g_warning (_("http_polling source: max_requests (%u) reached: %u requests dropped"),
                  self->max_requests, g_queue_get_length (&self->worklist));
-      g_queue_clear_full (&self->worklist, request_free);
+      g_queue_clear_full (&self->worklist, _cdviz_poll_request_free);
       end_poll (self);
       return;
     }
@@ -748,17 +517,19 @@ static gboolean
 on_poll (gpointer data)
 {
   CdvizHttpPollingSource *self = data;
-  g_autofree char *before = now_minus_one_second ();
+  g_autofree char *before = _cdviz_poll_now_minus_one_second ();
 
   g_clear_pointer (&self->timer, g_source_unref);
   g_free (self->ts_before);
-  if (self->ts_before_limit != NULL && compare_timestamps (before, self->ts_before_limit) > 0)
+  if (self->ts_before_limit != NULL && _cdviz_poll_compare_timestamps (before, self->ts_before_limit) > 0)
     self->ts_before = g_strdup (self->ts_before_limit);
   else
     self->ts_before = g_steal_pointer (&before);
   self->hold = self->progress = FALSE;
   self->requests_in_poll = 0;
-  run_driver (self, NULL, NULL);
+  if (!_cdviz_poll_run_driver (self->driver, self->ts_after, self->ts_before, self->max_depth,
+                               NULL, NULL, &self->worklist))
+    self->hold = TRUE;
   poll_next (self);
   return G_SOURCE_REMOVE;
 }
@@ -811,8 +582,8 @@ http_polling_stop (CdvizSource *source)
     g_debug ("stopping with %u events not accepted by the pipeline",
              g_queue_get_length (&self->pending));
   g_queue_clear_full (&self->pending, g_object_unref);
-  g_queue_clear_full (&self->worklist, request_free);
-  g_clear_pointer (&self->current, request_free);
+  g_queue_clear_full (&self->worklist, _cdviz_poll_request_free);
+  g_clear_pointer (&self->current, _cdviz_poll_request_free);
   g_clear_object (&self->msg);
   g_clear_pointer (&self->body, g_byte_array_unref);
   g_clear_object (&self->session);
@@ -825,71 +596,6 @@ source_iface_init (CdvizSourceInterface *iface)
 {
   iface->start_source = http_polling_start;
   iface->stop_source = http_polling_stop;
-}
-
-static gboolean
-check_timestamp (const char  *key,
-                 const char  *value,
-                 GError     **error)
-{
-  g_autoptr(GDateTime) parsed = NULL;
-
-  if (value == NULL)
-    return TRUE;
-  parsed = g_date_time_new_from_iso8601 (value, NULL);
-  if (parsed == NULL)
-    {
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                   _("key “%s”: “%s” is not an RFC 3339 timestamp (2024-01-01T00:00:00Z)"),
-                   key, value);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-check_on_status (JsonNode  *on_status,
-                 GError   **error)
-{
-  g_autoptr(GList) codes = NULL;
-
-  if (on_status == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (on_status))
-    {
-      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("key “on_status”: expected a table (status → behavior)"));
-      return FALSE;
-    }
-  codes = json_object_get_members (json_node_get_object (on_status));
-  for (GList *l = codes; l != NULL; l = l->next)
-    {
-      const char *code = l->data;
-      JsonNode *value = json_object_get_member (json_node_get_object (on_status), code);
-      const char *behavior = JSON_NODE_HOLDS_VALUE (value) &&
-                             json_node_get_value_type (value) == G_TYPE_STRING
-                             ? json_node_get_string (value) : "";
-      gboolean code_ok = strlen (code) == 3 && code[0] >= '1' && code[0] <= '5' &&
-                         ((g_ascii_isdigit (code[1]) && g_ascii_isdigit (code[2])) ||
-                          (code[1] == 'x' && code[2] == 'x'));
-
-      if (!code_ok)
-        {
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                       _("key “on_status”: “%s” is neither a status code (“404”) nor a class "
-                         "(“4xx”)"), code);
-          return FALSE;
-        }
-      if (!g_str_equal (behavior, "skip") && !g_str_equal (behavior, "hold") &&
-          !g_str_equal (behavior, "retry") && !g_str_equal (behavior, "abort"))
-        {
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                       _("key “on_status”: “%s”: expected “skip”, “hold”, “retry” or “abort”"),
-                       code);
-          return FALSE;
-        }
-    }
-  return TRUE;
 }
 
 static gboolean
@@ -921,9 +627,9 @@ http_polling_init_finish (GInitable     *initable,
                    self->parser);
       return FALSE;
     }
-  if (!check_timestamp ("ts_after", self->ts_after_config, error) ||
-      !check_timestamp ("ts_before_limit", self->ts_before_limit, error) ||
-      !check_on_status (self->on_status, error))
+  if (!_cdviz_poll_check_timestamp ("ts_after", self->ts_after_config, error) ||
+      !_cdviz_poll_check_timestamp ("ts_before_limit", self->ts_before_limit, error) ||
+      !_cdviz_poll_check_on_status (self->on_status, error))
     return FALSE;
   if (self->metadata != NULL && !JSON_NODE_HOLDS_OBJECT (self->metadata))
     {
@@ -1108,7 +814,7 @@ cdviz_http_polling_source_class_init (CdvizHttpPollingSourceClass *klass)
                        "Checked, not used: requests are sent one at a time", 1, 1024, 4, flags);
   properties[PROP_MAX_REQUESTS] =
     g_param_spec_uint ("max-requests", NULL,
-                       "Requests of one poll at most; the rest are dropped (logged)",
+                       "CdvizPollRequests of one poll at most; the rest are dropped (logged)",
                        1, G_MAXINT32, 1000, flags);
   properties[PROP_MAX_DEPTH] =
     g_param_spec_uint ("max-depth", NULL,
