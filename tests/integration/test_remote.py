@@ -62,30 +62,22 @@ type = "debug"
 
 
 class Server:
-    """A local HTTP server answering GET PATH with files[PATH] (else 404),
-    401 when `required` headers are missing; it records every request."""
+    """A local HTTP server: respond(path, headers) gives (status, headers,
+    body) for each GET; every request's path and headers are recorded."""
 
-    def __init__(self, files, required=None):
-        self.files = files
-        self.required = required or {}
+    def __init__(self, respond):
         self.requests = []
+        self.lock = threading.Lock()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                outer.requests.append((self.path, dict(self.headers)))
-                if any(self.headers.get(k) != v for k, v in outer.required.items()):
-                    self.send_response(401)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                body = outer.files.get(self.path)
-                if body is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
+                with outer.lock:
+                    outer.requests.append((self.path, dict(self.headers)))
+                    status, headers, body = respond(self.path, self.headers)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -95,12 +87,28 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def paths(self):
+        with self.lock:
+            return [r[0] for r in self.requests]
 
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def file_server(files, required=None):
+    """GET PATH answers files[PATH] (else 404); 401 when a `required`
+    header is missing or different."""
+    def respond(path, headers):
+        if any(headers.get(k) != v for k, v in (required or {}).items()):
+            return 401, {}, b""
+        if path not in files:
+            return 404, {}, b""
+        return 200, {}, files[path]
+    return Server(respond)
 
 
 def run(args, env, timeout=60):
@@ -114,7 +122,7 @@ def run(args, env, timeout=60):
 class RemoteFileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.github = Server({VRL_PATH: VRL.encode()})
+        cls.github = file_server({VRL_PATH: VRL.encode()})
 
     @classmethod
     def tearDownClass(cls):
@@ -159,8 +167,8 @@ class RemoteFileTest(unittest.TestCase):
         self.assertEqual(event["remote_marker"], "fetched from the remote")
 
     def test_http_type_with_basic_auth(self):
-        server = Server({"/files/t.vrl": VRL.encode()},
-                        required={"Authorization": "Basic dXNlcjpwYXNz"})
+        server = file_server({"/files/t.vrl": VRL.encode()},
+                             required={"Authorization": "Basic dXNlcjpwYXNz"})
         self.addCleanup(server.close)
         config = REMOTE_CONFIG.replace(
             'type = "github"\nowner = "cdviz-dev"\nrepo = "transformers-community"',
@@ -202,7 +210,7 @@ class RemoteFileTest(unittest.TestCase):
         self.assertIn("configuration OK", r.stderr)
 
     def test_cached_copy_when_offline(self):
-        server = Server({VRL_PATH: VRL.encode()})
+        server = file_server({VRL_PATH: VRL.encode()})
         env = dict(self.env, CDVIZ_PIPELINE_TEST_GITHUB_URL=server.url)
         with Pipeline(REMOTE_CONFIG, env=env) as p:
             self.post_and_read(p)
@@ -240,8 +248,8 @@ class RemoteFileTest(unittest.TestCase):
 class ConfigUrlTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Server({"/cdviz-collector.toml": SERVED_CONFIG.encode()},
-                            required={"Authorization": "Bearer t0ken"})
+        cls.server = file_server({"/cdviz-collector.toml": SERVED_CONFIG.encode()},
+                                 required={"Authorization": "Bearer t0ken"})
         cls.url = cls.server.url + "/cdviz-collector.toml"
 
     @classmethod
@@ -327,57 +335,31 @@ template = '''
 """
 
 
-class PollingServer:
-    """Lists builds a and b (after a number of 500 answers), serves each as a
-    CDEvent, records every request's path."""
+def polling_server(failures=0):
+    """Lists builds a and b (after `failures` answers 500), serves each as a
+    CDEvent; every answer has X-Page: its path."""
+    left = [failures]
 
-    def __init__(self, failures=0):
-        self.failures = failures
-        self.paths = []
-        self.lock = threading.Lock()
-        outer = self
+    def respond(path, headers):
+        page = urllib.parse.urlsplit(path).path
+        kept = {"Content-Type": "application/json", "X-Page": page}
+        if path.startswith("/builds?") and left[0] > 0:
+            left[0] -= 1
+            return 500, kept, b"try again"
+        if page == "/builds":
+            return 200, kept, b'["a", "b"]'
+        if page.startswith("/builds/"):
+            return 200, kept, cdevent_with_id("build-" + page[len("/builds/"):])
+        return 404, kept, b""
+    return Server(respond)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                with outer.lock:
-                    outer.paths.append(self.path)
-                    fail = self.path.startswith("/builds?") and outer.failures > 0
-                    if fail:
-                        outer.failures -= 1
-                path = urllib.parse.urlsplit(self.path).path
-                if fail:
-                    status, body = 500, b"try again"
-                elif path == "/builds":
-                    status, body = 200, b'["a", "b"]'
-                elif path.startswith("/builds/"):
-                    status, body = 200, cdevent_with_id("build-" + path[len("/builds/"):])
-                else:
-                    status, body = 404, b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("X-Page", path)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
+def lists(server):
+    return [p for p in server.paths if p.startswith("/builds?")]
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
-    def count(self, prefix):
-        with self.lock:
-            return sum(1 for p in self.paths if p.startswith(prefix))
-
-    def lists(self):
-        with self.lock:
-            return [p for p in self.paths if p.startswith("/builds?")]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def count(server, prefix):
+    return sum(1 for p in server.paths if p.startswith(prefix))
 
 
 def wait_for(predicate, what, timeout=20):
@@ -399,7 +381,7 @@ FIRST_WINDOW = "/builds?after=1970-01-01T00%3A00%3A00Z"
 
 class HttpPollingTest(unittest.TestCase):
     def server(self, failures=0):
-        server = PollingServer(failures)
+        server = polling_server(failures)
         self.addCleanup(server.close)
         return server
 
@@ -432,11 +414,11 @@ class HttpPollingTest(unittest.TestCase):
         server = self.server()
         config = POLLING_CONFIG % {"interval": "50ms", "url": server.url}
         with Pipeline(config) as p:
-            wait_for(lambda: len(server.lists()) >= 3, "three polls")
+            wait_for(lambda: len(lists(server)) >= 3, "three polls")
             p.stop()
-        lists = server.lists()
-        self.assertEqual(lists[0], FIRST_WINDOW)
-        self.assertNotEqual(lists[1], FIRST_WINDOW)
+        windows = lists(server)
+        self.assertEqual(windows[0], FIRST_WINDOW)
+        self.assertNotEqual(windows[1], FIRST_WINDOW)
 
     def test_500_is_logged_and_the_window_retried(self):
         server = self.server(failures=2)
@@ -446,7 +428,7 @@ class HttpPollingTest(unittest.TestCase):
             p.stop()
             log = p.stderr()
         # Held twice: the first three polls ask for the same window.
-        self.assertEqual(server.lists()[:3], [FIRST_WINDOW] * 3)
+        self.assertEqual(lists(server)[:3], [FIRST_WINDOW] * 3)
         self.assertIn("GET %s%s: the server answered 500 Internal Server Error (the window is "
                       "retried with the next poll)" % (server.url, FIRST_WINDOW), log)
         self.assertEqual(log.count("the server answered 500"), 2)
@@ -461,8 +443,8 @@ class HttpPollingTest(unittest.TestCase):
             wait_for(lambda: "http_polling source: stopped" in p.stderr(), "the stop")
             p.stop()
         # The first 404 stopped the source: the second item was never asked for.
-        self.assertEqual(server.count("/missing/"), 1)
-        self.assertEqual(len(server.lists()), 1)
+        self.assertEqual(count(server, "/missing/"), 1)
+        self.assertEqual(len(lists(server)), 1)
 
     def test_bad_keys(self):
         base = POLLING_CONFIG % {"interval": "1m", "url": "http://127.0.0.1:1"}
