@@ -92,16 +92,31 @@ join_url (const char *first, ...)
   return g_string_free (url, FALSE);
 }
 
-static gboolean
-get_param (CdvizConfig  *config,
-           const char   *path,
-           JsonObject   *remote,
-           const char   *key,
-           gboolean      required,
-           const char  **out,
-           GError      **error)
+/* Sets @error: "FILE:LINE: key “PATH.KEY”: REASON" (@reason printf-like,
+ * one string argument). Returns NULL. */
+static char *set_key_error (CdvizConfig *config, const char *path, const char *key, gint code,
+                            GError **error, const char *reason, ...) G_GNUC_PRINTF (6, 7);
+
+static char *
+set_key_error (CdvizConfig  *config,
+               const char   *path,
+               const char   *key,
+               gint          code,
+               GError      **error,
+               const char   *reason,
+               ...)
 {
-  return _cdviz_config_get_string (config, path, remote, key, required, out, error);
+  g_autofree char *key_path = _cdviz_config_join (path, key);
+  g_autofree char *where = _cdviz_config_describe (config, key_path);
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, reason);
+  text = g_strdup_vprintf (reason, args);
+  va_end (args);
+
+  g_set_error (error, CDVIZ_CONFIG_ERROR, code, _("%s: key “%s”: %s"), where, key_path, text);
+  return NULL;
 }
 
 /* The URL of @file in the remote at @path and the headers to send. */
@@ -117,7 +132,7 @@ remote_url (CdvizConfig  *config,
   g_autoptr(GStrvBuilder) headers = g_strv_builder_new ();
   g_autofree char *url = NULL;
 
-  if (!get_param (config, path, remote, "type", TRUE, &type, error))
+  if (!_cdviz_config_get_string (config, path, remote, "type", TRUE, &type, error))
     return NULL;
 
   if (g_str_equal (type, "github") || g_str_has_prefix (type, "github://"))
@@ -129,29 +144,22 @@ remote_url (CdvizConfig  *config,
 
       if (!_cdviz_config_check_keys (config, path, remote, uri ? github_uri_keys : github_keys,
                                      error) ||
-          !get_param (config, path, remote, "root", FALSE, &root, error) ||
-          !get_param (config, path, remote, "token", FALSE, &token, error))
+          !_cdviz_config_get_string (config, path, remote, "root", FALSE, &root, error) ||
+          !_cdviz_config_get_string (config, path, remote, "token", FALSE, &token, error))
         return NULL;
       if (uri)
         {
           parts = g_strsplit (type + strlen ("github://"), "/", 3);
           if (g_strv_length (parts) < 2 || *parts[0] == '\0' || *parts[1] == '\0')
-            {
-              g_autofree char *key = _cdviz_config_join (path, "type");
-              g_autofree char *where = _cdviz_config_describe (config, key);
-
-              g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("%s: key “%s”: “%s” is not of the form “github://OWNER/REPO”"),
-                           where, key, type);
-              return NULL;
-            }
+            return set_key_error (config, path, "type", CDVIZ_CONFIG_ERROR_INVALID_VALUE, error,
+                                  _("“%s” is not of the form “github://OWNER/REPO”"), type);
           owner = parts[0];
           repo = parts[1];
           if (root == NULL && parts[2] != NULL)
             root = parts[2];
         }
-      else if (!get_param (config, path, remote, "owner", TRUE, &owner, error) ||
-               !get_param (config, path, remote, "repo", TRUE, &repo, error))
+      else if (!_cdviz_config_get_string (config, path, remote, "owner", TRUE, &owner, error) ||
+               !_cdviz_config_get_string (config, path, remote, "repo", TRUE, &repo, error))
         return NULL;
       /* HEAD: the default branch. */
       url = join_url (base != NULL && *base != '\0' ? base : GITHUB_URL, owner, repo, "HEAD",
@@ -162,28 +170,20 @@ remote_url (CdvizConfig  *config,
       const char *endpoint = NULL, *username = NULL, *password = NULL;
 
       if (!_cdviz_config_check_keys (config, path, remote, http_keys, error) ||
-          !get_param (config, path, remote, "endpoint", TRUE, &endpoint, error) ||
-          !get_param (config, path, remote, "root", FALSE, &root, error) ||
-          !get_param (config, path, remote, "token", FALSE, &token, error) ||
-          !get_param (config, path, remote, "username", FALSE, &username, error) ||
-          !get_param (config, path, remote, "password", FALSE, &password, error))
+          !_cdviz_config_get_string (config, path, remote, "endpoint", TRUE, &endpoint, error) ||
+          !_cdviz_config_get_string (config, path, remote, "root", FALSE, &root, error) ||
+          !_cdviz_config_get_string (config, path, remote, "token", FALSE, &token, error) ||
+          !_cdviz_config_get_string (config, path, remote, "username", FALSE, &username, error) ||
+          !_cdviz_config_get_string (config, path, remote, "password", FALSE, &password, error))
         return NULL;
       if (!_cdviz_fetch_is_url (endpoint))
-        {
-          g_autofree char *key = _cdviz_config_join (path, "endpoint");
-          g_autofree char *where = _cdviz_config_describe (config, key);
-
-          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                       _("%s: key “%s”: “%s” is not an http:// or https:// URL"),
-                       where, key, endpoint);
-          return NULL;
-        }
+        return set_key_error (config, path, "endpoint", CDVIZ_CONFIG_ERROR_INVALID_VALUE, error,
+                              _("“%s” is not an http:// or https:// URL"), endpoint);
       if (username != NULL)
         {
           g_autofree char *pair = g_strdup_printf ("%s:%s", username,
                                                    password != NULL ? password : "");
           g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
-
           g_autofree char *header = g_strdup_printf ("Authorization: Basic %s", encoded);
 
           g_strv_builder_add (headers, header);
@@ -191,15 +191,9 @@ remote_url (CdvizConfig  *config,
       url = join_url (endpoint, root != NULL ? root : "", file, NULL);
     }
   else
-    {
-      g_autofree char *key = _cdviz_config_join (path, "type");
-      g_autofree char *where = _cdviz_config_describe (config, key);
-
-      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
-                   _("%s: key “%s”: remote type “%s” is not supported by cdviz-pipeline "
-                     "(“github”, “github://OWNER/REPO”, “http”)"), where, key, type);
-      return NULL;
-    }
+    return set_key_error (config, path, "type", CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE, error,
+                          _("remote type “%s” is not supported by cdviz-pipeline "
+                            "(“github”, “github://OWNER/REPO”, “http”)"), type);
 
   if (token != NULL)
     {
