@@ -106,7 +106,7 @@ static void schedule (CdvizHttpPollingSource *self, guint64 delay_ms, GSourceFun
 
 static const char *
 effective_parser (CdvizHttpPollingSource *self,
-                  const CdvizPollRequest          *request,
+                  const CdvizPollRequest *request,
                   SoupMessage            *msg)
 {
   const char *parser = request->parser != NULL ? request->parser : self->parser;
@@ -814,7 +814,7 @@ cdviz_http_polling_source_class_init (CdvizHttpPollingSourceClass *klass)
                        "Checked, not used: requests are sent one at a time", 1, 1024, 4, flags);
   properties[PROP_MAX_REQUESTS] =
     g_param_spec_uint ("max-requests", NULL,
-                       "CdvizPollRequests of one poll at most; the rest are dropped (logged)",
+                       "Requests of one poll at most; the rest are dropped (logged)",
                        1, G_MAXINT32, 1000, flags);
   properties[PROP_MAX_DEPTH] =
     g_param_spec_uint ("max-depth", NULL,
