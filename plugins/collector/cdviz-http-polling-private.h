@@ -40,7 +40,9 @@ void               _cdviz_poll_request_free         (gpointer                dat
 
 /* Runs @driver on { metadata = { ts_after, ts_before }, state, request,
  * response } (@request and @response NULL at the start of a poll) and
- * appends the requests it sets to @worklist (depth: @request's + 1; none
+ * appends the requests it sets to @worklist, each with the `.state` the
+ * target holds afterwards (as upstream reads it back: a driver that does not
+ * set it passes on the state it got) (depth: @request's + 1; none
  * past @max_depth, said in a warning). FALSE, with a warning, when the
  * program fails or sets no `.requests` array. */
 gboolean           _cdviz_poll_run_driver           (CdvizVrlProgram        *driver,
