@@ -2,6 +2,7 @@
 /* The http_polling source's pure parts
  * (plugins/collector/cdviz-http-polling-driver.c), compiled in: the VRL
  * driver's contract, the on_status policy, the key checks. No network. */
+#include <glib/gstdio.h>
 #include <cdviz.h>
 
 #include "cdviz-http-polling-private.h"
@@ -171,6 +172,37 @@ test_key_checks (void)
                                                    "2024-01-01T01:00:00+02:00"), >, 0);
 }
 
+static void
+test_checkpoint (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("cdviz-polling-XXXXXX", &error);
+  g_autofree char *loaded = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *contents = NULL;
+
+  g_assert_no_error (error);
+  g_assert_null (_cdviz_poll_load_checkpoint (root, "jobs"));
+  _cdviz_poll_save_checkpoint (root, "jobs", "2024-05-01T10:00:00Z");
+  /* Upstream's layout and format. */
+  file = g_build_filename (root, "jobs", "checkpoint.json", NULL);
+  g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"ts_after\":\"2024-05-01T10:00:00Z\"}");
+  loaded = _cdviz_poll_load_checkpoint (root, "jobs");
+  g_assert_cmpstr (loaded, ==, "2024-05-01T10:00:00Z");
+
+  g_assert_true (g_file_set_contents (file, "{\"ts_after\": \"soon\"}", -1, NULL));
+  g_test_expect_message ("cdviz-collector", G_LOG_LEVEL_WARNING, "*holds no valid ts_after*");
+  g_assert_null (_cdviz_poll_load_checkpoint (root, "jobs"));
+  g_test_assert_expected_messages ();
+
+  g_assert_cmpint (g_remove (file), ==, 0);
+  g_free (file);
+  file = g_build_filename (root, "jobs", NULL);
+  g_assert_cmpint (g_rmdir (file), ==, 0);
+  g_assert_cmpint (g_rmdir (root), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -181,5 +213,6 @@ main (int   argc,
   g_test_add_func ("/http-polling/driver/failures", test_driver_failures);
   g_test_add_func ("/http-polling/on-status", test_status_policy);
   g_test_add_func ("/http-polling/key-checks", test_key_checks);
+  g_test_add_func ("/http-polling/checkpoint", test_checkpoint);
   return g_test_run ();
 }

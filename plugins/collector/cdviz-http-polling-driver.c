@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <string.h>
+#include <glib/gstdio.h>
 #include <glib/gi18n-lib.h>
 
 #include <cdviz.h>
@@ -7,9 +9,10 @@
 #include "cdviz-http-polling-private.h"
 #include "cdviz-vrl-value.h"
 
-/* The http_polling source's pure parts: its VRL driver (what it gets, the
- * requests it sets), the on_status policy, the time window's timestamps
- * and the checks of those keys. No I/O. */
+/* The http_polling source's parts that need no network: its VRL driver
+ * (what it gets, the requests it sets), the on_status policy, the time
+ * window's timestamps, the checks of those keys, and the checkpoint file
+ * (upstream's `[state]` layout, ROOT/SOURCE/checkpoint.json). */
 
 #define DRIVER_MAX_STEPS 10000000
 
@@ -294,4 +297,64 @@ _cdviz_poll_check_on_status (JsonNode  *on_status,
         }
     }
   return TRUE;
+}
+
+/* --- checkpoint ------------------------------------------------------------ */
+
+static char *
+checkpoint_path (const char *root,
+                 const char *source_name)
+{
+  return g_build_filename (root, source_name, "checkpoint.json", NULL);
+}
+
+char *
+_cdviz_poll_load_checkpoint (const char *root,
+                             const char *source_name)
+{
+  g_autofree char *path = checkpoint_path (root, source_name);
+  g_autofree char *contents = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  const char *ts;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return NULL;
+  node = json_from_string (contents, NULL);
+  ts = node != NULL && JSON_NODE_HOLDS_OBJECT (node)
+       ? json_object_get_string_member_with_default (json_node_get_object (node), "ts_after",
+                                                     NULL)
+       : NULL;
+  if (ts == NULL || !_cdviz_poll_check_timestamp ("ts_after", ts, NULL))
+    {
+      g_warning (_("http_polling source %s: %s holds no valid ts_after; ignored"), source_name,
+                 path);
+      return NULL;
+    }
+  return g_strdup (ts);
+}
+
+void
+_cdviz_poll_save_checkpoint (const char *root,
+                             const char *source_name,
+                             const char *ts_after)
+{
+  g_autofree char *path = checkpoint_path (root, source_name);
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "ts_after");
+  json_builder_add_string_value (builder, ts_after);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  text = json_to_string (node, FALSE);
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    g_warning (_("http_polling source %s: cannot create %s: %s"), source_name, dir,
+               g_strerror (errno));
+  else if (!g_file_set_contents (path, text, -1, &error))
+    g_warning (_("http_polling source %s: cannot save the checkpoint: %s"), source_name,
+               error->message);
 }

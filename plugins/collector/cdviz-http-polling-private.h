@@ -7,8 +7,8 @@
 
 G_BEGIN_DECLS
 
-/* The http_polling source's pure parts (cdviz-http-polling-driver.c):
- * plugin-private, no I/O, any thread. */
+/* The http_polling source's parts that need no network
+ * (cdviz-http-polling-driver.c): plugin-private, any thread. */
 
 /* Where the first time window starts without `ts_after`. */
 #define BEGINNING_OF_TIME "1970-01-01T00:00:00Z"
@@ -69,5 +69,15 @@ gboolean           _cdviz_poll_check_timestamp      (const char             *key
                                                      GError                **error);
 gboolean           _cdviz_poll_check_on_status      (JsonNode               *on_status,
                                                      GError                **error);
+
+/* The window's start saved by a previous run, as cdviz-collector's `[state]`
+ * (`kind = "fs"`) keeps it: ROOT/SOURCE/checkpoint.json = { "ts_after" }.
+ * NULL when there is none (a broken file: a warning). */
+char              *_cdviz_poll_load_checkpoint      (const char             *root,
+                                                     const char             *source_name);
+/* Saves it; a failure is a warning. */
+void               _cdviz_poll_save_checkpoint      (const char             *root,
+                                                     const char             *source_name,
+                                                     const char             *ts_after);
 
 G_END_DECLS

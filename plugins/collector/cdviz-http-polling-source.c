@@ -19,9 +19,10 @@
  *
  * Differences with upstream, said in the key docs: requests run one at a
  * time (`max_concurrency` is checked, not used); `retry` in `on_status`
- * holds the window (the request is retried with the next poll); the window
- * is not persisted in `[state]`; 3xx/429/503 get no Retry-After handling
- * (libsoup follows redirects).
+ * holds the window (the request is retried with the next poll); 3xx/429/503
+ * get no Retry-After handling (libsoup follows redirects). As upstream, the
+ * window's start is saved after each poll that advances it under `[state]`
+ * `parameters.root` (ROOT/SOURCE/checkpoint.json) and read back at start.
  *
  * Runs on the thread that starts the pipeline, asynchronously. */
 
@@ -52,6 +53,8 @@ struct _CdvizHttpPollingSource
 
   /* running */
   CdvizPipeline *pipeline;
+  char *name;                 /* the source's, for the checkpoint */
+  char *state_root;           /* [state] parameters.root */
   SoupSession *session;
   GCancellable *cancellable;
   GSource *timer;
@@ -452,6 +455,8 @@ end_poll (CdvizHttpPollingSource *self)
     {
       g_free (self->ts_after);
       self->ts_after = g_strdup (self->ts_before);
+      if (self->state_root != NULL)
+        _cdviz_poll_save_checkpoint (self->state_root, self->name, self->ts_after);
     }
   g_debug ("poll done: %u requests, window %s", self->requests_in_poll,
            advance ? "advanced" : "held");
@@ -547,6 +552,19 @@ schedule (CdvizHttpPollingSource *self,
 
 /* --- CdvizSource -------------------------------------------------------- */
 
+/* `[state] parameters.root` (the base sets it), or NULL. */
+static char *
+state_root (CdvizConfig *config)
+{
+  JsonObject *state = cdviz_config_get_section (config, "state");
+  JsonNode *parameters = state != NULL ? json_object_get_member (state, "parameters") : NULL;
+
+  if (parameters == NULL || !JSON_NODE_HOLDS_OBJECT (parameters))
+    return NULL;
+  return g_strdup (json_object_get_string_member_with_default (json_node_get_object (parameters),
+                                                               "root", NULL));
+}
+
 static gboolean
 http_polling_start (CdvizSource    *source,
                     CdvizPipeline  *pipeline,
@@ -559,9 +577,17 @@ http_polling_start (CdvizSource    *source,
   /* Redirects are followed by libsoup; no cookie jar, no cache. */
   self->session = soup_session_new_with_options ("user-agent", self->user_agent,
                                                  "timeout", 60, NULL);
+  self->name = g_strdup (cdviz_pipeline_get_source_name (pipeline, source));
+  self->state_root = state_root (cdviz_pipeline_get_config (pipeline));
   g_free (self->ts_after);
-  self->ts_after = g_strdup (self->ts_after_config != NULL ? self->ts_after_config
-                                                           : BEGINNING_OF_TIME);
+  self->ts_after = self->state_root != NULL
+                   ? _cdviz_poll_load_checkpoint (self->state_root, self->name) : NULL;
+  if (self->ts_after != NULL)
+    g_message (_("http_polling source %s: resuming from %s (%s)"), self->name, self->ts_after,
+               self->state_root);
+  else
+    self->ts_after = g_strdup (self->ts_after_config != NULL ? self->ts_after_config
+                                                             : BEGINNING_OF_TIME);
   schedule (self, 0, on_poll);
   return TRUE;
 }
@@ -589,6 +615,8 @@ http_polling_stop (CdvizSource *source)
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->pipeline);
+  g_clear_pointer (&self->name, g_free);
+  g_clear_pointer (&self->state_root, g_free);
 }
 
 static void
@@ -794,7 +822,8 @@ cdviz_http_polling_source_class_init (CdvizHttpPollingSourceClass *klass)
     g_param_spec_string ("ts-after", NULL,
                          "Start of the first time window (RFC 3339); default "
                          BEGINNING_OF_TIME " (upstream: the earliest time it can represent). "
-                         "Not persisted: a restart starts from it again",
+                         "A restart resumes from the window saved under [state] "
+                         "(ROOT/SOURCE/checkpoint.json) instead",
                          NULL, flags);
   properties[PROP_TS_BEFORE_LIMIT] =
     g_param_spec_string ("ts-before-limit", NULL,

@@ -299,6 +299,10 @@ def cdevent_with_id(event_id):
 
 
 POLLING_CONFIG = """
+[state]
+kind = "fs"
+parameters = { root = "%(state)s" }
+
 [sources.poll]
 enabled = true
 
@@ -380,6 +384,14 @@ FIRST_WINDOW = "/builds?after=1970-01-01T00%3A00%3A00Z"
 
 
 class HttpPollingTest(unittest.TestCase):
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory(prefix="cdviz-polling-")
+        self.addCleanup(tmp.cleanup)
+        self.state = tmp.name
+
+    def config(self, interval, url):
+        return POLLING_CONFIG % {"interval": interval, "url": url, "state": self.state}
+
     def server(self, failures=0):
         server = polling_server(failures)
         self.addCleanup(server.close)
@@ -387,7 +399,7 @@ class HttpPollingTest(unittest.TestCase):
 
     def test_events_arrive_once_per_poll(self):
         server = self.server()
-        config = POLLING_CONFIG % {"interval": "1h", "url": server.url}
+        config = self.config("1h", server.url)
         with Pipeline(config) as p:
             wait_for(lambda: len(events(p)) >= 2, "two events")
             self.assertEqual(p.stop(), 0)
@@ -399,7 +411,7 @@ class HttpPollingTest(unittest.TestCase):
 
     def test_metadata_and_kept_headers(self):
         server = self.server()
-        config = (POLLING_CONFIG % {"interval": "1h", "url": server.url}).replace(
+        config = (self.config("1h", server.url)).replace(
             "enabled = true\n", 'enabled = true\ntransformer_refs = ["show"]\n', 1)
         with Pipeline(config + SHOW_TRANSFORMER) as p:
             wait_for(lambda: len(events(p)) >= 2, "two events")
@@ -412,7 +424,7 @@ class HttpPollingTest(unittest.TestCase):
 
     def test_next_poll_asks_for_the_next_window(self):
         server = self.server()
-        config = POLLING_CONFIG % {"interval": "50ms", "url": server.url}
+        config = self.config("50ms", server.url)
         with Pipeline(config) as p:
             wait_for(lambda: len(lists(server)) >= 3, "three polls")
             p.stop()
@@ -420,9 +432,24 @@ class HttpPollingTest(unittest.TestCase):
         self.assertEqual(windows[0], FIRST_WINDOW)
         self.assertNotEqual(windows[1], FIRST_WINDOW)
 
+    def test_restart_resumes_from_the_checkpoint(self):
+        server = self.server()
+        with Pipeline(self.config("1h", server.url)) as p:
+            wait_for(lambda: len(events(p)) >= 2, "two events")
+            p.stop()
+        with open(os.path.join(self.state, "poll", "checkpoint.json")) as f:
+            saved = json.load(f)["ts_after"]
+        self.assertNotEqual(saved, "1970-01-01T00:00:00Z")
+        with Pipeline(self.config("1h", server.url)) as p:
+            wait_for(lambda: len(lists(server)) >= 2, "the second run's poll")
+            self.assertIn("http_polling source poll: resuming from %s" % saved, p.stderr())
+            p.stop()
+        self.assertEqual(lists(server)[1],
+                         "/builds?after=" + urllib.parse.quote(saved, safe=""))
+
     def test_500_is_logged_and_the_window_retried(self):
         server = self.server(failures=2)
-        config = POLLING_CONFIG % {"interval": "50ms", "url": server.url}
+        config = self.config("50ms", server.url)
         with Pipeline(config) as p:
             wait_for(lambda: len(events(p)) >= 2, "two events")
             p.stop()
@@ -435,7 +462,7 @@ class HttpPollingTest(unittest.TestCase):
 
     def test_abort_stops_the_source(self):
         server = self.server()
-        config = (POLLING_CONFIG % {"interval": "50ms", "url": server.url}).replace(
+        config = (self.config("50ms", server.url)).replace(
             '/builds/" + string!(id)', '/missing/" + string!(id)')
         config = config.replace('metadata = { team = "ci" }',
                                 'metadata = { team = "ci" }\non_status = { "404" = "abort" }')
@@ -447,7 +474,7 @@ class HttpPollingTest(unittest.TestCase):
         self.assertEqual(len(lists(server)), 1)
 
     def test_bad_keys(self):
-        base = POLLING_CONFIG % {"interval": "1m", "url": "http://127.0.0.1:1"}
+        base = self.config("1m", "http://127.0.0.1:1")
         cases = [
             (base.replace('polling_interval = "1m"\n', ""), "“polling_interval” is required"),
             (base.replace('polling_interval = "1m"', 'polling_interval = "1m"\nparser = "xml"'),
