@@ -229,14 +229,20 @@ cache_store (const char *cache,
                error != NULL ? error->message : g_strerror (errno));
 }
 
+typedef struct {
+  gboolean check;        /* `config --check` */
+  gboolean unreachable;  /* with check: a server did not answer; no more tries */
+} Resolve;
+
 /* The content of @uri for the key at @key_path; NULL with @error set, or
- * NULL without it when @check and the file is neither reachable nor cached. */
+ * NULL without it when checking and the file is neither reachable nor
+ * cached. */
 static char *
 fetch_remote_file (CdvizConfig  *self,
                    JsonObject   *remotes,
                    const char   *key_path,
                    const char   *uri,
-                   gboolean      check,
+                   Resolve      *resolve,
                    GError      **error)
 {
   const char *sep = strstr (uri, ":///");
@@ -276,9 +282,17 @@ fetch_remote_file (CdvizConfig  *self,
     return NULL;
 
   cache = cache_path (url);
-  bytes = _cdviz_fetch_url (url, (const char * const *) headers, REMOTE_MAX_BYTES,
-                            check ? REMOTE_CHECK_TIMEOUT_S : REMOTE_TIMEOUT_S, &status,
-                            &local_error);
+  /* A check that found the network unreachable does not wait again. */
+  if (resolve->check && resolve->unreachable)
+    {
+      status = 0;
+      g_set_error_literal (&local_error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+                           _("not fetched: an earlier remote file was unreachable"));
+    }
+  else
+    bytes = _cdviz_fetch_url (url, (const char * const *) headers, REMOTE_MAX_BYTES,
+                              resolve->check ? REMOTE_CHECK_TIMEOUT_S : REMOTE_TIMEOUT_S,
+                              &status, &local_error);
   if (bytes != NULL)
     cache_store (cache, bytes);
   else if (g_file_get_contents (cache, &contents, &length, NULL))
@@ -287,10 +301,11 @@ fetch_remote_file (CdvizConfig  *self,
                  local_error->message);
       bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
     }
-  else if (check && status == 0)
+  else if (resolve->check && status == 0)
     {
       g_autofree char *where = _cdviz_config_describe (self, key_path);
 
+      resolve->unreachable = TRUE;
       g_warning (_("%s: %s: not checked: %s, and not in the cache (%s)"), where, key_path,
                  local_error->message, cache);
       return NULL;
@@ -320,7 +335,7 @@ resolve_table (CdvizConfig  *self,
                JsonObject   *remotes,
                JsonObject   *table,
                const char   *path,
-               gboolean      check,
+               Resolve      *resolve,
                GError      **error)
 {
   g_autoptr(GList) members = json_object_get_members (table);
@@ -333,7 +348,8 @@ resolve_table (CdvizConfig  *self,
 
       if (JSON_NODE_HOLDS_OBJECT (value))
         {
-          if (!resolve_table (self, remotes, json_node_get_object (value), child, check, error))
+          if (!resolve_table (self, remotes, json_node_get_object (value), child, resolve,
+                              error))
             return FALSE;
         }
       else if (g_str_has_suffix (name, "_rfile") && strlen (name) > 6)
@@ -347,7 +363,7 @@ resolve_table (CdvizConfig  *self,
           if (json_node_get_value_type (value) != G_TYPE_STRING)
             return _cdviz_config_type_error (self, path, name, _("a string"), value, error);
           contents = fetch_remote_file (self, remotes, child, json_node_get_string (value),
-                                        check, &local_error);
+                                        resolve, &local_error);
           if (local_error != NULL)
             {
               g_propagate_error (error, g_steal_pointer (&local_error));
@@ -372,6 +388,7 @@ _cdviz_config_resolve_remote_files (CdvizConfig  *self,
   JsonObject *root = json_node_get_object (cdviz_config_get_root (self));
   JsonNode *node = json_object_get_member (root, "remote");
   JsonObject *remotes = NULL;
+  Resolve resolve = { check, FALSE };
 
   if (node != NULL)
     {
@@ -397,7 +414,7 @@ _cdviz_config_resolve_remote_files (CdvizConfig  *self,
             return FALSE;
         }
     }
-  return resolve_table (self, remotes, root, NULL, check, error);
+  return resolve_table (self, remotes, root, NULL, &resolve, error);
 }
 
 /**

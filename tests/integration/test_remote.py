@@ -203,10 +203,19 @@ class RemoteFileTest(unittest.TestCase):
                       % (path, env["CDVIZ_PIPELINE_TEST_GITHUB_URL"], VRL_PATH), r.stderr)
         self.assertIn("and not in the cache", r.stderr)
         self.assertNotIn("Listening on", r.stderr)
-        # config --check needs no network: it warns and checks the rest.
+        # config --check needs no network: it warns and checks the rest,
+        # without waiting for the server again for the next file.
+        path = self.write_config(REMOTE_CONFIG + """
+[transformers.other]
+type = "vrl"
+template_rfile = "transformers-community:///other.vrl"
+""")
         r = run(["config", "--check", "--config", path], env)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("template_rfile: not checked: cannot fetch", r.stderr)
+        self.assertIn("transformers.github_events.template_rfile: not checked: cannot fetch",
+                      r.stderr)
+        self.assertIn("transformers.other.template_rfile: not checked: not fetched: an earlier "
+                      "remote file was unreachable", r.stderr)
         self.assertIn("configuration OK", r.stderr)
 
     def test_cached_copy_when_offline(self):
