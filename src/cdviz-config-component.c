@@ -208,7 +208,7 @@ static const struct {
   { CDVIZ_COMPONENT_SOURCE, "nats", "nats" },
   { CDVIZ_COMPONENT_SOURCE, "kafka", "kafka" },
   { CDVIZ_COMPONENT_SOURCE, "opendal", "opendal" },
-  { CDVIZ_COMPONENT_SOURCE, "http_polling", "http-polling" },
+  { CDVIZ_COMPONENT_SOURCE, "http_polling", "collector" },
   { CDVIZ_COMPONENT_SOURCE, "cli", "cli" },
   { CDVIZ_COMPONENT_SOURCE, "subprocess", "subprocess" },
   { CDVIZ_COMPONENT_TRANSFORMER, "vrl", "vrl" },

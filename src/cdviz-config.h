@@ -60,6 +60,14 @@ gboolean     cdviz_config_add_file        (CdvizConfig  *self,
                                            const char   *path,
                                            GError      **error);
 CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_add_location    (CdvizConfig        *self,
+                                           const char         *location,
+                                           const char * const *headers,
+                                           GError            **error);
+CDVIZ_AVAILABLE_IN_1_0
+void         cdviz_config_set_remote_optional (CdvizConfig *self,
+                                               gboolean     optional);
+CDVIZ_AVAILABLE_IN_1_0
 gboolean     cdviz_config_add_string      (CdvizConfig  *self,
                                            const char   *toml,
                                            const char   *origin,

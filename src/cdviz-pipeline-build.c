@@ -12,7 +12,7 @@
  * %CDVIZ_CONFIG_ERROR naming the file, line and key. */
 
 static const char * const top_level_keys[] = {
-  "http", "pipeline", "sources", "transformers", "sinks", "state", NULL
+  "http", "pipeline", "sources", "transformers", "sinks", "state", "remote", NULL
 };
 
 /* The keys of the fixed sections, with what `cdviz-pipeline config
@@ -97,6 +97,7 @@ const CdvizSectionDoc _cdviz_section_docs[] = {
   { "transformers.NAME", "", transformer_docs },
   { "sinks.NAME", "", sink_docs },
   { "state", ": cdviz-collector's state store", _cdviz_state_docs },
+  { "remote.NAME", ": files fetched over HTTP(S) for `_rfile` keys", _cdviz_remote_docs },
   { NULL }
 };
 

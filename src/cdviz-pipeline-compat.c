@@ -14,8 +14,8 @@
 
 const CdvizKeyDoc _cdviz_state_docs[] = {
   { "kind", "string (`\"fs\"`)", "`\"fs\"`",
-    "Where cdviz-collector keeps what its polling sources already read; accepted for "
-    "compatibility, no component of cdviz-pipeline keeps state yet" },
+    "Where polling sources keep what they already read (the `http_polling` source: its "
+    "time window, in `ROOT/SOURCE/checkpoint.json`)" },
   { "parameters", "table", "`{ root = \"./.cdviz-collector/state\" }`",
     "`root`: the state directory (for `kind = \"fs\"`)" },
   { NULL }

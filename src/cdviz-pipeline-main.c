@@ -23,6 +23,7 @@
  * configuration. */
 
 static char *opt_config;
+static char **opt_config_headers;
 static char **opt_plugin_dirs;
 static char **opt_sets;
 static gboolean opt_version;
@@ -38,8 +39,11 @@ static gboolean opt_disable_otel;
 
 static const GOptionEntry common_entries[] = {
   { "config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
-    N_("Configuration file (TOML, cdviz-collector layout); without it the built-in default runs"),
+    N_("Configuration file (TOML, cdviz-collector layout) or http(s) URL; without it the "
+       "built-in default runs"),
     N_("FILE") },
+  { "config-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_config_headers,
+    N_("With a --config URL, a request header “Name: value”; repeatable"), N_("HEADER") },
   { "plugin-dir", 'p', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_plugin_dirs,
     N_("Also load plugins from DIR (searched recursively, before the system directory); repeatable"),
     N_("DIR") },
@@ -141,7 +145,8 @@ load_config (GError **error)
     return NULL;
   if (opt_config != NULL)
     {
-      if (!cdviz_config_add_file (config, opt_config, error))
+      if (!cdviz_config_add_location (config, opt_config,
+                                      (const char * const *) opt_config_headers, error))
         return NULL;
     }
   else if (!for_send && !cdviz_config_add_default (config, error))
@@ -213,6 +218,9 @@ run_config (void)
       print_error (error);
       return 1;
     }
+  /* Remote files that cannot be reached only warn: a check needs no
+   * network (cached copies are checked). */
+  cdviz_config_set_remote_optional (config, TRUE);
   if (opt_print_raw)
     print_config (config);
   if (opt_print)

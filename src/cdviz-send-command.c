@@ -144,6 +144,7 @@ cdviz_send_command_run (int    argc,
                         char **argv)
 {
   g_auto(GStrv) data = NULL, headers = NULL, sets = NULL, plugin_dirs = NULL;
+  g_auto(GStrv) config_headers = NULL;
   g_autofree char *url = NULL, *config_file = NULL, *directory = NULL, *retries = NULL;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -151,7 +152,8 @@ cdviz_send_command_run (int    argc,
     { "url", 'u', 0, G_OPTION_ARG_STRING, &url, N_("POST the items to URL (the http sink); without it they are printed (the debug sink)"), N_("URL") },
     { "header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &headers, N_("With --url, a header “Name: value”; repeatable"), N_("HEADER") },
     { "total-duration-of-retries", 0, 0, G_OPTION_ARG_STRING, &retries, N_("With --url, how long an item may be retried (default 30s)"), N_("DURATION") },
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, N_("Configuration file (TOML) over the built-in send configuration"), N_("FILE") },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, N_("Configuration file (TOML) or http(s) URL over the built-in send configuration"), N_("FILE") },
+    { "config-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &config_headers, N_("With a --config URL, a request header “Name: value”; repeatable"), N_("HEADER") },
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, N_("Override configuration with a TOML fragment, or KEY=VALUE as cdviz-collector; repeatable"), N_("TOML") },
     { "directory", 'C', 0, G_OPTION_ARG_FILENAME, &directory, N_("Change to DIR first (relative paths are read from there)"), N_("DIR") },
     { "plugin-dir", 'p', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, N_("Also load plugins from DIR"), N_("DIR") },
@@ -210,7 +212,9 @@ cdviz_send_command_run (int    argc,
   layer = options_to_toml (url, retries, headers, &error);
   if (layer == NULL ||
       !cdviz_send_command_add_base (config, &error) ||
-      (config_file != NULL && !cdviz_config_add_file (config, config_file, &error)) ||
+      (config_file != NULL &&
+       !cdviz_config_add_location (config, config_file, (const char * const *) config_headers,
+                                   &error)) ||
       !cdviz_config_add_environment (config, NULL, &error) ||
       !cdviz_config_add_string (config, layer, "send options", &error))
     goto usage;

@@ -129,7 +129,7 @@ typedef struct {
 static const ErrorCase error_cases[] = {
   { "parse", "[http\nport = 1\n", CDVIZ_CONFIG_ERROR_PARSE, "1:6: " },
   { "unknown-top-level", "[htp]\nport = 1\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
-    "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks, state)" },
+    "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks, state, remote)" },
   { "unknown-http-key", "[http]\nhots = \"x\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "2: unknown key “http.hots” (known keys: host, port, tls_certificate, tls_key, tls_min_version, "
     "header_timeout, body_timeout, idle_timeout, max_connections, max_headers, max_header_size, "

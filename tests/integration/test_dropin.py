@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from cdviz_testlib import PROGRAM, PLUGIN_DIR, SHARED, LISTEN_RE
+from cdviz_testlib import PROGRAM, PLUGIN_DIR, SHARED, LISTEN_RE, free_port
 
 SOURCE_ROOT = os.environ.get("CDVIZ_SOURCE_ROOT",
                              os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -135,6 +135,13 @@ class DropinCountTest(unittest.TestCase):
             # must not turn a loaded configuration into a failed one. Leaks of
             # `config --check` are checked by test_cli.
             env["ASAN_OPTIONS"] += ":detect_leaks=0"
+        # The count must not depend on the network: `_rfile` files are
+        # looked for on a port nobody listens on, with an empty cache
+        # (`config --check` then only warns about them).
+        cache = tempfile.TemporaryDirectory(prefix="cdviz-dropin-cache-")
+        self.addCleanup(cache.cleanup)
+        env["XDG_CACHE_HOME"] = cache.name
+        env["CDVIZ_PIPELINE_TEST_GITHUB_URL"] = "http://127.0.0.1:%d" % free_port()
         r = subprocess.run(["bash", DROPIN, os.path.abspath(PROGRAM), os.path.abspath(PLUGIN_DIR)],
                            capture_output=True, text=True, errors="replace", timeout=600, env=env)
         m = re.search(r"^(\d+) of (\d+) load$", r.stdout, re.M)
