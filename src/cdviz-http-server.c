@@ -60,6 +60,7 @@ enum {
   PROP_MAX_CONNECTIONS,
   PROP_MAX_HEADERS,
   PROP_MAX_HEADER_SIZE,
+  PROP_ROOT_URL,
   N_PROPS
 };
 
@@ -102,6 +103,7 @@ cdviz_http_server_finalize (GObject *object)
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->host);
+  g_free (self->root_url);
 
   G_OBJECT_CLASS (cdviz_http_server_parent_class)->finalize (object);
 }
@@ -145,6 +147,9 @@ cdviz_http_server_get_property (GObject    *object,
       break;
     case PROP_MAX_HEADER_SIZE:
       g_value_set_uint (value, (guint) self->max_header_size);
+      break;
+    case PROP_ROOT_URL:
+      g_value_set_string (value, self->root_url);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -193,6 +198,10 @@ cdviz_http_server_set_property (GObject      *object,
       break;
     case PROP_MAX_HEADER_SIZE:
       self->max_header_size = g_value_get_uint (value);
+      break;
+    case PROP_ROOT_URL:
+      g_free (self->root_url);
+      self->root_url = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -310,6 +319,17 @@ cdviz_http_server_class_init (CdvizHttpServerClass *klass)
   properties[PROP_MAX_HEADER_SIZE] =
     g_param_spec_uint ("max-header-size", NULL, "Bytes of a request's header fields at most; 0: no limit",
                        0, 1048576, DEFAULT_MAX_HEADER_SIZE, flags);
+  /**
+   * CdvizHttpServer:root-url:
+   *
+   * The server's public URL (cdviz-collector's `[http] root_url`), or
+   * %NULL; sources build their default `context.source` from it.
+   */
+  properties[PROP_ROOT_URL] =
+    g_param_spec_string ("root-url", NULL,
+                         "The server's public URL; the default context.source of a source's "
+                         "events is ROOT_URL?source=NAME",
+                         NULL, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -680,6 +700,21 @@ cdviz_http_server_get_host (CdvizHttpServer *self)
 {
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
   return self->host;
+}
+
+/**
+ * cdviz_http_server_get_root_url:
+ * @self: a #CdvizHttpServer
+ *
+ * Gets the server's public URL, as `[http] root_url` gives it.
+ *
+ * Returns: (nullable): the root URL, or %NULL when none is configured
+ */
+const char *
+cdviz_http_server_get_root_url (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  return self->root_url;
 }
 
 /**

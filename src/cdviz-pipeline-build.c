@@ -50,7 +50,9 @@ static const CdvizKeyDoc http_docs[] = {
     "libsoup drops connections whose request head exceeds 64 KiB whatever the setting" },
   /* cdviz-collector's, checked in cdviz-pipeline-compat.c */
   { "root_url", "string (URL)", "none",
-    "The server's public URL, as cdviz-collector has it; checked, not used yet" },
+    "The server's public URL: a webhook source's events get `ROOT_URL?source=NAME` as their "
+    "default `context.source`, as in cdviz-collector (whose default is "
+    "`http://cdviz-collector.example.com`); without it, `http://HOST:PORT/?source=NAME`" },
   { "request_timeout", "duration", "none",
     "cdviz-collector's per-request time limit (408); checked, not used: "
     "`header_timeout` and `body_timeout` bound requests here" },
@@ -62,6 +64,9 @@ static const CdvizKeyDoc http_docs[] = {
 static const CdvizKeyDoc pipeline_docs[] = {
   { "queue_capacity", "integer (1–16777216)", "`1024`",
     "Events accepted but not yet processed; beyond it webhooks answer 503 with Retry-After" },
+  { "transformer_refs", "array of strings", "`[]`",
+    "Names of `[transformers.NAME]` applied to every source's events, after the source's own "
+    "`transformer_refs` (as cdviz-collector appends them)" },
   { NULL }
 };
 static const CdvizKeyDoc source_docs[] = {
@@ -244,6 +249,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
   g_autoptr(GTypeClass) klass = g_type_class_ref (CDVIZ_TYPE_HTTP_SERVER);
   const char *host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
   const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
+  const char *root_url = NULL;
   gint64 port = G_PARAM_SPEC_UINT (pspec (klass, "port"))->default_value;
   gint64 max_connections = G_PARAM_SPEC_UINT (pspec (klass, "max-connections"))->default_value;
   gint64 max_headers = G_PARAM_SPEC_UINT (pspec (klass, "max-headers"))->default_value;
@@ -278,7 +284,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                                   max_headers, &max_headers, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
                                   max_header_size, &max_header_size, error) ||
-          !_cdviz_pipeline_check_http_compat (self, http, error))
+          !_cdviz_pipeline_check_http_compat (self, http, &root_url, error))
         return FALSE;
       if (host == NULL)
         host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
@@ -351,6 +357,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                              "max-connections", (guint) max_connections,
                              "max-headers", (guint) max_headers,
                              "max-header-size", (guint) max_header_size,
+                             "root-url", root_url,
                              NULL);
   return TRUE;
 }
@@ -569,6 +576,27 @@ build_sink (CdvizPipeline  *self,
   return TRUE;
 }
 
+/* `[pipeline] transformer_refs`: appended to every source's chain. */
+static gboolean
+append_global_transformers (CdvizPipeline  *self,
+                            JsonObject     *pipeline,
+                            GError        **error)
+{
+  g_autoptr(GPtrArray) global = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (pipeline == NULL ||
+      !resolve_transformer_refs (self, "pipeline", pipeline, global, error))
+    return pipeline == NULL;
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      SourceEntry *entry = g_ptr_array_index (self->sources, i);
+
+      for (guint j = 0; j < global->len; j++)
+        g_ptr_array_add (entry->chain, g_object_ref (g_ptr_array_index (global, j)));
+    }
+  return TRUE;
+}
+
 gboolean
 _cdviz_pipeline_build (CdvizPipeline  *self,
                        GError        **error)
@@ -599,5 +627,6 @@ _cdviz_pipeline_build (CdvizPipeline  *self,
 
   return foreach_table (self, root, "transformers", build_transformer, error) &&
          foreach_table (self, root, "sources", build_source, error) &&
+         append_global_transformers (self, pipeline, error) &&
          foreach_table (self, root, "sinks", build_sink, error);
 }

@@ -165,11 +165,13 @@ typedef struct {
  * `[sinks.NAME]`; ends with { NULL }. */
 extern const CdvizSectionDoc _cdviz_section_docs[];
 
-/* cdviz-collector keys checked but not acted on (cdviz-pipeline-compat.c):
- * `[http] root_url`, `request_timeout`, `access_log`; `[state]`. */
+/* cdviz-collector's keys of `[http]` (cdviz-pipeline-compat.c): `root_url`
+ * (returned in *@root_url, owned by the configuration), `request_timeout`,
+ * `access_log`; `[state]`. */
 extern const CdvizKeyDoc _cdviz_state_docs[];
 gboolean  _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                              JsonObject     *http,
+                                             const char    **root_url,
                                              GError        **error);
 gboolean  _cdviz_pipeline_check_state       (CdvizPipeline  *self,
                                              JsonObject     *root,

@@ -394,6 +394,90 @@ type = "test_envelope"
             self.assertEqual(got["body"], json.loads(cdevent()))
 
 
+class WebhookUpstreamKeys(unittest.TestCase):
+    """cdviz-collector's `metadata`, `[http] root_url` (the default
+    context.source) and `[pipeline] transformer_refs` (after the source's
+    own transformers), seen through the test_envelope sink."""
+    CONFIG = """
+[http]
+root_url = "https://collector.example.org/base?x=1"
+
+[pipeline]
+transformer_refs = ["global"]
+
+[transformers.own]
+type = "vrl"
+template = '.metadata.order = ["own"]; [.]'
+
+[transformers.global]
+type = "vrl"
+template = '.metadata.order = push(array!(.metadata.order), "global"); [.]'
+
+[sources.my_webhook]
+enabled = true
+transformer_refs = ["own"]
+[sources.my_webhook.extractor]
+type = "webhook"
+id = "env"
+metadata = { team = "platform", context = { region = "eu" } }
+
+[sources.named]
+enabled = true
+[sources.named.extractor]
+type = "webhook"
+id = "named"
+metadata = { context = { source = "https://ci.example.org/" } }
+
+[sinks.out]
+type = "test_envelope"
+"""
+
+    def test_metadata_root_url_global_transformers(self):
+        with Pipeline(self.CONFIG, args=HELPERS) as p:
+            status, _, body = p.request("POST", "/webhook/env", cdevent())
+            self.assertEqual(status, 201, body)
+            got = json.loads(stdout_lines(p, 1)[0])
+            self.assertEqual(got["metadata"], {
+                "team": "platform",
+                "context": {"region": "eu",
+                            "source": "https://collector.example.org/base?x=1&source=my_webhook"},
+                "order": ["own", "global"]})
+            # the global transformer runs for a source without its own too;
+            # a configured context.source is kept
+            status, _, body = p.request("POST", "/webhook/named", cdevent())
+            self.assertEqual(status, 422, body)
+            self.assertIn("array", error_detail(self, body))
+            self.assertEqual(len(stdout_lines(p, 1)), 1)
+
+    def test_root_url_without_path(self):
+        config = self.CONFIG.replace('https://collector.example.org/base?x=1',
+                                     'http://cdviz-collector.example.com')
+        config = config.replace('transformer_refs = ["global"]', '')
+        with Pipeline(config, args=HELPERS) as p:
+            status, _, body = p.request("POST", "/webhook/named", cdevent())
+            self.assertEqual(status, 201, body)
+            status, _, body = p.request("POST", "/webhook/env", cdevent())
+            self.assertEqual(status, 201, body)
+            lines = stdout_lines(p, 2)
+            self.assertEqual(json.loads(lines[0])["metadata"],
+                             {"context": {"source": "https://ci.example.org/"}})
+            self.assertEqual(json.loads(lines[1])["metadata"]["context"]["source"],
+                             "http://cdviz-collector.example.com/?source=my_webhook")
+
+    def test_bad_metadata(self):
+        config = """
+[sources.s]
+enabled = true
+[sources.s.extractor]
+type = "webhook"
+id = "s"
+metadata = "team"
+"""
+        with Pipeline(config, expect_start=False) as p:
+            self.assertEqual(p.wait(10), 1)
+            self.assertIn("key “metadata”: expected a table", p.stderr())
+
+
 class WebhookRejected(unittest.TestCase):
     CONFIG = """
 [transformers.no]
