@@ -89,6 +89,11 @@ static const CdvizKeyDoc sink_docs[] = {
   { "source_refs", "array of strings", "every source",
     "Names of `[sources.NAME]` whose events this sink receives; a disabled source "
     "may be named (it sends nothing), an unknown one is an error" },
+  { "transformer_refs", "array of strings", "`[]`",
+    "Names of `[transformers.NAME]` applied, for this sink only, to each event it receives, "
+    "as cdviz-collector's debug and http sinks do: they see the event as `.body`, its headers, "
+    "an empty `.metadata`; their outputs are sent as they are (any JSON, e.g. a chat "
+    "message), not checked as CDEvents" },
   { NULL }
 };
 
@@ -120,6 +125,7 @@ _cdviz_sink_entry_free (gpointer data)
 
   g_clear_object (&entry->sink);
   g_clear_pointer (&entry->sources, g_hash_table_unref);
+  g_clear_pointer (&entry->chain, g_ptr_array_unref);
   g_free (entry->name);
   g_free (entry);
 }
@@ -548,8 +554,9 @@ build_sink (CdvizPipeline  *self,
             JsonObject     *table,
             GError        **error)
 {
-  static const char * const skip[] = { "enabled", "source_refs", NULL };
+  static const char * const skip[] = { "enabled", "source_refs", "transformer_refs", NULL };
   g_autoptr(GHashTable) sources = NULL;
+  g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func (g_object_unref);
   SinkEntry *entry;
   GObject *sink;
   gboolean enabled;
@@ -558,7 +565,8 @@ build_sink (CdvizPipeline  *self,
     return FALSE;
   if (!enabled)
     return TRUE;
-  if (!resolve_source_refs (self, path, table, &sources, error))
+  if (!resolve_source_refs (self, path, table, &sources, error) ||
+      !resolve_transformer_refs (self, path, table, chain, error))
     return FALSE;
   sink = _cdviz_config_create_component (self->config, self->registry,
                                          CDVIZ_COMPONENT_SINK, path, table,
@@ -570,6 +578,7 @@ build_sink (CdvizPipeline  *self,
   entry->name = g_strdup (name);
   entry->sink = CDVIZ_SINK (sink);
   entry->sources = g_steal_pointer (&sources);
+  entry->chain = g_steal_pointer (&chain);
   g_ptr_array_add (self->sinks, entry);
   g_hash_table_insert (self->sinks_by_name, entry->name, entry);
   g_hash_table_insert (self->sinks_by_object, entry->sink, entry);

@@ -22,6 +22,7 @@ typedef struct {
   CdvizSink *sink;            /* (owned) */
   GHashTable *sources;        /* (owned) (nullable): SourceEntry set from
                                  `source_refs`; NULL = every source */
+  GPtrArray *chain;           /* (owned) CdvizTransformer: `transformer_refs` */
   gsize sent;                 /* atomic */
   gsize failed;               /* atomic */
 } SinkEntry;
