@@ -56,6 +56,7 @@ typedef struct {
   GSource *timer;        /* header, body or idle deadline; NULL while busy */
   gboolean waiting;      /* kept alive, waiting for the next request */
   gboolean in_body;      /* headers read, the body still arriving */
+  gboolean request_deadline;  /* the timer is the request timeout's (408) */
   CdvizHttpStream *stream;  /* what libsoup reads */
   /* refused: libsoup is done, the rest of the request is drained */
   GIOStream *linger_base;
@@ -149,6 +150,9 @@ message_connection (CdvizHttpConnections *self,
  * closed: libsoup's reads fail, and libsoup closes and frees the connection
  * itself, so no descriptor number is reused under its feet. */
 
+static void connection_start_timer (Connection *conn,
+                                    guint64     timeout_ms);
+
 static gboolean
 connection_timed_out (gpointer data)
 {
@@ -159,6 +163,22 @@ connection_timed_out (gpointer data)
    * answer): nothing timed out. */
   if (g_socket_is_closed (conn->socket))
     return G_SOURCE_REMOVE;
+
+  /* `request_timeout`, as cdviz-collector: the request is answered 408
+   * (empty body) and the connection closed; the client gets a short
+   * while to take the answer before the socket is shut down. */
+  if (conn->request_deadline && conn->in_body && conn->stream != NULL)
+    {
+      static const char answer[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n";
+      g_autoptr(GBytes) response = g_bytes_new_static (answer, sizeof answer - 1);
+
+      g_debug ("Answering 408 to a request whose body did not arrive in time");
+      conn->request_deadline = FALSE;
+      cdviz_http_stream_refuse (conn->stream, response);
+      connection_start_timer (conn, LINGER_MS);
+      return G_SOURCE_REMOVE;
+    }
 
   if (conn->waiting)
     g_debug ("Closing a kept-alive connection idle for too long");
@@ -225,13 +245,18 @@ got_headers (SoupServerMessage *msg,
   GSocket *socket = message_socket (msg);
   Connection *conn = socket != NULL ? g_hash_table_lookup (self->by_socket, socket) : NULL;
 
+  guint64 body_ms, request_ms;
+
   if (conn == NULL || conn->in_body)
     return;
   conn->waiting = FALSE;
-  if (self->limits.body_timeout_ms > 0 && _cdviz_http_connections_expects_body (msg))
+  body_ms = self->limits.body_timeout_ms;
+  request_ms = self->limits.request_timeout_ms;
+  if ((body_ms > 0 || request_ms > 0) && _cdviz_http_connections_expects_body (msg))
     {
       conn->in_body = TRUE;
-      connection_start_timer (conn, self->limits.body_timeout_ms);
+      conn->request_deadline = request_ms > 0 && (body_ms == 0 || request_ms < body_ms);
+      connection_start_timer (conn, conn->request_deadline ? request_ms : body_ms);
     }
   else
     connection_stop_timer (conn);
@@ -249,6 +274,7 @@ got_request (CdvizHttpConnections *self,
     {
       conn->waiting = FALSE;
       conn->in_body = FALSE;
+      conn->request_deadline = FALSE;
       connection_stop_timer (conn);
     }
 }

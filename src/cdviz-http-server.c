@@ -61,6 +61,7 @@ enum {
   PROP_MAX_HEADERS,
   PROP_MAX_HEADER_SIZE,
   PROP_ROOT_URL,
+  PROP_REQUEST_TIMEOUT,
   N_PROPS
 };
 
@@ -151,6 +152,9 @@ cdviz_http_server_get_property (GObject    *object,
     case PROP_ROOT_URL:
       g_value_set_string (value, self->root_url);
       break;
+    case PROP_REQUEST_TIMEOUT:
+      g_value_set_uint64 (value, self->limits.request_timeout_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -202,6 +206,9 @@ cdviz_http_server_set_property (GObject      *object,
     case PROP_ROOT_URL:
       g_free (self->root_url);
       self->root_url = g_value_dup_string (value);
+      break;
+    case PROP_REQUEST_TIMEOUT:
+      self->limits.request_timeout_ms = g_value_get_uint64 (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -330,6 +337,18 @@ cdviz_http_server_class_init (CdvizHttpServerClass *klass)
                          "The server's public URL; the default context.source of a source's "
                          "events is ROOT_URL?source=NAME",
                          NULL, flags);
+  /**
+   * CdvizHttpServer:request-timeout:
+   *
+   * Milliseconds a request's body may take once its headers are in before
+   * the request is answered 408 and the connection closed (cdviz-collector's
+   * `request_timeout`); 0: none (then #CdvizHttpServer:body-timeout
+   * disconnects slow clients without an answer).
+   */
+  properties[PROP_REQUEST_TIMEOUT] =
+    g_param_spec_uint64 ("request-timeout", NULL,
+                         "Milliseconds to send a request's body before a 408 answer; 0: none",
+                         0, G_MAXUINT32, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

@@ -54,8 +54,10 @@ static const CdvizKeyDoc http_docs[] = {
     "default `context.source`, as in cdviz-collector (whose default is "
     "`http://cdviz-collector.example.com`); without it, `http://HOST:PORT/?source=NAME`" },
   { "request_timeout", "duration", "none",
-    "cdviz-collector's per-request time limit (408); checked, not used: "
-    "`header_timeout` and `body_timeout` bound requests here" },
+    "A request whose body is not in this long after its headers is answered 408 (empty body) "
+    "and its connection closed, as cdviz-collector answers (its default is 3s); the handlers "
+    "here answer without waiting, so the body is what it bounds. Without it, `body_timeout` "
+    "disconnects slow clients without an answer" },
   { "access_log", "table", "`{ filter = [\"4xx\", \"5xx\"] }`",
     "cdviz-collector's access log (`filter`: status codes or classes); checked, "
     "no access log is written yet" },
@@ -256,6 +258,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
   const char *host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
   const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
   const char *root_url = NULL;
+  guint64 request_timeout = 0;
   gint64 port = G_PARAM_SPEC_UINT (pspec (klass, "port"))->default_value;
   gint64 max_connections = G_PARAM_SPEC_UINT (pspec (klass, "max-connections"))->default_value;
   gint64 max_headers = G_PARAM_SPEC_UINT (pspec (klass, "max-headers"))->default_value;
@@ -290,7 +293,8 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                                   max_headers, &max_headers, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
                                   max_header_size, &max_header_size, error) ||
-          !_cdviz_pipeline_check_http_compat (self, http, &root_url, error))
+          !_cdviz_pipeline_check_http_compat (self, http, &root_url, &request_timeout,
+                                              error))
         return FALSE;
       if (host == NULL)
         host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
@@ -364,6 +368,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                              "max-headers", (guint) max_headers,
                              "max-header-size", (guint) max_header_size,
                              "root-url", root_url,
+                             "request-timeout", request_timeout,
                              NULL);
   return TRUE;
 }

@@ -7,8 +7,9 @@
 #include "cdviz-config-private.h"
 
 /* Keys of cdviz-collector's configuration: `[http] root_url` (handed to the
- * HTTP server, sources build their default `context.source` from it), and,
- * checked but not acted on (yet), `request_timeout`, `access_log` and the
+ * HTTP server, sources build their default `context.source` from it),
+ * `request_timeout` (the server's 408 deadline for a body), and, checked but
+ * not acted on (yet), `access_log` and the
  * `[state]` section. Its users' files carry them (its built-in base sets
  * them all), so they are accepted when well-formed, and wrong values are
  * errors as upstream's are; doc/migrating.md says what each does not do. */
@@ -37,16 +38,16 @@ gboolean
 _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                    JsonObject     *http,
                                    const char    **root_url,
+                                   guint64        *request_timeout_ms,
                                    GError        **error)
 {
   static const char * const access_log_keys[] = { "filter", NULL };
-  guint64 request_timeout;
   JsonNode *access_log;
 
   if (!_cdviz_config_get_string (self->config, "http", http, "root_url", FALSE, root_url,
                                  error) ||
       !_cdviz_config_get_duration (self->config, "http", http, "request_timeout",
-                                   G_MAXUINT32, 0, &request_timeout, error))
+                                   G_MAXUINT32, 0, request_timeout_ms, error))
     return FALSE;
   if (*root_url != NULL && !g_uri_is_valid (*root_url, G_URI_FLAGS_NONE, NULL))
     {

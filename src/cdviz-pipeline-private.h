@@ -173,6 +173,7 @@ extern const CdvizKeyDoc _cdviz_state_docs[];
 gboolean  _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                              JsonObject     *http,
                                              const char    **root_url,
+                                             guint64        *request_timeout_ms,
                                              GError        **error);
 gboolean  _cdviz_pipeline_check_state       (CdvizPipeline  *self,
                                              JsonObject     *root,

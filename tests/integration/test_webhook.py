@@ -478,6 +478,31 @@ metadata = "team"
             self.assertIn("key “metadata”: expected a table", p.stderr())
 
 
+class WebhookRequestTimeout(unittest.TestCase):
+    """[http] request_timeout: a body that does not arrive in time (a wrong
+    Content-Length) is answered 408 and the connection closed, as
+    cdviz-collector answers; a whole request is served."""
+
+    def test_408_on_a_stalled_body(self):
+        config = '[http]\nrequest_timeout = "300ms"\n' + BASIC
+        with Pipeline(config) as p:
+            s = p.connect()
+            try:
+                s.sendall(b"POST /webhook/in HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 100\r\n"
+                          b"\r\n{\"context\"")
+                s.settimeout(20)
+                status, headers, body = read_response(s)
+                self.assertEqual(status, 408)
+                self.assertEqual(body, b"")
+                self.assertEqual(s.recv(1), b"")  # closed
+            finally:
+                s.close()
+            status, _, body = p.request("POST", "/webhook/in", cdevent())
+            self.assertEqual(status, 201, body)
+            self.assertEqual(len(stdout_lines(p, 1)), 1)
+
+
 class WebhookRejected(unittest.TestCase):
     CONFIG = """
 [transformers.no]
