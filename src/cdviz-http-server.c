@@ -62,6 +62,7 @@ enum {
   PROP_MAX_HEADER_SIZE,
   PROP_ROOT_URL,
   PROP_REQUEST_TIMEOUT,
+  PROP_ACCESS_LOG_FILTER,
   N_PROPS
 };
 
@@ -105,6 +106,7 @@ cdviz_http_server_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->host);
   g_free (self->root_url);
+  g_strfreev (self->limits.access_log_filter);
 
   G_OBJECT_CLASS (cdviz_http_server_parent_class)->finalize (object);
 }
@@ -154,6 +156,9 @@ cdviz_http_server_get_property (GObject    *object,
       break;
     case PROP_REQUEST_TIMEOUT:
       g_value_set_uint64 (value, self->limits.request_timeout_ms);
+      break;
+    case PROP_ACCESS_LOG_FILTER:
+      g_value_set_boxed (value, self->limits.access_log_filter);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -209,6 +214,10 @@ cdviz_http_server_set_property (GObject      *object,
       break;
     case PROP_REQUEST_TIMEOUT:
       self->limits.request_timeout_ms = g_value_get_uint64 (value);
+      break;
+    case PROP_ACCESS_LOG_FILTER:
+      g_strfreev (self->limits.access_log_filter);
+      self->limits.access_log_filter = g_value_dup_boxed (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -349,6 +358,18 @@ cdviz_http_server_class_init (CdvizHttpServerClass *klass)
     g_param_spec_uint64 ("request-timeout", NULL,
                          "Milliseconds to send a request's body before a 408 answer; 0: none",
                          0, G_MAXUINT32, 0, flags);
+  /**
+   * CdvizHttpServer:access-log-filter:
+   *
+   * The answers logged, one line each (cdviz-collector's
+   * `access_log.filter`): status codes (`"404"`) or classes (`"4xx"`);
+   * %NULL or empty: none.
+   */
+  properties[PROP_ACCESS_LOG_FILTER] =
+    g_param_spec_boxed ("access-log-filter", NULL,
+                        "Statuses (\"404\") or classes (\"4xx\") of the answers logged, "
+                        "one line each",
+                        G_TYPE_STRV, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

@@ -59,8 +59,11 @@ static const CdvizKeyDoc http_docs[] = {
     "here answer without waiting, so the body is what it bounds. Without it, `body_timeout` "
     "disconnects slow clients without an answer" },
   { "access_log", "table", "`{ filter = [\"4xx\", \"5xx\"] }`",
-    "cdviz-collector's access log (`filter`: status codes or classes); checked, "
-    "no access log is written yet" },
+    "`filter`: the answers logged, one line each, as cdviz-collector's access log: status "
+    "codes (`\"404\"`) or classes (`\"4xx\"`); `[]` logs none. A line reads "
+    "`access http_status=404 method=GET uri=/x elapsed_ms=0 content_length=- "
+    "content_encoding=- transfer_encoding=- expect=-`; answers given before a request's "
+    "headers are parsed (400 for ambiguous framing, 431) are not logged" },
   { NULL }
 };
 static const CdvizKeyDoc pipeline_docs[] = {
@@ -259,6 +262,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
   const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
   const char *root_url = NULL;
   guint64 request_timeout = 0;
+  g_auto(GStrv) access_log_filter = NULL;
   gint64 port = G_PARAM_SPEC_UINT (pspec (klass, "port"))->default_value;
   gint64 max_connections = G_PARAM_SPEC_UINT (pspec (klass, "max-connections"))->default_value;
   gint64 max_headers = G_PARAM_SPEC_UINT (pspec (klass, "max-headers"))->default_value;
@@ -294,7 +298,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
           !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
                                   max_header_size, &max_header_size, error) ||
           !_cdviz_pipeline_check_http_compat (self, http, &root_url, &request_timeout,
-                                              error))
+                                              &access_log_filter, error))
         return FALSE;
       if (host == NULL)
         host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
@@ -369,6 +373,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                              "max-header-size", (guint) max_header_size,
                              "root-url", root_url,
                              "request-timeout", request_timeout,
+                             "access-log-filter", access_log_filter,
                              NULL);
   return TRUE;
 }

@@ -8,8 +8,8 @@
 
 /* Keys of cdviz-collector's configuration: `[http] root_url` (handed to the
  * HTTP server, sources build their default `context.source` from it),
- * `request_timeout` (the server's 408 deadline for a body), and, checked but
- * not acted on (yet), `access_log` and the
+ * `request_timeout` (the server's 408 deadline for a body), `access_log`
+ * (the server's access log), and, checked but not acted on (yet), the
  * `[state]` section. Its users' files carry them (its built-in base sets
  * them all), so they are accepted when well-formed, and wrong values are
  * errors as upstream's are; doc/migrating.md says what each does not do. */
@@ -39,6 +39,7 @@ _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                    JsonObject     *http,
                                    const char    **root_url,
                                    guint64        *request_timeout_ms,
+                                   GStrv          *access_log_filter,
                                    GError        **error)
 {
   static const char * const access_log_keys[] = { "filter", NULL };
@@ -87,6 +88,9 @@ _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
             return _cdviz_config_type_error (self->config, "http.access_log", "filter",
                                              _("an array of status codes (\"404\") or classes (\"4xx\")"),
                                              filter, error);
+          *access_log_filter = g_new0 (char *, json_array_get_length (array) + 1);
+          for (guint i = 0; i < json_array_get_length (array); i++)
+            (*access_log_filter)[i] = g_strdup (json_array_get_string_element (array, i));
         }
     }
   return TRUE;

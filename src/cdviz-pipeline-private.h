@@ -168,12 +168,13 @@ extern const CdvizSectionDoc _cdviz_section_docs[];
 
 /* cdviz-collector's keys of `[http]` (cdviz-pipeline-compat.c): `root_url`
  * (returned in *@root_url, owned by the configuration), `request_timeout`,
- * `access_log`; `[state]`. */
+ * `access_log.filter` (*@access_log_filter, the caller's); `[state]`. */
 extern const CdvizKeyDoc _cdviz_state_docs[];
 gboolean  _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                              JsonObject     *http,
                                              const char    **root_url,
                                              guint64        *request_timeout_ms,
+                                             GStrv          *access_log_filter,
                                              GError        **error);
 gboolean  _cdviz_pipeline_check_state       (CdvizPipeline  *self,
                                              JsonObject     *root,

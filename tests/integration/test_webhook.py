@@ -501,6 +501,32 @@ class WebhookRequestTimeout(unittest.TestCase):
             status, _, body = p.request("POST", "/webhook/in", cdevent())
             self.assertEqual(status, 201, body)
             self.assertEqual(len(stdout_lines(p, 1)), 1)
+            self.assertEqual(p.stop(), 0)
+            access = [l.split("access ", 1)[1] for l in p.stderr().splitlines()
+                      if " access http_status=" in l]
+        # the base's filter, 4xx and 5xx: the 408, not the 201
+        self.assertEqual(len(access), 1, access)
+        self.assertRegex(access[0], r"^http_status=408 method=POST uri=/webhook/in "
+                                    r"elapsed_ms=\d+ content_length=100 content_encoding=- "
+                                    r"transfer_encoding=- expect=-$")
+
+    def test_access_log_filter(self):
+        config = '[http.access_log]\nfilter = ["404"]\n' + BASIC
+        with Pipeline(config) as p:
+            self.assertEqual(p.request("GET", "/nowhere?a=1")[0], 404)
+            self.assertEqual(p.request("GET", "/webhook/in")[0], 405)
+            self.assertEqual(p.request("POST", "/webhook/in", b"{")[0], 400)
+            self.assertEqual(p.stop(), 0)
+            access = [l.split("access ", 1)[1] for l in p.stderr().splitlines()
+                      if " access http_status=" in l]
+        self.assertEqual(len(access), 1, access)
+        self.assertTrue(access[0].startswith("http_status=404 method=GET uri=/nowhere?a=1 "),
+                        access)
+        config = '[http.access_log]\nfilter = []\n' + BASIC
+        with Pipeline(config) as p:
+            self.assertEqual(p.request("GET", "/nowhere")[0], 404)
+            self.assertEqual(p.stop(), 0)
+            self.assertNotIn("access http_status", p.stderr())
 
 
 class WebhookRejected(unittest.TestCase):
