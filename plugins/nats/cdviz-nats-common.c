@@ -37,7 +37,7 @@ cdviz_nats_split_servers (const char  *servers,
   if (servers == NULL)
     {
       g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
-                           _("key “servers” is required (comma-separated NATS URLs, "
+                           _("key “servers” (or “url”) is required (comma-separated NATS URLs, "
                              "e.g. \"nats://n1:4222,nats://n2:4222\")"));
       return NULL;
     }

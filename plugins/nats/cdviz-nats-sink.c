@@ -528,7 +528,7 @@ cdviz_nats_sink_class_init (CdvizNatsSinkClass *klass)
   properties[PROP_SERVERS] =
     g_param_spec_string ("servers", NULL,
                          "NATS server URLs, comma-separated, e.g. "
-                         "\"nats://n1:4222,nats://n2:4222\" (required); the sink reconnects "
+                         "\"nats://n1:4222,nats://n2:4222\" (required, or `url`); the sink reconnects "
                          "to any of them for ever",
                          NULL, flags);
   properties[PROP_SUBJECT] =

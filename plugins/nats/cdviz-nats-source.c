@@ -823,7 +823,7 @@ cdviz_nats_source_class_init (CdvizNatsSourceClass *klass)
 
   properties[PROP_SERVERS] =
     g_param_spec_string ("servers", NULL,
-                         "NATS server URLs, comma-separated (required); the source "
+                         "NATS server URLs, comma-separated (required, or `url`); the source "
                          "reconnects to any of them for ever",
                          NULL, flags);
   properties[PROP_SUBJECT] =
