@@ -13,6 +13,9 @@ from cdviz_testlib import PLUGIN_DIR, Pipeline, SseReader, cdevent
 from nats_cluster import NatsCluster
 
 PLUGIN = os.path.join(PLUGIN_DIR, "nats", "cdviz-nats.so")
+# the test_envelope sink prints each message's headers, metadata and body
+HELPERS = ("--plugin-dir", os.environ.get("CDVIZ_WEBHOOK_TEST_PLUGIN_DIR",
+                                          "build/tests/webhook-plugin"))
 TOKEN = "s3cr3t-t0ken"
 SERVER = None
 
@@ -55,6 +58,7 @@ url = "%(url)s"
 token = "%(token)s"
 subject = "%(subject)s"
 create_stream = true
+headers_to_keep = ["x-producer-id"]
 
 [sources.nats_persistent.extractor.jetstream]
 stream = "%(stream)s"
@@ -65,8 +69,11 @@ ack_policy = "explicit"
 [sinks.clients]
 type = "sse"
 id = "events"
+
+[sinks.envelopes]
+type = "test_envelope"
 """ % {"url": url(), "token": TOKEN, "subject": subject, "stream": stream,
-       "durable": durable}, timeout=30)
+       "durable": durable}, args=HELPERS, timeout=30)
 
     def test_documented_sink_and_source_deliver(self):
         subject = "cdevents.docs"
@@ -100,63 +107,48 @@ enabled = true
                 got = [json.loads(e["data"])["context"]["id"]
                        for e in reader.read_events(3, timeout=20)]
             reader.close()
+            self.assertEqual(rx.stop(), 0, rx.stderr())
+            envelopes = [json.loads(l) for l in rx.stdout().splitlines() if l.strip()]
         self.assertEqual(got, ["docs-0000", "docs-0001", "docs-0002"])
+        # the sink's documented header rule reached the other side
+        self.assertEqual([e["headers"] for e in envelopes],
+                         [{"x-producer-id": "cdviz-collector"}] * 3)
 
-    def test_token_is_sent(self):
-        """Without the token the server refuses the connection; the
-        difference with the test above is that key alone."""
-        with Pipeline("""
-[sinks.nats]
-enabled = true
-type = "nats"
-url = "%s"
-subject = "cdevents"
-""" % url(), expect_start=False) as p:
-            self.assertNotEqual(p.wait(20), 0)
-            self.assertIn("cannot connect to the NATS servers", p.stderr())
-            self.assertIn("Authorization", p.stderr())
-
-    def test_credentials_file(self):
+    def check_sink_refused(self, keys, message):
+        """A sink in the documentation's form, plus @keys, that does not
+        start; its error says @message."""
         with Pipeline("""
 [sinks.secure_nats]
 enabled = true
 type = "nats"
-url = "%s"
 subject = "secure-events"
-credentials = "/nonexistent/cdviz.creds"
-""" % url(), expect_start=False) as p:
+%s
+""" % keys, expect_start=False) as p:
             self.assertNotEqual(p.wait(20), 0)
-            self.assertIn("key “credentials”: cannot read the file “/nonexistent/cdviz.creds”",
-                          p.stderr())
+            self.assertIn(message, p.stderr())
+
+    def test_token_is_sent(self):
+        """Without the token the server refuses the connection; the
+        difference with the tests that deliver is that key alone."""
+        self.check_sink_refused('url = "%s"' % url(), "Authorization")
+
+    def test_credentials_file(self):
+        self.check_sink_refused('url = "%s"\ncredentials = "/nonexistent/cdviz.creds"' % url(),
+                                "key “credentials”: cannot read the file "
+                                "“/nonexistent/cdviz.creds”")
         # a file that is not a .creds file: libnats reads it when connecting
         tmp = tempfile.TemporaryDirectory(prefix="cdviz-test-")
         self.addCleanup(tmp.cleanup)
         creds = os.path.join(tmp.name, "bad.creds")
         with open(creds, "w") as f:
             f.write("not a creds file\n")
-        with Pipeline("""
-[sinks.secure_nats]
-enabled = true
-type = "nats"
-url = "%s"
-subject = "secure-events"
-credentials = "%s"
-""" % (url(), creds), expect_start=False) as p:
-            self.assertNotEqual(p.wait(20), 0)
-            self.assertIn("sink 'secure_nats': cannot connect to the NATS servers", p.stderr())
+        self.check_sink_refused('url = "%s"\ncredentials = "%s"' % (url(), creds),
+                                "sink 'secure_nats': cannot connect to the NATS servers")
 
     def test_tls_url_asks_for_tls(self):
-        with Pipeline("""
-[sinks.secure_nats]
-enabled = true
-type = "nats"
-url = "tls://127.0.0.1:%d"
-subject = "secure-events"
-token = "%s"
-""" % (SERVER.ports[0], TOKEN), expect_start=False) as p:
-            self.assertNotEqual(p.wait(20), 0)
-            self.assertIn("cannot connect to the NATS servers tls://127.0.0.1:%d"
-                          % SERVER.ports[0], p.stderr())
+        tls = "tls://127.0.0.1:%d" % SERVER.ports[0]
+        self.check_sink_refused('url = "%s"\ntoken = "%s"' % (tls, TOKEN),
+                                "cannot connect to the NATS servers " + tls)
 
     def check_refused(self, extractor, message):
         with Pipeline("""
