@@ -11,21 +11,22 @@ cdviz_nats_options_install (GObjectClass *klass,
                             gboolean      source)
 {
   GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+  GParamSpec *pspecs[CDVIZ_NATS_N_OPTIONS] = { NULL };
 
-  g_object_class_install_property (klass, first_prop_id + CDVIZ_NATS_OPTION_URL,
+  pspecs[CDVIZ_NATS_OPTION_URL] =
     g_param_spec_string ("url", NULL,
                          "The cdviz-collector documentation's name of `servers` "
                          "(cdviz-collector's code reads `servers`); give one of the two. "
                          "A tls:// URL connects over TLS",
-                         NULL, flags));
-  g_object_class_install_property (klass, first_prop_id + CDVIZ_NATS_OPTION_CREDENTIALS,
+                         NULL, flags);
+  pspecs[CDVIZ_NATS_OPTION_CREDENTIALS] =
     g_param_spec_string ("credentials", NULL,
                          "A NATS .creds file (user JWT and NKey seed, as `nsc` writes it), "
                          "read when connecting",
-                         NULL, flags));
-  g_object_class_install_property (klass, first_prop_id + CDVIZ_NATS_OPTION_TOKEN,
-    g_param_spec_string ("token", NULL, "A NATS authentication token", NULL, flags));
-  g_object_class_install_property (klass, first_prop_id + CDVIZ_NATS_OPTION_JETSTREAM,
+                         NULL, flags);
+  pspecs[CDVIZ_NATS_OPTION_TOKEN] =
+    g_param_spec_string ("token", NULL, "A NATS authentication token", NULL, flags);
+  pspecs[CDVIZ_NATS_OPTION_JETSTREAM] =
     g_param_spec_boxed ("jetstream", NULL,
                         source
                         ? "The documentation's JetStream table: `enabled` (default true: "
@@ -34,14 +35,18 @@ cdviz_nats_options_install (GObjectClass *klass,
                           "consumer starts), `ack_policy` (\"explicit\" only)"
                         : "The documentation's JetStream table: `enabled` (true: mode = "
                           "\"jetstream\"), `stream`",
-                        JSON_TYPE_NODE, flags));
+                        JSON_TYPE_NODE, flags);
   if (source)
-    g_object_class_install_property (klass, first_prop_id + CDVIZ_NATS_OPTION_QUEUE_GROUP,
+    pspecs[CDVIZ_NATS_OPTION_QUEUE_GROUP] =
       g_param_spec_string ("queue-group", NULL,
                            "core mode: subscribe in this queue group, so that each message "
                            "goes to one of the group's subscribers (several nodes share the "
                            "load)",
-                           NULL, flags));
+                           NULL, flags);
+
+  for (guint i = 0; i < CDVIZ_NATS_N_OPTIONS; i++)
+    if (pspecs[i] != NULL)
+      g_object_class_install_property (klass, first_prop_id + i, pspecs[i]);
 }
 
 gboolean
