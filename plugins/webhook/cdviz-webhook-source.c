@@ -12,7 +12,8 @@
  *
  * Keys: `id` (required), `headers` (header rules, see
  * [class@HeaderValidator]), `headers_to_keep` (request headers copied into
- * the message, names lower-cased, first value), `metadata` (a table: the
+ * the message, names lower-cased, first value; never `Authorization`, as in
+ * cdviz-collector), `metadata` (a table: the
  * base of every message's metadata, as cdviz-collector's), `max_body_size`
  * (bytes, default 1 MiB).
  *
@@ -177,6 +178,10 @@ keep_header (const char *name,
 {
   KeepHeaders *keep = user_data;
 
+  /* Never the credentials, even when listed: cdviz-collector marks
+   * Authorization sensitive and its headers_to_keep skips it. */
+  if (g_ascii_strcasecmp (name, "Authorization") == 0)
+    return;
   for (char * const *w = keep->wanted; *w != NULL; w++)
     {
       if (g_ascii_strcasecmp (name, *w) == 0)
@@ -535,7 +540,9 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
    * value).
    */
   properties[PROP_HEADERS_TO_KEEP] =
-    g_param_spec_boxed ("headers-to-keep", NULL, "Request headers copied into the message (names, case-insensitive)",
+    g_param_spec_boxed ("headers-to-keep", NULL,
+                        "Request headers copied into the message (names, case-insensitive); "
+                        "never Authorization, as in cdviz-collector",
                         G_TYPE_STRV,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 

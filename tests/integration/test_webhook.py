@@ -366,7 +366,7 @@ class WebhookMessage(unittest.TestCase):
 [sources.hook.extractor]
 type = "webhook"
 id = "env"
-headers_to_keep = ["X-Request-Id", "X-GitHub-Event", "X-Absent"]
+headers_to_keep = ["X-Request-Id", "X-GitHub-Event", "X-Absent", "Authorization"]
 
 [sinks.out]
 type = "test_envelope"
@@ -380,6 +380,7 @@ type = "test_envelope"
                 head = ("POST /webhook/env HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         "x-request-id: first\r\nX-Request-Id: second\r\n"
                         "X-GitHub-Event: push\r\nX-Other: no\r\n"
+                        "Authorization: Bearer never-kept\r\n"
                         "Connection: close\r\nContent-Length: %d\r\n\r\n")
                 body = cdevent()
                 s.sendall((head % len(body)).encode() + body)
