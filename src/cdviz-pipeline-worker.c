@@ -169,12 +169,15 @@ send_to_sink (SinkEntry     *entry,
   g_autoptr(CdvizMessage) event = NULL;
   g_autoptr(GPtrArray) outputs = NULL;
   g_autoptr(JsonNode) metadata = NULL;
+  g_autoptr(JsonObject) empty = NULL;
   CdvizTransformer *rejecting = NULL;
 
   if (entry->chain == NULL || entry->chain->len == 0)
     return cdviz_sink_send_message (entry->sink, message, error);
 
-  metadata = json_node_init_object (json_node_alloc (), json_object_new ());
+  /* json_node_init_object () takes a reference of its own */
+  empty = json_object_new ();
+  metadata = json_node_init_object (json_node_alloc (), empty);
   event = cdviz_message_new_raw (cdviz_message_get_body (message), metadata,
                                  cdviz_message_get_headers (message));
   outputs = run_chain (entry->chain, event, &rejecting, error);

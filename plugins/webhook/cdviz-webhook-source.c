@@ -277,10 +277,17 @@ handler (SoupServer        *server,
 
   /* A deep copy (json_node_copy () would share the configured object), of
    * a table checked at init. */
-  metadata = self->metadata != NULL ? json_from_string (self->metadata_json, NULL)
-                                    : json_node_init_object (json_node_alloc (),
-                                                             json_object_new ());
-  metadata_object = json_object_ref (json_node_get_object (metadata));
+  if (self->metadata != NULL)
+    {
+      metadata = json_from_string (self->metadata_json, NULL);
+      metadata_object = json_object_ref (json_node_get_object (metadata));
+    }
+  else
+    {
+      /* json_node_init_object () takes a reference of its own */
+      metadata_object = json_object_new ();
+      metadata = json_node_init_object (json_node_alloc (), metadata_object);
+    }
   if (!json_object_has_member (metadata_object, "context"))
     json_object_set_object_member (metadata_object, "context", json_object_new ());
   metadata_context = json_object_ref (json_object_get_object_member (metadata_object, "context"));
