@@ -758,6 +758,52 @@ cdviz_http_server_get_root_url (CdvizHttpServer *self)
 }
 
 /**
+ * cdviz_http_server_dup_default_source:
+ * @self: a #CdvizHttpServer
+ * @source_name: the name of a source in the configuration
+ *
+ * The `context.source` an event of @source_name gets when it has none, as
+ * cdviz-collector builds it: the root URL with `source=NAME` appended to
+ * its query (`http://cdviz-collector.example.com/?source=NAME`), or, without
+ * a root URL, `http://HOST:PORT/?source=NAME`. Call once the server is
+ * started (the port is then known).
+ *
+ * Returns: (transfer full): the URL
+ */
+char *
+cdviz_http_server_dup_default_source (CdvizHttpServer *self,
+                                      const char      *source_name)
+{
+  g_autofree char *escaped = NULL;
+  g_autoptr(GUri) root = NULL;
+
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  g_return_val_if_fail (source_name != NULL, NULL);
+
+  escaped = g_uri_escape_string (source_name, NULL, FALSE);
+  if (self->root_url != NULL)
+    root = g_uri_parse (self->root_url, G_URI_FLAGS_ENCODED, NULL);
+  if (root != NULL)
+    {
+      /* As cdviz-collector's url crate: an empty path becomes "/", the pair
+       * is appended to the query. */
+      const char *path = g_uri_get_path (root);
+      const char *query = g_uri_get_query (root);
+      g_autofree char *full = query != NULL && *query != '\0'
+                              ? g_strconcat (query, "&source=", escaped, NULL)
+                              : g_strconcat ("source=", escaped, NULL);
+
+      return g_uri_join (G_URI_FLAGS_ENCODED, g_uri_get_scheme (root), g_uri_get_userinfo (root),
+                         g_uri_get_host (root), g_uri_get_port (root),
+                         *path != '\0' ? path : "/", full, NULL);
+    }
+  return g_strdup_printf ("http://%s%s%s:%u/?source=%s",
+                          strchr (self->host, ':') != NULL ? "[" : "", self->host,
+                          strchr (self->host, ':') != NULL ? "]" : "",
+                          cdviz_http_server_get_port (self), escaped);
+}
+
+/**
  * cdviz_http_server_get_context:
  * @self: a #CdvizHttpServer
  *

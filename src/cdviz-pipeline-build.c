@@ -50,8 +50,8 @@ static const CdvizKeyDoc http_docs[] = {
     "libsoup drops connections whose request head exceeds 64 KiB whatever the setting" },
   /* cdviz-collector's, checked in cdviz-pipeline-compat.c */
   { "root_url", "string (URL)", "none",
-    "The server's public URL: a webhook source's events get `ROOT_URL?source=NAME` as their "
-    "default `context.source`, as in cdviz-collector (whose default is "
+    "The server's public URL: an event that comes out of source NAME's transformers without "
+    "`context.source` gets `ROOT_URL?source=NAME`, as in cdviz-collector (whose default is "
     "`http://cdviz-collector.example.com`); without it, `http://HOST:PORT/?source=NAME`" },
   { "request_timeout", "duration", "none",
     "A request whose body is not in this long after its headers is answered 408 (empty body) "
@@ -119,6 +119,7 @@ _cdviz_source_entry_free (gpointer data)
 
   g_clear_object (&entry->source);
   g_clear_pointer (&entry->chain, g_ptr_array_unref);
+  g_free (entry->default_source);
   g_free (entry->name);
   g_free (entry);
 }

@@ -15,6 +15,8 @@ typedef struct {
   char *name;                 /* (owned) */
   CdvizSource *source;        /* (owned) (nullable): a source fed only by push() */
   GPtrArray *chain;           /* (owned) CdvizTransformer */
+  char *default_source;       /* (owned) (nullable): the pipeline thread's,
+                                 set at its first event */
 } SourceEntry;
 
 typedef struct {

@@ -250,7 +250,12 @@ process (CdvizPipeline *self,
     {
       g_autoptr(GError) error = NULL;
 
-      if (!_cdviz_cdevent_normalize_messages (messages, item->message, &error))
+      /* As cdviz-collector, every source has a default context.source. */
+      if (item->source->default_source == NULL && self->http != NULL)
+        item->source->default_source =
+          cdviz_http_server_dup_default_source (self->http, item->source->name);
+      if (!_cdviz_cdevent_normalize_messages (messages, item->message,
+                                              item->source->default_source, &error))
         {
           COUNT (self->counters[COUNTER_REJECTED]);
           g_debug ("Source %s: not a CDEvent after the transformers: %s",

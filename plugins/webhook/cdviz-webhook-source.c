@@ -202,35 +202,9 @@ static const char *
 get_default_source (CdvizWebhookSource *self)
 {
   if (self->default_source == NULL)
-    {
-      CdvizHttpServer *http = cdviz_pipeline_get_http_server (self->pipeline);
-      const char *host = cdviz_http_server_get_host (http);
-      const char *root_url = cdviz_http_server_get_root_url (http);
-      g_autofree char *escaped = g_uri_escape_string (self->name, NULL, FALSE);
-      gboolean ipv6 = strchr (host, ':') != NULL;
-      g_autoptr(GUri) root = root_url != NULL ? g_uri_parse (root_url, G_URI_FLAGS_ENCODED,
-                                                             NULL) : NULL;
-
-      if (root != NULL)
-        {
-          /* As cdviz-collector's url crate: an empty path becomes "/", the
-           * pair is appended to the query. */
-          const char *path = g_uri_get_path (root);
-          const char *query = g_uri_get_query (root);
-          g_autofree char *pair = g_strconcat ("source=", escaped, NULL);
-          g_autofree char *full = query != NULL && *query != '\0'
-                                  ? g_strconcat (query, "&", pair, NULL) : g_strdup (pair);
-
-          self->default_source =
-            g_uri_join (G_URI_FLAGS_ENCODED, g_uri_get_scheme (root), g_uri_get_userinfo (root),
-                        g_uri_get_host (root), g_uri_get_port (root),
-                        *path != '\0' ? path : "/", full, NULL);
-        }
-      else
-        self->default_source = g_strdup_printf ("http://%s%s%s:%u/?source=%s",
-                                                ipv6 ? "[" : "", host, ipv6 ? "]" : "",
-                                                cdviz_http_server_get_port (http), escaped);
-    }
+    self->default_source =
+      cdviz_http_server_dup_default_source (cdviz_pipeline_get_http_server (self->pipeline),
+                                            self->name);
   return self->default_source;
 }
 

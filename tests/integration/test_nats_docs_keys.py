@@ -114,6 +114,56 @@ enabled = true
         self.assertEqual([e["headers"] for e in envelopes],
                          [{"x-producer-id": "cdviz-collector"}] * 3)
 
+    def test_default_source_from_root_url(self):
+        """An event that comes without context.source gets the source's
+        default, ROOT_URL?source=NAME, as in cdviz-collector (the sender's
+        own transformer strips it on the way out)."""
+        subject = "nosource.docs"
+        with Pipeline("""
+[http]
+root_url = "https://collector.example.org"
+
+[sources.nats_events]
+enabled = true
+[sources.nats_events.extractor]
+type = "nats"
+url = "%(url)s"
+token = "%(token)s"
+subject = "%(subject)s"
+
+[sinks.clients]
+type = "sse"
+id = "events"
+""" % {"url": url(), "token": TOKEN, "subject": subject}, timeout=30) as rx:
+            reader = SseReader(rx.port, "/sse/events", timeout=30)
+            with Pipeline("""
+[transformers.strip]
+type = "vrl"
+template = 'del(.body.context.source); [.]'
+
+[sources.hook]
+enabled = true
+[sources.hook.extractor]
+type = "webhook"
+id = "in"
+
+[sinks.nats]
+enabled = true
+type = "nats"
+url = "%(url)s"
+token = "%(token)s"
+subject = "%(subject)s"
+transformer_refs = ["strip"]
+""" % {"url": url(), "token": TOKEN, "subject": subject}, timeout=30) as tx:
+                status, _, body = tx.request("POST", "/webhook/in", event(9),
+                                             {"Content-Type": "application/json"})
+                self.assertEqual(status, 201, body)
+                got = json.loads(reader.read_events(1, timeout=20)[0]["data"])
+            reader.close()
+        self.assertEqual(got["context"]["id"], "docs-0009")
+        self.assertEqual(got["context"]["source"],
+                         "https://collector.example.org/?source=nats_events")
+
     def check_sink_refused(self, keys, message):
         """A sink in the documentation's form, plus @keys, that does not
         start; its error says @message."""
