@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The NATS source and sink configured as cdviz-collector's documentation
 writes them (issue #19): `url`, `token`, `credentials`, a `jetstream`
-table, `queue_group`, outgoing `headers`. One real nats-server, started
-once for the module, with JetStream and token authentication."""
+table, `queue_group`, outgoing `headers`; and the default context.source
+that `[http] root_url` gives a NATS source's events. One real nats-server,
+started once for the module, with JetStream and token authentication."""
 import json
 import os
 import tempfile
@@ -18,6 +19,20 @@ HELPERS = ("--plugin-dir", os.environ.get("CDVIZ_WEBHOOK_TEST_PLUGIN_DIR",
                                           "build/tests/webhook-plugin"))
 TOKEN = "s3cr3t-t0ken"
 SERVER = None
+
+# A webhook to post into, and an SSE endpoint to read from.
+HOOK = """
+[sources.hook]
+enabled = true
+[sources.hook.extractor]
+type = "webhook"
+id = "in"
+"""
+CLIENTS = """
+[sinks.clients]
+type = "sse"
+id = "events"
+"""
 
 
 def setUpModule():
@@ -38,6 +53,11 @@ def url():
     return "nats://127.0.0.1:%d" % SERVER.ports[0]
 
 
+def connection(subject):
+    """The documentation's connection keys, the token added."""
+    return 'url = "%s"\ntoken = "%s"\nsubject = "%s"\n' % (url(), TOKEN, subject)
+
+
 def event(i):
     body = json.loads(cdevent("build_started"))
     body["context"]["id"] = "docs-%04d" % i
@@ -45,65 +65,49 @@ def event(i):
 
 
 class NatsDocsKeysTest(unittest.TestCase):
-    def receiver(self, stream, durable, subject):
-        """A node reading the stream in the documentation's form (plus
-        create_stream, so that the test needs no other client)."""
-        return Pipeline("""
+    def post(self, pipeline, numbers):
+        for i in numbers:
+            status, _, body = pipeline.request("POST", "/webhook/in", event(i),
+                                               {"Content-Type": "application/json"})
+            self.assertEqual(status, 201, body)
+
+    def test_documented_sink_and_source_deliver(self):
+        subject = "cdevents.docs"
+        # the receiver in the documentation's form (plus create_stream, so
+        # that the test needs no other client)
+        with Pipeline("""
 [sources.nats_persistent]
 enabled = true
 
 [sources.nats_persistent.extractor]
 type = "nats"
-url = "%(url)s"
-token = "%(token)s"
-subject = "%(subject)s"
+%s
 create_stream = true
 headers_to_keep = ["x-producer-id"]
 
 [sources.nats_persistent.extractor.jetstream]
-stream = "%(stream)s"
-durable = "%(durable)s"
+stream = "DOCS"
+durable = "cdviz-collector"
 deliver_policy = "all"
 ack_policy = "explicit"
 
-[sinks.clients]
-type = "sse"
-id = "events"
-
 [sinks.envelopes]
 type = "test_envelope"
-""" % {"url": url(), "token": TOKEN, "subject": subject, "stream": stream,
-       "durable": durable}, args=HELPERS, timeout=30)
-
-    def test_documented_sink_and_source_deliver(self):
-        subject = "cdevents.docs"
-        with self.receiver("DOCS", "cdviz-collector", subject) as rx:
+""" % connection(subject) + CLIENTS, args=HELPERS, timeout=30) as rx:
             reader = SseReader(rx.port, "/sse/events", timeout=30)
             # the sink exactly as the documentation writes it, token added
-            with Pipeline("""
-[sources.hook]
-enabled = true
-[sources.hook.extractor]
-type = "webhook"
-id = "in"
-
+            with Pipeline(HOOK + """
 [sinks.nats_persistent]
 enabled = true
 type = "nats"
-url = "%s"
-subject = "%s"
-token = "%s"
-
+%s
 [sinks.nats_persistent.jetstream]
 enabled = true
 
 [sinks.nats_persistent.headers]
 "X-Producer-ID" = { type = "static", value = "cdviz-collector" }
-""" % (url(), subject, TOKEN), timeout=30) as tx:
-                for i in range(3):
-                    status, _, _ = tx.request("POST", "/webhook/in", event(i),
-                                              {"Content-Type": "application/json"})
-                    self.assertEqual(status, 201)
+""" % connection(subject), timeout=30) as tx:
+                self.post(tx, range(3))
                 got = [json.loads(e["data"])["context"]["id"]
                        for e in reader.read_events(3, timeout=20)]
             reader.close()
@@ -127,157 +131,115 @@ root_url = "https://collector.example.org"
 enabled = true
 [sources.nats_events.extractor]
 type = "nats"
-url = "%(url)s"
-token = "%(token)s"
-subject = "%(subject)s"
-
-[sinks.clients]
-type = "sse"
-id = "events"
-""" % {"url": url(), "token": TOKEN, "subject": subject}, timeout=30) as rx:
+""" + connection(subject) + CLIENTS, timeout=30) as rx:
             reader = SseReader(rx.port, "/sse/events", timeout=30)
-            with Pipeline("""
+            with Pipeline(HOOK + """
 [transformers.strip]
 type = "vrl"
 template = 'del(.body.context.source); [.]'
 
-[sources.hook]
-enabled = true
-[sources.hook.extractor]
-type = "webhook"
-id = "in"
-
 [sinks.nats]
 enabled = true
 type = "nats"
-url = "%(url)s"
-token = "%(token)s"
-subject = "%(subject)s"
 transformer_refs = ["strip"]
-""" % {"url": url(), "token": TOKEN, "subject": subject}, timeout=30) as tx:
-                status, _, body = tx.request("POST", "/webhook/in", event(9),
-                                             {"Content-Type": "application/json"})
-                self.assertEqual(status, 201, body)
+""" + connection(subject), timeout=30) as tx:
+                self.post(tx, [9])
                 got = json.loads(reader.read_events(1, timeout=20)[0]["data"])
             reader.close()
         self.assertEqual(got["context"]["id"], "docs-0009")
         self.assertEqual(got["context"]["source"],
                          "https://collector.example.org/?source=nats_events")
 
-    def check_sink_refused(self, keys, message):
-        """A sink in the documentation's form, plus @keys, that does not
-        start; its error says @message."""
-        with Pipeline("""
-[sinks.secure_nats]
+    def test_queue_group_core_source(self):
+        """The source subscribes in the queue group (the server lists the
+        subscription with it) and delivers."""
+        subject = "queue.docs"
+        with Pipeline(HOOK + """
+[sources.nats_events]
 enabled = true
+[sources.nats_events.extractor]
 type = "nats"
-subject = "secure-events"
+queue_group = "cdviz-collector"
 %s
-""" % keys, expect_start=False) as p:
+[sinks.publish]
+type = "nats"
+source_refs = ["hook"]
+%s
+[sinks.clients]
+type = "sse"
+id = "events"
+source_refs = ["nats_events"]
+""" % (connection(subject), connection(subject)), timeout=30) as p:
+            with urllib.request.urlopen("http://127.0.0.1:%d/subsz?subs=1"
+                                        % SERVER.http_ports[0], timeout=10) as r:
+                subs = json.load(r).get("subscriptions_list", [])
+            self.assertIn((subject, "cdviz-collector"),
+                          [(s.get("subject"), s.get("qgroup")) for s in subs])
+            reader = SseReader(p.port, "/sse/events", timeout=30)
+            self.post(p, range(2))
+            got = [json.loads(e["data"])["context"]["id"]
+                   for e in reader.read_events(2, timeout=20)]
+            reader.close()
+        self.assertEqual(got, ["docs-0000", "docs-0001"])
+
+    def check_refused(self, table, keys, message):
+        """A sink (@table "sink") or a source in the documentation's form,
+        plus @keys, that does not start; its error says @message."""
+        head = ('[sinks.secure_nats]\nenabled = true\ntype = "nats"\n' if table == "sink" else
+                '[sources.nats_events]\nenabled = true\n'
+                '[sources.nats_events.extractor]\ntype = "nats"\n')
+        with Pipeline(head + 'subject = "secure-events"\n' + keys + "\n",
+                      expect_start=False) as p:
             self.assertNotEqual(p.wait(20), 0)
             self.assertIn(message, p.stderr())
 
     def test_token_is_sent(self):
         """Without the token the server refuses the connection; the
         difference with the tests that deliver is that key alone."""
-        self.check_sink_refused('url = "%s"' % url(), "Authorization")
+        self.check_refused("sink", 'url = "%s"' % url(), "Authorization")
 
     def test_credentials_file(self):
-        self.check_sink_refused('url = "%s"\ncredentials = "/nonexistent/cdviz.creds"' % url(),
-                                "key “credentials”: cannot read the file "
-                                "“/nonexistent/cdviz.creds”")
+        self.check_refused("sink", 'url = "%s"\ncredentials = "/nonexistent/cdviz.creds"' % url(),
+                           "key “credentials”: cannot read the file “/nonexistent/cdviz.creds”")
         # a file that is not a .creds file: libnats reads it when connecting
         tmp = tempfile.TemporaryDirectory(prefix="cdviz-test-")
         self.addCleanup(tmp.cleanup)
         creds = os.path.join(tmp.name, "bad.creds")
         with open(creds, "w") as f:
             f.write("not a creds file\n")
-        self.check_sink_refused('url = "%s"\ncredentials = "%s"' % (url(), creds),
-                                "sink 'secure_nats': cannot connect to the NATS servers")
+        self.check_refused("sink", 'url = "%s"\ncredentials = "%s"' % (url(), creds),
+                           "sink 'secure_nats': cannot connect to the NATS servers")
 
     def test_tls_url_asks_for_tls(self):
         tls = "tls://127.0.0.1:%d" % SERVER.ports[0]
-        self.check_sink_refused('url = "%s"\ntoken = "%s"' % (tls, TOKEN),
-                                "cannot connect to the NATS servers " + tls)
-
-    def check_refused(self, extractor, message):
-        with Pipeline("""
-[sources.nats_events]
-enabled = true
-[sources.nats_events.extractor]
-type = "nats"
-subject = "cdevents.>"
-%s
-""" % extractor, expect_start=False) as p:
-            self.assertEqual(p.wait(10), 1)
-            self.assertIn(message, p.stderr())
+        self.check_refused("sink", 'url = "%s"\ntoken = "%s"' % (tls, TOKEN),
+                           "cannot connect to the NATS servers " + tls)
 
     def test_refusals(self):
-        self.check_refused('url = "%s"\nservers = "%s"' % (url(), url()),
+        u = url()
+        self.check_refused("source", 'url = "%s"\nservers = "%s"' % (u, u),
                            "keys “url” and “servers” name the same thing; give one")
-        self.check_refused('url = "%s"\nqueue_group = "g"\njetstream = { stream = "S", '
-                           'durable = "d" }' % url(),
+        self.check_refused("source", 'url = "%s"\nqueue_group = "g"\n'
+                           'jetstream = { stream = "S", durable = "d" }' % u,
                            "key “queue_group” is for core mode")
-        self.check_refused('url = "%s"\njetstream = { stream = "S", durable = "d", '
-                           'ack_policy = "none" }' % url(),
+        self.check_refused("source", 'url = "%s"\njetstream = { stream = "S", durable = "d", '
+                           'ack_policy = "none" }' % u,
                            "key “jetstream.ack_policy”: only \"explicit\" is supported")
-        self.check_refused('url = "%s"\njetstream = { stream = "S", durable = "d", '
-                           'deliver_policy = "sometimes" }' % url(),
+        self.check_refused("source", 'url = "%s"\njetstream = { stream = "S", durable = "d", '
+                           'deliver_policy = "sometimes" }' % u,
                            "key “jetstream.deliver_policy”: expected \"all\", \"last\" or "
                            "\"new\"")
-        self.check_refused('url = "%s"\njetstream = { stream = "S", consumer = "d" }' % url(),
+        self.check_refused("source", 'url = "%s"\njetstream = { stream = "S", consumer = "d" }'
+                           % u,
                            "unknown key “jetstream.consumer” (known keys: enabled, stream, "
                            "durable, deliver_policy, ack_policy)")
-        self.check_refused('url = "%s"\nstream = "A"\njetstream = { stream = "B", '
-                           'durable = "d" }' % url(),
+        self.check_refused("source", 'url = "%s"\nstream = "A"\njetstream = { stream = "B", '
+                           'durable = "d" }' % u,
                            "keys “jetstream.stream” (“B”) and “stream” (“A”) disagree")
+        self.check_refused("sink", 'url = "%s"\njetstream = { enabled = true, durable = "d" }'
+                           % u,
+                           "unknown key “jetstream.durable” (known keys: enabled, stream)")
 
-    def test_queue_group_core_source(self):
-        """The source subscribes in the queue group (the server lists the
-        subscription with it) and delivers."""
-        subject = "queue.docs"
-        with Pipeline("""
-[sources.nats_events]
-enabled = true
-[sources.nats_events.extractor]
-type = "nats"
-url = "%(url)s"
-token = "%(token)s"
-subject = "%(subject)s"
-queue_group = "cdviz-collector"
-
-[sources.hook]
-enabled = true
-[sources.hook.extractor]
-type = "webhook"
-id = "in"
-
-[sinks.publish]
-type = "nats"
-url = "%(url)s"
-token = "%(token)s"
-subject = "%(subject)s"
-source_refs = ["hook"]
-
-[sinks.clients]
-type = "sse"
-id = "events"
-source_refs = ["nats_events"]
-""" % {"url": url(), "token": TOKEN, "subject": subject}, timeout=30) as p:
-            with urllib.request.urlopen("http://127.0.0.1:%d/subsz?subs=1"
-                                        % SERVER.http_ports[0], timeout=10) as r:
-                subs = json.load(r).get("subscriptions_list", [])
-            self.assertIn(("queue.docs", "cdviz-collector"),
-                          [(s.get("subject"), s.get("qgroup")) for s in subs])
-            reader = SseReader(p.port, "/sse/events", timeout=30)
-            for i in range(2):
-                status, _, _ = p.request("POST", "/webhook/in", event(i),
-                                         {"Content-Type": "application/json"})
-                self.assertEqual(status, 201)
-            got = [json.loads(e["data"])["context"]["id"]
-                   for e in reader.read_events(2, timeout=20)]
-            reader.close()
-        self.assertEqual(got, ["docs-0000", "docs-0001"])
 
 if __name__ == "__main__":
     unittest.main()
