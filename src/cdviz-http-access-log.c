@@ -50,8 +50,11 @@ _cdviz_http_access_log_finish (const char * const *filter,
                                guint               status)
 {
   SoupMessageHeaders *headers;
+  /* A request libsoup could not parse has neither. */
   GUri *uri = soup_server_message_get_uri (msg);
-  const char *query = g_uri_get_query (uri);
+  const char *method = soup_server_message_get_method (msg);
+  const char *path = uri != NULL ? g_uri_get_path (uri) : "-";
+  const char *query = uri != NULL ? g_uri_get_query (uri) : NULL;
   gint64 *start;
 
   if (!_cdviz_http_access_log_matches (filter, status))
@@ -65,8 +68,8 @@ _cdviz_http_access_log_finish (const char * const *filter,
   start = g_object_get_data (G_OBJECT (msg), START_KEY);
   g_message ("access http_status=%u method=%s uri=%s%s%s elapsed_ms=%" G_GINT64_FORMAT
              " content_length=%s content_encoding=%s transfer_encoding=%s expect=%s",
-             status, soup_server_message_get_method (msg),
-             g_uri_get_path (uri), query != NULL ? "?" : "", query != NULL ? query : "",
+             status, method != NULL ? method : "-",
+             path, query != NULL ? "?" : "", query != NULL ? query : "",
              start != NULL ? (g_get_monotonic_time () - *start) / 1000 : 0,
              header_or_dash (headers, "Content-Length"),
              header_or_dash (headers, "Content-Encoding"),
