@@ -7,6 +7,7 @@ G_BEGIN_DECLS
 
 gboolean _cdviz_cdevent_normalize_messages (GPtrArray     *messages,
                                             CdvizMessage  *origin,
+                                            const char    *default_source,
                                             GError       **error);
 
 G_END_DECLS

@@ -368,6 +368,8 @@ metadata_source (CdvizMessage *message)
  *   transformers, replaced in place by their normalised copies
  * @origin: the message the source received; the `context.source` of its
  *   metadata is the default one of outputs whose metadata has none
+ * @default_source: (nullable): the default of the last resort, the source's
+ *   (see cdviz_http_server_dup_default_source())
  *
  * What the pipeline does to the outputs of a raw message (see
  * cdviz_message_new_raw()), as cdviz-collector turns a source's output into
@@ -381,9 +383,13 @@ metadata_source (CdvizMessage *message)
 gboolean
 _cdviz_cdevent_normalize_messages (GPtrArray     *messages,
                                    CdvizMessage  *origin,
+                                   const char    *default_source,
                                    GError       **error)
 {
   const char *fallback_source = metadata_source (origin);
+
+  if (fallback_source == NULL)
+    fallback_source = default_source;
 
   for (guint i = 0; i < messages->len; i++)
     {

@@ -17,6 +17,8 @@ typedef struct {
   guint64 header_timeout_ms;
   guint64 idle_timeout_ms;
   guint64 body_timeout_ms;
+  guint64 request_timeout_ms;      /* a body not in by then: 408; 0: none */
+  char **access_log_filter;        /* nullable: statuses logged ("404", "4xx") */
   guint max_connections;           /* 0: only the descriptor limit */
   GTlsCertificate *tls_certificate; /* nullable */
 } CdvizHttpLimits;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cdviz-http-connections-private.h"
+#include "cdviz-http-access-log-private.h"
 #include "cdviz-http-stream-private.h"
 
 /*
@@ -56,6 +57,8 @@ typedef struct {
   GSource *timer;        /* header, body or idle deadline; NULL while busy */
   gboolean waiting;      /* kept alive, waiting for the next request */
   gboolean in_body;      /* headers read, the body still arriving */
+  gboolean request_deadline;  /* the timer is the request timeout's (408) */
+  SoupServerMessage *msg;     /* (unowned) the request whose body is read */
   CdvizHttpStream *stream;  /* what libsoup reads */
   /* refused: libsoup is done, the rest of the request is drained */
   GIOStream *linger_base;
@@ -149,6 +152,9 @@ message_connection (CdvizHttpConnections *self,
  * closed: libsoup's reads fail, and libsoup closes and frees the connection
  * itself, so no descriptor number is reused under its feet. */
 
+static void connection_start_timer (Connection *conn,
+                                    guint64     timeout_ms);
+
 static gboolean
 connection_timed_out (gpointer data)
 {
@@ -159,6 +165,25 @@ connection_timed_out (gpointer data)
    * answer): nothing timed out. */
   if (g_socket_is_closed (conn->socket))
     return G_SOURCE_REMOVE;
+
+  /* `request_timeout`, as cdviz-collector: the request is answered 408
+   * (empty body) and the connection closed; the client gets a short
+   * while to take the answer before the socket is shut down. */
+  if (conn->request_deadline && conn->in_body && conn->stream != NULL)
+    {
+      static const char answer[] = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n";
+      g_autoptr(GBytes) response = g_bytes_new_static (answer, sizeof answer - 1);
+
+      g_debug ("Answering 408 to a request whose body did not arrive in time");
+      conn->request_deadline = FALSE;
+      if (conn->msg != NULL)
+        _cdviz_http_access_log_finish ((const char * const *) conn->owner->limits.access_log_filter,
+                                       conn->msg, SOUP_STATUS_REQUEST_TIMEOUT);
+      cdviz_http_stream_refuse (conn->stream, response);
+      connection_start_timer (conn, LINGER_MS);
+      return G_SOURCE_REMOVE;
+    }
 
   if (conn->waiting)
     g_debug ("Closing a kept-alive connection idle for too long");
@@ -225,13 +250,20 @@ got_headers (SoupServerMessage *msg,
   GSocket *socket = message_socket (msg);
   Connection *conn = socket != NULL ? g_hash_table_lookup (self->by_socket, socket) : NULL;
 
+  guint64 body_ms, request_ms;
+
+  _cdviz_http_access_log_start (msg);
   if (conn == NULL || conn->in_body)
     return;
   conn->waiting = FALSE;
-  if (self->limits.body_timeout_ms > 0 && _cdviz_http_connections_expects_body (msg))
+  body_ms = self->limits.body_timeout_ms;
+  request_ms = self->limits.request_timeout_ms;
+  if ((body_ms > 0 || request_ms > 0) && _cdviz_http_connections_expects_body (msg))
     {
       conn->in_body = TRUE;
-      connection_start_timer (conn, self->limits.body_timeout_ms);
+      conn->msg = msg;
+      conn->request_deadline = request_ms > 0 && (body_ms == 0 || request_ms < body_ms);
+      connection_start_timer (conn, conn->request_deadline ? request_ms : body_ms);
     }
   else
     connection_stop_timer (conn);
@@ -249,6 +281,8 @@ got_request (CdvizHttpConnections *self,
     {
       conn->waiting = FALSE;
       conn->in_body = FALSE;
+      conn->request_deadline = FALSE;
+      conn->msg = NULL;
       connection_stop_timer (conn);
     }
 }
@@ -338,6 +372,8 @@ _cdviz_http_connections_refuse_body (CdvizHttpConnections *self,
   SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
   g_autoptr(GBytes) response = NULL;
 
+  _cdviz_http_access_log_finish ((const char * const *) self->limits.access_log_filter, msg,
+                                 soup_server_message_get_status (msg));
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Connection", "close");
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
@@ -453,11 +489,14 @@ request_done (SoupServer        *server,
 
   if (g_object_steal_data (G_OBJECT (msg), CDVIZ_HTTP_IN_FLIGHT_KEY) != NULL)
     self->in_flight--;
+  _cdviz_http_access_log_finish ((const char * const *) self->limits.access_log_filter, msg,
+                                 soup_server_message_get_status (msg));
   watch_idle_connection (server, msg, user_data);
 
   if (conn == NULL)
     return;
   conn->in_body = FALSE;
+  conn->msg = NULL;
   /* Kept alive: the idle timeout runs until the next request arrives. */
   if (!g_socket_is_closed (socket))
     {
@@ -650,6 +689,7 @@ _cdviz_http_connections_new (GMainContext          *context,
   self->limits = *limits;
   if (limits->tls_certificate != NULL)
     g_object_ref (limits->tls_certificate);
+  self->limits.access_log_filter = g_strdupv (limits->access_log_filter);
   self->by_socket = g_hash_table_new_full (NULL, NULL, NULL, connection_free);
   self->idle_watches = g_hash_table_new_full (NULL, NULL, g_object_unref, idle_watch_free);
   self->prune_at = PRUNE_MIN;
@@ -666,6 +706,7 @@ _cdviz_http_connections_free (CdvizHttpConnections *self)
   g_clear_pointer (&self->by_socket, g_hash_table_unref);
   g_clear_object (&self->listener);
   g_clear_object (&self->limits.tls_certificate);
+  g_clear_pointer (&self->limits.access_log_filter, g_strfreev);
   if (self->reserve_fd >= 0)
     close (self->reserve_fd);
   g_main_context_unref (self->context);

@@ -39,6 +39,7 @@ struct _CdvizHttpServer
 
   /* construct-only properties */
   char *host;
+  char *root_url;
   guint port;
   GTlsCertificate *tls_certificate;
   GTlsProtocolVersion tls_min_version;

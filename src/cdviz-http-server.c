@@ -60,6 +60,9 @@ enum {
   PROP_MAX_CONNECTIONS,
   PROP_MAX_HEADERS,
   PROP_MAX_HEADER_SIZE,
+  PROP_ROOT_URL,
+  PROP_REQUEST_TIMEOUT,
+  PROP_ACCESS_LOG_FILTER,
   N_PROPS
 };
 
@@ -102,6 +105,8 @@ cdviz_http_server_finalize (GObject *object)
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->host);
+  g_free (self->root_url);
+  g_strfreev (self->limits.access_log_filter);
 
   G_OBJECT_CLASS (cdviz_http_server_parent_class)->finalize (object);
 }
@@ -145,6 +150,15 @@ cdviz_http_server_get_property (GObject    *object,
       break;
     case PROP_MAX_HEADER_SIZE:
       g_value_set_uint (value, (guint) self->max_header_size);
+      break;
+    case PROP_ROOT_URL:
+      g_value_set_string (value, self->root_url);
+      break;
+    case PROP_REQUEST_TIMEOUT:
+      g_value_set_uint64 (value, self->limits.request_timeout_ms);
+      break;
+    case PROP_ACCESS_LOG_FILTER:
+      g_value_set_boxed (value, self->limits.access_log_filter);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -193,6 +207,17 @@ cdviz_http_server_set_property (GObject      *object,
       break;
     case PROP_MAX_HEADER_SIZE:
       self->max_header_size = g_value_get_uint (value);
+      break;
+    case PROP_ROOT_URL:
+      g_free (self->root_url);
+      self->root_url = g_value_dup_string (value);
+      break;
+    case PROP_REQUEST_TIMEOUT:
+      self->limits.request_timeout_ms = g_value_get_uint64 (value);
+      break;
+    case PROP_ACCESS_LOG_FILTER:
+      g_strfreev (self->limits.access_log_filter);
+      self->limits.access_log_filter = g_value_dup_boxed (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -310,6 +335,41 @@ cdviz_http_server_class_init (CdvizHttpServerClass *klass)
   properties[PROP_MAX_HEADER_SIZE] =
     g_param_spec_uint ("max-header-size", NULL, "Bytes of a request's header fields at most; 0: no limit",
                        0, 1048576, DEFAULT_MAX_HEADER_SIZE, flags);
+  /**
+   * CdvizHttpServer:root-url:
+   *
+   * The server's public URL (cdviz-collector's `[http] root_url`), or
+   * %NULL; sources build their default `context.source` from it.
+   */
+  properties[PROP_ROOT_URL] =
+    g_param_spec_string ("root-url", NULL,
+                         "The server's public URL; the default context.source of a source's "
+                         "events is ROOT_URL?source=NAME",
+                         NULL, flags);
+  /**
+   * CdvizHttpServer:request-timeout:
+   *
+   * Milliseconds a request's body may take once its headers are in before
+   * the request is answered 408 and the connection closed (cdviz-collector's
+   * `request_timeout`); 0: none (then #CdvizHttpServer:body-timeout
+   * disconnects slow clients without an answer).
+   */
+  properties[PROP_REQUEST_TIMEOUT] =
+    g_param_spec_uint64 ("request-timeout", NULL,
+                         "Milliseconds to send a request's body before a 408 answer; 0: none",
+                         0, G_MAXUINT32, 0, flags);
+  /**
+   * CdvizHttpServer:access-log-filter:
+   *
+   * The answers logged, one line each (cdviz-collector's
+   * `access_log.filter`): status codes (`"404"`) or classes (`"4xx"`);
+   * %NULL or empty: none.
+   */
+  properties[PROP_ACCESS_LOG_FILTER] =
+    g_param_spec_boxed ("access-log-filter", NULL,
+                        "Statuses (\"404\") or classes (\"4xx\") of the answers logged, "
+                        "one line each",
+                        G_TYPE_STRV, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -680,6 +740,67 @@ cdviz_http_server_get_host (CdvizHttpServer *self)
 {
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
   return self->host;
+}
+
+/**
+ * cdviz_http_server_get_root_url:
+ * @self: a #CdvizHttpServer
+ *
+ * Gets the server's public URL, as `[http] root_url` gives it.
+ *
+ * Returns: (nullable): the root URL, or %NULL when none is configured
+ */
+const char *
+cdviz_http_server_get_root_url (CdvizHttpServer *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  return self->root_url;
+}
+
+/**
+ * cdviz_http_server_dup_default_source:
+ * @self: a #CdvizHttpServer
+ * @source_name: the name of a source in the configuration
+ *
+ * The `context.source` an event of @source_name gets when it has none, as
+ * cdviz-collector builds it: the root URL with `source=NAME` appended to
+ * its query (`http://cdviz-collector.example.com/?source=NAME`), or, without
+ * a root URL, `http://HOST:PORT/?source=NAME`. Call once the server is
+ * started (the port is then known).
+ *
+ * Returns: (transfer full): the URL
+ */
+char *
+cdviz_http_server_dup_default_source (CdvizHttpServer *self,
+                                      const char      *source_name)
+{
+  g_autofree char *escaped = NULL;
+  g_autoptr(GUri) root = NULL;
+
+  g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
+  g_return_val_if_fail (source_name != NULL, NULL);
+
+  escaped = g_uri_escape_string (source_name, NULL, FALSE);
+  if (self->root_url != NULL)
+    root = g_uri_parse (self->root_url, G_URI_FLAGS_ENCODED, NULL);
+  if (root != NULL)
+    {
+      /* As cdviz-collector's url crate: an empty path becomes "/", the pair
+       * is appended to the query. */
+      const char *path = g_uri_get_path (root);
+      const char *query = g_uri_get_query (root);
+      g_autofree char *full = query != NULL && *query != '\0'
+                              ? g_strconcat (query, "&source=", escaped, NULL)
+                              : g_strconcat ("source=", escaped, NULL);
+
+      return g_uri_join (G_URI_FLAGS_ENCODED, g_uri_get_scheme (root), g_uri_get_userinfo (root),
+                         g_uri_get_host (root), g_uri_get_port (root),
+                         *path != '\0' ? path : "/", full, NULL);
+    }
+  return g_strdup_printf ("http://%s%s%s:%u/?source=%s",
+                          strchr (self->host, ':') != NULL ? "[" : "", self->host,
+                          strchr (self->host, ':') != NULL ? "]" : "",
+                          cdviz_http_server_get_port (self), escaped);
 }
 
 /**

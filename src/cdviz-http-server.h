@@ -121,6 +121,11 @@ guint            cdviz_http_server_get_port        (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 const char      *cdviz_http_server_get_host        (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
+const char      *cdviz_http_server_get_root_url    (CdvizHttpServer   *self);
+CDVIZ_AVAILABLE_IN_1_0
+char            *cdviz_http_server_dup_default_source (CdvizHttpServer *self,
+                                                       const char      *source_name);
+CDVIZ_AVAILABLE_IN_1_0
 GMainContext    *cdviz_http_server_get_context     (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_is_running      (CdvizHttpServer   *self);

@@ -50,18 +50,28 @@ static const CdvizKeyDoc http_docs[] = {
     "libsoup drops connections whose request head exceeds 64 KiB whatever the setting" },
   /* cdviz-collector's, checked in cdviz-pipeline-compat.c */
   { "root_url", "string (URL)", "none",
-    "The server's public URL, as cdviz-collector has it; checked, not used yet" },
+    "The server's public URL: an event that comes out of source NAME's transformers without "
+    "`context.source` gets `ROOT_URL?source=NAME`, as in cdviz-collector (whose default is "
+    "`http://cdviz-collector.example.com`); without it, `http://HOST:PORT/?source=NAME`" },
   { "request_timeout", "duration", "none",
-    "cdviz-collector's per-request time limit (408); checked, not used: "
-    "`header_timeout` and `body_timeout` bound requests here" },
+    "A request whose body is not in this long after its headers is answered 408 (empty body) "
+    "and its connection closed, as cdviz-collector answers (its default is 3s); the handlers "
+    "here answer without waiting, so the body is what it bounds. Without it, `body_timeout` "
+    "disconnects slow clients without an answer" },
   { "access_log", "table", "`{ filter = [\"4xx\", \"5xx\"] }`",
-    "cdviz-collector's access log (`filter`: status codes or classes); checked, "
-    "no access log is written yet" },
+    "`filter`: the answers logged, one line each, as cdviz-collector's access log: status "
+    "codes (`\"404\"`) or classes (`\"4xx\"`); `[]` logs none. A line reads "
+    "`access http_status=404 method=GET uri=/x elapsed_ms=0 content_length=- "
+    "content_encoding=- transfer_encoding=- expect=-`; answers given before a request's "
+    "headers are parsed (400 for ambiguous framing, 431) are not logged" },
   { NULL }
 };
 static const CdvizKeyDoc pipeline_docs[] = {
   { "queue_capacity", "integer (1–16777216)", "`1024`",
     "Events accepted but not yet processed; beyond it webhooks answer 503 with Retry-After" },
+  { "transformer_refs", "array of strings", "`[]`",
+    "Names of `[transformers.NAME]` applied to every source's events, after the source's own "
+    "`transformer_refs` (as cdviz-collector appends them)" },
   { NULL }
 };
 static const CdvizKeyDoc source_docs[] = {
@@ -87,6 +97,11 @@ static const CdvizKeyDoc sink_docs[] = {
   { "source_refs", "array of strings", "every source",
     "Names of `[sources.NAME]` whose events this sink receives; a disabled source "
     "may be named (it sends nothing), an unknown one is an error" },
+  { "transformer_refs", "array of strings", "`[]`",
+    "Names of `[transformers.NAME]` applied, for this sink only, to each event it receives, "
+    "as cdviz-collector's debug and http sinks do: they see the event as `.body`, its headers, "
+    "an empty `.metadata`; their outputs are sent as they are (any JSON, e.g. a chat "
+    "message), not checked as CDEvents" },
   { NULL }
 };
 
@@ -108,6 +123,7 @@ _cdviz_source_entry_free (gpointer data)
 
   g_clear_object (&entry->source);
   g_clear_pointer (&entry->chain, g_ptr_array_unref);
+  g_free (entry->default_source);
   g_free (entry->name);
   g_free (entry);
 }
@@ -119,6 +135,7 @@ _cdviz_sink_entry_free (gpointer data)
 
   g_clear_object (&entry->sink);
   g_clear_pointer (&entry->sources, g_hash_table_unref);
+  g_clear_pointer (&entry->chain, g_ptr_array_unref);
   g_free (entry->name);
   g_free (entry);
 }
@@ -307,6 +324,9 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
   g_autoptr(GTypeClass) klass = g_type_class_ref (CDVIZ_TYPE_HTTP_SERVER);
   const char *host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
   const char *certificate_path = NULL, *key_path = NULL, *tls_min_version = NULL;
+  const char *root_url = NULL;
+  guint64 request_timeout = 0;
+  g_auto(GStrv) access_log_filter = NULL;
   gint64 port = G_PARAM_SPEC_UINT (pspec (klass, "port"))->default_value;
   gint64 max_connections = G_PARAM_SPEC_UINT (pspec (klass, "max-connections"))->default_value;
   gint64 max_headers = G_PARAM_SPEC_UINT (pspec (klass, "max-headers"))->default_value;
@@ -341,7 +361,8 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                                   max_headers, &max_headers, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
                                   max_header_size, &max_header_size, error) ||
-          !_cdviz_pipeline_check_http_compat (self, http, error))
+          !_cdviz_pipeline_check_http_compat (self, http, &root_url, &request_timeout,
+                                              &access_log_filter, error))
         return FALSE;
       if (host == NULL)
         host = G_PARAM_SPEC_STRING (pspec (klass, "host"))->default_value;
@@ -414,6 +435,9 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                              "max-connections", (guint) max_connections,
                              "max-headers", (guint) max_headers,
                              "max-header-size", (guint) max_header_size,
+                             "root-url", root_url,
+                             "request-timeout", request_timeout,
+                             "access-log-filter", access_log_filter,
                              NULL);
   return TRUE;
 }
@@ -621,8 +645,9 @@ build_sink (CdvizPipeline  *self,
             JsonObject     *table,
             GError        **error)
 {
-  static const char * const skip[] = { "enabled", "source_refs", NULL };
+  static const char * const skip[] = { "enabled", "source_refs", "transformer_refs", NULL };
   g_autoptr(GHashTable) sources = NULL;
+  g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func (g_object_unref);
   SinkEntry *entry;
   GObject *sink;
   gboolean enabled;
@@ -631,7 +656,8 @@ build_sink (CdvizPipeline  *self,
     return FALSE;
   if (!enabled)
     return TRUE;
-  if (!resolve_source_refs (self, path, table, &sources, error))
+  if (!resolve_source_refs (self, path, table, &sources, error) ||
+      !resolve_transformer_refs (self, path, table, chain, error))
     return FALSE;
   sink = _cdviz_config_create_component (self->config, self->registry,
                                          CDVIZ_COMPONENT_SINK, path, table,
@@ -643,9 +669,31 @@ build_sink (CdvizPipeline  *self,
   entry->name = g_strdup (name);
   entry->sink = CDVIZ_SINK (sink);
   entry->sources = g_steal_pointer (&sources);
+  entry->chain = g_steal_pointer (&chain);
   g_ptr_array_add (self->sinks, entry);
   g_hash_table_insert (self->sinks_by_name, entry->name, entry);
   g_hash_table_insert (self->sinks_by_object, entry->sink, entry);
+  return TRUE;
+}
+
+/* `[pipeline] transformer_refs`: appended to every source's chain. */
+static gboolean
+append_global_transformers (CdvizPipeline  *self,
+                            JsonObject     *pipeline,
+                            GError        **error)
+{
+  g_autoptr(GPtrArray) global = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (pipeline == NULL ||
+      !resolve_transformer_refs (self, "pipeline", pipeline, global, error))
+    return pipeline == NULL;
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      SourceEntry *entry = g_ptr_array_index (self->sources, i);
+
+      for (guint j = 0; j < global->len; j++)
+        g_ptr_array_add (entry->chain, g_object_ref (g_ptr_array_index (global, j)));
+    }
   return TRUE;
 }
 
@@ -689,6 +737,8 @@ _cdviz_pipeline_build (CdvizPipeline  *self,
 
   foreach_table (self, root, "transformers", build_transformer, &errors);
   foreach_table (self, root, "sources", build_source, &errors);
+  if (!append_global_transformers (self, pipeline, &local_error))
+    collect (&errors, &local_error);
   foreach_table (self, root, "sinks", build_sink, &errors);
   return report (&errors, error);
 }

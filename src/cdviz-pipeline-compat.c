@@ -6,9 +6,11 @@
 #include "cdviz-pipeline-private.h"
 #include "cdviz-config-private.h"
 
-/* Keys of cdviz-collector's configuration that this pipeline checks but does
- * not act on (yet): `[http] root_url`, `request_timeout`, `access_log`, and
- * the `[state]` section. Its users' files carry them (its built-in base sets
+/* Keys of cdviz-collector's configuration: `[http] root_url` (handed to the
+ * HTTP server, sources build their default `context.source` from it),
+ * `request_timeout` (the server's 408 deadline for a body), `access_log`
+ * (the server's access log), and, checked but not acted on (yet), the
+ * `[state]` section. Its users' files carry them (its built-in base sets
  * them all), so they are accepted when well-formed, and wrong values are
  * errors as upstream's are; doc/migrating.md says what each does not do. */
 
@@ -35,25 +37,26 @@ is_status_filter (const char *s)
 gboolean
 _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                    JsonObject     *http,
+                                   const char    **root_url,
+                                   guint64        *request_timeout_ms,
+                                   GStrv          *access_log_filter,
                                    GError        **error)
 {
   static const char * const access_log_keys[] = { "filter", NULL };
-  const char *root_url = NULL;
-  guint64 request_timeout;
   JsonNode *access_log;
 
-  if (!_cdviz_config_get_string (self->config, "http", http, "root_url", FALSE, &root_url,
+  if (!_cdviz_config_get_string (self->config, "http", http, "root_url", FALSE, root_url,
                                  error) ||
       !_cdviz_config_get_duration (self->config, "http", http, "request_timeout",
-                                   G_MAXUINT32, 0, &request_timeout, error))
+                                   G_MAXUINT32, 0, request_timeout_ms, error))
     return FALSE;
-  if (root_url != NULL && !g_uri_is_valid (root_url, G_URI_FLAGS_NONE, NULL))
+  if (*root_url != NULL && !g_uri_is_valid (*root_url, G_URI_FLAGS_NONE, NULL))
     {
       g_autofree char *where = _cdviz_config_describe (self->config, "http.root_url");
 
       g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
                    _("%s: key “%s”: “%s” is not an absolute URL"), where, "http.root_url",
-                   root_url);
+                   *root_url);
       return FALSE;
     }
 
@@ -85,6 +88,9 @@ _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
             return _cdviz_config_type_error (self->config, "http.access_log", "filter",
                                              _("an array of status codes (\"404\") or classes (\"4xx\")"),
                                              filter, error);
+          *access_log_filter = g_new0 (char *, json_array_get_length (array) + 1);
+          for (guint i = 0; i < json_array_get_length (array); i++)
+            (*access_log_filter)[i] = g_strdup (json_array_get_string_element (array, i));
         }
     }
   return TRUE;

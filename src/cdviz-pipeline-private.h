@@ -15,6 +15,8 @@ typedef struct {
   char *name;                 /* (owned) */
   CdvizSource *source;        /* (owned) (nullable): a source fed only by push() */
   GPtrArray *chain;           /* (owned) CdvizTransformer */
+  char *default_source;       /* (owned) (nullable): the pipeline thread's,
+                                 set at its first event */
 } SourceEntry;
 
 typedef struct {
@@ -22,6 +24,7 @@ typedef struct {
   CdvizSink *sink;            /* (owned) */
   GHashTable *sources;        /* (owned) (nullable): SourceEntry set from
                                  `source_refs`; NULL = every source */
+  GPtrArray *chain;           /* (owned) CdvizTransformer: `transformer_refs` */
   gsize sent;                 /* atomic */
   gsize failed;               /* atomic */
 } SinkEntry;
@@ -165,13 +168,17 @@ typedef struct {
  * `[sinks.NAME]`; ends with { NULL }. */
 extern const CdvizSectionDoc _cdviz_section_docs[];
 
-/* cdviz-collector keys checked but not acted on (cdviz-pipeline-compat.c):
- * `[http] root_url`, `request_timeout`, `access_log`; `[state]`. */
+/* cdviz-collector's keys of `[http]` (cdviz-pipeline-compat.c): `root_url`
+ * (returned in *@root_url, owned by the configuration), `request_timeout`,
+ * `access_log.filter` (*@access_log_filter, the caller's); `[state]`. */
 extern const CdvizKeyDoc _cdviz_state_docs[];
 /* `[remote.NAME]` (cdviz-config-remote.c). */
 extern const CdvizKeyDoc _cdviz_remote_docs[];
 gboolean  _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                              JsonObject     *http,
+                                             const char    **root_url,
+                                             guint64        *request_timeout_ms,
+                                             GStrv          *access_log_filter,
                                              GError        **error);
 gboolean  _cdviz_pipeline_check_state       (CdvizPipeline  *self,
                                              JsonObject     *root,

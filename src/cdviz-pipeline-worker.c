@@ -123,6 +123,75 @@ notify_owner (CdvizPipeline *self,
 
 /* --- the pipeline thread ------------------------------------------------ */
 
+/* @message through the transformers of @chain, in order: the messages
+ * that come out, or %NULL when one rejected it (*@rejecting set to it). */
+static GPtrArray *
+run_chain (GPtrArray          *chain,
+           CdvizMessage       *message,
+           CdvizTransformer  **rejecting,
+           GError            **error)
+{
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_ptr_array_add (messages, g_object_ref (message));
+  for (guint t = 0; chain != NULL && t < chain->len && messages->len > 0; t++)
+    {
+      CdvizTransformer *transformer = g_ptr_array_index (chain, t);
+      g_autoptr(GPtrArray) next = g_ptr_array_new_with_free_func (g_object_unref);
+
+      for (guint m = 0; m < messages->len; m++)
+        {
+          g_autoptr(GPtrArray) out = NULL;
+
+          out = cdviz_transformer_transform (transformer, g_ptr_array_index (messages, m), error);
+          if (out == NULL)
+            {
+              *rejecting = transformer;
+              return NULL;
+            }
+          for (guint k = 0; k < out->len; k++)
+            g_ptr_array_add (next, g_object_ref (g_ptr_array_index (out, k)));
+        }
+      g_ptr_array_unref (messages);
+      messages = g_steal_pointer (&next);
+    }
+  return g_steal_pointer (&messages);
+}
+
+/* @message to one sink, through the sink's own transformers (`transformer_refs`):
+ * as cdviz-collector's sinks, they see the event as the body, its headers,
+ * and empty metadata; what comes out is sent as it is. */
+static gboolean
+send_to_sink (SinkEntry     *entry,
+              CdvizMessage  *message,
+              GError       **error)
+{
+  g_autoptr(CdvizMessage) event = NULL;
+  g_autoptr(GPtrArray) outputs = NULL;
+  g_autoptr(JsonNode) metadata = NULL;
+  g_autoptr(JsonObject) empty = NULL;
+  CdvizTransformer *rejecting = NULL;
+
+  if (entry->chain == NULL || entry->chain->len == 0)
+    return cdviz_sink_send_message (entry->sink, message, error);
+
+  /* json_node_init_object () takes a reference of its own */
+  empty = json_object_new ();
+  metadata = json_node_init_object (json_node_alloc (), empty);
+  event = cdviz_message_new_raw (cdviz_message_get_body (message), metadata,
+                                 cdviz_message_get_headers (message));
+  outputs = run_chain (entry->chain, event, &rejecting, error);
+  if (outputs == NULL)
+    {
+      g_prefix_error (error, _("transformer %s: "), G_OBJECT_TYPE_NAME (rejecting));
+      return FALSE;
+    }
+  for (guint m = 0; m < outputs->len; m++)
+    if (!cdviz_sink_send_message (entry->sink, g_ptr_array_index (outputs, m), error))
+      return FALSE;
+  return TRUE;
+}
+
 /* To every sink that takes @source's events (`source_refs`). */
 static void
 deliver (CdvizPipeline *self,
@@ -136,7 +205,7 @@ deliver (CdvizPipeline *self,
 
       if (entry->sources != NULL && !g_hash_table_contains (entry->sources, source))
         continue;
-      if (cdviz_sink_send_message (entry->sink, message, &error))
+      if (send_to_sink (entry, message, &error))
         COUNT (entry->sent);
       else
         {
@@ -154,41 +223,25 @@ static void
 process (CdvizPipeline *self,
          WorkItem      *item)
 {
-  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
-  GPtrArray *chain = item->source->chain;
+  g_autoptr(GPtrArray) messages = NULL;
+  g_autoptr(GError) rejection = NULL;
+  CdvizTransformer *transformer = NULL;
 
-  g_ptr_array_add (messages, g_object_ref (item->message));
-
-  for (guint t = 0; t < chain->len && messages->len > 0; t++)
+  messages = run_chain (item->source->chain, item->message, &transformer, &rejection);
+  if (messages == NULL)
     {
-      CdvizTransformer *transformer = g_ptr_array_index (chain, t);
-      g_autoptr(GPtrArray) next = g_ptr_array_new_with_free_func (g_object_unref);
-
-      for (guint m = 0; m < messages->len; m++)
-        {
-          g_autoptr(GError) error = NULL;
-          g_autoptr(GPtrArray) out = NULL;
-
-          out = cdviz_transformer_transform (transformer, g_ptr_array_index (messages, m), &error);
-          if (out == NULL)
-            {
-              COUNT (self->counters[COUNTER_REJECTED]);
-              g_debug ("Source %s: transformer %s rejected event %s: %s",
-                       item->source->name, G_OBJECT_TYPE_NAME (transformer),
-                       cdviz_message_get_id (item->message) ?: "(no id)",
-                       error ? error->message : "no reason given");
-              notify_owner (self, NOTICE_REJECTED, item->source->name, item->message, error);
-              if (item->task != NULL)
-                g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
-                                         CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
-                                         error ? error->message : _("rejected by a transformer"));
-              return;
-            }
-          for (guint k = 0; k < out->len; k++)
-            g_ptr_array_add (next, g_object_ref (g_ptr_array_index (out, k)));
-        }
-      g_ptr_array_unref (messages);
-      messages = g_steal_pointer (&next);
+      COUNT (self->counters[COUNTER_REJECTED]);
+      g_debug ("Source %s: transformer %s rejected event %s: %s",
+               item->source->name, G_OBJECT_TYPE_NAME (transformer),
+               cdviz_message_get_id (item->message) ?: "(no id)",
+               rejection ? rejection->message : "no reason given");
+      notify_owner (self, NOTICE_REJECTED, item->source->name, item->message, rejection);
+      if (item->task != NULL)
+        g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
+                                 CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
+                                 rejection ? rejection->message
+                                           : _("rejected by a transformer"));
+      return;
     }
 
   /* Any JSON into a source: a raw message becomes CDEvents only here, after
@@ -197,7 +250,12 @@ process (CdvizPipeline *self,
     {
       g_autoptr(GError) error = NULL;
 
-      if (!_cdviz_cdevent_normalize_messages (messages, item->message, &error))
+      /* As cdviz-collector, every source has a default context.source. */
+      if (item->source->default_source == NULL && self->http != NULL)
+        item->source->default_source =
+          cdviz_http_server_dup_default_source (self->http, item->source->name);
+      if (!_cdviz_cdevent_normalize_messages (messages, item->message,
+                                              item->source->default_source, &error))
         {
           COUNT (self->counters[COUNTER_REJECTED]);
           g_debug ("Source %s: not a CDEvent after the transformers: %s",

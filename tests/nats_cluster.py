@@ -17,7 +17,9 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
 class NatsCluster:
-    def __init__(self, size=3):
+    def __init__(self, size=3, extra=""):
+        """extra: configuration appended to every server's (authorization…)."""
+        self.extra = extra
         self.tmp = tempfile.TemporaryDirectory(prefix="cdviz-nats-")
         self.size = size
         self.ports = [free_port() for _ in range(size)]
@@ -48,7 +50,7 @@ server_name: n%d
 listen: 127.0.0.1:%d
 http: 127.0.0.1:%d
 jetstream { store_dir: "%s" }
-""" % (i, self.ports[i], self.http_ports[i], d)
+""" % (i, self.ports[i], self.http_ports[i], d) + self.extra
         if self.size > 1:
             conf += """
 cluster {

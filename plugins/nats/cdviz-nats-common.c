@@ -37,7 +37,7 @@ cdviz_nats_split_servers (const char  *servers,
   if (servers == NULL)
     {
       g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
-                           _("key “servers” is required (comma-separated NATS URLs, "
+                           _("key “servers” (or “url”) is required (comma-separated NATS URLs, "
                              "e.g. \"nats://n1:4222,nats://n2:4222\")"));
       return NULL;
     }
@@ -130,6 +130,7 @@ on_async_error (natsConnection   *nc,
 
 natsConnection *
 cdviz_nats_connect (char               **servers,
+                    const CdvizNatsOptions *options,
                     const char          *label,
                     guint64              timeout_ms,
                     CdvizNatsConnState  *state,
@@ -144,6 +145,8 @@ cdviz_nats_connect (char               **servers,
   s = natsOptions_Create (&opts);
   if (s == NATS_OK)
     s = natsOptions_SetServers (opts, (const char **) servers, (int) g_strv_length (servers));
+  if (s == NATS_OK)
+    s = cdviz_nats_options_apply (options, servers, opts);
   if (s == NATS_OK)
     s = natsOptions_SetName (opts, name);
   if (s == NATS_OK)

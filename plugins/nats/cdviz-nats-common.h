@@ -4,6 +4,8 @@
 #include <cdviz.h>
 #include <nats/nats.h>
 
+#include "cdviz-nats-options.h"
+
 G_BEGIN_DECLS
 
 /* What the NATS source and sink share: the `mode` enum, the connection
@@ -32,10 +34,11 @@ typedef struct {
 char       **cdviz_nats_split_servers   (const char          *servers,
                                          GError             **error);
 
-/* Connects to @servers (blocking for at most about @timeout_ms per server);
- * afterwards libnats reconnects for ever, trying every server. @label names
- * the component in logs. */
+/* Connects to @servers (blocking for at most about @timeout_ms per server),
+ * authenticating as @options say; afterwards libnats reconnects for ever,
+ * trying every server. @label names the component in logs. */
 natsConnection *cdviz_nats_connect      (char               **servers,
+                                         const CdvizNatsOptions *options,
                                          const char          *label,
                                          guint64              timeout_ms,
                                          CdvizNatsConnState  *state,

@@ -36,6 +36,7 @@ struct _CdvizNatsSink
   JsonNode *headers;
   char *stream;
   gboolean create_stream;
+  CdvizNatsOptions options;  /* the documentation's spellings */
   guint replicas;
   guint queue_capacity;
   char **server_list;              /* by init */
@@ -78,6 +79,7 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+#define PROP_FIRST_OPTION N_PROPS  /* then CdvizNatsOption's */
 
 /* --- publishing (the publisher thread) -------------------------------------- */
 
@@ -278,7 +280,8 @@ nats_start_sink (CdvizSink      *sink,
   g_return_val_if_fail (self->thread == NULL, FALSE);
 
   label = g_strdup_printf ("sink '%s'", self->name);
-  self->nc = cdviz_nats_connect (self->server_list, label, MIN (self->timeout, 5000),
+  self->nc = cdviz_nats_connect (self->server_list, &self->options, label,
+                                 MIN (self->timeout, 5000),
                                  &self->conn, error);
   if (self->nc == NULL)
     return FALSE;
@@ -385,6 +388,12 @@ nats_sink_init_finish (GInitable     *initable,
   CdvizNatsSink *self = CDVIZ_NATS_SINK (initable);
   g_autoptr(GError) local = NULL;
 
+  CdvizNatsNativeKeys native = {
+    &self->servers, (int *) &self->mode, &self->stream, NULL
+  };
+
+  if (!cdviz_nats_options_resolve (&self->options, &native, error))
+    return FALSE;
   self->server_list = cdviz_nats_split_servers (self->servers, error);
   if (self->server_list == NULL)
     return FALSE;
@@ -451,7 +460,9 @@ cdviz_nats_sink_get_property (GObject    *object,
     case PROP_CREATE_STREAM: g_value_set_boolean (value, self->create_stream); break;
     case PROP_REPLICAS: g_value_set_uint (value, self->replicas); break;
     case PROP_QUEUE_CAPACITY: g_value_set_uint (value, self->queue_capacity); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    default:
+      if (!cdviz_nats_options_get_property (&self->options, PROP_FIRST_OPTION, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -477,7 +488,9 @@ cdviz_nats_sink_set_property (GObject      *object,
     case PROP_CREATE_STREAM: self->create_stream = g_value_get_boolean (value); break;
     case PROP_REPLICAS: self->replicas = g_value_get_uint (value); break;
     case PROP_QUEUE_CAPACITY: self->queue_capacity = g_value_get_uint (value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    default:
+      if (!cdviz_nats_options_set_property (&self->options, PROP_FIRST_OPTION, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -492,6 +505,7 @@ cdviz_nats_sink_finalize (GObject *object)
   g_free (self->subject);
   g_clear_pointer (&self->headers, json_node_unref);
   g_free (self->stream);
+  cdviz_nats_options_clear (&self->options);
   g_strfreev (self->server_list);
   g_clear_pointer (&self->outgoing, cdviz_outgoing_headers_free);
   g_free (self->name);
@@ -514,7 +528,7 @@ cdviz_nats_sink_class_init (CdvizNatsSinkClass *klass)
   properties[PROP_SERVERS] =
     g_param_spec_string ("servers", NULL,
                          "NATS server URLs, comma-separated, e.g. "
-                         "\"nats://n1:4222,nats://n2:4222\" (required); the sink reconnects "
+                         "\"nats://n1:4222,nats://n2:4222\" (required, or `url`); the sink reconnects "
                          "to any of them for ever",
                          NULL, flags);
   properties[PROP_SUBJECT] =
@@ -560,6 +574,7 @@ cdviz_nats_sink_class_init (CdvizNatsSinkClass *klass)
                        "(back-pressure)",
                        1, 1000000, 1024, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  cdviz_nats_options_install (object_class, PROP_FIRST_OPTION, FALSE);
 }
 
 static void

@@ -51,6 +51,7 @@ struct _CdvizNatsSource
   guint replay_last;
   guint batch;
   guint64 ack_wait;
+  CdvizNatsOptions options;         /* the documentation's spellings */
   char **server_list;               /* by init */
   CdvizHeaderValidator *validator;  /* by init */
 
@@ -96,6 +97,7 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+#define PROP_FIRST_OPTION N_PROPS  /* then CdvizNatsOption's */
 
 static gboolean
 is_stopping (CdvizNatsSource *self)
@@ -464,7 +466,7 @@ setup_consumer (CdvizNatsSource  *self,
             }
         }
       else
-        cc.DeliverPolicy = js_DeliverAll;
+        cc.DeliverPolicy = self->options.deliver_policy;
       s = js_AddConsumer (&ci, self->js, self->stream, &cc, NULL, &jerr);
       if (s != NATS_OK)
         {
@@ -561,7 +563,8 @@ nats_source_start (CdvizSource    *source,
   g_return_val_if_fail (self->thread == NULL, FALSE);
 
   label = g_strdup_printf ("source '%s'", self->name);
-  self->nc = cdviz_nats_connect (self->server_list, label, 5000, &self->conn, error);
+  self->nc = cdviz_nats_connect (self->server_list, &self->options, label, 5000,
+                                 &self->conn, error);
   if (self->nc == NULL)
     return FALSE;
   self->replay_from = 1;
@@ -579,7 +582,11 @@ nats_source_start (CdvizSource    *source,
     }
   else
     {
-      s = natsConnection_SubscribeSync (&self->sub, self->nc, self->subject);
+      if (self->options.queue_group != NULL)
+        s = natsConnection_QueueSubscribeSync (&self->sub, self->nc, self->subject,
+                                               self->options.queue_group);
+      else
+        s = natsConnection_SubscribeSync (&self->sub, self->nc, self->subject);
       if (s != NATS_OK)
         {
           g_autofree char *what = g_strdup_printf (_("%s: cannot subscribe to “%s”"), label,
@@ -638,7 +645,12 @@ nats_source_init_finish (GInitable     *initable,
 {
   CdvizNatsSource *self = CDVIZ_NATS_SOURCE (initable);
   g_autoptr(GError) local = NULL;
+  CdvizNatsNativeKeys native = {
+    &self->servers, (int *) &self->mode, &self->stream, &self->consumer
+  };
 
+  if (!cdviz_nats_options_resolve (&self->options, &native, error))
+    return FALSE;
   self->server_list = cdviz_nats_split_servers (self->servers, error);
   if (self->server_list == NULL)
     return FALSE;
@@ -661,6 +673,13 @@ nats_source_init_finish (GInitable     *initable,
       g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_MISSING_KEY,
                            _("mode = \"jetstream\" needs keys “stream” (the stream's name) and "
                              "“consumer” (this node's durable consumer)"));
+      return FALSE;
+    }
+  if (self->replay_last > 0 && self->options.deliver_policy_set)
+    {
+      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                           _("keys “replay_last” and “jetstream.deliver_policy” both say "
+                             "where a new consumer starts; give one"));
       return FALSE;
     }
   if (self->replay_last > 0 && self->mode != CDVIZ_NATS_MODE_JETSTREAM)
@@ -722,7 +741,9 @@ cdviz_nats_source_get_property (GObject    *object,
     case PROP_REPLAY_LAST: g_value_set_uint (value, self->replay_last); break;
     case PROP_BATCH: g_value_set_uint (value, self->batch); break;
     case PROP_ACK_WAIT: g_value_set_uint64 (value, self->ack_wait); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    default:
+      if (!cdviz_nats_options_get_property (&self->options, PROP_FIRST_OPTION, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -761,7 +782,9 @@ cdviz_nats_source_set_property (GObject      *object,
     case PROP_REPLAY_LAST: self->replay_last = g_value_get_uint (value); break;
     case PROP_BATCH: self->batch = g_value_get_uint (value); break;
     case PROP_ACK_WAIT: self->ack_wait = g_value_get_uint64 (value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    default:
+      if (!cdviz_nats_options_set_property (&self->options, PROP_FIRST_OPTION, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -776,6 +799,7 @@ cdviz_nats_source_finalize (GObject *object)
   g_free (self->subject);
   g_free (self->stream);
   g_free (self->consumer);
+  cdviz_nats_options_clear (&self->options);
   g_clear_pointer (&self->headers, json_node_unref);
   g_strfreev (self->headers_to_keep);
   g_clear_pointer (&self->metadata, json_node_unref);
@@ -799,7 +823,7 @@ cdviz_nats_source_class_init (CdvizNatsSourceClass *klass)
 
   properties[PROP_SERVERS] =
     g_param_spec_string ("servers", NULL,
-                         "NATS server URLs, comma-separated (required); the source "
+                         "NATS server URLs, comma-separated (required, or `url`); the source "
                          "reconnects to any of them for ever",
                          NULL, flags);
   properties[PROP_SUBJECT] =
@@ -861,6 +885,7 @@ cdviz_nats_source_class_init (CdvizNatsSourceClass *klass)
                                "consumer this source creates)",
                                1, G_MAXUINT32, 30000, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  cdviz_nats_options_install (object_class, PROP_FIRST_OPTION, TRUE);
 }
 
 static void

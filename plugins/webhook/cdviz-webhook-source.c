@@ -12,8 +12,10 @@
  *
  * Keys: `id` (required), `headers` (header rules, see
  * [class@HeaderValidator]), `headers_to_keep` (request headers copied into
- * the message, names lower-cased, first value), `max_body_size` (bytes,
- * default 1 MiB).
+ * the message, names lower-cased, first value; never `Authorization`, as in
+ * cdviz-collector), `metadata` (a table: the
+ * base of every message's metadata, as cdviz-collector's), `max_body_size`
+ * (bytes, default 1 MiB).
  *
  * Answers:
  *
@@ -36,9 +38,11 @@
  * - 503 with `Retry-After: 1` when the pipeline queue is full; 503 while the
  *   pipeline is stopping.
  *
- * Each message gets the metadata `{"context": {"source": S}}` where S is the
- * default `context.source`, `http://HOST:PORT/?source=NAME` (NAME being the
- * source's name in the configuration), as cdviz-collector injects; S (or the
+ * Each message gets the configured `metadata` and, unless it has one,
+ * `context.source` = S, the default `context.source`: `ROOT_URL?source=NAME`
+ * with `[http] root_url` (NAME being the source's name in the
+ * configuration), as cdviz-collector builds it, else
+ * `http://HOST:PORT/?source=NAME`; S (or the
  * `context.source` of an output's metadata) also fills a missing
  * `context.source` when the outputs are normalised (see
  * [func@cdevent_normalize]).
@@ -54,6 +58,8 @@ struct _CdvizWebhookSource
   char *id;
   JsonNode *headers;
   char **headers_to_keep;
+  JsonNode *metadata;
+  char *metadata_json;            /* by init: copied into every message */
   guint64 max_body_size;
 
   CdvizHeaderValidator *validator;
@@ -72,6 +78,7 @@ enum {
   PROP_ID,
   PROP_HEADERS,
   PROP_HEADERS_TO_KEEP,
+  PROP_METADATA,
   PROP_MAX_BODY_SIZE,
   N_PROPS
 };
@@ -171,6 +178,10 @@ keep_header (const char *name,
 {
   KeepHeaders *keep = user_data;
 
+  /* Never the credentials, even when listed: cdviz-collector marks
+   * Authorization sensitive and its headers_to_keep skips it. */
+  if (g_ascii_strcasecmp (name, "Authorization") == 0)
+    return;
   for (char * const *w = keep->wanted; *w != NULL; w++)
     {
       if (g_ascii_strcasecmp (name, *w) == 0)
@@ -191,16 +202,9 @@ static const char *
 get_default_source (CdvizWebhookSource *self)
 {
   if (self->default_source == NULL)
-    {
-      CdvizHttpServer *http = cdviz_pipeline_get_http_server (self->pipeline);
-      const char *host = cdviz_http_server_get_host (http);
-      g_autofree char *escaped = g_uri_escape_string (self->name, NULL, FALSE);
-      gboolean ipv6 = strchr (host, ':') != NULL;
-
-      self->default_source = g_strdup_printf ("http://%s%s%s:%u/?source=%s",
-                                              ipv6 ? "[" : "", host, ipv6 ? "]" : "",
-                                              cdviz_http_server_get_port (http), escaped);
-    }
+    self->default_source =
+      cdviz_http_server_dup_default_source (cdviz_pipeline_get_http_server (self->pipeline),
+                                            self->name);
   return self->default_source;
 }
 
@@ -217,6 +221,7 @@ handler (SoupServer        *server,
   g_autoptr(JsonNode) metadata = NULL;
   g_autoptr(JsonObject) metadata_context = NULL;
   g_autoptr(JsonObject) metadata_object = NULL;
+  JsonNode *source;
   g_autoptr(GHashTable) kept = NULL;
   g_autoptr(CdvizMessage) message = NULL;
   g_autoptr(GError) error = NULL;
@@ -244,11 +249,27 @@ handler (SoupServer        *server,
       return;
     }
 
-  metadata_context = json_object_new ();
-  json_object_set_string_member (metadata_context, "source", get_default_source (self));
-  metadata_object = json_object_new ();
-  json_object_set_object_member (metadata_object, "context", g_steal_pointer (&metadata_context));
-  metadata = json_node_init_object (json_node_alloc (), metadata_object);
+  /* A deep copy (json_node_copy () would share the configured object), of
+   * a table checked at init. */
+  if (self->metadata != NULL)
+    {
+      metadata = json_from_string (self->metadata_json, NULL);
+      metadata_object = json_object_ref (json_node_get_object (metadata));
+    }
+  else
+    {
+      /* json_node_init_object () takes a reference of its own */
+      metadata_object = json_object_new ();
+      metadata = json_node_init_object (json_node_alloc (), metadata_object);
+    }
+  if (!json_object_has_member (metadata_object, "context"))
+    json_object_set_object_member (metadata_object, "context", json_object_new ());
+  metadata_context = json_object_ref (json_object_get_object_member (metadata_object, "context"));
+  source = json_object_get_member (metadata_context, "source");
+  if (source == NULL || JSON_NODE_HOLDS_NULL (source) ||
+      (json_node_get_value_type (source) == G_TYPE_STRING &&
+       *json_node_get_string (source) == '\0'))
+    json_object_set_string_member (metadata_context, "source", get_default_source (self));
 
   kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   if (self->headers_to_keep != NULL)
@@ -343,6 +364,25 @@ webhook_initable_init (GInitable     *initable,
       return FALSE;
     }
 
+  if (self->metadata != NULL && JSON_NODE_HOLDS_NULL (self->metadata))
+    g_clear_pointer (&self->metadata, json_node_unref);
+  if (self->metadata != NULL)
+    {
+      JsonNode *context = JSON_NODE_HOLDS_OBJECT (self->metadata)
+                          ? json_object_get_member (json_node_get_object (self->metadata),
+                                                    "context") : NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (self->metadata) ||
+          (context != NULL && !JSON_NODE_HOLDS_OBJECT (context)))
+        {
+          g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                               _("key “metadata”: expected a table (its “context”, if any, "
+                                 "a table too)"));
+          return FALSE;
+        }
+      self->metadata_json = json_to_string (self->metadata, FALSE);
+    }
+
   self->path = g_strconcat ("/webhook/", self->id, NULL);
   return TRUE;
 }
@@ -363,6 +403,8 @@ cdviz_webhook_source_finalize (GObject *object)
   g_free (self->id);
   g_clear_pointer (&self->headers, json_node_unref);
   g_strfreev (self->headers_to_keep);
+  g_clear_pointer (&self->metadata, json_node_unref);
+  g_free (self->metadata_json);
   g_clear_object (&self->validator);
   g_free (self->path);
   g_free (self->name);
@@ -389,6 +431,9 @@ cdviz_webhook_source_get_property (GObject    *object,
       break;
     case PROP_HEADERS_TO_KEEP:
       g_value_set_boxed (value, self->headers_to_keep);
+      break;
+    case PROP_METADATA:
+      g_value_set_boxed (value, self->metadata);
       break;
     case PROP_MAX_BODY_SIZE:
       g_value_set_uint64 (value, self->max_body_size);
@@ -419,6 +464,10 @@ cdviz_webhook_source_set_property (GObject      *object,
     case PROP_HEADERS_TO_KEEP:
       g_strfreev (self->headers_to_keep);
       self->headers_to_keep = g_value_dup_boxed (value);
+      break;
+    case PROP_METADATA:
+      g_clear_pointer (&self->metadata, json_node_unref);
+      self->metadata = g_value_dup_boxed (value);
       break;
     case PROP_MAX_BODY_SIZE:
       self->max_body_size = g_value_get_uint64 (value);
@@ -472,8 +521,24 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
    * value).
    */
   properties[PROP_HEADERS_TO_KEEP] =
-    g_param_spec_boxed ("headers-to-keep", NULL, "Request headers copied into the message (names, case-insensitive)",
+    g_param_spec_boxed ("headers-to-keep", NULL,
+                        "Request headers copied into the message (names, case-insensitive); "
+                        "never Authorization, as in cdviz-collector",
                         G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * CdvizWebhookSource:metadata:
+   *
+   * A table every message's metadata starts from, as cdviz-collector's
+   * `metadata`; its `context.source`, when set, replaces the default one.
+   */
+  properties[PROP_METADATA] =
+    g_param_spec_boxed ("metadata", NULL,
+                        "A table every message's metadata starts from (transformers read it "
+                        "as .metadata); its context.source, when set, replaces the default "
+                        "ROOT_URL?source=NAME",
+                        JSON_TYPE_NODE,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**

@@ -183,6 +183,85 @@ retry_delay = "50ms"
                 self.assertIn(words, pipeline.stderr())
 
 
+class SinkTransformersTest(unittest.TestCase):
+    """A sink's own transformer_refs (cdviz-collector's http and debug
+    sinks): the event is their .body, .metadata is empty, and what they
+    return is sent as it is; the debug sink's format and destination."""
+
+    def test_http_sink_sends_what_its_transformers_make(self):
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        with Pipeline(config("""
+[transformers.to_chat]
+type = "vrl"
+template = '''
+[{"metadata": .metadata, "headers": .headers,
+  "body": {"text": "built " + string!(.body.subject.id), "had_metadata": length(.metadata)}}]
+'''
+
+[sinks.slack]
+enabled = true
+type = "http"
+destination = "%s"
+transformer_refs = ["to_chat"]
+
+[sinks.debug]
+enabled = true
+type = "debug"
+""" % receiver.url)) as pipeline:
+            status, _, answer = pipeline.request("POST", "/webhook/in", event_body(7),
+                                                 {"Content-Type": "application/json"})
+            self.assertEqual(status, 201, answer)
+            requests = receiver.wait_for(1)
+            self.assertEqual(pipeline.stop(), 0, pipeline.stderr())
+            stdout = pipeline.stdout()
+        self.assertEqual(len(requests), 1)
+        self.assertEqual(json.loads(requests[0][1]), {"text": "built mySubject123", "had_metadata": 0})
+        # the other sink still gets the event itself
+        self.assertEqual(json.loads(stdout)["context"]["id"], "ev-0007")
+
+    def test_debug_sink_format_and_destination(self):
+        with Pipeline(config("""
+[sinks.debug]
+enabled = true
+type = "debug"
+format = "rust_debug"
+
+[sinks.log]
+enabled = true
+type = "debug"
+destination = "log_info"
+""")) as pipeline:
+            status, _, answer = pipeline.request("POST", "/webhook/in", event_body(3),
+                                                 {"Content-Type": "application/json",
+                                                  "X-Ignored": "1"})
+            self.assertEqual(status, 201, answer)
+            self.assertEqual(pipeline.stop(), 0, pipeline.stderr())
+            stdout, stderr = pipeline.stdout(), pipeline.stderr()
+        envelope = json.loads(stdout)
+        self.assertEqual(set(envelope), {"metadata", "headers", "body"})
+        self.assertEqual(envelope["body"]["context"]["id"], "ev-0003")
+        self.assertEqual(envelope["headers"], {})
+        self.assertIn("\n  \"metadata\" : {", stdout)
+        line = [l for l in stderr.splitlines() if "mock sending event=" in l]
+        self.assertEqual(len(line), 1, stderr)
+        self.assertEqual(json.loads(line[0].split("mock sending event=", 1)[1])["context"]["id"],
+                         "ev-0003")
+
+    def test_unknown_sink_transformer_refused(self):
+        text = config("""
+[sinks.debug]
+enabled = true
+type = "debug"
+transformer_refs = ["nope"]
+""")
+        line = text.splitlines().index('transformer_refs = ["nope"]') + 1
+        with Pipeline(text, expect_start=False) as pipeline:
+            self.assertEqual(pipeline.wait(10), 1)
+            self.assertIn("%d: key “sinks.debug.transformer_refs”: no transformer named “nope”"
+                          % line, pipeline.stderr())
+
+
 class FolderSinkTest(unittest.TestCase):
     def test_one_file_per_event_never_partial(self):
         root = tempfile.TemporaryDirectory(prefix="cdviz-folder-")

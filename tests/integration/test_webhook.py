@@ -381,7 +381,7 @@ enabled = true
 [sources.hook.extractor]
 type = "webhook"
 id = "env"
-headers_to_keep = ["X-Request-Id", "X-GitHub-Event", "X-Absent"]
+headers_to_keep = ["X-Request-Id", "X-GitHub-Event", "X-Absent", "Authorization"]
 
 [sinks.out]
 type = "test_envelope"
@@ -395,6 +395,7 @@ type = "test_envelope"
                 head = ("POST /webhook/env HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         "x-request-id: first\r\nX-Request-Id: second\r\n"
                         "X-GitHub-Event: push\r\nX-Other: no\r\n"
+                        "Authorization: Bearer never-kept\r\n"
                         "Connection: close\r\nContent-Length: %d\r\n\r\n")
                 body = cdevent()
                 s.sendall((head % len(body)).encode() + body)
@@ -407,6 +408,141 @@ type = "test_envelope"
             self.assertEqual(got["metadata"],
                              {"context": {"source": "http://127.0.0.1:%d/?source=hook" % p.port}})
             self.assertEqual(got["body"], json.loads(cdevent()))
+
+
+class WebhookUpstreamKeys(unittest.TestCase):
+    """cdviz-collector's `metadata`, `[http] root_url` (the default
+    context.source) and `[pipeline] transformer_refs` (after the source's
+    own transformers), seen through the test_envelope sink."""
+    CONFIG = """
+[http]
+root_url = "https://collector.example.org/base?x=1"
+
+[pipeline]
+transformer_refs = ["global"]
+
+[transformers.own]
+type = "vrl"
+template = '.metadata.order = ["own"]; [.]'
+
+[transformers.global]
+type = "vrl"
+template = '.metadata.order = push(array!(.metadata.order), "global"); [.]'
+
+[sources.my_webhook]
+enabled = true
+transformer_refs = ["own"]
+[sources.my_webhook.extractor]
+type = "webhook"
+id = "env"
+metadata = { team = "platform", context = { region = "eu" } }
+
+[sources.named]
+enabled = true
+[sources.named.extractor]
+type = "webhook"
+id = "named"
+metadata = { context = { source = "https://ci.example.org/" } }
+
+[sinks.out]
+type = "test_envelope"
+"""
+
+    def test_metadata_root_url_global_transformers(self):
+        with Pipeline(self.CONFIG, args=HELPERS) as p:
+            status, _, body = p.request("POST", "/webhook/env", cdevent())
+            self.assertEqual(status, 201, body)
+            got = json.loads(stdout_lines(p, 1)[0])
+            self.assertEqual(got["metadata"], {
+                "team": "platform",
+                "context": {"region": "eu",
+                            "source": "https://collector.example.org/base?x=1&source=my_webhook"},
+                "order": ["own", "global"]})
+            # the global transformer runs for a source without its own too;
+            # a configured context.source is kept
+            status, _, body = p.request("POST", "/webhook/named", cdevent())
+            self.assertEqual(status, 422, body)
+            self.assertIn("array", error_detail(self, body))
+            self.assertEqual(len(stdout_lines(p, 1)), 1)
+
+    def test_root_url_without_path(self):
+        config = self.CONFIG.replace('https://collector.example.org/base?x=1',
+                                     'http://cdviz-collector.example.com')
+        config = config.replace('transformer_refs = ["global"]', '')
+        with Pipeline(config, args=HELPERS) as p:
+            status, _, body = p.request("POST", "/webhook/named", cdevent())
+            self.assertEqual(status, 201, body)
+            status, _, body = p.request("POST", "/webhook/env", cdevent())
+            self.assertEqual(status, 201, body)
+            lines = stdout_lines(p, 2)
+            self.assertEqual(json.loads(lines[0])["metadata"],
+                             {"context": {"source": "https://ci.example.org/"}})
+            self.assertEqual(json.loads(lines[1])["metadata"]["context"]["source"],
+                             "http://cdviz-collector.example.com/?source=my_webhook")
+
+    def test_bad_metadata(self):
+        config = """
+[sources.s]
+enabled = true
+[sources.s.extractor]
+type = "webhook"
+id = "s"
+metadata = "team"
+"""
+        with Pipeline(config, expect_start=False) as p:
+            self.assertEqual(p.wait(10), 1)
+            self.assertIn("key “metadata”: expected a table", p.stderr())
+
+
+class WebhookRequestTimeout(unittest.TestCase):
+    """[http] request_timeout: a body that does not arrive in time (a wrong
+    Content-Length) is answered 408 and the connection closed, as
+    cdviz-collector answers; a whole request is served."""
+
+    def test_408_on_a_stalled_body(self):
+        config = '[http]\nrequest_timeout = "300ms"\n' + BASIC
+        with Pipeline(config) as p:
+            s = p.connect()
+            try:
+                s.sendall(b"POST /webhook/in HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 100\r\n"
+                          b"\r\n{\"context\"")
+                s.settimeout(20)
+                status, headers, body = read_response(s)
+                self.assertEqual(status, 408)
+                self.assertEqual(body, b"")
+                self.assertEqual(s.recv(1), b"")  # closed
+            finally:
+                s.close()
+            status, _, body = p.request("POST", "/webhook/in", cdevent())
+            self.assertEqual(status, 201, body)
+            self.assertEqual(len(stdout_lines(p, 1)), 1)
+            self.assertEqual(p.stop(), 0)
+            access = [l.split("access ", 1)[1] for l in p.stderr().splitlines()
+                      if " access http_status=" in l]
+        # the base's filter, 4xx and 5xx: the 408, not the 201
+        self.assertEqual(len(access), 1, access)
+        self.assertRegex(access[0], r"^http_status=408 method=POST uri=/webhook/in "
+                                    r"elapsed_ms=\d+ content_length=100 content_encoding=- "
+                                    r"transfer_encoding=- expect=-$")
+
+    def test_access_log_filter(self):
+        config = '[http.access_log]\nfilter = ["404"]\n' + BASIC
+        with Pipeline(config) as p:
+            self.assertEqual(p.request("GET", "/nowhere?a=1")[0], 404)
+            self.assertEqual(p.request("GET", "/webhook/in")[0], 405)
+            self.assertEqual(p.request("POST", "/webhook/in", b"{")[0], 400)
+            self.assertEqual(p.stop(), 0)
+            access = [l.split("access ", 1)[1] for l in p.stderr().splitlines()
+                      if " access http_status=" in l]
+        self.assertEqual(len(access), 1, access)
+        self.assertTrue(access[0].startswith("http_status=404 method=GET uri=/nowhere?a=1 "),
+                        access)
+        config = '[http.access_log]\nfilter = []\n' + BASIC
+        with Pipeline(config) as p:
+            self.assertEqual(p.request("GET", "/nowhere")[0], 404)
+            self.assertEqual(p.stop(), 0)
+            self.assertNotIn("access http_status", p.stderr())
 
 
 class WebhookRejected(unittest.TestCase):
