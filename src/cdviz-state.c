@@ -33,6 +33,14 @@ struct _CdvizState
 
 G_DEFINE_FINAL_TYPE (CdvizState, cdviz_state, G_TYPE_OBJECT)
 
+/**
+ * cdviz_state_error_quark:
+ *
+ * The error domain of [enum@StateError], also available as
+ * %CDVIZ_STATE_ERROR.
+ *
+ * Returns: the error quark
+ */
 G_DEFINE_QUARK (cdviz-state-error-quark, cdviz_state_error)
 
 static void
@@ -60,6 +68,9 @@ cdviz_state_init (CdvizState *self)
  * @root: the state directory (`[state.parameters] root`), created when a
  *   value is first written; relative to the working directory
  *
+ * Creates a state store over @root. Nothing is read or created until a
+ * value is.
+ *
  * Returns: (transfer full): a new state store
  */
 CdvizState *
@@ -77,6 +88,8 @@ cdviz_state_new (const char *root)
 /**
  * cdviz_state_get_root:
  * @self: a #CdvizState
+ *
+ * Gets the directory the values are kept in, as configured.
  *
  * Returns: the state directory
  */
