@@ -5,7 +5,7 @@
 
 #include "cdviz-cli-source.h"
 #include "cdviz-file-parser.h"
-#include "cdviz-opendal-source.h"
+#include "cdviz-files-worker.h"
 
 /* `[sources.NAME.extractor] type = "cli"`, cdviz-collector's
  * `src/sources/cli/`: `data` is the input, inline or `@FILE` or `@-`
@@ -26,12 +26,7 @@ struct _CdvizCliSource
   JsonNode *metadata;
   CdvizFileParser parser;   /* by init */
 
-  char *name;
-  CdvizPipeline *pipeline;  /* (owned) */
-  GThread *thread;
-  GMutex lock;
-  GCond cond;
-  gboolean stopping;        /* under lock */
+  CdvizFilesWorker worker;
 };
 
 static void initable_iface_init (GInitableIface *iface);
@@ -112,26 +107,15 @@ push_body (CdvizCliSource *self,
            JsonNode       *body,
            gint            index)
 {
-  g_autoptr(JsonObject) object = json_object_new ();
+  g_autoptr(JsonObject) object = cdviz_files_metadata_new (self->metadata);
   g_autoptr(JsonNode) metadata = NULL;
   g_autoptr(CdvizMessage) message = NULL;
 
-  if (self->metadata != NULL)
-    {
-      JsonObjectIter iter;
-      const char *key;
-      JsonNode *value;
-
-      json_object_iter_init (&iter, json_node_get_object (self->metadata));
-      while (json_object_iter_next (&iter, &key, &value))
-        json_object_set_member (object, key, json_node_copy (value));
-    }
   if (index >= 0)
     json_object_set_int_member (object, "index", index);
   metadata = json_node_init_object (json_node_alloc (), object);
   message = cdviz_message_new_raw (body, metadata, NULL);
-  cdviz_files_push (self->pipeline, CDVIZ_SOURCE (self), self->name, message, &self->lock,
-                    &self->cond, &self->stopping);
+  cdviz_files_worker_push (&self->worker, message);
 }
 
 static gpointer
@@ -149,18 +133,18 @@ worker_thread (gpointer data)
   input = read_input (self, &length, &error);
   if (input == NULL)
     {
-      g_warning ("source '%s': cannot read %s: %s", self->name, self->data, error->message);
+      g_warning ("source '%s': cannot read %s: %s", self->worker.name, self->data, error->message);
       return NULL;
     }
   if (cdviz_text_is_blank (input, length))
     {
-      g_warning ("source '%s': no data", self->name);
+      g_warning ("source '%s': no data", self->worker.name);
       return NULL;
     }
   if (!cdviz_file_parser_parse (self->parser, label, input, length, FALSE, collect, bodies,
                                 &skipped, &error))
     {
-      g_warning ("source '%s': %s", self->name, error->message);
+      g_warning ("source '%s': %s", self->worker.name, error->message);
       return NULL;
     }
   if (cdviz_file_parser_is_records (self->parser, label, FALSE))
@@ -184,33 +168,17 @@ cli_source_start (CdvizSource    *source,
                   GError        **error)
 {
   CdvizCliSource *self = CDVIZ_CLI_SOURCE (source);
-  const char *name = cdviz_pipeline_get_source_name (pipeline, source);
 
-  g_free (self->name);
-  self->name = g_strdup (name != NULL ? name : "cli");
-  if (cdviz_pipeline_is_checking (pipeline) || self->data == NULL)
-    return TRUE;
-  g_return_val_if_fail (self->thread == NULL, FALSE);
-  self->pipeline = g_object_ref (pipeline);
-  self->stopping = FALSE;
-  self->thread = g_thread_new ("cdviz-cli", worker_thread, self);
+  cdviz_files_worker_set_name (&self->worker, pipeline, "cli");
+  if (!cdviz_pipeline_is_checking (pipeline) && self->data != NULL)
+    cdviz_files_worker_start (&self->worker, pipeline, "cdviz-cli", worker_thread, self);
   return TRUE;
 }
 
 static void
 cli_source_stop (CdvizSource *source)
 {
-  CdvizCliSource *self = CDVIZ_CLI_SOURCE (source);
-
-  if (self->thread != NULL)
-    {
-      g_mutex_lock (&self->lock);
-      self->stopping = TRUE;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-      g_thread_join (g_steal_pointer (&self->thread));
-    }
-  g_clear_object (&self->pipeline);
+  cdviz_files_worker_stop (&CDVIZ_CLI_SOURCE (source)->worker);
 }
 
 static void
@@ -236,14 +204,8 @@ cli_source_init_finish (GInitable     *initable,
                              "opendal source, not for the cli source's data"));
       return FALSE;
     }
-  if (self->metadata != NULL && JSON_NODE_HOLDS_NULL (self->metadata))
-    g_clear_pointer (&self->metadata, json_node_unref);
-  if (self->metadata != NULL && !JSON_NODE_HOLDS_OBJECT (self->metadata))
-    {
-      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("key “metadata”: expected a table"));
-      return FALSE;
-    }
+  if (!cdviz_files_check_metadata (&self->metadata, error))
+    return FALSE;
   return TRUE;
 }
 
@@ -301,10 +263,7 @@ cdviz_cli_source_finalize (GObject *object)
   g_free (self->data);
   g_free (self->parser_name);
   g_clear_pointer (&self->metadata, json_node_unref);
-  g_free (self->name);
-  g_clear_object (&self->pipeline);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
+  cdviz_files_worker_clear (&self->worker);
   G_OBJECT_CLASS (cdviz_cli_source_parent_class)->finalize (object);
 }
 
@@ -338,6 +297,5 @@ static void
 cdviz_cli_source_init (CdvizCliSource *self)
 {
   self->parser_name = g_strdup ("auto");
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
+  cdviz_files_worker_init (&self->worker, CDVIZ_SOURCE (self));
 }

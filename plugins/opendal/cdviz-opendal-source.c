@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "cdviz-file-parser.h"
+#include "cdviz-files-worker.h"
 #include "cdviz-opendal-source.h"
 #include "cdviz-path-patterns.h"
 
@@ -28,8 +29,6 @@
  *
  * One worker thread per source scans, reads and pushes. */
 
-#define PUSH_RETRY_FIRST_MS 5
-#define PUSH_RETRY_MAX_MS 200
 #define HEADERS_JSON_MAX_SIZE (1024 * 1024)
 #define TIME_MARGIN_NS G_GINT64_CONSTANT (1000000000)
 #define CHECKPOINT_KEY "checkpoint.json"
@@ -52,13 +51,8 @@ struct _CdvizOpendalSource
   CdvizPathPatterns *patterns; /* by init */
 
   /* running */
-  char *name;
-  CdvizPipeline *pipeline;    /* (owned) */
+  CdvizFilesWorker worker;
   CdvizState *state;          /* (owned) (nullable) */
-  GThread *thread;
-  GMutex lock;
-  GCond cond;
-  gboolean stopping;          /* under lock */
   gint64 ts_after, ts_before; /* worker: ns since the epoch */
   gboolean failing;           /* worker: the root could not be listed */
 };
@@ -89,57 +83,6 @@ static GParamSpec *properties[N_PROPS];
 typedef struct {
   guint files, failed, events, skipped;
 } ScanCounts;
-
-/* --- pushing ---------------------------------------------------------------------- */
-
-gboolean
-cdviz_files_push (CdvizPipeline *pipeline,
-                  CdvizSource   *source,
-                  const char    *name,
-                  CdvizMessage  *message,
-                  GMutex        *lock,
-                  GCond         *cond,
-                  gboolean      *stopping)
-{
-  guint retry_ms = PUSH_RETRY_FIRST_MS;
-
-  for (;;)
-    {
-      g_autoptr(GError) error = NULL;
-      gint64 until;
-      gboolean stop;
-
-      if (cdviz_pipeline_push_from (pipeline, source, message, &error))
-        return TRUE;
-      if (!g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL) &&
-          !g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING))
-        {
-          g_warning ("source '%s': message not accepted by the pipeline: %s", name,
-                     error->message);
-          return FALSE;
-        }
-      until = g_get_monotonic_time () + retry_ms * G_TIME_SPAN_MILLISECOND;
-      g_mutex_lock (lock);
-      while (!*stopping && g_cond_wait_until (cond, lock, until))
-        ;
-      stop = *stopping;
-      g_mutex_unlock (lock);
-      if (stop)
-        return FALSE;
-      retry_ms = MIN (retry_ms * 2, PUSH_RETRY_MAX_MS);
-    }
-}
-
-static gboolean
-is_stopping (CdvizOpendalSource *self)
-{
-  gboolean stopping;
-
-  g_mutex_lock (&self->lock);
-  stopping = self->stopping;
-  g_mutex_unlock (&self->lock);
-  return stopping;
-}
 
 /* --- timestamps (RFC 3339, nanoseconds, as jiff writes them) -------------------------- */
 
@@ -216,11 +159,11 @@ load_checkpoint (CdvizOpendalSource *self)
 
   if (self->state == NULL)
     return;
-  bytes = cdviz_state_get (self->state, self->name, CHECKPOINT_KEY, &error);
+  bytes = cdviz_state_get (self->state, self->worker.name, CHECKPOINT_KEY, &error);
   if (bytes == NULL)
     {
       if (error != NULL)
-        g_warning ("source '%s': %s; reading every file", self->name, error->message);
+        g_warning ("source '%s': %s; reading every file", self->worker.name, error->message);
       return;
     }
   data = g_bytes_get_data (bytes, &length);
@@ -231,11 +174,11 @@ load_checkpoint (CdvizOpendalSource *self)
       !parse_timestamp (ts, &self->ts_after))
     {
       g_warning ("source '%s': %s/%s/%s is not a checkpoint ({\"ts_after\": \"RFC 3339\"}); "
-                 "reading every file", self->name, cdviz_state_get_root (self->state),
-                 self->name, CHECKPOINT_KEY);
+                 "reading every file", self->worker.name, cdviz_state_get_root (self->state),
+                 self->worker.name, CHECKPOINT_KEY);
       return;
     }
-  g_message ("source '%s': reading files modified after %s", self->name, ts);
+  g_message ("source '%s': reading files modified after %s", self->worker.name, ts);
 }
 
 static void
@@ -247,8 +190,8 @@ save_checkpoint (CdvizOpendalSource *self)
   g_autoptr(GBytes) bytes = g_bytes_new_take (text, strlen (text));
 
   if (self->state != NULL &&
-      !cdviz_state_set (self->state, self->name, CHECKPOINT_KEY, bytes, &error))
-    g_warning ("source '%s': failed to save the checkpoint: %s", self->name, error->message);
+      !cdviz_state_set (self->state, self->worker.name, CHECKPOINT_KEY, bytes, &error))
+    g_warning ("source '%s': failed to save the checkpoint: %s", self->worker.name, error->message);
 }
 
 /* --- one file ---------------------------------------------------------------------- */
@@ -271,10 +214,9 @@ emit_body (JsonNode *body,
   if (data->stopped)
     return;
   message = cdviz_message_new_raw (body, data->metadata, data->headers);
-  if (cdviz_files_push (data->self->pipeline, CDVIZ_SOURCE (data->self), data->self->name,
-                        message, &data->self->lock, &data->self->cond, &data->self->stopping))
+  if (cdviz_files_worker_push (&data->self->worker, message))
     data->counts->events++;
-  else if (is_stopping (data->self))
+  else if (cdviz_files_worker_is_stopping (&data->self->worker))
     data->stopped = TRUE;
 }
 
@@ -319,20 +261,10 @@ file_metadata (CdvizOpendalSource *self,
                const char         *rel,
                gint64              mtime_ns)
 {
-  g_autoptr(JsonObject) object = json_object_new ();
+  g_autoptr(JsonObject) object = cdviz_files_metadata_new (self->metadata);
   g_autofree char *name = g_path_get_basename (rel);
   g_autofree char *ts = format_timestamp (mtime_ns);
 
-  if (self->metadata != NULL)
-    {
-      JsonObjectIter iter;
-      const char *key;
-      JsonNode *value;
-
-      json_object_iter_init (&iter, json_node_get_object (self->metadata));
-      while (json_object_iter_next (&iter, &key, &value))
-        json_object_set_member (object, key, json_node_copy (value));
-    }
   json_object_set_string_member (object, "name", name);
   json_object_set_string_member (object, "path", rel);
   json_object_set_string_member (object, "root", self->root);
@@ -367,7 +299,7 @@ read_file (CdvizOpendalSource *self,
     }
   if (st->st_size > CDVIZ_FILE_PARSER_MAX_SIZE)
     {
-      g_warning ("source '%s': %s: larger than %u bytes; file skipped", self->name, full,
+      g_warning ("source '%s': %s: larger than %u bytes; file skipped", self->worker.name, full,
                  (guint) CDVIZ_FILE_PARSER_MAX_SIZE);
       counts->failed++;
       return TRUE;
@@ -379,7 +311,7 @@ read_file (CdvizOpendalSource *self,
                                      CDVIZ_FILE_PARSER_MAX_SIZE),
                                 TRUE, emit_body, &data, &counts->skipped, &error))
     {
-      g_warning ("source '%s': %s; file skipped", self->name, error->message);
+      g_warning ("source '%s': %s; file skipped", self->worker.name, error->message);
       counts->failed++;
     }
   return !data.stopped;
@@ -426,7 +358,7 @@ scan_dir (CdvizOpendalSource *self,
       GStatBuf st;
       gint64 mtime;
 
-      if (is_stopping (self))
+      if (cdviz_files_worker_is_stopping (&self->worker))
         return FALSE;
       if (g_stat (full, &st) != 0)
         continue;  /* gone meanwhile */
@@ -438,7 +370,7 @@ scan_dir (CdvizOpendalSource *self,
             {
               if (local == NULL)
                 return FALSE;
-              g_warning ("source '%s': %s", self->name, local->message);
+              g_warning ("source '%s': %s", self->worker.name, local->message);
             }
           continue;
         }
@@ -466,17 +398,17 @@ scan (CdvizOpendalSource *self)
       if (error == NULL)
         return FALSE;
       if (!self->failing)
-        g_warning ("source '%s': cannot list %s: %s; trying again every poll", self->name,
+        g_warning ("source '%s': cannot list %s: %s; trying again every poll", self->worker.name,
                    self->root, error->message);
       self->failing = TRUE;
       return TRUE;
     }
   if (self->failing)
-    g_message ("source '%s': listing %s again", self->name, self->root);
+    g_message ("source '%s': listing %s again", self->worker.name, self->root);
   self->failing = FALSE;
   if (counts.files > 0)
     g_message ("source '%s': read %u files: %u events, %u files failed, %u lines or rows "
-               "skipped", self->name, counts.files, counts.events, counts.failed,
+               "skipped", self->worker.name, counts.files, counts.events, counts.failed,
                counts.skipped);
   return TRUE;
 }
@@ -490,21 +422,12 @@ worker_thread (gpointer data)
   self->ts_before = now_ns () - TIME_MARGIN_NS;
   for (;;)
     {
-      gint64 until;
-      gboolean stop;
-
       if (!scan (self))
         break;  /* stopped mid-scan: the checkpoint stays before this window */
       self->ts_after = self->ts_before;
       save_checkpoint (self);
 
-      until = g_get_monotonic_time () + self->polling_interval * G_TIME_SPAN_MILLISECOND;
-      g_mutex_lock (&self->lock);
-      while (!self->stopping && g_cond_wait_until (&self->cond, &self->lock, until))
-        ;
-      stop = self->stopping;
-      g_mutex_unlock (&self->lock);
-      if (stop)
+      if (!cdviz_files_worker_sleep (&self->worker, self->polling_interval))
         break;
       self->ts_before = now_ns () - TIME_MARGIN_NS;
     }
@@ -519,21 +442,14 @@ opendal_source_start (CdvizSource    *source,
                       GError        **error)
 {
   CdvizOpendalSource *self = CDVIZ_OPENDAL_SOURCE (source);
-  const char *name = cdviz_pipeline_get_source_name (pipeline, source);
-  CdvizState *state = cdviz_pipeline_get_state (pipeline);
 
-  g_free (self->name);
-  self->name = g_strdup (name != NULL ? name : "opendal");
+  cdviz_files_worker_set_name (&self->worker, pipeline, "opendal");
   if (cdviz_pipeline_is_checking (pipeline))
     return TRUE;
-  g_return_val_if_fail (self->thread == NULL, FALSE);
-
-  self->pipeline = g_object_ref (pipeline);
-  g_set_object (&self->state, state);
-  self->stopping = FALSE;
+  g_set_object (&self->state, cdviz_pipeline_get_state (pipeline));
   self->failing = FALSE;
   self->ts_after = G_MININT64;
-  self->thread = g_thread_new ("cdviz-opendal", worker_thread, self);
+  cdviz_files_worker_start (&self->worker, pipeline, "cdviz-opendal", worker_thread, self);
   return TRUE;
 }
 
@@ -542,15 +458,7 @@ opendal_source_stop (CdvizSource *source)
 {
   CdvizOpendalSource *self = CDVIZ_OPENDAL_SOURCE (source);
 
-  if (self->thread != NULL)
-    {
-      g_mutex_lock (&self->lock);
-      self->stopping = TRUE;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-      g_thread_join (g_steal_pointer (&self->thread));
-    }
-  g_clear_object (&self->pipeline);
+  cdviz_files_worker_stop (&self->worker);
   g_clear_object (&self->state);
 }
 
@@ -632,14 +540,8 @@ opendal_source_init_finish (GInitable     *initable,
   self->patterns = cdviz_path_patterns_new ((const char * const *) self->path_patterns, error);
   if (self->patterns == NULL)
     return FALSE;
-  if (self->metadata != NULL && JSON_NODE_HOLDS_NULL (self->metadata))
-    g_clear_pointer (&self->metadata, json_node_unref);
-  if (self->metadata != NULL && !JSON_NODE_HOLDS_OBJECT (self->metadata))
-    {
-      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("key “metadata”: expected a table"));
-      return FALSE;
-    }
+  if (!cdviz_files_check_metadata (&self->metadata, error))
+    return FALSE;
   /* Last, so that the other keys' errors come first. */
   if (!g_str_equal (self->kind, "fs"))
     {
@@ -725,8 +627,6 @@ cdviz_opendal_source_finalize (GObject *object)
 {
   CdvizOpendalSource *self = CDVIZ_OPENDAL_SOURCE (object);
 
-  if (self->thread != NULL)
-    g_warning ("source '%s' finalized while running; stop the pipeline first", self->name);
   g_free (self->kind);
   g_clear_pointer (&self->parameters, json_node_unref);
   g_strfreev (self->path_patterns);
@@ -734,11 +634,8 @@ cdviz_opendal_source_finalize (GObject *object)
   g_clear_pointer (&self->metadata, json_node_unref);
   g_free (self->root);
   g_clear_pointer (&self->patterns, cdviz_path_patterns_free);
-  g_free (self->name);
-  g_clear_object (&self->pipeline);
   g_clear_object (&self->state);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
+  cdviz_files_worker_clear (&self->worker);
   G_OBJECT_CLASS (cdviz_opendal_source_parent_class)->finalize (object);
 }
 
@@ -800,6 +697,5 @@ cdviz_opendal_source_init (CdvizOpendalSource *self)
 {
   self->polling_interval = 60000;
   self->parser_name = g_strdup ("auto");
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
+  cdviz_files_worker_init (&self->worker, CDVIZ_SOURCE (self));
 }
