@@ -388,7 +388,7 @@ tap_test_line (TapCursor  *c,
     json_object_set_member (test, "yaml_diagnostics", yaml);
   else
     json_object_set_null_member (test, "yaml_diagnostics");
-  return json_node_init_object (json_node_alloc (), g_steal_pointer (&test));
+  return json_node_init_object (json_node_alloc (), test);
 }
 
 JsonNode *
@@ -439,5 +439,5 @@ cdviz_tap_to_json (const char *data,
     }
   json_object_set_member (doc, "plan", plan ?: json_node_init_null (json_node_alloc ()));
   json_object_set_array_member (doc, "tests", g_steal_pointer (&tests));
-  return json_node_init_object (json_node_alloc (), g_steal_pointer (&doc));
+  return json_node_init_object (json_node_alloc (), doc);
 }

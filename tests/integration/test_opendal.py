@@ -129,7 +129,8 @@ class OpendalTest(unittest.TestCase):
         write(r + "/empty.json", "", age=10)  # empty files are not read, as upstream
         with Pipeline(self.config()) as p:
             wait_stderr(p, "read 9 files")
-            got = self.by_path(events(p))
+            # Pushed is not yet printed: wait for the 12 events it counted.
+            got = self.by_path(wait_events(p, lambda g: len(g) >= 12))
             stderr = p.stderr()
         self.assertEqual(got["a.json"], [{"n": 1}])
         self.assertEqual(got["a.headers.json"], [{"x-origin": "ci"}])
