@@ -324,9 +324,15 @@ tap_test_line (TapCursor  *c,
   JsonNode *yaml;
 
   if (length >= 3 && memcmp (line, "ok", 2) == 0 && (line[2] == ' ' || line[2] == '\t'))
-    status = "ok", i = 2;
+    {
+      status = "ok";
+      i = 2;
+    }
   else if (length >= 7 && memcmp (line, "not ok", 6) == 0 && (line[6] == ' ' || line[6] == '\t'))
-    status = "not_ok", i = 6;
+    {
+      status = "not_ok";
+      i = 6;
+    }
   else
     return NULL;
   while (i < length && (line[i] == ' ' || line[i] == '\t'))

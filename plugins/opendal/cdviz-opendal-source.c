@@ -124,7 +124,10 @@ parse_timestamp (const char *text,
       while (g_ascii_isdigit (*end))
         {
           if (n < 9)
-            fraction = fraction * 10 + (*end - '0'), n++;
+            {
+              fraction = fraction * 10 + (*end - '0');
+              n++;
+            }
           end++;
         }
       for (; n < 9; n++)
@@ -360,7 +363,9 @@ scan_dir (CdvizOpendalSource *self,
 
       if (cdviz_files_worker_is_stopping (&self->worker))
         return FALSE;
-      if (g_stat (full, &st) != 0)
+      /* lstat: a symbolic link is neither a file nor a directory, as in
+       * cdviz-collector's listing (and a link to a parent cannot loop). */
+      if (g_lstat (full, &st) != 0)
         continue;  /* gone meanwhile */
       if (S_ISDIR (st.st_mode))
         {
