@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The opendal plugin's pure units: path patterns (cdviz-collector's
  * globset cases), the parsers (csv, jsonl, text_line, yaml, tap) and the
- * parser names. Compiled in; no plugin loaded, no file read. */
+ * parser names, xml. Compiled in; no plugin loaded, no file read. */
 #include <string.h>
 
 #include "cdviz-file-parser.h"
@@ -196,6 +196,39 @@ test_tap (void)
 }
 
 static void
+test_xml (void)
+{
+  const char *text = "<?xml version=\"1.0\"?>\n<s n=\"1\" x:a=\"b\" xmlns:x=\"urn:x\">"
+                     "<c a=\"&amp;\"/><c> t <![CDATA[<u>]]> </c><e/>mixed</s>";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = cdviz_xml_to_json (text, strlen (text), &error);
+  g_autofree char *json = NULL;
+  g_autoptr(JsonNode) bad = NULL;
+  g_autoptr(JsonNode) deep = NULL;
+  g_autoptr(GString) nested = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  json = json_to_string (node, FALSE);
+  g_assert_cmpstr (json, ==, "{\"s\":{\"@n\":\"1\",\"@x:a\":\"b\",\"#c\":["
+                             "{\"c\":{\"@a\":\"&\"}},{\"c\":{\"#t\":\"t <u>\"}},{\"e\":{}}],"
+                             "\"#t\":\"mixed\"}}");
+  bad = cdviz_xml_to_json ("<a><b></a>", 10, &error);
+  g_assert_null (bad);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_true (g_str_has_prefix (error->message, "line 1: "));
+  g_clear_error (&error);
+  /* Well-formed but nested deeper than the limit: refused, not recursed into. */
+  for (int i = 0; i < 300; i++)
+    {
+      g_string_prepend (nested, "<a>");
+      g_string_append (nested, "</a>");
+    }
+  deep = cdviz_xml_to_json (nested->str, nested->len, &error);
+  g_assert_null (deep);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+}
+
+static void
 test_parser_names (void)
 {
   CdvizFileParser parser;
@@ -205,9 +238,8 @@ test_parser_names (void)
   g_assert_cmpint (parser, ==, CDVIZ_FILE_PARSER_TEXT_LINE);
   g_assert_true (cdviz_file_parser_from_string ("csv_row", &parser, &error));
   g_assert_cmpint (parser, ==, CDVIZ_FILE_PARSER_CSV_ROW);
-  g_assert_false (cdviz_file_parser_from_string ("xml", &parser, &error));
-  g_assert_true (strstr (error->message, "“xml” is not available in this build") != NULL);
-  g_clear_error (&error);
+  g_assert_true (cdviz_file_parser_from_string ("xml", &parser, &error));
+  g_assert_cmpint (parser, ==, CDVIZ_FILE_PARSER_XML);
   g_assert_false (cdviz_file_parser_from_string ("csv", &parser, &error));
   g_assert_true (strstr (error->message, "unknown parser “csv”") != NULL);
 }
@@ -222,6 +254,7 @@ main (int   argc,
   g_test_add_func ("/opendal/lines", test_lines);
   g_test_add_func ("/opendal/yaml", test_yaml);
   g_test_add_func ("/opendal/tap", test_tap);
+  g_test_add_func ("/opendal/xml", test_xml);
   g_test_add_func ("/opendal/parser-names", test_parser_names);
   return g_test_run ();
 }

@@ -35,20 +35,12 @@ cdviz_file_parser_from_string (const char       *name,
   for (gsize i = 0; i < G_N_ELEMENTS (parser_names); i++)
     if (g_str_equal (name, parser_names[i].name))
       {
-        if (parser_names[i].parser == CDVIZ_FILE_PARSER_XML)
-          {
-            g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                         _("key “parser”: parser “xml” is not available in this build "
-                           "(cdviz-collector's XML-to-JSON mapping has no equivalent here); "
-                           "convert the files to JSON first"));
-            return FALSE;
-          }
         *out = parser_names[i].parser;
         return TRUE;
       }
   g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
                _("key “parser”: unknown parser “%s” (known: auto, json, jsonl, csv_row, "
-                 "metadata, yaml, tap, text, text_line)"), name);
+                 "metadata, xml, yaml, tap, text, text_line)"), name);
   return FALSE;
 }
 
@@ -82,6 +74,8 @@ resolve (CdvizFileParser  parser,
     return CDVIZ_FILE_PARSER_YAML;
   if (g_str_equal (ext, "tap"))
     return CDVIZ_FILE_PARSER_TAP;
+  if (g_str_equal (ext, "xml"))
+    return CDVIZ_FILE_PARSER_XML;
   if (g_str_equal (ext, "txt"))
     return CDVIZ_FILE_PARSER_TEXT;
   if (g_str_equal (ext, "log"))
@@ -398,11 +392,19 @@ cdviz_file_parser_parse (CdvizFileParser       parser,
           return FALSE;
         }
       break;
+    case CDVIZ_FILE_PARSER_XML:
+      body = cdviz_xml_to_json (data, length, &local);
+      if (body == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("%s: not XML: %s"),
+                       path, local->message);
+          return FALSE;
+        }
+      break;
     case CDVIZ_FILE_PARSER_METADATA:
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                    _("%s: the “metadata” parser reads no content"), path);
       return FALSE;
-    case CDVIZ_FILE_PARSER_XML:
     case CDVIZ_FILE_PARSER_AUTO:
     case CDVIZ_FILE_PARSER_JSON:
     default:

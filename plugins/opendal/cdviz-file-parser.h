@@ -24,12 +24,13 @@ typedef enum {
 #define CDVIZ_FILE_PARSER_MAX_SIZE (32 * 1024 * 1024)
 
 #define CDVIZ_FILE_PARSER_DOC \
-  "\"auto\" (by extension: .json, .jsonl, .csv, .yaml/.yml, .tap, .txt, .log; " \
+  "\"auto\" (by extension: .json, .jsonl, .csv, .yaml/.yml, .xml, .tap, .txt, .log; " \
   "JSON otherwise), \"json\", \"jsonl\" (one event per line), \"csv_row\" (one " \
   "event per row, an object keyed by the header row), \"yaml\", \"tap\" (a TAP " \
   "test report as an object), \"text\" ({\"text\": whole file}), \"text_line\" " \
-  "(one {\"text\": line} per non-empty line) or \"metadata\" (no body, the " \
-  "file's metadata only); \"xml\" is not available in this build"
+  "(one {\"text\": line} per non-empty line), \"xml\" ({ROOT: {\"@attribute\", " \
+  "\"#c\": [child elements], \"#t\": text}}) or \"metadata\" (no body, the " \
+  "file's metadata only)"
 
 /* Called for each body a file yields; @body is borrowed. */
 typedef void (*CdvizFileParserEmit) (JsonNode *body,
@@ -62,6 +63,10 @@ gboolean  cdviz_text_is_blank           (const char           *s,
 
 /* YAML (one document) → JSON, as cdviz-collector's serde_yaml → serde_json. */
 JsonNode *cdviz_yaml_to_json            (const char           *data,
+                                         gsize                 length,
+                                         GError              **error);
+/* XML → JSON, as cdviz-collector's quick-xml-to-json mapping. */
+JsonNode *cdviz_xml_to_json             (const char           *data,
                                          gsize                 length,
                                          GError              **error);
 /* A TAP (Test Anything Protocol) report → cdviz-collector's TapDocument. */

@@ -124,13 +124,14 @@ class OpendalTest(unittest.TestCase):
         write(r + "/report.tap", "TAP version 14\n1..2\nok 1 - first\n"
               "not ok 2 - second # TODO later\n  ---\n  message: boom\n  ...\n", age=10)
         write(r + "/note.txt", "hello\nworld\n", age=10)
+        write(r + "/junit.xml", '<testsuite tests="1"><testcase name="t"/></testsuite>', age=10)
         write(r + "/app.log", "one\n\n  two  \n", age=10)
         write(r + "/broken.json", "this is { not json", age=10)
         write(r + "/empty.json", "", age=10)  # empty files are not read, as upstream
         with Pipeline(self.config()) as p:
-            wait_stderr(p, "read 9 files")
-            # Pushed is not yet printed: wait for the 12 events it counted.
-            got = self.by_path(wait_events(p, lambda g: len(g) >= 12))
+            wait_stderr(p, "read 10 files")
+            # Pushed is not yet printed: wait for the 13 events it counted.
+            got = self.by_path(wait_events(p, lambda g: len(g) >= 13))
             stderr = p.stderr()
         self.assertEqual(got["a.json"], [{"n": 1}])
         self.assertEqual(got["a.headers.json"], [{"x-origin": "ci"}])
@@ -147,6 +148,8 @@ class OpendalTest(unittest.TestCase):
                        "directive": {"kind": "TODO", "reason": "later"},
                        "yaml_diagnostics": {"message": "boom"}}]}])
         self.assertEqual(got["note.txt"], [{"text": "hello\nworld\n"}])
+        self.assertEqual(got["junit.xml"], [{"testsuite": {
+            "@tests": "1", "#c": [{"testcase": {"@name": "t"}}]}}])
         self.assertEqual(got["app.log"], [{"text": "one"}, {"text": "two"}])
         self.assertNotIn("broken.json", got)
         self.assertNotIn("empty.json", got)
@@ -154,7 +157,7 @@ class OpendalTest(unittest.TestCase):
         self.assertIn(r + "/rows.csv:4: not as many fields as the header row", stderr)
         self.assertIn(r + "/lines.jsonl:2: not a JSON value", stderr)
         self.assertIn(r + "/broken.json: not JSON: line 1:", stderr)
-        self.assertIn("read 9 files: 12 events, 1 files failed, 2 lines or rows skipped",
+        self.assertIn("read 10 files: 13 events, 1 files failed, 2 lines or rows skipped",
                       stderr)
 
     def test_metadata_and_headers(self):
@@ -215,7 +218,6 @@ class OpendalTest(unittest.TestCase):
         self.check_error(cfg.replace('kind = "fs"\nparameters = {',
                                      'kind = "s3"\nparameters = {', 1),
                          "kind “s3” is not available in this build; only “fs”")
-        self.check_error(self.config(parser="xml"), "parser “xml” is not available in this build")
         self.check_error(self.config(parser="csv"), "unknown parser “csv”")
         self.check_error(self.config(patterns='["a**"]'), "“a**”: “**” must be a whole path")
         self.check_error(cfg.replace('[state]\nkind = "fs"', '[state]\nkind = "s3"'),
