@@ -164,6 +164,22 @@ test_yaml (void)
   multi = cdviz_yaml_to_json ("a: 1\n---\nb: 2\n", 15, &error);
   g_assert_null (multi);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  /* "Billion laughs": 10^6 values from 60 nodes, refused early. */
+  {
+    const char *bomb = "a: &a [1,2,3,4,5,6,7,8,9,10]\n"
+                       "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                       "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                       "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                       "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+                       "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n";
+    g_autoptr(JsonNode) node = cdviz_yaml_to_json (bomb, strlen (bomb), &error);
+
+    g_assert_null (node);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+    g_assert_true (strstr (error->message, "expands to more than") != NULL);
+  }
 }
 
 static char *

@@ -12,13 +12,14 @@
  * parser, `src/sources/parsers/tap.rs`) build them. */
 
 /* Aliases may make a small document expand into a huge one ("billion
- * laughs"): the JSON is bounded in nodes and depth. */
-#define YAML_MAX_NODES 1000000
+ * laughs"): the JSON may hold at most this many values more than the
+ * document has nodes, and is bounded in depth. */
+#define YAML_MAX_ALIASED 100000
 #define YAML_MAX_DEPTH 128
 
 typedef struct {
   yaml_document_t *doc;
-  guint nodes;
+  gsize nodes, max_nodes;
   GError **error;
 } YamlWalk;
 
@@ -83,12 +84,12 @@ yaml_node_to_json (YamlWalk    *walk,
                    yaml_node_t *node,
                    guint        depth)
 {
-  if (++walk->nodes > YAML_MAX_NODES || depth > YAML_MAX_DEPTH)
+  if (++walk->nodes > walk->max_nodes || depth > YAML_MAX_DEPTH)
     {
       if (walk->error != NULL && *walk->error == NULL)
         g_set_error (walk->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                      _("the document expands to more than %u values or %u levels"),
-                     YAML_MAX_NODES, YAML_MAX_DEPTH);
+                     (guint) walk->max_nodes, YAML_MAX_DEPTH);
       return NULL;
     }
   switch (node->type)
@@ -151,7 +152,7 @@ cdviz_yaml_to_json (const char  *data,
   yaml_document_t doc, extra;
   yaml_node_t *root;
   JsonNode *out = NULL;
-  YamlWalk walk = { &doc, 0, error };
+  YamlWalk walk = { &doc, 0, 0, error };
 
   if (!yaml_parser_initialize (&parser))
     {
@@ -169,6 +170,7 @@ cdviz_yaml_to_json (const char  *data,
       return NULL;
     }
   root = yaml_document_get_root_node (&doc);
+  walk.max_nodes = (gsize) (doc.nodes.top - doc.nodes.start) + YAML_MAX_ALIASED;
   if (root == NULL)
     out = json_node_init_null (json_node_alloc ());
   else
