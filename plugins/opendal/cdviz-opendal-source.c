@@ -55,6 +55,7 @@ struct _CdvizOpendalSource
   CdvizState *state;          /* (owned) (nullable) */
   gint64 ts_after, ts_before; /* worker: ns since the epoch */
   gboolean failing;           /* worker: the root could not be listed */
+  gboolean saving_failed;     /* worker: the checkpoint could not be saved */
 };
 
 static void initable_iface_init (GInitableIface *iface);
@@ -192,9 +193,20 @@ save_checkpoint (CdvizOpendalSource *self)
   char *text = g_strdup_printf ("{\"ts_after\":\"%s\"}", ts);
   g_autoptr(GBytes) bytes = g_bytes_new_take (text, strlen (text));
 
-  if (self->state != NULL &&
-      !cdviz_state_set (self->state, self->worker.name, CHECKPOINT_KEY, bytes, &error))
-    g_warning ("source '%s': failed to save the checkpoint: %s", self->worker.name, error->message);
+  if (self->state == NULL)
+    return;
+  if (!cdviz_state_set (self->state, self->worker.name, CHECKPOINT_KEY, bytes, &error))
+    {
+      /* Once, not every poll; a restart would read these files again. */
+      if (!self->saving_failed)
+        g_warning ("source '%s': failed to save the checkpoint: %s; a restart will read "
+                   "again what was read since", self->worker.name, error->message);
+      self->saving_failed = TRUE;
+      return;
+    }
+  if (self->saving_failed)
+    g_message ("source '%s': checkpoint saved again", self->worker.name);
+  self->saving_failed = FALSE;
 }
 
 /* --- one file ---------------------------------------------------------------------- */
@@ -453,6 +465,7 @@ opendal_source_start (CdvizSource    *source,
     return TRUE;
   g_set_object (&self->state, cdviz_pipeline_get_state (pipeline));
   self->failing = FALSE;
+  self->saving_failed = FALSE;
   self->ts_after = G_MININT64;
   cdviz_files_worker_start (&self->worker, pipeline, "cdviz-opendal", worker_thread, self);
   return TRUE;
