@@ -4,6 +4,7 @@
 #include "cdviz-registry.h"
 #include "cdviz-transformer.h"
 #include "cdviz-sink.h"
+#include "cdviz-source.h"
 
 G_BEGIN_DECLS
 
@@ -28,6 +29,9 @@ G_DECLARE_FINAL_TYPE (CdvizDeduplicateTransformer, cdviz_deduplicate_transformer
 
 #define CDVIZ_TYPE_DEBUG_SINK (cdviz_debug_sink_get_type ())
 G_DECLARE_FINAL_TYPE (CdvizDebugSink, cdviz_debug_sink, CDVIZ, DEBUG_SINK, GObject)
+
+#define CDVIZ_TYPE_NOOP_SOURCE (cdviz_noop_source_get_type ())
+G_DECLARE_FINAL_TYPE (CdvizNoopSource, cdviz_noop_source, CDVIZ, NOOP_SOURCE, GObject)
 
 void _cdviz_register_builtins (CdvizRegistry *registry);
 

@@ -15,6 +15,8 @@ _cdviz_register_builtins (CdvizRegistry *registry)
     { CDVIZ_COMPONENT_TRANSFORMER, "log", cdviz_log_transformer_get_type },
     { CDVIZ_COMPONENT_TRANSFORMER, "discard_all", cdviz_discard_all_transformer_get_type },
     { CDVIZ_COMPONENT_TRANSFORMER, "deduplicate", cdviz_deduplicate_transformer_get_type },
+    { CDVIZ_COMPONENT_SOURCE, "noop", cdviz_noop_source_get_type },
+    { CDVIZ_COMPONENT_SOURCE, "sleep", cdviz_noop_source_get_type },
     { CDVIZ_COMPONENT_SINK, "debug", cdviz_debug_sink_get_type },
   };
 

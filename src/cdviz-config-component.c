@@ -194,6 +194,43 @@ settable_keys (GType type)
   return g_string_free (out, FALSE);
 }
 
+/* cdviz-collector's component types (src/sources/extractors.rs,
+ * src/sinks/mod.rs, src/transformers/mod.rs) and the plugin of this project
+ * that provides each, or would: a configuration naming one this build lacks
+ * gets an error saying which plugin, not a bare “unknown type”. */
+static const struct {
+  CdvizComponentKind kind;
+  const char *type;
+  const char *plugin;
+} upstream_types[] = {
+  { CDVIZ_COMPONENT_SOURCE, "webhook", "webhook" },
+  { CDVIZ_COMPONENT_SOURCE, "sse", "collector" },
+  { CDVIZ_COMPONENT_SOURCE, "nats", "nats" },
+  { CDVIZ_COMPONENT_SOURCE, "kafka", "kafka" },
+  { CDVIZ_COMPONENT_SOURCE, "opendal", "opendal" },
+  { CDVIZ_COMPONENT_SOURCE, "http_polling", "collector" },
+  { CDVIZ_COMPONENT_SOURCE, "cli", "opendal" },
+  { CDVIZ_COMPONENT_SOURCE, "subprocess", "subprocess" },
+  { CDVIZ_COMPONENT_TRANSFORMER, "vrl", "vrl" },
+  { CDVIZ_COMPONENT_SINK, "sse", "sse" },
+  { CDVIZ_COMPONENT_SINK, "db", "db" },
+  { CDVIZ_COMPONENT_SINK, "http", "collector" },
+  { CDVIZ_COMPONENT_SINK, "folder", "collector" },
+  { CDVIZ_COMPONENT_SINK, "nats", "nats" },
+  { CDVIZ_COMPONENT_SINK, "kafka", "kafka" },
+  { CDVIZ_COMPONENT_SINK, "clickhouse", "clickhouse" },
+};
+
+static const char *
+upstream_type_plugin (CdvizComponentKind  kind,
+                      const char         *type_name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (upstream_types); i++)
+    if (upstream_types[i].kind == kind && g_str_equal (upstream_types[i].type, type_name))
+      return upstream_types[i].plugin;
+  return NULL;
+}
+
 GObject *
 _cdviz_config_create_component (CdvizConfig        *self,
                                 CdvizRegistry      *registry,
@@ -225,7 +262,16 @@ _cdviz_config_create_component (CdvizConfig        *self,
       g_auto(GStrv) dirs = cdviz_registry_get_searched_dirs (registry);
       g_autofree char *known_list = g_strjoinv (", ", known);
       g_autofree char *dir_list = g_strjoinv (", ", dirs);
+      const char *plugin = upstream_type_plugin (kind, type_name);
 
+      if (plugin != NULL)
+        {
+          g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
+                       _("%s: %s: type “%s” needs the %s plugin, which this build does not "
+                         "have (plugin directories searched: %s); see doc/migrating.md"),
+                       where, path, type_name, plugin, *dir_list ? dir_list : _("none"));
+          return NULL;
+        }
       g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
                    _("%s: key “%s”: unknown %s type “%s” (known: %s; plugin "
                      "directories searched: %s)"),

@@ -10,6 +10,20 @@ G_BEGIN_DECLS
 gboolean  _cdviz_config_finish         (CdvizConfig        *self,
                                         GError            **error);
 
+/* Resolves `_rfile` keys from `[remote.NAME]` (cdviz-config-remote.c);
+ * with @check (`config --check`), a file neither reachable nor cached is a
+ * warning and its key is left out. */
+gboolean  _cdviz_config_resolve_remote_files (CdvizConfig  *self,
+                                              gboolean      check,
+                                              GError      **error);
+/* How _cdviz_config_finish() resolves `_rfile` keys (see above). */
+void      _cdviz_config_set_remote_check (CdvizConfig      *self,
+                                          gboolean          check);
+/* @to was set where @from was (for keys made from others). */
+void      _cdviz_config_copy_location  (CdvizConfig        *self,
+                                        const char         *from,
+                                        const char         *to);
+
 /* Where a key was set: "FILE:LINE", "FILE", or "<built-in>:LINE". */
 char     *_cdviz_config_describe       (CdvizConfig        *self,
                                         const char         *path);

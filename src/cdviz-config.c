@@ -49,6 +49,7 @@ struct _CdvizConfig
   JsonNode *root;          /* object, mutable until the pipeline reads it */
   GHashTable *locations;   /* path → Location */
   gboolean files_resolved;
+  gboolean remote_check;   /* `config --check`: unreachable remote files warn */
 };
 
 G_DEFINE_FINAL_TYPE (CdvizConfig, cdviz_config, G_TYPE_OBJECT)
@@ -490,17 +491,34 @@ resolve_file_keys (CdvizConfig  *self,
 
           json_object_set_string_member (table, target, contents);
           json_object_remove_member (table, name);
-          if (location != NULL)
-            {
-              Location *copy = g_new0 (Location, 1);
-              copy->origin = g_strdup (location->origin);
-              copy->line = location->line;
-              copy->is_file = location->is_file;
-              g_hash_table_replace (self->locations, g_steal_pointer (&target_path), copy);
-            }
+          _cdviz_config_copy_location (self, child, target_path);
         }
     }
   return TRUE;
+}
+
+void
+_cdviz_config_copy_location (CdvizConfig *self,
+                             const char  *from,
+                             const char  *to)
+{
+  const Location *location = find_location (self, from);
+  Location *copy;
+
+  if (location == NULL)
+    return;
+  copy = g_new0 (Location, 1);
+  copy->origin = g_strdup (location->origin);
+  copy->line = location->line;
+  copy->is_file = location->is_file;
+  g_hash_table_replace (self->locations, g_strdup (to), copy);
+}
+
+void
+_cdviz_config_set_remote_check (CdvizConfig *self,
+                                gboolean     check)
+{
+  self->remote_check = check;
 }
 
 gboolean
@@ -509,10 +527,33 @@ _cdviz_config_finish (CdvizConfig  *self,
 {
   if (self->files_resolved)
     return TRUE;
+  if (!_cdviz_config_resolve_remote_files (self, self->remote_check, error))
+    return FALSE;
   if (!resolve_file_keys (self, json_node_get_object (self->root), NULL, error))
     return FALSE;
   self->files_resolved = TRUE;
   return TRUE;
+}
+
+/**
+ * cdviz_config_resolve_files:
+ * @self: a #CdvizConfig
+ * @error: return location for a #GError
+ *
+ * Replaces every `KEY_file = "PATH"` by `KEY` holding the file's contents
+ * (a relative path is read from the directory of the file that set it),
+ * as building a pipeline does; `cdviz-pipeline config --print` shows the
+ * result. Add no layer afterwards. Calling it again does nothing.
+ *
+ * Returns: %TRUE on success; %FALSE with %CDVIZ_CONFIG_ERROR_IO when a file
+ *   cannot be read
+ */
+gboolean
+cdviz_config_resolve_files (CdvizConfig  *self,
+                            GError      **error)
+{
+  g_return_val_if_fail (CDVIZ_IS_CONFIG (self), FALSE);
+  return _cdviz_config_finish (self, error);
 }
 
 /**

@@ -31,6 +31,8 @@ GQuark cdviz_config_error_quark (void);
  * @CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE: a component `type` nobody registered
  * @CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE: a `transformer_refs` entry that names no transformer
  * @CDVIZ_CONFIG_ERROR_IO: a file (the config or a `_file` value) cannot be read
+ * @CDVIZ_CONFIG_ERROR_SEVERAL: several errors, one per line of the message
+ *   (a line that continues the error before it starts with spaces)
  *
  * Configuration errors.
  */
@@ -44,6 +46,7 @@ typedef enum {
   /* 6 was CDVIZ_CONFIG_ERROR_DUPLICATE, never raised: two components claiming
    * one route fail with %CDVIZ_HTTP_SERVER_ERROR_DUPLICATE_ROUTE. */
   CDVIZ_CONFIG_ERROR_IO = 7,
+  CDVIZ_CONFIG_ERROR_SEVERAL,
 } CdvizConfigError;
 
 #define CDVIZ_TYPE_CONFIG (cdviz_config_get_type ())
@@ -57,6 +60,14 @@ gboolean     cdviz_config_add_file        (CdvizConfig  *self,
                                            const char   *path,
                                            GError      **error);
 CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_add_location    (CdvizConfig        *self,
+                                           const char         *location,
+                                           const char * const *headers,
+                                           GError            **error);
+CDVIZ_AVAILABLE_IN_1_0
+void         cdviz_config_set_remote_optional (CdvizConfig *self,
+                                               gboolean     optional);
+CDVIZ_AVAILABLE_IN_1_0
 gboolean     cdviz_config_add_string      (CdvizConfig  *self,
                                            const char   *toml,
                                            const char   *origin,
@@ -67,6 +78,9 @@ gboolean     cdviz_config_add_default     (CdvizConfig  *self,
 CDVIZ_AVAILABLE_IN_1_0
 gboolean     cdviz_config_add_environment (CdvizConfig  *self,
                                            char        **envp,
+                                           GError      **error);
+CDVIZ_AVAILABLE_IN_1_0
+gboolean     cdviz_config_resolve_files   (CdvizConfig  *self,
                                            GError      **error);
 CDVIZ_AVAILABLE_IN_1_0
 JsonNode    *cdviz_config_get_root        (CdvizConfig  *self);

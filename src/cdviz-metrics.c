@@ -76,3 +76,43 @@ cdviz_metrics_append_sample (GString    *out,
     g_string_append_c (out, '}');
   g_string_append_printf (out, " %" G_GUINT64_FORMAT "\n", value);
 }
+
+/**
+ * cdviz_metrics_append_families: (skip)
+ * @out: the `/metrics` text being written
+ * @families: (array length=n_families): the families of one kind of component
+ * @n_families: their number
+ * @components: the components (as cdviz_http_server_add_shared_metrics()
+ *   gives them)
+ * @label: the label that names a component, e.g. `sink`
+ * @label_value: gives a component's name
+ *
+ * Appends each family once, its `# HELP` and `# TYPE` lines, then one
+ * sample per component labelled `label="name"`: what a group of
+ * components that share families writes for `GET /metrics`.
+ */
+void
+cdviz_metrics_append_families (GString                 *out,
+                               const CdvizMetricFamily *families,
+                               gsize                    n_families,
+                               GPtrArray               *components,
+                               const char              *label,
+                               const char *           (*label_value) (gpointer component))
+{
+  g_return_if_fail (out != NULL);
+  g_return_if_fail (families != NULL || n_families == 0);
+  g_return_if_fail (components != NULL && label != NULL && label_value != NULL);
+
+  for (gsize f = 0; f < n_families; f++)
+    {
+      g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n", families[f].name,
+                              families[f].help, families[f].name, families[f].type);
+      for (guint i = 0; i < components->len; i++)
+        {
+          gpointer component = g_ptr_array_index (components, i);
+
+          cdviz_metrics_append_sample (out, families[f].name, families[f].sample (component),
+                                       label, label_value (component), NULL);
+        }
+    }
+}

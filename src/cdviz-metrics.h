@@ -20,4 +20,29 @@ void cdviz_metrics_append_sample      (GString    *out,
                                        guint64     value,
                                        ...) G_GNUC_NULL_TERMINATED;
 
+/**
+ * CdvizMetricFamily: (skip)
+ * @name: the family's name, e.g. `cdviz_http_sink_delivered_total`
+ * @type: `"counter"` or `"gauge"`
+ * @help: its `# HELP` text
+ * @sample: its value for one component (called on the HTTP thread)
+ *
+ * One metric family of a kind of component, for
+ * cdviz_metrics_append_families().
+ */
+typedef struct {
+  const char *name;
+  const char *type;
+  const char *help;
+  guint64   (*sample) (gpointer component);
+} CdvizMetricFamily;
+
+CDVIZ_AVAILABLE_IN_1_0
+void cdviz_metrics_append_families    (GString                 *out,
+                                       const CdvizMetricFamily *families,
+                                       gsize                    n_families,
+                                       GPtrArray               *components,
+                                       const char              *label,
+                                       const char *           (*label_value) (gpointer component));
+
 G_END_DECLS

@@ -12,7 +12,7 @@
  * %CDVIZ_CONFIG_ERROR naming the file, line and key. */
 
 static const char * const top_level_keys[] = {
-  "http", "pipeline", "sources", "transformers", "sinks", "state", NULL
+  "http", "pipeline", "sources", "transformers", "sinks", "state", "remote", NULL
 };
 
 /* The keys of the fixed sections, with what `cdviz-pipeline config
@@ -65,10 +65,13 @@ static const CdvizKeyDoc pipeline_docs[] = {
   { NULL }
 };
 static const CdvizKeyDoc source_docs[] = {
-  { "enabled", "boolean", "`true`", "A disabled source is skipped (its other keys are not checked)" },
-  { "extractor", "table", "—",
+  { "enabled", "boolean", "`false`",
+    "A disabled source is skipped (its other keys are not checked). As in cdviz-collector, "
+    "a source without this key is disabled, with a warning at start" },
+  { "extractor", "table", "`{ type = \"noop\" }`",
     "Where events come from: `{ type = \"webhook\", id = … }` (see the source types); "
-    "without it the source is fed only through the API" },
+    "without it the source produces nothing (cdviz-collector's `noop`) and is fed only "
+    "through the API" },
   { "transformer_refs", "array of strings", "`[]`",
     "Names of `[transformers.NAME]` applied in order to this source's events" },
   { NULL }
@@ -94,6 +97,7 @@ const CdvizSectionDoc _cdviz_section_docs[] = {
   { "transformers.NAME", "", transformer_docs },
   { "sinks.NAME", "", sink_docs },
   { "state", ": cdviz-collector's state store", _cdviz_state_docs },
+  { "remote.NAME", ": files fetched over HTTP(S) for `_rfile` keys", _cdviz_remote_docs },
   { NULL }
 };
 
@@ -174,21 +178,81 @@ typedef gboolean (*BuildOne) (CdvizPipeline  *self,
                               JsonObject     *table,
                               GError        **error);
 
-/* Calls @build_one on every table of the `[@section]` table, if any. */
+/* The errors of one build, so that `config --check` lists them all: one per
+ * component or fixed section (its first), section by section (the top
+ * level, `[http]`, `[state]`, `[pipeline]`, transformers, sources, sinks,
+ * each in the file's order), those naming a component type no plugin
+ * provides last (often only a missing plugin; the others are worth fixing
+ * first). */
+typedef struct {
+  GPtrArray *errors;            /* (owned) GError */
+  GPtrArray *late;              /* (owned) GError: CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE */
+} BuildErrors;
+
+/* Moves *@error (if set) into @errors. */
+static void
+collect (BuildErrors  *errors,
+         GError      **error)
+{
+  GError *e = g_steal_pointer (error);
+
+  if (e == NULL)
+    return;
+  if (g_error_matches (e, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE))
+    g_ptr_array_add (errors->late, e);
+  else
+    g_ptr_array_add (errors->errors, e);
+}
+
+/* %TRUE without errors; else sets @error to the only one, or to a
+ * %CDVIZ_CONFIG_ERROR_SEVERAL listing them one per line (a message's own
+ * further lines indented). */
 static gboolean
+report (BuildErrors  *errors,
+        GError      **error)
+{
+  g_autoptr(GString) text = NULL;
+
+  while (errors->late->len > 0)
+    g_ptr_array_add (errors->errors, g_ptr_array_steal_index (errors->late, 0));
+  if (errors->errors->len == 0)
+    return TRUE;
+  if (errors->errors->len == 1)
+    {
+      g_propagate_error (error, g_ptr_array_steal_index (errors->errors, 0));
+      return FALSE;
+    }
+
+  text = g_string_new (NULL);
+  for (guint i = 0; i < errors->errors->len; i++)
+    {
+      g_auto(GStrv) lines = g_strsplit (((GError *) errors->errors->pdata[i])->message, "\n", -1);
+
+      for (guint j = 0; lines[j] != NULL; j++)
+        g_string_append_printf (text, "%s%s%s", text->len > 0 ? "\n" : "",
+                                j > 0 ? "  " : "", lines[j]);
+    }
+  g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_SEVERAL, text->str);
+  return FALSE;
+}
+
+/* Calls @build_one on every table of the `[@section]` table, if any,
+ * collecting their errors. */
+static void
 foreach_table (CdvizPipeline  *self,
                JsonObject     *root,
                const char     *section,
                BuildOne        build_one,
-               GError        **error)
+               BuildErrors    *errors)
 {
   g_autoptr(GList) names = NULL;
+  g_autoptr(GError) error = NULL;
   JsonObject *tables;
 
-  if (!get_table (self->config, root, NULL, section, &tables, error))
-    return FALSE;
+  if (!get_table (self->config, root, NULL, section, &tables, &error))
+    collect (errors, &error);
   if (tables == NULL)
-    return TRUE;
+    return;
 
   names = json_object_get_members (tables);
   for (GList *l = names; l != NULL; l = l->next)
@@ -197,11 +261,10 @@ foreach_table (CdvizPipeline  *self,
       g_autofree char *path = _cdviz_config_join (section, name);
       JsonObject *table;
 
-      if (!get_table (self->config, tables, section, name, &table, error) ||
-          !build_one (self, name, path, table, error))
-        return FALSE;
+      if (!get_table (self->config, tables, section, name, &table, &error) ||
+          !build_one (self, name, path, table, &error))
+        collect (errors, &error);
     }
-  return TRUE;
 }
 
 /* `enabled` (@default_value when absent) of a source or sink table; @what and @name say
@@ -372,6 +435,19 @@ build_transformer (CdvizPipeline  *self,
   return TRUE;
 }
 
+/* Whether the configuration has a `[@section.@name]`. */
+static gboolean
+is_configured (CdvizPipeline *self,
+               const char    *section,
+               const char    *name)
+{
+  JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
+  JsonNode *tables = json_object_get_member (root, section);
+
+  return tables != NULL && JSON_NODE_HOLDS_OBJECT (tables) &&
+         json_object_has_member (json_node_get_object (tables), name);
+}
+
 /* The transformers named by `transformer_refs`, in order, into @chain. */
 static gboolean
 resolve_transformer_refs (CdvizPipeline  *self,
@@ -410,6 +486,8 @@ resolve_transformer_refs (CdvizPipeline  *self,
           return FALSE;
         }
       transformer = g_hash_table_lookup (self->transformers, json_node_get_string (ref));
+      if (transformer == NULL && is_configured (self, "transformers", json_node_get_string (ref)))
+        continue;             /* it failed to build: its own error says why */
       if (transformer == NULL)
         {
           g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
@@ -435,8 +513,16 @@ build_source (CdvizPipeline  *self,
   gboolean enabled;
 
   if (!check_keys (self, path, table, source_docs, error) ||
-      !is_enabled (self, TRUE, "Source", name, path, table, &enabled, error))
+      !is_enabled (self, FALSE, "Source", name, path, table, &enabled, error))
     return FALSE;
+  if (!json_object_has_member (table, "enabled"))
+    {
+      g_autofree char *where = _cdviz_config_describe (self->config, path);
+
+      /* cdviz-collector's default: a file written for it behaves the same. */
+      g_warning (_("%s: %s has no “enabled” key: disabled, as cdviz-collector does; "
+                   "add enabled = true"), where, path);
+    }
   if (!enabled)
     return TRUE;
 
@@ -479,8 +565,6 @@ resolve_source_refs (CdvizPipeline  *self,
 {
   JsonNode *refs = json_object_get_member (table, "source_refs");
   g_autofree char *refs_path = _cdviz_config_join (path, "source_refs");
-  JsonObject *root = json_node_get_object (cdviz_config_get_root (self->config));
-  JsonObject *configured = NULL;
   g_autoptr(GHashTable) set = NULL;
   JsonArray *array;
 
@@ -494,10 +578,6 @@ resolve_source_refs (CdvizPipeline  *self,
                    _("%s: key “%s”: expected an array of source names"), where, refs_path);
       return FALSE;
     }
-  if (json_object_has_member (root, "sources") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "sources")))
-    configured = json_object_get_object_member (root, "sources");
-
   set = g_hash_table_new (NULL, NULL);
   array = json_node_get_array (refs);
   for (guint i = 0; i < json_array_get_length (array); i++)
@@ -519,7 +599,7 @@ resolve_source_refs (CdvizPipeline  *self,
       source = g_hash_table_lookup (self->sources_by_name, name);
       if (source != NULL)
         g_hash_table_add (set, source);
-      else if (configured == NULL || !json_object_has_member (configured, name))
+      else if (!is_configured (self, "sources", name))
         {
           g_autofree char *where = _cdviz_config_describe (self->config, elem_path);
           g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
@@ -573,31 +653,42 @@ gboolean
 _cdviz_pipeline_build (CdvizPipeline  *self,
                        GError        **error)
 {
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr(GPtrArray) late = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  BuildErrors errors = { list, late };
+  g_autoptr(GError) local_error = NULL;
   JsonObject *root;
   JsonObject *pipeline;
 
+  /* A file that does not parse, or a `_file` that cannot be read: nothing
+   * more to check. */
   if (!_cdviz_config_finish (self->config, error))
     return FALSE;
 
   root = json_node_get_object (cdviz_config_get_root (self->config));
-  if (!_cdviz_config_check_keys (self->config, NULL, root, top_level_keys, error) ||
-      !_cdviz_pipeline_build_http (self, error) ||
-      !_cdviz_pipeline_check_state (self, root, error) ||
-      !get_table (self->config, root, NULL, "pipeline", &pipeline, error))
-    return FALSE;
+  if (!_cdviz_config_check_keys (self->config, NULL, root, top_level_keys, &local_error))
+    collect (&errors, &local_error);
+  if (!_cdviz_pipeline_build_http (self, &local_error))
+    collect (&errors, &local_error);
+  if (!_cdviz_pipeline_check_state (self, root, &local_error))
+    collect (&errors, &local_error);
+  if (!get_table (self->config, root, NULL, "pipeline", &pipeline, &local_error))
+    collect (&errors, &local_error);
 
   if (pipeline != NULL)
     {
       gint64 capacity;
 
-      if (!check_keys (self, "pipeline", pipeline, pipeline_docs, error) ||
+      if (!check_keys (self, "pipeline", pipeline, pipeline_docs, &local_error) ||
           !_cdviz_config_get_int (self->config, "pipeline", pipeline, "queue_capacity",
-                                  1, 1 << 24, 1024, &capacity, error))
-        return FALSE;
-      self->capacity = (guint) capacity;
+                                  1, 1 << 24, 1024, &capacity, &local_error))
+        collect (&errors, &local_error);
+      else
+        self->capacity = (guint) capacity;
     }
 
-  return foreach_table (self, root, "transformers", build_transformer, error) &&
-         foreach_table (self, root, "sources", build_source, error) &&
-         foreach_table (self, root, "sinks", build_sink, error);
+  foreach_table (self, root, "transformers", build_transformer, &errors);
+  foreach_table (self, root, "sources", build_source, &errors);
+  foreach_table (self, root, "sinks", build_sink, &errors);
+  return report (&errors, error);
 }

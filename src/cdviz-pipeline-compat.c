@@ -14,8 +14,9 @@
 
 const CdvizKeyDoc _cdviz_state_docs[] = {
   { "kind", "string (`\"fs\"`)", "`\"fs\"`",
-    "Where polling sources (`opendal`) remember what they already read, so that a "
-    "restart does not send it again: one directory per source, as cdviz-collector's" },
+    "Where polling sources (`opendal`, `http_polling`) remember what they already read, "
+    "so that a restart does not send it again: `ROOT/SOURCE/checkpoint.json`, as "
+    "cdviz-collector's" },
   { "parameters", "table", "`{ root = \"./.cdviz-collector/state\" }`",
     "`root`: the state directory (for `kind = \"fs\"`), relative to the working "
     "directory; created when first written" },

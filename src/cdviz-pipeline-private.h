@@ -169,6 +169,8 @@ extern const CdvizSectionDoc _cdviz_section_docs[];
 /* cdviz-collector keys checked but not acted on (cdviz-pipeline-compat.c):
  * `[http] root_url`, `request_timeout`, `access_log`; `[state]`. */
 extern const CdvizKeyDoc _cdviz_state_docs[];
+/* `[remote.NAME]` (cdviz-config-remote.c). */
+extern const CdvizKeyDoc _cdviz_remote_docs[];
 gboolean  _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
                                              JsonObject     *http,
                                              GError        **error);

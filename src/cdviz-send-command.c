@@ -9,6 +9,7 @@
 
 #define CDVIZ_COMPILATION
 #include "cdviz.h"
+#include "cdviz-cli-set.h"
 #include "cdviz-send-command.h"
 
 /* `send` as cdviz-collector's `src/tools/send.rs`: the same layers (a base
@@ -22,7 +23,7 @@
 
 #define BASE_CONFIG \
   "[http]\nhost = \"127.0.0.1\"\nport = 0\n" \
-  "[sources.cli]\n" \
+  "[sources.cli]\nenabled = true\n" \
   "[sinks.debug]\nenabled = true\ntype = \"debug\"\n" \
   "[sinks.http]\nenabled = false\ntype = \"http\"\n" \
   "destination = \"http://localhost:8080/webhook/000\"\n" \
@@ -131,11 +132,19 @@ on_failed (CdvizPipeline *pipeline,
   (*failures)++;
 }
 
+gboolean
+cdviz_send_command_add_base (CdvizConfig  *config,
+                             GError      **error)
+{
+  return cdviz_config_add_string (config, BASE_CONFIG, "send", error);
+}
+
 int
 cdviz_send_command_run (int    argc,
                         char **argv)
 {
   g_auto(GStrv) data = NULL, headers = NULL, sets = NULL, plugin_dirs = NULL;
+  g_auto(GStrv) config_headers = NULL;
   g_autofree char *url = NULL, *config_file = NULL, *directory = NULL, *retries = NULL;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -143,8 +152,9 @@ cdviz_send_command_run (int    argc,
     { "url", 'u', 0, G_OPTION_ARG_STRING, &url, N_("POST the items to URL (the http sink); without it they are printed (the debug sink)"), N_("URL") },
     { "header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &headers, N_("With --url, a header “Name: value”; repeatable"), N_("HEADER") },
     { "total-duration-of-retries", 0, 0, G_OPTION_ARG_STRING, &retries, N_("With --url, how long an item may be retried (default 30s)"), N_("DURATION") },
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, N_("Configuration file (TOML) over the built-in send configuration"), N_("FILE") },
-    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, N_("Override configuration with a TOML fragment; repeatable"), N_("TOML") },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file, N_("Configuration file (TOML) or http(s) URL over the built-in send configuration"), N_("FILE") },
+    { "config-header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &config_headers, N_("With a --config URL, a request header “Name: value”; repeatable"), N_("HEADER") },
+    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, N_("Override configuration with a TOML fragment, or KEY=VALUE as cdviz-collector; repeatable"), N_("TOML") },
     { "directory", 'C', 0, G_OPTION_ARG_FILENAME, &directory, N_("Change to DIR first (relative paths are read from there)"), N_("DIR") },
     { "plugin-dir", 'p', 0, G_OPTION_ARG_FILENAME_ARRAY, &plugin_dirs, N_("Also load plugins from DIR"), N_("DIR") },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Log debug messages"), NULL },
@@ -201,13 +211,15 @@ cdviz_send_command_run (int    argc,
                                (const char * const *) plugin_dirs);
   layer = options_to_toml (url, retries, headers, &error);
   if (layer == NULL ||
-      !cdviz_config_add_string (config, BASE_CONFIG, "send", &error) ||
-      (config_file != NULL && !cdviz_config_add_file (config, config_file, &error)) ||
+      !cdviz_send_command_add_base (config, &error) ||
+      (config_file != NULL &&
+       !cdviz_config_add_location (config, config_file, (const char * const *) config_headers,
+                                   &error)) ||
       !cdviz_config_add_environment (config, NULL, &error) ||
       !cdviz_config_add_string (config, layer, "send options", &error))
     goto usage;
   for (guint i = 0; sets != NULL && sets[i] != NULL; i++)
-    if (!cdviz_config_add_string (config, sets[i], "--set", &error))
+    if (!cdviz_cli_add_set (config, sets[i], &error))
       goto usage;
   pipeline = cdviz_pipeline_new (config, NULL, &error);
   if (pipeline == NULL || !cdviz_pipeline_start (pipeline, &error))

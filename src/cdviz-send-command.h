@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-#include <glib.h>
+#include "cdviz.h"
 
 G_BEGIN_DECLS
 
@@ -11,5 +11,10 @@ G_BEGIN_DECLS
  * every item was accepted by every sink, 1 otherwise, 2 on a usage or
  * configuration error. */
 int cdviz_send_command_run (int argc, char **argv);
+
+/* Adds send's base layer (over @config's built-in base), as
+ * `config --for send` shows it. */
+gboolean cdviz_send_command_add_base (CdvizConfig  *config,
+                                      GError      **error);
 
 G_END_DECLS

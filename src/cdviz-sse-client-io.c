@@ -176,6 +176,7 @@ read_cb (GObject      *object,
       connection_lost (self, closed, FALSE, 0);
       return;
     }
+  __atomic_fetch_add (&self->bytes_received, g_bytes_get_size (bytes), __ATOMIC_RELAXED);
   _cdviz_sse_parser_feed (self->parser, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
   dispatch_events (self);
   read_more (self);

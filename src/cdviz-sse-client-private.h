@@ -35,6 +35,7 @@ struct _CdvizSseClient
   CdvizSseClientState state;
   guint64 lagged_events;
   guint reconnects;
+  guint64 bytes_received;       /* atomic: read from any thread */
   guint status_code;
   char *last_error;
 

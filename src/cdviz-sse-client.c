@@ -327,6 +327,24 @@ cdviz_sse_client_get_lagged_events (CdvizSseClient *self)
 }
 
 /**
+ * cdviz_sse_client_get_bytes_received:
+ * @self: a #CdvizSseClient
+ *
+ * Bytes of stream bodies read since the client was created, over every
+ * connection (after any transfer decoding: what the parser was fed).
+ * Unlike the other methods, may be called from any thread (for
+ * `/metrics`).
+ *
+ * Returns: the number of bytes
+ */
+guint64
+cdviz_sse_client_get_bytes_received (CdvizSseClient *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_SSE_CLIENT (self), 0);
+  return __atomic_load_n (&self->bytes_received, __ATOMIC_RELAXED);
+}
+
+/**
  * cdviz_sse_client_get_last_error:
  * @self: a #CdvizSseClient
  *

@@ -121,5 +121,7 @@ CDVIZ_AVAILABLE_IN_1_0
 guint64              cdviz_sse_client_get_lagged_events  (CdvizSseClient  *self);
 CDVIZ_AVAILABLE_IN_1_0
 const char          *cdviz_sse_client_get_last_error     (CdvizSseClient  *self);
+CDVIZ_AVAILABLE_IN_1_0
+guint64              cdviz_sse_client_get_bytes_received (CdvizSseClient  *self);
 
 G_END_DECLS

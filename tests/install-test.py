@@ -13,8 +13,9 @@ A fresh build directory and the prefix live in BUILD_ROOT/install-test/
 - the program serves /healthz, takes an event on the webhook and streams it;
 - messages are translated: LANGUAGE=fr with LANG=C.UTF-8 (no generated
   locale needed) gives French from the installed .mo;
-- the man pages, the user guide and the example configurations are
-  installed, and an installed example (with its jq program) passes
+- the man pages, the user guide, the example configurations and the
+  sample events are installed (an installed sample is what the webhook
+  gets above), and an installed example (with its jq program) passes
   `config --check`;
 - doc/plugins.md's plugin builds against the installed cdviz-1.0.pc,
   installs into its `plugindir` and is found without --plugin-dir.
@@ -150,18 +151,18 @@ with tempfile.TemporaryDirectory(prefix="cdviz-install-") as tmp:
         ok(status == 200, "GET /healthz", body)
         reader = SseReader(port, "/sse/events")
         ok(reader.status == 200, "GET /sse/events", reader.text)
-        event = {"context": {"version": "0.4.1", "id": "install-test-1", "source": "/ci",
-                             "type": "dev.cdevents.build.started.0.2.0",
-                             "timestamp": "2024-01-15T10:30:00Z"},
-                 "subject": {"id": "build-1", "source": "/ci", "type": "build",
-                             "content": {}}}
-        status, _, body = request(port, "POST", "/webhook/events",
-                                  json.dumps(event).encode(),
+        # The installed sample the man page and the README tell users to send.
+        sample = os.path.join(PREFIX, "share", "cdviz-pipeline", "samples",
+                              "build_started.json")
+        with open(sample, "rb") as f:
+            raw = f.read()
+        status, _, body = request(port, "POST", "/webhook/events", raw,
                                   {"Content-Type": "application/json"})
-        ok(status == 201, "POST /webhook/events", body)
+        ok(status == 201, "POST /webhook/events (installed samples/build_started.json)", body)
         try:
             [got] = reader.read_events(1, timeout=10)
-            ok(got.get("event") == "cdevent" and got.get("id") == "install-test-1",
+            ok(got.get("event") == "cdevent"
+               and got.get("id") == json.loads(raw)["context"]["id"],
                "the event comes out of the stream", got)
         except Exception as e:  # noqa: BLE001
             ok(False, "the event comes out of the stream", e)
@@ -176,7 +177,7 @@ mo = sh(["find", PREFIX, "-path", "*/fr/LC_MESSAGES/cdviz-pipeline.mo"]).stdout.
 ok(mo, "the French catalogue is installed")
 FR = {"LANGUAGE": "fr", "LANG": "C.UTF-8"}
 r = run(["config"], env=FR)
-ok(r.returncode == 1 and "cdviz-pipeline : « config » requiert --check ou --describe" in r.stderr,
+ok(r.returncode == 1 and "cdviz-pipeline : « config » requiert --check, --print ou --print-raw" in r.stderr,
    "LANGUAGE=fr: a usage error in French", r.stderr)
 r = run(["config", "--check", "--set", "http.port = 'x'"], env=FR)
 ok(r.returncode == 1 and "cdviz-pipeline : --set:1 : clé « http.port » : il faut un entier, "
@@ -185,7 +186,7 @@ ok(r.returncode == 1 and "cdviz-pipeline : --set:1 : clé « http.port » : il f
 r = run(["--help"], env=FR)
 ok("Afficher la version et quitter" in r.stdout, "LANGUAGE=fr: --help in French", r.stdout)
 r = run(["config"], env={"LANG": "C.UTF-8"})
-ok("“config” needs --check or --describe" in r.stderr, "LANG=C.UTF-8: English", r.stderr)
+ok("“config” needs --check, --print or --print-raw" in r.stderr, "LANG=C.UTF-8: English", r.stderr)
 
 # --- installed documentation and data --------------------------------------------
 
@@ -206,6 +207,9 @@ docdir = os.path.join(share, "doc", "cdviz-pipeline")
 for name in ("configuration.md", "sse.md", "examples/multi-cloud.toml",
              "examples/jq/build_filter.jq"):
     ok(os.path.exists(os.path.join(docdir, name)), "installed: doc/cdviz-pipeline/" + name)
+for name in sorted(os.listdir(os.path.join(SOURCE_ROOT, "data", "samples"))):
+    ok(os.path.exists(os.path.join(share, "cdviz-pipeline", "samples", name)),
+       "installed: cdviz-pipeline/samples/" + name)
 r = run(["config", "--check", "--config", os.path.join(docdir, "examples", "build-dashboard.toml")])
 ok(r.returncode == 0, "an installed example (with its jq file) passes config --check", r.stderr)
 

@@ -129,7 +129,7 @@ typedef struct {
 static const ErrorCase error_cases[] = {
   { "parse", "[http\nport = 1\n", CDVIZ_CONFIG_ERROR_PARSE, "1:6: " },
   { "unknown-top-level", "[htp]\nport = 1\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
-    "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks, state)" },
+    "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks, state, remote)" },
   { "unknown-http-key", "[http]\nhots = \"x\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "2: unknown key “http.hots” (known keys: host, port, tls_certificate, tls_key, tls_min_version, "
     "header_timeout, body_timeout, idle_timeout, max_connections, max_headers, max_header_size, "
@@ -149,7 +149,7 @@ static const ErrorCase error_cases[] = {
   { "unknown-type", "[sinks.x]\ntype = \"nope\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
     "2: key “sinks.x.type”: unknown sink type “nope” (known: debug; plugin directories searched: " },
   { "vrl-without-plugin", "[transformers.t]\ntype = \"vrl\"\ntemplate = \"[.]\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_TYPE,
-    "2: key “transformers.t.type”: unknown transformer type “vrl”" },
+    "2: transformers.t: type “vrl” needs the vrl plugin, which this build does not have" },
   { "unknown-component-key", "[transformers.t]\ntype = \"deduplicate\"\ncapacityy = 3\n",
     CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "3: unknown key “transformers.t.capacityy” for transformer type “deduplicate” (known keys: capacity, key_path)" },
@@ -162,9 +162,9 @@ static const ErrorCase error_cases[] = {
   { "component-init-error", "[transformers.t]\ntype = \"log\"\nlevel = \"loud\"\n",
     CDVIZ_CONFIG_ERROR_INVALID_VALUE,
     "1: key “level”: unknown level “loud” (expected “info” or “debug”)" },
-  { "unknown-ref", "[sources.s]\ntransformer_refs = [\"a\", \"b\"]\n[transformers.a]\ntype = \"passthrough\"\n",
+  { "unknown-ref", "[sources.s]\nenabled = true\ntransformer_refs = [\"a\", \"b\"]\n[transformers.a]\ntype = \"passthrough\"\n",
     CDVIZ_CONFIG_ERROR_UNKNOWN_REFERENCE,
-    "2: key “sources.s.transformer_refs”: no transformer named “b” (define [transformers.b])" },
+    "3: key “sources.s.transformer_refs”: no transformer named “b” (define [transformers.b])" },
   { "unknown-source-key", "[sources.s]\nenabeld = true\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "2: unknown key “sources.s.enabeld” (known keys: enabled, extractor, transformer_refs)" },
   { "mistyped-enabled", "[sinks.x]\ntype = \"debug\"\nenabled = \"yes\"\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,
@@ -217,7 +217,7 @@ test_collector_base (void)
                                           "[http]\nroot_url = \"https://cdviz.example.com\"\n"
                                           "request_timeout = \"3s\"\n"
                                           "[sinks.debug]\nenabled = true\n"
-                                          "[sources.s]\ntransformer_refs = [\"log\", "
+                                          "[sources.s]\nenabled = true\ntransformer_refs = [\"log\", "
                                           "\"deduplicate_on_context_id\"]\n",
                                           NULL, &error));
   pipeline = cdviz_pipeline_new (config, NULL, &error);

@@ -476,7 +476,7 @@ test_config (void)
   /* filter_file, relative to the config file; max_outputs from TOML. */
   program = write_file (dir, "program.jq", "# a comment\n.metadata.ok = true\n");
   good = write_file (dir, "good.toml",
-                     "[http]\nport = 0\n\n[sources.in]\ntransformer_refs = [\"mark\"]\n\n"
+                     "[http]\nport = 0\n\n[sources.in]\nenabled = true\ntransformer_refs = [\"mark\"]\n\n"
                      "[transformers.mark]\ntype = \"jq\"\nfilter_file = \"program.jq\"\n"
                      "max_outputs = 5\n");
   pipeline = pipeline_from_file (good, registry, &error);
@@ -1111,7 +1111,7 @@ test_pipeline (void)
 
   /* Runs on the pipeline thread, not on the thread that compiled it. */
   toml = g_strdup_printf ("[http]\nport = 0\n"
-                          "[sources.in]\ntransformer_refs = [\"builds\", \"tag\"]\n"
+                          "[sources.in]\nenabled = true\ntransformer_refs = [\"builds\", \"tag\"]\n"
                           "[transformers.builds]\ntype = \"jq\"\nfilter_file = \"%s\"\n"
                           "[transformers.tag]\ntype = \"jq\"\n"
                           "filter = '.metadata.n = (.body.context.type | split(\".\")[3])'\n"

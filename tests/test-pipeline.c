@@ -158,8 +158,8 @@ new_pipeline (const char *extra)
   CdvizPipeline *pipeline;
   g_autofree char *toml = g_strdup_printf (
     "[http]\nport = 0\n"
-    "[sources.a]\ntransformer_refs = [\"picky\"]\n"
-    "[sources.b]\ntransformer_refs = [\"picky\", \"dedup\"]\n"
+    "[sources.a]\nenabled = true\ntransformer_refs = [\"picky\"]\n"
+    "[sources.b]\nenabled = true\ntransformer_refs = [\"picky\", \"dedup\"]\n"
     "[transformers.picky]\ntype = \"test-picky\"\n"
     "[transformers.dedup]\ntype = \"deduplicate\"\ncapacity = 2\n"
     "[sinks.collect]\ntype = \"test-collect\"\n"
@@ -294,7 +294,7 @@ test_rejection (void)
 static void
 test_raw (void)
 {
-  g_autoptr(CdvizPipeline) pipeline = make_pipeline ("[sources.c]\n");
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline ("[sources.c]\nenabled = true\n");
   g_autoptr(JsonNode) metadata = json_from_string ("{\"context\":{\"source\":\"http://h/?source=c\"}}", NULL);
   g_autoptr(JsonNode) good = json_from_string ("{\"context\":{\"id\":\"0\",\"type\":\"t\","
                                                "\"timestamp\":\"2024-01-01T00:00:00Z\"}}", NULL);
@@ -510,7 +510,7 @@ test_start_retry (void)
   const char *first;
 
   g_assert_no_error (error);
-  toml = g_strdup_printf ("[http]\nport = %u\n[sources.a]\n"
+  toml = g_strdup_printf ("[http]\nport = %u\n[sources.a]\nenabled = true\n"
                           "[sinks.collect]\ntype = \"test-collect\"\n", port);
   g_assert_true (cdviz_config_add_string (config, toml, "test", &error));
   pipeline = cdviz_pipeline_new (config, NULL, &error);
@@ -686,7 +686,7 @@ test_initable (void)
   cdviz_pipeline_stop (bare);
   g_assert_false (cdviz_pipeline_is_running (bare));
 
-  g_assert_true (cdviz_config_add_string (config, "[http]\nport = 0\n[sources.a]\n", "t", &error));
+  g_assert_true (cdviz_config_add_string (config, "[http]\nport = 0\n[sources.a]\nenabled = true\n", "t", &error));
   pipeline = g_initable_new (CDVIZ_TYPE_PIPELINE, NULL, &error, "config", config, NULL);
   g_assert_no_error (error);
   g_assert_true (cdviz_pipeline_get_config (pipeline) == config);
@@ -856,7 +856,7 @@ test_source_refs_invalid (void)
 {
   static const struct { const char *toml, *message; } cases[] = {
     { "[sinks.x]\ntype = \"test-collect\"\nsource_refs = [\"a\", \"nope\"]\n",
-      "test:9: key “sinks.x.source_refs”: no source named “nope” (define [sources.nope])" },
+      "test:11: key “sinks.x.source_refs”: no source named “nope” (define [sources.nope])" },
     { "[sinks.x]\ntype = \"test-collect\"\nsource_refs = \"a\"\n",
       "expected an array of source names" },
     { "[sinks.x]\ntype = \"test-collect\"\nsource_refs = [1]\n",
@@ -868,7 +868,9 @@ test_source_refs_invalid (void)
       g_autoptr(CdvizConfig) config = cdviz_config_new ();
       g_autoptr(GError) error = NULL;
       g_autoptr(CdvizPipeline) pipeline = NULL;
-      g_autofree char *toml = g_strdup_printf ("[http]\nport = 0\n[sources.a]\n[sources.b]\n"
+      g_autofree char *toml = g_strdup_printf ("[http]\nport = 0\n"
+                                               "[sources.a]\nenabled = true\n"
+                                               "[sources.b]\nenabled = true\n"
                                                "[sinks.collect]\ntype = \"test-collect\"\n%s",
                                                cases[i].toml);
 

@@ -842,6 +842,57 @@ test_ring_collect_filtered (void)
   g_assert_cmpuint (cursor, ==, 10);
 }
 
+/* What a filtered client skipped last, and the shared `id:` frame of it. */
+static void
+test_ring_id_frame (void)
+{
+  g_autoptr(CdvizSseRing) ring = typed_ring (100, 10);
+  g_autoptr(CdvizSseQuery) builds = query_ok ("type=*.build.*");
+  g_autoptr(CdvizSseQuery) nothing = query_ok ("type=nothing");
+  g_autoptr(GBytes) first = NULL;
+  g_autoptr(GBytes) again = NULL;
+  GBytes *out[8];
+  guint64 cursor = 0, trailing = 99;
+  guint n;
+
+  /* Frames 0..9, builds even: after the last build (8), one skipped (9). */
+  n = cdviz_sse_ring_collect_skipping (ring, &cursor, builds->filter, out, 8, G_MAXSIZE,
+                                       NULL, &trailing);
+  g_assert_cmpuint (n, ==, 5);
+  g_assert_cmpuint (trailing, ==, 1);
+  for (guint i = 0; i < n; i++)
+    g_bytes_unref (out[i]);
+  /* Stopped on a match: nothing trailing. */
+  cursor = 0;
+  n = cdviz_sse_ring_collect_skipping (ring, &cursor, builds->filter, out, 2, G_MAXSIZE,
+                                       NULL, &trailing);
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (cursor, ==, 3);
+  g_assert_cmpuint (trailing, ==, 0);
+  g_bytes_unref (out[0]);
+  g_bytes_unref (out[1]);
+  /* Nothing matches: everything trails. */
+  cursor = 0;
+  g_assert_cmpuint (cdviz_sse_ring_collect_skipping (ring, &cursor, nothing->filter, out, 8,
+                                                     G_MAXSIZE, NULL, &trailing), ==, 0);
+  g_assert_cmpuint (trailing, ==, 10);
+
+  /* Formatted once, shared; exact bytes. */
+  first = cdviz_sse_ring_id_frame (ring, cursor - 1);
+  again = cdviz_sse_ring_id_frame (ring, cursor - 1);
+  g_assert_true (first == again);
+  g_assert_cmpmem (g_bytes_get_data (first, NULL), g_bytes_get_size (first), "id: id-9\n\n", 10);
+  /* An id that cannot be sent (a line break) has no frame. */
+  {
+    g_autoptr(GBytes) frame = frame_for (10);
+    g_autoptr(GBytes) none = NULL;
+
+    cdviz_sse_ring_push_event (ring, "bad\nid", "t", "s", frame);
+    none = cdviz_sse_ring_id_frame (ring, 10);
+    g_assert_null (none);
+  }
+}
+
 static void
 test_ring_collect_filtered_scan_bound (void)
 {
@@ -935,6 +986,7 @@ main (int   argc,
   g_test_add_func ("/sse/query/filter-limits", test_query_filter_limits);
   g_test_add_func ("/sse/ring/collect-filtered", test_ring_collect_filtered);
   g_test_add_func ("/sse/ring/collect-filtered-scan-bound", test_ring_collect_filtered_scan_bound);
+  g_test_add_func ("/sse/ring/id-frame", test_ring_id_frame);
   g_test_add_func ("/sse/ring/replay-filtered", test_ring_replay_filtered);
 
   return g_test_run ();

@@ -372,6 +372,64 @@ worker (gpointer data)
   return NULL;
 }
 
+/* --- /metrics ----------------------------------------------------------- */
+
+#define COUNTER_GET(field) ((guint64) g_atomic_pointer_get ((gsize *) &(field)))
+
+static guint64 delivered_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->delivered); }
+static guint64 rejected_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->rejected); }
+static guint64 failed_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->failed); }
+static guint64 dropped_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->dropped); }
+static guint64 retries_sample (gpointer s) { return COUNTER_GET (CDVIZ_HTTP_SINK (s)->retried); }
+static guint64 capacity_sample (gpointer s) { return CDVIZ_HTTP_SINK (s)->queue_capacity; }
+
+/* Queued events, the one in flight included. */
+static guint64
+queue_sample (gpointer component)
+{
+  CdvizHttpSink *self = component;
+  guint length;
+
+  g_mutex_lock (&self->lock);
+  length = g_queue_get_length (&self->queue);
+  g_mutex_unlock (&self->lock);
+  return length;
+}
+
+static const CdvizMetricFamily metric_families[] = {
+  { "cdviz_http_sink_delivered_total", "counter",
+    "Events the receiver accepted (2xx).", delivered_sample },
+  { "cdviz_http_sink_refused_total", "counter",
+    "Events the receiver refused with an answer that is not retried (4xx but 408 and 429).",
+    rejected_sample },
+  { "cdviz_http_sink_failed_total", "counter",
+    "Events not delivered: retries exhausted (total_duration_of_retries), or stopped.",
+    failed_sample },
+  { "cdviz_http_sink_dropped_total", "counter",
+    "Events dropped because the queue was full (queue_full).", dropped_sample },
+  { "cdviz_http_sink_retries_total", "counter",
+    "Attempts that failed and were retried (408, 429, 5xx, connection errors).", retries_sample },
+  { "cdviz_http_sink_queue_length", "gauge",
+    "Events waiting for delivery, the one in flight included.", queue_sample },
+  { "cdviz_http_sink_queue_capacity", "gauge",
+    "The http sink's queue_capacity.", capacity_sample },
+};
+
+static const char *
+sink_name (gpointer component)
+{
+  return CDVIZ_HTTP_SINK (component)->name;
+}
+
+/* One function for every http sink on the server; on the HTTP thread. */
+static void
+http_sink_metrics (GString  *out,
+                   gpointer  user_data)
+{
+  cdviz_metrics_append_families (out, metric_families, G_N_ELEMENTS (metric_families),
+                                 user_data, "sink", sink_name);
+}
+
 /* --- CdvizSink ---------------------------------------------------------- */
 
 static gboolean
@@ -391,6 +449,11 @@ http_sink_start (CdvizSink      *sink,
   self->thread = g_thread_try_new ("cdviz-http-sink", worker, self, error);
   if (self->thread == NULL)
     return FALSE;
+  /* `send` runs without an HTTP server. */
+  if (cdviz_pipeline_get_http_server (pipeline) != NULL)
+    cdviz_http_server_add_shared_metrics (cdviz_pipeline_get_http_server (pipeline),
+                                          "cdviz-http-sinks", http_sink_metrics,
+                                          G_OBJECT (self));
   g_debug ("%s: posting to %s, queue of %u", self->name, self->destination,
            self->queue_capacity);
   return TRUE;

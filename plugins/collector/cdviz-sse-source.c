@@ -41,8 +41,15 @@ struct _CdvizSseSource
   GSource *push_timer;             /* (owned) (nullable) */
   guint push_retry_ms;
 
+  /* counters: atomics, /metrics reads them on the HTTP thread */
+  char *name;                      /* the source's name, from start */
+  CdvizSseClient *counted;         /* (owned) (nullable): the client /metrics reads, kept to finalize */
   guint64 received, ignored, invalid, pushed, held_count;
+  guint64 reconnects, lagged_notices;
 };
+
+#define COUNT(field) __atomic_fetch_add (&(field), 1, __ATOMIC_RELAXED)
+#define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
 static void initable_iface_init (GInitableIface *iface);
 static void source_iface_init (CdvizSourceInterface *iface);
@@ -88,7 +95,7 @@ push (CdvizSseSource *self,
 
   if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), message, &error))
     {
-      self->pushed++;
+      COUNT (self->pushed);
       return;
     }
   if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
@@ -96,7 +103,7 @@ push (CdvizSseSource *self,
       g_debug ("%s: pipeline queue full: holding event %s, reading paused", self->url,
                cdviz_message_get_id (message) ?: "(no id)");
       self->held = g_object_ref (message);
-      self->held_count++;
+      COUNT (self->held_count);
       cdviz_sse_client_set_paused (self->client, TRUE);
       self->push_retry_ms = PUSH_RETRY_FIRST_MS;
       schedule_push_retry (self);
@@ -114,7 +121,7 @@ try_push_held (gpointer data)
   g_clear_pointer (&self->push_timer, g_source_unref);
   if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), self->held, &error))
     {
-      self->pushed++;
+      COUNT (self->pushed);
       g_clear_object (&self->held);
       cdviz_sse_client_set_paused (self->client, FALSE);
       return G_SOURCE_REMOVE;
@@ -147,17 +154,17 @@ on_event (CdvizSseClient *client,
   g_autofree char *uuid = NULL;
   JsonObject *object;
 
-  self->received++;
+  COUNT (self->received);
   if (!g_str_equal (type, "cdevent") && !g_str_equal (type, "message"))
     {
-      self->ignored++;
+      COUNT (self->ignored);
       g_debug ("%s: event of type “%s” ignored", self->url, type);
       return;
     }
   parsed = cdviz_message_new_from_data (data, -1, &error);
   if (parsed == NULL)
     {
-      self->invalid++;
+      COUNT (self->invalid);
       g_warning ("SSE source %s: event %s is not JSON, skipped: %s", self->url,
                  *id ? id : "(no id)", error->message);
       return;
@@ -196,9 +203,12 @@ on_error_event (CdvizSseClient *client,
                 CdvizSseSource *self)
 {
   if (g_str_has_prefix (data, "lagged: "))
-    g_warning ("SSE source %s: the producer says this consumer lagged behind (%s); "
-               "%" G_GUINT64_FORMAT " events missed so far", self->url, data,
-               cdviz_sse_client_get_lagged_events (client));
+    {
+      COUNT (self->lagged_notices);
+      g_warning ("SSE source %s: the producer says this consumer lagged behind (%s); "
+                 "%" G_GUINT64_FORMAT " events missed so far", self->url, data,
+                 cdviz_sse_client_get_lagged_events (client));
+    }
   else
     g_warning ("SSE source %s: the producer reports an error: %s", self->url, data);
 }
@@ -236,6 +246,7 @@ on_retrying (CdvizSseClient *client,
              const GError   *error,
              CdvizSseSource *self)
 {
+  COUNT (self->reconnects);
   if (g_error_matches (error, CDVIZ_SSE_CLIENT_ERROR, CDVIZ_SSE_CLIENT_ERROR_REFUSED))
     g_warning ("SSE source %s: %s; next attempt in %u s", self->url, error->message,
                (delay_ms + 999) / 1000);
@@ -251,6 +262,62 @@ on_state (CdvizSseClient *client,
   if (cdviz_sse_client_get_state (client) == CDVIZ_SSE_CLIENT_STATE_FAILED)
     g_warning ("SSE source %s: giving up (max_retries = %u): %s", self->url, self->max_retries,
                cdviz_sse_client_get_last_error (client) ?: "");
+}
+
+/* --- /metrics ----------------------------------------------------------- */
+
+static guint64 received_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->received); }
+static guint64 pushed_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->pushed); }
+static guint64 held_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->held_count); }
+static guint64 reconnects_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->reconnects); }
+static guint64 notices_sample (gpointer s) { return COUNTER_GET (CDVIZ_SSE_SOURCE (s)->lagged_notices); }
+
+static guint64
+ignored_sample (gpointer component)
+{
+  CdvizSseSource *self = component;
+
+  return COUNTER_GET (self->ignored) + COUNTER_GET (self->invalid);
+}
+
+static guint64
+bytes_sample (gpointer component)
+{
+  CdvizSseSource *self = component;
+
+  return self->counted != NULL ? cdviz_sse_client_get_bytes_received (self->counted) : 0;
+}
+
+static const CdvizMetricFamily metric_families[] = {
+  { "cdviz_sse_source_events_received_total", "counter",
+    "Events read from the producer's stream (every type but error).", received_sample },
+  { "cdviz_sse_source_events_pushed_total", "counter",
+    "Events the SSE source handed to the pipeline.", pushed_sample },
+  { "cdviz_sse_source_events_ignored_total", "counter",
+    "Events of other types, or not JSON, skipped.", ignored_sample },
+  { "cdviz_sse_source_queue_full_total", "counter",
+    "Times the pipeline's queue was full and the source stopped reading.", held_sample },
+  { "cdviz_sse_source_reconnects_total", "counter",
+    "Connections lost or refused, each followed by a new attempt.", reconnects_sample },
+  { "cdviz_sse_source_lagged_notices_total", "counter",
+    "`lagged: N` notices from the producer (events this consumer missed).", notices_sample },
+  { "cdviz_sse_source_bytes_received_total", "counter",
+    "Bytes of stream bodies read from the producer.", bytes_sample },
+};
+
+static const char *
+source_name (gpointer component)
+{
+  return CDVIZ_SSE_SOURCE (component)->name;
+}
+
+/* One function for every SSE source on the server; on the HTTP thread. */
+static void
+sse_source_metrics (GString  *out,
+                    gpointer  user_data)
+{
+  cdviz_metrics_append_families (out, metric_families, G_N_ELEMENTS (metric_families),
+                                 user_data, "source", source_name);
 }
 
 /* --- CdvizSource -------------------------------------------------------- */
@@ -287,6 +354,14 @@ sse_source_start (CdvizSource    *source,
   g_signal_connect (client, "notify::state", G_CALLBACK (on_state), self);
   if (!cdviz_sse_client_start (client, error))
     return FALSE;
+  /* Before the HTTP server starts: /metrics then reads without a lock. */
+  g_free (self->name);
+  self->name = g_strdup (cdviz_pipeline_get_source_name (pipeline, source) ?: "sse");
+  g_set_object (&self->counted, client);
+  if (cdviz_pipeline_get_http_server (pipeline) != NULL)
+    cdviz_http_server_add_shared_metrics (cdviz_pipeline_get_http_server (pipeline),
+                                          "cdviz-sse-sources", sse_source_metrics,
+                                          G_OBJECT (self));
   self->client = g_steal_pointer (&client);
   self->pipeline = g_object_ref (pipeline);
   return TRUE;
@@ -435,6 +510,8 @@ cdviz_sse_source_finalize (GObject *object)
   CdvizSseSource *self = CDVIZ_SSE_SOURCE (object);
 
   g_assert (self->client == NULL);
+  g_clear_object (&self->counted);
+  g_free (self->name);
   g_free (self->url);
   g_clear_pointer (&self->headers, json_node_unref);
   g_clear_pointer (&self->metadata, json_node_unref);

@@ -85,6 +85,31 @@ cdviz_sse_frame_event (const char *id,
 }
 
 /**
+ * cdviz_sse_frame_id:
+ * @id: (nullable): an event's id
+ *
+ * Formats `id: <id>\n\n`: a frame without data, which sets a client's last
+ * event id without dispatching an event (the SSE specification's dispatch
+ * steps), so that a filtered client that skipped events resumes after them.
+ *
+ * Returns: (transfer full) (nullable): the frame, or %NULL when @id is
+ *   %NULL or not valid (see cdviz_sse_frame_id_is_valid())
+ */
+GBytes *
+cdviz_sse_frame_id (const char *id)
+{
+  GString *out;
+
+  if (!cdviz_sse_frame_id_is_valid (id))
+    return NULL;
+  out = g_string_sized_new (strlen (id) + 6);
+  g_string_append_len (out, "id: ", 4);
+  g_string_append (out, id);
+  g_string_append_len (out, "\n\n", 2);
+  return g_string_free_to_bytes (out);
+}
+
+/**
  * cdviz_sse_frame_error:
  * @message: what went wrong, e.g. `lagged: 3 messages skipped`
  *

@@ -21,6 +21,7 @@ GBytes   *cdviz_sse_frame_event       (const char   *id,
                                        const char   *data,
                                        gsize         length);
 
+GBytes   *cdviz_sse_frame_id          (const char   *id);
 GBytes   *cdviz_sse_frame_error       (const char   *message);
 
 GBytes   *cdviz_sse_frame_lagged      (guint64       skipped);

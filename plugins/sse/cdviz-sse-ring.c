@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cdviz-sse-ring.h"
+#include "cdviz-sse-frame.h"
 
 #include <string.h>
 
 typedef struct {
   GBytes *frame;
+  GBytes *id_frame;    /* nullable: `id: <id>`, built when a filtered client first needs it */
   char *id;            /* nullable: the event's id, for Last-Event-ID */
   char *type;          /* nullable: context.type, for filters */
   char *subject;       /* nullable: subject.id, for filters */
@@ -49,6 +51,7 @@ static void
 slot_clear (Slot *slot)
 {
   g_clear_pointer (&slot->frame, g_bytes_unref);
+  g_clear_pointer (&slot->id_frame, g_bytes_unref);
   g_clear_pointer (&slot->id, g_free);
   g_clear_pointer (&slot->type, g_free);
   g_clear_pointer (&slot->subject, g_free);
@@ -355,9 +358,43 @@ cdviz_sse_ring_collect_filtered (CdvizSseRing          *ring,
                                  gsize                  max_bytes,
                                  gsize                 *out_bytes)
 {
+  return cdviz_sse_ring_collect_skipping (ring, cursor, filter, frames, max_frames, max_bytes,
+                                          out_bytes, NULL);
+}
+
+/**
+ * cdviz_sse_ring_collect_skipping:
+ * @ring: a ring
+ * @cursor: (inout): a client's cursor, inside the ring
+ * @filter: (nullable): the client's filter
+ * @frames: (out caller-allocates) (array length=max_frames): where to store
+ *   references to the frames
+ * @max_frames: at most this many frames
+ * @max_bytes: stop once this many bytes are collected
+ * @out_bytes: (out) (optional): the total size of the frames collected
+ * @out_trailing: (out) (optional): how many frames @filter skipped after
+ *   the last one collected (all it skipped when none was collected): the
+ *   frame before the new @cursor is a skipped one when this is not 0
+ *
+ * As cdviz_sse_ring_collect_filtered(), and says what the client skipped
+ * last, for cdviz_sse_ring_id_frame().
+ *
+ * Returns: the number of frames stored in @frames
+ */
+guint
+cdviz_sse_ring_collect_skipping (CdvizSseRing          *ring,
+                                 guint64               *cursor,
+                                 const CdvizSseFilter  *filter,
+                                 GBytes               **frames,
+                                 guint                  max_frames,
+                                 gsize                  max_bytes,
+                                 gsize                 *out_bytes,
+                                 guint64               *out_trailing)
+{
   guint n = 0;
   guint scanned = 0;
   gsize bytes = 0;
+  guint64 trailing = 0;
 
   g_return_val_if_fail (*cursor >= ring->oldest, 0);
 
@@ -371,6 +408,7 @@ cdviz_sse_ring_collect_filtered (CdvizSseRing          *ring,
       if (!slot_matches (slot, filter))
         {
           (*cursor)++;
+          trailing++;
           continue;
         }
 
@@ -379,8 +417,36 @@ cdviz_sse_ring_collect_filtered (CdvizSseRing          *ring,
       frames[n++] = g_bytes_ref (frame);
       bytes += size;
       (*cursor)++;
+      trailing = 0;
     }
   if (out_bytes != NULL)
     *out_bytes = bytes;
+  if (out_trailing != NULL)
+    *out_trailing = trailing;
   return n;
+}
+
+/**
+ * cdviz_sse_ring_id_frame:
+ * @ring: a ring
+ * @seq: the sequence number of a frame the ring holds
+ *
+ * The `id: <id>` frame of the event at @seq (see cdviz_sse_frame_id()),
+ * formatted once per event, when a client first asks for it, and shared.
+ *
+ * Returns: (transfer full) (nullable): the frame, or %NULL when the event
+ *   has no valid id
+ */
+GBytes *
+cdviz_sse_ring_id_frame (CdvizSseRing *ring,
+                         guint64       seq)
+{
+  Slot *slot;
+
+  g_return_val_if_fail (seq >= ring->oldest && seq < ring->next, NULL);
+
+  slot = slot_at (ring, seq);
+  if (slot->id_frame == NULL)
+    slot->id_frame = cdviz_sse_frame_id (slot->id);
+  return slot->id_frame != NULL ? g_bytes_ref (slot->id_frame) : NULL;
 }

@@ -65,6 +65,16 @@ guint         cdviz_sse_ring_collect_filtered (CdvizSseRing  *ring,
                                              guint          max_frames,
                                              gsize          max_bytes,
                                              gsize         *out_bytes);
+guint         cdviz_sse_ring_collect_skipping (CdvizSseRing  *ring,
+                                             guint64       *cursor,
+                                             const CdvizSseFilter *filter,
+                                             GBytes       **frames,
+                                             guint          max_frames,
+                                             gsize          max_bytes,
+                                             gsize         *out_bytes,
+                                             guint64       *out_trailing);
+GBytes       *cdviz_sse_ring_id_frame       (CdvizSseRing  *ring,
+                                             guint64        seq);
 
 /* At most this many frames are looked at by one collect: a client whose
  * filter skips everything does not hold the lock for the whole ring. */

@@ -310,6 +310,26 @@ cdviz_sse_writer_finish (CdvizSseWriter *client)
   client->finishing = TRUE;
 }
 
+/* Whether a filtered client is due an `id:` frame for the events its filter
+ * skipped last (they count as seen: the frame moves its Last-Event-ID past
+ * them, so that a reconnection resumes from an id the ring still holds,
+ * however long the filter matched nothing). One every
+ * CDVIZ_SSE_ID_FRAME_EVERY skipped events at most (a quarter of a smaller
+ * ring), on keep-alive, and before the stream ends. Under the feed's lock. */
+static gboolean
+id_frame_due (CdvizSseWriter *client,
+              gboolean        keep_alive,
+              gboolean        at_end)
+{
+  guint every;
+
+  if (client->filter == NULL || client->skipped_unsaid == 0)
+    return FALSE;
+  every = CLAMP (cdviz_sse_ring_get_capacity (client->feed->ring) / 4, 1,
+                 CDVIZ_SSE_ID_FRAME_EVERY);
+  return client->skipped_unsaid >= every || keep_alive || (client->finishing && at_end);
+}
+
 /* Builds the next batch once the previous one is written: the response
  * head, the retry field, a lag notice, frames from the ring, a keep-alive
  * when asked and nothing else is due, the end of the body when finishing.
@@ -320,6 +340,7 @@ client_refill (CdvizSseWriter *client,
 {
   CdvizSseFeed *feed = client->feed;
   GBytes *events[CDVIZ_SSE_BATCH_FRAMES];
+  GBytes *id_frame = NULL;
   guint n_events;
   guint64 skipped;
   gboolean at_end;
@@ -345,12 +366,21 @@ client_refill (CdvizSseWriter *client,
   skipped = 0;
   do
     {
+      guint64 trailing;
+
       g_mutex_lock (&feed->lock);
       skipped += cdviz_sse_ring_catch_up (feed->ring, &client->cursor);
-      n_events = cdviz_sse_ring_collect_filtered (feed->ring, &client->cursor, client->filter,
+      n_events = cdviz_sse_ring_collect_skipping (feed->ring, &client->cursor, client->filter,
                                                   events, CDVIZ_SSE_BATCH_FRAMES,
-                                                  CDVIZ_SSE_BATCH_BYTES, NULL);
+                                                  CDVIZ_SSE_BATCH_BYTES, NULL, &trailing);
       at_end = client->cursor == cdviz_sse_ring_get_next (feed->ring);
+      client->skipped_unsaid = n_events > 0 ? trailing : client->skipped_unsaid + trailing;
+      if ((n_events > 0 || at_end) && id_frame_due (client, keep_alive, at_end))
+        {
+          /* The frame before the cursor is the last one skipped. */
+          id_frame = cdviz_sse_ring_id_frame (feed->ring, client->cursor - 1);
+          client->skipped_unsaid = 0;
+        }
       g_mutex_unlock (&feed->lock);
     }
   while (n_events == 0 && !at_end);
@@ -374,6 +404,8 @@ client_refill (CdvizSseWriter *client,
   for (guint i = 0; i < n_events; i++)
     client_add_frame (client, events[i]);
   client->batch_events = n_events;
+  if (id_frame != NULL)
+    client_add_frame (client, id_frame);
   if (keep_alive && client->n_pieces == body_first)
     client_add_piece (client, keep_alive_frame, sizeof keep_alive_frame - 1, NULL);
 

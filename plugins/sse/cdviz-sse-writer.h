@@ -67,6 +67,11 @@ typedef struct {
 #define CDVIZ_SSE_COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
 #define CDVIZ_SSE_COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
+/* A filtered client is sent an `id:` frame after at most this many
+ * skipped events (fewer with a small ring: a quarter of it), and on
+ * keep-alive, so that its Last-Event-ID stays in the ring. */
+#define CDVIZ_SSE_ID_FRAME_EVERY 64
+
 #define CDVIZ_SSE_BATCH_FRAMES 64
 #define CDVIZ_SSE_BATCH_BYTES (32 * 1024)
 #define CDVIZ_SSE_MAX_PIECES (CDVIZ_SSE_BATCH_FRAMES + 8)
@@ -97,6 +102,7 @@ typedef struct {
 
   guint64 cursor;       /* sequence number of the next frame to send */
   CdvizSseFilter *filter;   /* owned, nullable: which frames this client is sent */
+  guint64 skipped_unsaid;   /* frames the filter skipped since the last frame sent */
   gboolean chunked;     /* HTTP/1.1: chunked body; HTTP/1.0: until close */
   gboolean head_only;   /* HEAD: headers, then close */
   gboolean finishing;   /* the sink stops: send what is left, end, close */

@@ -39,7 +39,7 @@ def start_pipeline(args, tmp, cluster, depth):
     conf = os.path.join(tmp, "db-bench-%d.toml" % depth)
     with open(conf, "w") as f:
         f.write('[http]\nhost = "127.0.0.1"\nport = 0\n'
-                '[sources.in]\nextractor = { type = "webhook", id = "in" }\n'
+                '[sources.in]\nenabled = true\nextractor = { type = "webhook", id = "in" }\n'
                 '[sinks.database]\nenabled = true\ntype = "db"\nurl = "%s"\npipeline_depth = %d\n'
                 % (cluster.url(), depth))
     log = open(os.path.join(tmp, "db-bench-%d.log" % depth), "w+b")

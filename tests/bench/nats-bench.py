@@ -91,11 +91,13 @@ port = %(port)d
 max_connections = %(maxconn)d
 
 [sources.hook]
+enabled = true
 [sources.hook.extractor]
 type = "webhook"
 id = "in"
 
 [sources.bus]
+enabled = true
 [sources.bus.extractor]
 type = "nats"
 servers = "%(servers)s"
@@ -131,6 +133,7 @@ port = %(port)d
 max_connections = %(maxconn)d
 
 [sources.hook]
+enabled = true
 [sources.hook.extractor]
 type = "webhook"
 id = "in"

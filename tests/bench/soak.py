@@ -91,7 +91,7 @@ def main():
     conf = os.path.join(work.name, "soak.toml")
     with open(conf, "w") as f:
         f.write('[http]\nhost = "127.0.0.1"\nport = %d\n'
-                '[sources.in]\nextractor = { type = "webhook", id = "in" }\n'
+                '[sources.in]\nenabled = true\nextractor = { type = "webhook", id = "in" }\n'
                 '[sinks.out]\ntype = "sse"\nid = "soak"\nbuffer_size = 1000\n' % port)
     env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")
     env.pop("G_DEBUG", None)

@@ -138,7 +138,7 @@ class Cdviz(Server):
             # max_connections: the default (10000) refuses more; nginx gets
             # worker_connections 20000, the descriptor limit of both.
             f.write('[http]\nhost = "127.0.0.1"\nport = %d\nmax_connections = %d\n'
-                    '[sources.in]\nextractor = { type = "webhook", id = "in" }\n'
+                    '[sources.in]\nenabled = true\nextractor = { type = "webhook", id = "in" }\n'
                     '[sinks.out]\ntype = "sse"\nid = "bench"\nbuffer_size = 1000\n'
                     % (self.port, NOFILE))
         env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")

@@ -70,7 +70,7 @@ def ingest(args, tmp, transformer_config, refs, label):
     conf = os.path.join(tmp, "ingest-%s.toml" % label)
     with open(conf, "w") as f:
         f.write('[http]\nhost = "127.0.0.1"\nport = 0\n'
-                '[sources.in]\ntransformer_refs = %s\n'
+                '[sources.in]\nenabled = true\ntransformer_refs = %s\n'
                 'extractor = { type = "webhook", id = "in" }\n'
                 '[sinks.out]\ntype = "debug"\n' % json.dumps(refs) + transformer_config)
     log = open(os.path.join(tmp, "ingest-%s.log" % label), "w+b")

@@ -27,9 +27,11 @@ CLIENT_VALUES = ["ClientSentValue-a1", "ClientSentValue-b2"]
 
 CONFIG = """
 [sources.hook]
+enabled = true
 extractor = {{ type = "webhook", id = "rules", headers = {{ "X-Exists" = {{ type = "exists" }}, "X-Equals" = {{ type = "equals", value = "{eq}" }}, "X-Matches" = {{ type = "matches", pattern = "^{pat}-[0-9]+$" }}, "X-Secret" = {{ type = "secret", value_file = "{secret_file}" }} }} }}
 
 [sources.signed]
+enabled = true
 extractor = {{ type = "webhook", id = "signed", headers = {{ "X-Hub-Signature-256" = {{ type = "signature", token = "{sig}", signature_prefix = "sha256=", signature_encoding = "hex" }} }} }}
 
 [sinks.sse]

@@ -43,6 +43,7 @@ def regional_config(port=0):
 port = %d
 
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 
 [sinks.regional_stream]
@@ -59,6 +60,7 @@ buffer_size = 1000
 def central_config(url, token=TOKEN, extra=""):
     return """
 [sources.regional]
+enabled = true
 
 [sources.regional.extractor]
 type = "sse"
@@ -289,6 +291,9 @@ class OutgoingHeadersTest(unittest.TestCase):
         self.addCleanup(producer.shutdown)
         url = "http://127.0.0.1:%d/sse/p" % producer.server_address[1]
         config = """
+[sources.p]
+enabled = true
+
 [sources.p.extractor]
 type = "sse"
 url = "%s"
@@ -326,6 +331,9 @@ type = "debug"
                 ('{ type = "signature", token = "zz", token_encoding = "hex" }', "not valid hex"),
                 ('{ type = "static", value = "x", extra = 1 }', "unknown field “extra”")]:
             config = """
+[sources.p]
+enabled = true
+
 [sources.p.extractor]
 type = "sse"
 url = "http://127.0.0.1:9/sse/p"

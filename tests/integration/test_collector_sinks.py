@@ -71,6 +71,7 @@ class Receiver:
 def config(sinks):
     return """
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 """ + sinks
 
@@ -262,6 +263,9 @@ class SendTest(unittest.TestCase):
         with open(extra, "w") as f:
             f.write('[sinks.http]\nuser_agent = "send-test"\n')
         with Pipeline("""
+[sources.in]
+enabled = true
+
 [sources.in.extractor]
 type = "webhook"
 id = "in"

@@ -61,6 +61,9 @@ def config(url, extra="", pipeline=""):
 [pipeline]
 %s
 
+[sources.hook]
+enabled = true
+
 [sources.hook.extractor]
 type = "webhook"
 id = "in"

@@ -14,7 +14,8 @@
   with the eventsource package, Go when a toolchain is there) receive events
   from a real pipeline, and stop on a refused connection;
 - the plugin of doc/plugins.md builds against the build tree's
-  cdviz-1.0-uninstalled.pc, loads, is described and filters events.
+  cdviz-1.0-uninstalled.pc, loads, is described and filters events;
+- no user-facing page sends the user to ../shared (the test set-up's).
 """
 import json
 import os
@@ -210,6 +211,7 @@ class ExamplesTest(unittest.TestCase):
                 r = run(["config", "--check", "--config", path, "--plugin-dir", PLUGIN_DIR])
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertIn("configuration OK", r.stderr)
+                self.assertNotIn("has no “enabled” key", r.stderr)
                 for value in secret_values(doc):
                     self.assertNotIn(value, r.stdout + r.stderr)
 
@@ -305,6 +307,8 @@ class ConfigBlocksTest(unittest.TestCase):
                                      "%s does not load (mark it <!-- not-a-config: why --> if "
                                      "it is a fragment):\n%s" % (where, r.stderr))
                     self.assertIn("configuration OK", r.stderr, where)
+                    # a source of ours says it is enabled (cdviz-collector's default is off)
+                    self.assertNotIn("has no “enabled” key", r.stderr, where)
                 checked += 1
         # The pattern still finds the blocks (configuration.md's first one,
         # sse.md's, the examples of the guides…).
@@ -355,6 +359,7 @@ class Output:
 TOKEN = "docs-Xq7-token"
 CLIENT_CONFIG = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 
 [sinks.events]
@@ -569,6 +574,7 @@ type = "type_filter"
 prefix = "dev.cdevents.build."
 
 [sources.events]
+enabled = true
 transformer_refs = ["builds_only"]
 extractor = { type = "webhook", id = "events" }
 
@@ -585,6 +591,75 @@ type = "debug"
                          for line in p.stdout().splitlines() if line.startswith("{")]
                 self.assertEqual([t.split(".")[3] for t in types], ["started", "finished"],
                                  p.stdout())
+
+
+# Pages for contributors: they may point at the test set-up's ../shared.
+DEVELOPER_PAGES = {"architecture.md"}
+# The newcomer's path: no mention of ../shared at all.
+FIRST_STEPS = {"README.md", "doc/getting-started.md", "doc/cdviz-pipeline.1.rst",
+               "doc/cdviz-pipeline.toml.5.rst"}
+SHELL_INFO = {"", "sh", "shell", "bash", "console", "sh-session"}
+
+
+class UserPagesTest(unittest.TestCase):
+    """A user has a clone or an installed copy, never this repository's
+    ../shared (the test set-up's material): no user-facing page (README.md,
+    doc/*.md but the developer pages, the man pages) gives a command that
+    uses it. Elsewhere than in the first steps, a paragraph that explains the
+    test suite (it names `tests/…` or `meson test`) may say where the tests'
+    material comes from."""
+
+    def pages(self):
+        names = ["README.md"]
+        for name in sorted(os.listdir(DOC)):
+            if name.endswith((".md", ".rst")) and name not in DEVELOPER_PAGES:
+                names.append("doc/" + name)
+        return names
+
+    def offences(self, rel, text):
+        """The (line, text) of the lines that send the user to ../shared."""
+        found = []
+        lines = text.split("\n")
+        if rel in FIRST_STEPS:
+            return [(i + 1, line) for i, line in enumerate(lines) if "../shared" in line]
+        # Commands: any fenced shell block.
+        fenced = set()
+        for start, info, body, _ in fenced_blocks(text):
+            end = start + body.count("\n") + 1
+            fenced.update(range(start, end + 1))
+            if (info.split() or [""])[0].lower() in SHELL_INFO and "../shared" in body:
+                found.append((start, info + " block"))
+        # Prose: by paragraph, outside fenced blocks.
+        paragraph = []
+        for number, line in enumerate(lines + [""], 1):
+            if number in fenced or not line.strip():
+                joined = " ".join(l for _, l in paragraph)
+                if "../shared" in joined and not re.search(r"tests/|meson test", joined):
+                    found += [(n, l) for n, l in paragraph if "../shared" in l]
+                paragraph = []
+            else:
+                paragraph.append((number, line))
+        return found
+
+    def test_no_shared_in_user_pages(self):
+        pages = self.pages()
+        self.assertIn("doc/getting-started.md", pages)
+        self.assertIn("doc/cdviz-pipeline.1.rst", pages)
+        for rel in pages:
+            with self.subTest(page=rel):
+                found = self.offences(rel, read(os.path.join(SOURCE_ROOT, rel)))
+                self.assertEqual(found, [], "%s sends the user to ../shared, which only "
+                                 "this repository's test set-up has; use data/samples/ "
+                                 "or say where the file comes from:\n%s"
+                                 % (rel, "\n".join("  line %d: %s" % f for f in found)))
+
+    def test_the_check_sees_commands(self):
+        """The rules above catch the forms a page would use."""
+        self.assertTrue(self.offences("README.md", "x\n--data @../shared/a.json\n"))
+        self.assertTrue(self.offences("doc/x.md", "```sh\ncurl --data @../shared/a.json\n```\n"))
+        self.assertTrue(self.offences("doc/x.md", "Try `--data @../shared/a.json`.\n"))
+        self.assertEqual(self.offences(
+            "doc/x.md", "`meson test` reads `../shared/vrl`.\n\nOther text.\n"), [])
 
 
 PO = os.path.join(SOURCE_ROOT, "po")

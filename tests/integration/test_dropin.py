@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from cdviz_testlib import PROGRAM, PLUGIN_DIR, SHARED, LISTEN_RE
+from cdviz_testlib import PROGRAM, PLUGIN_DIR, SHARED, LISTEN_RE, free_port
 
 SOURCE_ROOT = os.environ.get("CDVIZ_SOURCE_ROOT",
                              os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -78,7 +78,7 @@ class CommandLineTest(unittest.TestCase):
         """[sinks.debug] enabled = true alone is upstream's debug sink; the
         base's transformers can be referenced."""
         with open(self.config, "a") as f:
-            f.write('[sources.s]\ntransformer_refs = ["log"]\n'
+            f.write('[sources.s]\nenabled = true\ntransformer_refs = ["log"]\n'
                     'extractor = { type = "webhook", id = "s" }\n')
         r = run(["config", "--check", "--config", self.config, "--plugin-dir", PLUGIN_DIR])
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -135,6 +135,13 @@ class DropinCountTest(unittest.TestCase):
             # must not turn a loaded configuration into a failed one. Leaks of
             # `config --check` are checked by test_cli.
             env["ASAN_OPTIONS"] += ":detect_leaks=0"
+        # The count must not depend on the network: `_rfile` files are
+        # looked for on a port nobody listens on, with an empty cache
+        # (`config --check` then only warns about them).
+        cache = tempfile.TemporaryDirectory(prefix="cdviz-dropin-cache-")
+        self.addCleanup(cache.cleanup)
+        env["XDG_CACHE_HOME"] = cache.name
+        env["CDVIZ_PIPELINE_TEST_GITHUB_URL"] = "http://127.0.0.1:%d" % free_port()
         r = subprocess.run(["bash", DROPIN, os.path.abspath(PROGRAM), os.path.abspath(PLUGIN_DIR)],
                            capture_output=True, text=True, errors="replace", timeout=600, env=env)
         m = re.search(r"^(\d+) of (\d+) load$", r.stdout, re.M)

@@ -33,6 +33,7 @@ max_header_size = 16384
 %s
 
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 
 [sinks.sse]
@@ -656,6 +657,9 @@ EARLY_CONFIG = """
 [http]
 idle_timeout = "3s"
 body_timeout = "60s"
+
+[sources.in]
+enabled = true
 
 [sources.in.extractor]
 type = "webhook"

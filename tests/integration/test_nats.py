@@ -55,11 +55,13 @@ def node_config(stream, consumer, servers=None):
     subject = "cdevents.%s" % stream.lower()
     return """
 [sources.hook]
+enabled = true
 [sources.hook.extractor]
 type = "webhook"
 id = "in"
 
 [sources.bus]
+enabled = true
 [sources.bus.extractor]
 type = "nats"
 servers = "%(servers)s"
@@ -228,11 +230,13 @@ subject = "x.y"
         subject = "core.%s" % self.stream.lower()
         config = """
 [sources.hook]
+enabled = true
 [sources.hook.extractor]
 type = "webhook"
 id = "in"
 
 [sources.bus]
+enabled = true
 [sources.bus.extractor]
 type = "nats"
 servers = "%(s)s"

@@ -18,6 +18,7 @@ PUBLISHERS = 2
 
 CONFIG = """
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 
 [sinks.sse]

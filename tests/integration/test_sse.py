@@ -22,6 +22,7 @@ EXTRA_ARGS = ["--plugin-dir", EXTRA_PLUGIN_DIR] if EXTRA_PLUGIN_DIR else []
 
 SOURCE = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 """
 
@@ -703,6 +704,59 @@ id = "secure"
         self.assertEqual(self.ids(replay_subject, 4)[-1], "ev-11")
         for r, n in ((again, 4), (query, 4), (replay, 3), (replay_subject, 4)):
             self.assert_no_more(r, n)
+
+    def test_filter_id_frames_keep_resume_possible(self):
+        """A client whose filter matches nothing for longer than the ring is
+        sent `id:` frames (no data: they move its Last-Event-ID without
+        dispatching an event), one per quarter ring of skipped events and on
+        keep-alive, so that it resumes after the ring moved on. Exact bytes."""
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nbuffer_size = 20\n'
+                       'keep_alive_interval = "0s"\n')
+        path = "/sse/events?type=dev.cdevents.build.*"
+        r = self.reader(p, path)
+        self.post(p, self.kinded_event(0))   # a build
+        [build] = self.serialised(p, 1)
+        expected = frame(build)
+        r.read_until(lambda t: t == expected)
+        # 40 services: twice the ring. Every 5 (20 / 4), an id frame.
+        for i in range(1, 41):
+            event = json.loads(cdevent("service_deployed"))
+            event["context"]["id"] = "ev-%d" % i
+            self.post(p, event)
+            if i % 5 == 0:
+                expected += b"id: ev-%d\n\n" % i
+                r.read_until(lambda t: t == expected)
+        self.assertEqual(parse_events(r.text)[0]["id"], "ev-0")
+        self.assertNotIn(b"keep-alive", r.text)
+        r.close()
+        self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 0)
+        self.post(p, self.kinded_event(42))   # a build, while it is away
+        self.wait_sent(p, "zz_debug", 42)
+
+        # Its last id, ev-40, is still held: it resumes, gets ev-42 only.
+        again = self.reader(p, path, headers={"Last-Event-ID": "ev-40"})
+        self.assertEqual(again.headers.get("x-cdviz-resume"), "resumed")
+        self.assertEqual(self.ids(again, 1), ["ev-42"])
+        # Without the id frames it would have said ev-0, gone from the ring:
+        # resumed live, ev-42 lost.
+        stale = self.reader(p, path, headers={"Last-Event-ID": "ev-0"})
+        self.assertEqual(stale.headers.get("x-cdviz-resume"), "unknown-id")
+        self.assertEqual(self.metric(p, "cdviz_sse_lagged_events_total", ['sink="out"']), 0)
+
+    def test_filter_id_frame_on_keep_alive(self):
+        """Fewer skipped events than a quarter ring: the id frame goes with
+        the keep-alive, in its place."""
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\nbuffer_size = 100\n'
+                       'keep_alive_interval = "300ms"\n')
+        r = self.reader(p, "/sse/events?type=dev.cdevents.build.*")
+        unfiltered = self.reader(p)
+        self.post(p, self.kinded_event(1))   # a service: skipped
+        unfiltered.read_events(1)
+        frame_1 = b"id: ev-1\n\n"
+        # The id frame, then (nothing skipped since) plain keep-alives.
+        r.read_until(lambda t: frame_1 in t
+                     and b": keep-alive\n\n" in t.split(frame_1, 1)[1], timeout=15)
+        self.assertEqual(r.text.replace(b": keep-alive\n\n", b""), frame_1)
 
     def test_filter_bad_query(self):
         p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\n')

@@ -9,6 +9,10 @@ Implementation Examples"):
 - the browser's own EventSource in headless Chromium, on a page served from
   another origin (CORS): order, and the same reconnection.
 
+Both also read a central node (an SSE source on a regional node feeding
+an SSE sink: collector to collector, issue #15): every event once, in
+order, and a resume with Last-Event-ID through the central node.
+
 Connections are cut by a small TCP proxy between the client and the
 pipeline (DroppingProxy): the pipeline and its ring keep running, the client
 sees its stream end mid-way, as when a network drops.
@@ -42,6 +46,7 @@ TOKEN = "Bearer es-client-Zq81-token"
 
 SOURCE = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 """
 
@@ -59,6 +64,38 @@ id = "secure"
 "Authorization" = { type = "equals", value = "%s", case_sensitive = true }
 """ % TOKEN
 
+
+# Collector to collector: the central node's SSE source reads the regional
+# node's stream with the token its header rule requires.
+CHAIN_TOKEN = "Bearer regional-Hop-77c1"
+CHAIN_REGIONAL = """
+[sources.s]
+enabled = true
+extractor = { type = "webhook", id = "in" }
+
+[sinks.regional_stream]
+type = "sse"
+id = "regional"
+buffer_size = 100
+[sinks.regional_stream.headers]
+"Authorization" = { type = "secret", value = "%s" }
+""" % CHAIN_TOKEN
+CHAIN_CENTRAL = """
+[sources.regional]
+enabled = true
+[sources.regional.extractor]
+type = "sse"
+url = "http://127.0.0.1:%%(port)d/sse/regional"
+retry_delay = "100ms"
+[sources.regional.extractor.headers]
+"Authorization" = { type = "secret", value = "%s" }
+
+[sinks.out]
+type = "sse"
+id = "events"
+buffer_size = 100
+retry = "300ms"
+%%(cors)s""" % CHAIN_TOKEN
 
 def have_webhook():
     for root, _, files in os.walk(PLUGIN_DIR):
@@ -270,6 +307,7 @@ class ClientTestBase(unittest.TestCase):
         self.assertNotRegex(log, r"CRITICAL|WARNING")
         # Header values are never logged, not even at debug level.
         self.assertNotIn(TOKEN.split()[1], log)
+        self.assertNotIn(CHAIN_TOKEN.split()[1], log)
 
     def post(self, p, i):
         body = json.dumps(make_event(i), separators=(",", ":")).encode()
@@ -298,6 +336,22 @@ class ClientTestBase(unittest.TestCase):
         proxy = DroppingProxy(p.port)
         self.addCleanup(proxy.close)
         return proxy
+
+    def start_chain(self, cors_allow_origin=None):
+        """A regional node (webhook → SSE sink "regional") and a central one
+        (SSE source on it → SSE sink "events", as SINKS' out): collector to
+        collector. Events are posted to the regional node, clients read the
+        central one."""
+        regional = Pipeline(CHAIN_REGIONAL, env={"G_MESSAGES_DEBUG": "cdviz-sse"})
+        self.addCleanup(regional.close)
+        self.addCleanup(self.check_log, regional)
+        cors = 'cors_allow_origin = "%s"\n' % cors_allow_origin if cors_allow_origin else ""
+        central = Pipeline(CHAIN_CENTRAL % {"port": regional.port, "cors": cors},
+                           env={"G_MESSAGES_DEBUG": "cdviz-sse"})
+        self.addCleanup(central.close)
+        self.addCleanup(self.check_log, central)
+        self.wait_metric(regional, "cdviz_sse_clients", ['sink="regional_stream"'], 1)
+        return regional, central
 
     def server_log(self, p):
         # GLib writes debug messages to standard output.
@@ -433,6 +487,44 @@ class NodeEventSourceTest(ClientTestBase):
         self.assertIn("resumed after Last-Event-ID", self.server_log(p))
         self.assertEqual(self.metric(p, "cdviz_sse_lagged_events_total", ['sink="out"']), 0)
 
+    def test_central_node(self):
+        """Two npm eventsource clients on a central node (SSE source on a
+        regional node, SSE sink): each receives every event once, in order;
+        the one behind a proxy that drops resumes with Last-Event-ID
+        through the central node."""
+        regional, central = self.start_chain()
+        proxy = self.proxy(central)
+        n = 15
+        direct, direct_lines = self.client("http://127.0.0.1:%d/sse/events" % central.port,
+                                           count=n)
+        cut, cut_lines = self.client("http://127.0.0.1:%d/sse/events" % proxy.port, count=n)
+        for lines in (direct_lines, cut_lines):
+            lines.wait(lambda items: opens_of(items), what="the stream to open")
+        self.wait_metric(central, "cdviz_sse_clients", ['sink="out"'], 2)
+        for i in range(5):
+            self.post(regional, i)
+        cut_lines.wait(lambda items: len(events_of(items)) >= 5, what="the first five events")
+        self.assertEqual(proxy.drop(), 1)
+        self.wait_metric(central, "cdviz_sse_clients", ['sink="out"'], 1)
+        for i in range(5, 10):
+            self.post(regional, i)
+        cut_lines.wait(lambda items: len(opens_of(items)) >= 2, what="a reconnection")
+        for i in range(10, n):
+            self.post(regional, i)
+        expected = ["ev-%d" % i for i in range(n)]
+        for proc, lines in ((direct, direct_lines), (cut, cut_lines)):
+            items = self.finish(proc, lines)
+            self.assertEqual([e["id"] for e in events_of(items)], expected)
+            self.assertEqual({e["type"] for e in events_of(items)},
+                             {BASE_EVENT["context"]["type"]})
+        self.assertEqual([r["lastEventId"] for r in requests_of(cut_lines.snapshot())],
+                         [None, "ev-4"])
+        self.assertEqual(len(requests_of(direct_lines.snapshot())), 1)
+        self.assertEqual(proxy.heads()[1]["last-event-id"], "ev-4")
+        self.assertIn("resumed after Last-Event-ID", self.server_log(central))
+        self.assertEqual(self.metric(central, "cdviz_sse_events_sent_total", ['sink="out"']),
+                         2 * n)
+
 
 class PageServer:
     """Serves tests/clients/sse-page.html on a free loopback port (an origin
@@ -553,24 +645,27 @@ class BrowserEventSourceTest(ClientTestBase):
         self.assertEqual({e["origin"] for e in events}, {"http://127.0.0.1:%d" % p.port})
         self.assertFalse([i for i in items if i.get("error")])
 
-    def test_reconnects_with_last_event_id(self):
-        p = self.start()
-        proxy = self.proxy(p)
+    def reconnect_through_proxy(self, producer, node):
+        """The page reads @node through a proxy that drops once; events are
+        posted to @producer (the same node, or the regional node of a
+        chain). Every event once, in order; the second request resumes with
+        Last-Event-ID."""
+        proxy = self.proxy(node)
         reports = self.browser("http://127.0.0.1:%d/sse/events" % proxy.port)
         reports.wait(lambda items: opens_of(items), timeout=60, what="the page's stream to open")
-        self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 1)
+        self.wait_metric(node, "cdviz_sse_clients", ['sink="out"'], 1)
         for i in range(5):
-            self.post(p, i)
+            self.post(producer, i)
         reports.wait(lambda items: len(events_of(items)) >= 5, what="the first five events")
 
         self.assertEqual(proxy.drop(), 1)
-        self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 0)
+        self.wait_metric(node, "cdviz_sse_clients", ['sink="out"'], 0)
         for i in range(5, 10):
-            self.post(p, i)
+            self.post(producer, i)
         reports.wait(lambda items: len(opens_of(items)) >= 2, timeout=30, what="a reconnection")
         n = 15
         for i in range(10, n):
-            self.post(p, i)
+            self.post(producer, i)
         reports.wait(lambda items: len(events_of(items)) >= n, what="%d events" % n)
         time.sleep(0.3)
         items = reports.snapshot()
@@ -586,8 +681,19 @@ class BrowserEventSourceTest(ClientTestBase):
         self.assertEqual(heads[1]["last-event-id"], "ev-4")
         self.assertEqual(heads[1]["accept"], "text/event-stream")
         self.assertEqual(heads[1]["origin"], "http://127.0.0.1:%d" % self.page_port)
-        self.assertIn("resumed after Last-Event-ID", self.server_log(p))
+        self.assertIn("resumed after Last-Event-ID", self.server_log(node))
 
+    def test_reconnects_with_last_event_id(self):
+        p = self.start()
+        self.reconnect_through_proxy(p, p)
+
+    def test_central_node(self):
+        """The browser's EventSource on a central node fed by a regional
+        one (collector to collector): every event once, in order; a drop
+        resumes with Last-Event-ID through the central node."""
+        regional, central = self.start_chain(
+            cors_allow_origin="http://127.0.0.1:%d" % self.page_port)
+        self.reconnect_through_proxy(regional, central)
 
 if __name__ == "__main__":
     unittest.main()

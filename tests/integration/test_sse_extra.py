@@ -35,6 +35,7 @@ BASE_EVENT = json.loads(cdevent("build_started"))
 
 SOURCE = """
 [sources.s]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 """
 

@@ -25,6 +25,7 @@ tls_certificate = "{cert}"
 tls_key = "{key}"
 
 [sources.in]
+enabled = true
 extractor = {{ type = "webhook", id = "in" }}
 
 [sinks.sse]

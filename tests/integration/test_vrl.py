@@ -225,6 +225,7 @@ class GithubWebhookTest(unittest.TestCase):
 
     CONFIG = """
 [sources.github]
+enabled = true
 transformer_refs = ["only_workflow_runs", "github_events"]
 
 [sources.github.extractor]

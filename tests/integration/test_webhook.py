@@ -21,6 +21,9 @@ HELPERS_DIR = os.environ.get("CDVIZ_WEBHOOK_TEST_PLUGIN_DIR", "build/tests/webho
 HELPERS = ("--plugin-dir", HELPERS_DIR)
 
 BASIC = """
+[sources.hook]
+enabled = true
+
 [sources.hook.extractor]
 type = "webhook"
 id = "in"
@@ -196,6 +199,9 @@ class WebhookBasics(unittest.TestCase):
 
 class WebhookBodySize(unittest.TestCase):
     CONFIG = """
+[sources.hook]
+enabled = true
+
 [sources.hook.extractor]
 type = "webhook"
 id = "small"
@@ -266,6 +272,9 @@ type = "debug"
 
 class WebhookHeaderRules(unittest.TestCase):
     CONFIG = """
+[sources.hook]
+enabled = true
+
 [sources.hook.extractor]
 type = "webhook"
 id = "rules"
@@ -274,6 +283,9 @@ id = "rules"
 "X-Exists" = { type = "exists" }
 "X-Equals" = { type = "equals", value = "good" }
 "X-Matches" = { type = "matches", pattern = "^v[0-9]+$" }
+
+[sources.github]
+enabled = true
 
 [sources.github.extractor]
 type = "webhook"
@@ -363,6 +375,9 @@ class WebhookMessage(unittest.TestCase):
     """headers_to_keep and metadata, seen through the test_envelope sink of
     the helper plugin (the debug sink prints bodies only)."""
     CONFIG = """
+[sources.hook]
+enabled = true
+
 [sources.hook.extractor]
 type = "webhook"
 id = "env"
@@ -400,6 +415,7 @@ class WebhookRejected(unittest.TestCase):
 type = "test_reject"
 
 [sources.hook]
+enabled = true
 transformer_refs = ["no"]
 
 [sources.hook.extractor]
@@ -464,6 +480,9 @@ class WebhookBackPressure(unittest.TestCase):
     CONFIG = """
 [pipeline]
 queue_capacity = 1
+
+[sources.hook]
+enabled = true
 
 [sources.hook.extractor]
 type = "webhook"
@@ -609,20 +628,20 @@ class WebhookKeepAliveLeak(unittest.TestCase):
 
 class WebhookConfig(unittest.TestCase):
     def test_id_required(self):
-        with Pipeline('[sources.hook.extractor]\ntype = "webhook"\n', expect_start=False) as p:
+        with Pipeline('[sources.hook]\nenabled = true\n[sources.hook.extractor]\ntype = "webhook"\n', expect_start=False) as p:
             self.assertNotEqual(p.wait(10), 0)
             self.assertIn("“id” is required", p.stderr())
 
     def test_bad_rule_is_a_config_error(self):
-        config = ('[sources.hook.extractor]\ntype = "webhook"\nid = "x"\n'
+        config = ('[sources.hook]\nenabled = true\n[sources.hook.extractor]\ntype = "webhook"\nid = "x"\n'
                   '[sources.hook.extractor.headers]\n"X-A" = { type = "nope" }\n')
         with Pipeline(config, expect_start=False) as p:
             self.assertNotEqual(p.wait(10), 0)
             self.assertIn("unknown rule type", p.stderr())
 
     def test_duplicate_id(self):
-        config = ('[sources.a.extractor]\ntype = "webhook"\nid = "x"\n'
-                  '[sources.b.extractor]\ntype = "webhook"\nid = "x"\n')
+        config = ('[sources.a]\nenabled = true\n[sources.a.extractor]\ntype = "webhook"\nid = "x"\n'
+                  '[sources.b]\nenabled = true\n[sources.b.extractor]\ntype = "webhook"\nid = "x"\n')
         with Pipeline(config, expect_start=False) as p:
             self.assertNotEqual(p.wait(10), 0)
             self.assertIn("/webhook/x", p.stderr())
@@ -637,6 +656,7 @@ class Deduplicate(unittest.TestCase):
     pointer (RFC 6901), and with a dotted path; both reach into arrays."""
     CONFIG = """
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 transformer_refs = ["dedup"]
 
@@ -700,6 +720,7 @@ class MetricsEscaping(unittest.TestCase):
     break /metrics: every label value is escaped (Prometheus text format)."""
     CONFIG = r'''
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 
 [sinks.'we"ird\name']
@@ -741,7 +762,8 @@ class RouteIds(unittest.TestCase):
 
     def test_unroutable_ids_refused(self):
         for bad in ("a?b", "a/b", "a b", "a#b", "%41", ".."):
-            for kind, sets in (("webhook", ['sources.s.extractor = { type = "webhook", id = "%s" }']),
+            for kind, sets in (("webhook", ['sources.s.enabled = true',
+                                            'sources.s.extractor = { type = "webhook", id = "%s" }']),
                                ("sse", ['sinks.s.type = "sse"', 'sinks.s.id = "%s"'])):
                 with self.subTest(kind=kind, id=bad):
                     r = self.check(*[s % bad if "%s" in s else s for s in sets])
@@ -751,6 +773,7 @@ class RouteIds(unittest.TestCase):
     def test_empty_header_rules_array(self):
         with Pipeline("""
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in", headers = [] }
 
 [sinks.sse]

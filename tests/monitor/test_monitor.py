@@ -33,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 CONFIG = """
 [sources.in]
+enabled = true
 extractor = { type = "webhook", id = "in" }
 
 [sinks.out]

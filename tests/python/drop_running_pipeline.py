@@ -64,6 +64,7 @@ def main():
 port = 0
 
 [sources.load]
+enabled = true
 transformer_refs = ["touch"]
 extractor = { type = "webhook", id = "load" }
 

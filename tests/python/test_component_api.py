@@ -196,7 +196,7 @@ class PushAsyncTest(unittest.TestCase):
         reg = registry()
         reg.register_type(Cdviz.ComponentKind.SOURCE, "pusher", Pusher.__gtype__)
         pipeline = Cdviz.Pipeline.new(config(PUSHED.replace(
-            "enabled = true", 'extractor = { type = "pusher" }')), reg)
+            "enabled = true", 'enabled = true\nextractor = { type = "pusher" }')), reg)
         pipeline.start()
         self.addCleanup(pipeline.stop)
         source = Pusher.instances[-1]
@@ -241,6 +241,7 @@ class StartTest(unittest.TestCase):
         pipeline = Cdviz.Pipeline.new(config("""
 http.port = 0
 [sources.q]
+enabled = true
 extractor = { type = "quiet" }
 [sinks.q]
 type = "quiet"
@@ -267,7 +268,7 @@ type = "quiet"
 
         for kind, table in ((Cdviz.ComponentKind.SINK, '[sinks.no]\ntype = "refuses"'),
                             (Cdviz.ComponentKind.SOURCE,
-                             '[sources.no]\nextractor = { type = "refuses" }')):
+                             '[sources.no]\nenabled = true\nextractor = { type = "refuses" }')):
             with self.subTest(kind=kind):
                 reg = registry()
                 reg.register_type(kind, "refuses", Refuses.__gtype__)
@@ -287,6 +288,7 @@ type = "quiet"
         pipeline = Cdviz.Pipeline.new(config("""
 http.port = 0
 [sources.b]
+enabled = true
 extractor = { type = "broken" }
 """), registry())
         with self.assertRaises(GLib.Error) as cm:
@@ -306,6 +308,7 @@ host = "127.0.0.1"
 port = 0
 
 [sources.hook]
+enabled = true
 transformer_refs = ["picky"]
 extractor = { type = "webhook", id = "in" }
 

@@ -390,7 +390,7 @@ class LifetimeTest(unittest.TestCase):
 
 class PythonSourceTest(unittest.TestCase):
     def test_source_pushes_with_push_async(self):
-        toml = CONFIG + '\n[sources.timer]\nextractor = { type = "timer", count = 4 }\n'
+        toml = CONFIG + '\n[sources.timer]\nenabled = true\nextractor = { type = "timer", count = 4 }\n'
         pipeline = Cdviz.Pipeline.new(config(toml), registry())
         pipeline.start()
         self.addCleanup(pipeline.stop)
@@ -426,6 +426,7 @@ host = "127.0.0.1"
 port = 0
 
 [sources.hook]
+enabled = true
 extractor = { type = "hook" }
 """), registry())
         pipeline.start()
