@@ -209,7 +209,7 @@ static const struct {
   { CDVIZ_COMPONENT_SOURCE, "kafka", "kafka" },
   { CDVIZ_COMPONENT_SOURCE, "opendal", "opendal" },
   { CDVIZ_COMPONENT_SOURCE, "http_polling", "collector" },
-  { CDVIZ_COMPONENT_SOURCE, "cli", "cli" },
+  { CDVIZ_COMPONENT_SOURCE, "cli", "opendal" },
   { CDVIZ_COMPONENT_SOURCE, "subprocess", "subprocess" },
   { CDVIZ_COMPONENT_TRANSFORMER, "vrl", "vrl" },
   { CDVIZ_COMPONENT_SINK, "sse", "sse" },

@@ -16,10 +16,12 @@
 
 const CdvizKeyDoc _cdviz_state_docs[] = {
   { "kind", "string (`\"fs\"`)", "`\"fs\"`",
-    "Where polling sources keep what they already read (the `http_polling` source: its "
-    "time window, in `ROOT/SOURCE/checkpoint.json`)" },
+    "Where polling sources (`opendal`, `http_polling`) remember what they already read, "
+    "so that a restart does not send it again: `ROOT/SOURCE/checkpoint.json`, as "
+    "cdviz-collector's" },
   { "parameters", "table", "`{ root = \"./.cdviz-collector/state\" }`",
-    "`root`: the state directory (for `kind = \"fs\"`)" },
+    "`root`: the state directory (for `kind = \"fs\"`), relative to the working "
+    "directory; created when first written" },
   { NULL }
 };
 
@@ -96,6 +98,10 @@ _cdviz_pipeline_check_http_compat (CdvizPipeline  *self,
   return TRUE;
 }
 
+/* cdviz-collector's default (`src/state.rs`), relative to the working
+ * directory (-C changes it). */
+#define CDVIZ_STATE_DEFAULT_ROOT "./.cdviz-collector/state"
+
 gboolean
 _cdviz_pipeline_check_state (CdvizPipeline  *self,
                              JsonObject     *root,
@@ -108,8 +114,12 @@ _cdviz_pipeline_check_state (CdvizPipeline  *self,
   JsonObject *state;
   const char *kind = NULL, *state_root = NULL;
 
+  g_clear_object (&self->state_store);
   if (node == NULL)
-    return TRUE;
+    {
+      self->state_store = cdviz_state_new (CDVIZ_STATE_DEFAULT_ROOT);
+      return TRUE;
+    }
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return _cdviz_config_type_error (self->config, NULL, "state", _("a table"), node, error);
   state = json_node_get_object (node);
@@ -126,14 +136,25 @@ _cdviz_pipeline_check_state (CdvizPipeline  *self,
       return FALSE;
     }
   parameters = json_object_get_member (state, "parameters");
-  if (parameters == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (parameters))
+  if (parameters != NULL && !JSON_NODE_HOLDS_OBJECT (parameters))
     return _cdviz_config_type_error (self->config, "state", "parameters", _("a table"),
                                      parameters, error);
-  return _cdviz_config_check_keys (self->config, "state.parameters",
-                                   json_node_get_object (parameters), parameter_keys, error) &&
-         _cdviz_config_get_string (self->config, "state.parameters",
-                                   json_node_get_object (parameters), "root", FALSE,
-                                   &state_root, error);
+  if (parameters != NULL &&
+      (!_cdviz_config_check_keys (self->config, "state.parameters",
+                                  json_node_get_object (parameters), parameter_keys, error) ||
+       !_cdviz_config_get_string (self->config, "state.parameters",
+                                  json_node_get_object (parameters), "root", FALSE,
+                                  &state_root, error)))
+    return FALSE;
+  if (state_root != NULL && *state_root == '\0')
+    {
+      g_autofree char *where = _cdviz_config_describe (self->config, "state.parameters.root");
+
+      g_set_error (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                   _("%s: key “%s”: expected a directory, got an empty string"),
+                   where, "state.parameters.root");
+      return FALSE;
+    }
+  self->state_store = cdviz_state_new (state_root != NULL ? state_root : CDVIZ_STATE_DEFAULT_ROOT);
+  return TRUE;
 }

@@ -91,6 +91,7 @@ struct _CdvizPipeline
   CdvizConfig *config;          /* (owned) */
   CdvizRegistry *registry;      /* (owned) */
   CdvizHttpServer *http;        /* (owned): rebuilt after a dry run or a failed start */
+  CdvizState *state_store;      /* (owned): `[state]`, set by the build */
 
   GPtrArray *sources;           /* (owned) SourceEntry */
   GHashTable *sources_by_name;  /* name → SourceEntry (not owned) */

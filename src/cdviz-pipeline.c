@@ -107,6 +107,7 @@ cdviz_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->owner_context, g_main_context_unref);
   _cdviz_pipeline_clear_notices (self);
   g_clear_object (&self->http);
+  g_clear_object (&self->state_store);
   g_clear_object (&self->registry);
   g_clear_object (&self->config);
   g_mutex_clear (&self->lifecycle_lock);
@@ -890,6 +891,22 @@ cdviz_pipeline_get_http_server (CdvizPipeline *self)
 {
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
   return self->http;
+}
+
+/**
+ * cdviz_pipeline_get_state:
+ * @self: a #CdvizPipeline
+ *
+ * Gets the state store (`[state]`) where polling sources remember what
+ * they read. Known once the pipeline was built from its configuration.
+ *
+ * Returns: (transfer none) (nullable): the state store
+ */
+CdvizState *
+cdviz_pipeline_get_state (CdvizPipeline *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  return self->state_store;
 }
 
 /**

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "cdviz-version.h"
+#include "cdviz-state.h"
 #include "cdviz-config.h"
 #include "cdviz-registry.h"
 #include "cdviz-message.h"
@@ -74,6 +75,8 @@ CDVIZ_AVAILABLE_IN_1_0
 CdvizHttpServer *cdviz_pipeline_get_http_server (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
 CdvizConfig     *cdviz_pipeline_get_config      (CdvizPipeline        *self);
+CDVIZ_AVAILABLE_IN_1_0
+CdvizState      *cdviz_pipeline_get_state       (CdvizPipeline        *self);
 CDVIZ_AVAILABLE_IN_1_0
 const char      *cdviz_pipeline_get_source_name (CdvizPipeline        *self,
                                                  CdvizSource          *source);

@@ -15,6 +15,7 @@
 #include "cdviz-http-server.h"
 #include "cdviz-metrics.h"
 #include "cdviz-header-validator.h"
+#include "cdviz-state.h"
 #include "cdviz-pipeline.h"
 #include "cdviz-cdevent.h"
 #include "cdviz-sse-client.h"

@@ -177,23 +177,24 @@ test_checkpoint (void)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *root = g_dir_make_tmp ("cdviz-polling-XXXXXX", &error);
+  g_autoptr(CdvizState) state = cdviz_state_new (root);
   g_autofree char *loaded = NULL;
   g_autofree char *file = NULL;
   g_autofree char *contents = NULL;
 
   g_assert_no_error (error);
-  g_assert_null (_cdviz_poll_load_checkpoint (root, "jobs"));
-  _cdviz_poll_save_checkpoint (root, "jobs", "2024-05-01T10:00:00Z");
+  g_assert_null (_cdviz_poll_load_checkpoint (state, "jobs"));
+  _cdviz_poll_save_checkpoint (state, "jobs", "2024-05-01T10:00:00Z");
   /* Upstream's layout and format. */
   file = g_build_filename (root, "jobs", "checkpoint.json", NULL);
   g_assert_true (g_file_get_contents (file, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, "{\"ts_after\":\"2024-05-01T10:00:00Z\"}");
-  loaded = _cdviz_poll_load_checkpoint (root, "jobs");
+  loaded = _cdviz_poll_load_checkpoint (state, "jobs");
   g_assert_cmpstr (loaded, ==, "2024-05-01T10:00:00Z");
 
   g_assert_true (g_file_set_contents (file, "{\"ts_after\": \"soon\"}", -1, NULL));
   g_test_expect_message ("cdviz-collector", G_LOG_LEVEL_WARNING, "*holds no valid ts_after*");
-  g_assert_null (_cdviz_poll_load_checkpoint (root, "jobs"));
+  g_assert_null (_cdviz_poll_load_checkpoint (state, "jobs"));
   g_test_assert_expected_messages ();
 
   g_assert_cmpint (g_remove (file), ==, 0);

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <errno.h>
 #include <string.h>
 #include <glib/gstdio.h>
 #include <glib/gi18n-lib.h>
@@ -301,24 +300,25 @@ _cdviz_poll_check_on_status (JsonNode  *on_status,
 
 /* --- checkpoint ------------------------------------------------------------ */
 
-static char *
-checkpoint_path (const char *root,
-                 const char *source_name)
-{
-  return g_build_filename (root, source_name, "checkpoint.json", NULL);
-}
+#define CHECKPOINT_KEY "checkpoint.json"
 
 char *
-_cdviz_poll_load_checkpoint (const char *root,
+_cdviz_poll_load_checkpoint (CdvizState *state,
                              const char *source_name)
 {
-  g_autofree char *path = checkpoint_path (root, source_name);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = cdviz_state_get (state, source_name, CHECKPOINT_KEY, &error);
   g_autofree char *contents = NULL;
   g_autoptr(JsonNode) node = NULL;
   const char *ts;
 
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return NULL;
+  if (bytes == NULL)
+    {
+      if (error != NULL)
+        g_warning (_("http_polling source %s: %s"), source_name, error->message);
+      return NULL;
+    }
+  contents = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
   node = json_from_string (contents, NULL);
   ts = node != NULL && JSON_NODE_HOLDS_OBJECT (node)
        ? json_object_get_string_member_with_default (json_node_get_object (node), "ts_after",
@@ -326,6 +326,9 @@ _cdviz_poll_load_checkpoint (const char *root,
        : NULL;
   if (ts == NULL || !_cdviz_poll_check_timestamp ("ts_after", ts, NULL))
     {
+      g_autofree char *path = g_build_filename (cdviz_state_get_root (state), source_name,
+                                                CHECKPOINT_KEY, NULL);
+
       g_warning (_("http_polling source %s: %s holds no valid ts_after; ignored"), source_name,
                  path);
       return NULL;
@@ -334,16 +337,15 @@ _cdviz_poll_load_checkpoint (const char *root,
 }
 
 void
-_cdviz_poll_save_checkpoint (const char *root,
+_cdviz_poll_save_checkpoint (CdvizState *state,
                              const char *source_name,
                              const char *ts_after)
 {
-  g_autofree char *path = checkpoint_path (root, source_name);
-  g_autofree char *dir = g_path_get_dirname (path);
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) node = NULL;
-  g_autofree char *text = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) error = NULL;
+  char *text;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "ts_after");
@@ -351,10 +353,8 @@ _cdviz_poll_save_checkpoint (const char *root,
   json_builder_end_object (builder);
   node = json_builder_get_root (builder);
   text = json_to_string (node, FALSE);
-  if (g_mkdir_with_parents (dir, 0755) != 0)
-    g_warning (_("http_polling source %s: cannot create %s: %s"), source_name, dir,
-               g_strerror (errno));
-  else if (!g_file_set_contents (path, text, -1, &error))
+  bytes = g_bytes_new_take (text, strlen (text));
+  if (!cdviz_state_set (state, source_name, CHECKPOINT_KEY, bytes, &error))
     g_warning (_("http_polling source %s: cannot save the checkpoint: %s"), source_name,
                error->message);
 }

@@ -70,13 +70,14 @@ gboolean           _cdviz_poll_check_timestamp      (const char             *key
 gboolean           _cdviz_poll_check_on_status      (JsonNode               *on_status,
                                                      GError                **error);
 
-/* The window's start saved by a previous run, as cdviz-collector's `[state]`
- * (`kind = "fs"`) keeps it: ROOT/SOURCE/checkpoint.json = { "ts_after" }.
- * NULL when there is none (a broken file: a warning). */
-char              *_cdviz_poll_load_checkpoint      (const char             *root,
+/* The window's start saved by a previous run in the pipeline's state store
+ * ([class@Cdviz.State]), as cdviz-collector's `[state]` (`kind = "fs"`)
+ * keeps it: ROOT/SOURCE/checkpoint.json = { "ts_after" }. NULL when there
+ * is none (a broken file: a warning). */
+char              *_cdviz_poll_load_checkpoint      (CdvizState             *state,
                                                      const char             *source_name);
-/* Saves it; a failure is a warning. */
-void               _cdviz_poll_save_checkpoint      (const char             *root,
+/* Saves it (atomically); a failure is a warning. */
+void               _cdviz_poll_save_checkpoint      (CdvizState             *state,
                                                      const char             *source_name,
                                                      const char             *ts_after);
 

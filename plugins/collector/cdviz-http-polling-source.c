@@ -54,7 +54,7 @@ struct _CdvizHttpPollingSource
   /* running */
   CdvizPipeline *pipeline;
   char *name;                 /* the source's, for the checkpoint */
-  char *state_root;           /* [state] parameters.root */
+  CdvizState *state;          /* (owned) (nullable): the pipeline's [state] */
   SoupSession *session;
   GCancellable *cancellable;
   GSource *timer;
@@ -455,8 +455,8 @@ end_poll (CdvizHttpPollingSource *self)
     {
       g_free (self->ts_after);
       self->ts_after = g_strdup (self->ts_before);
-      if (self->state_root != NULL)
-        _cdviz_poll_save_checkpoint (self->state_root, self->name, self->ts_after);
+      if (self->state != NULL)
+        _cdviz_poll_save_checkpoint (self->state, self->name, self->ts_after);
     }
   g_debug ("poll done: %u requests, window %s", self->requests_in_poll,
            advance ? "advanced" : "held");
@@ -552,19 +552,6 @@ schedule (CdvizHttpPollingSource *self,
 
 /* --- CdvizSource -------------------------------------------------------- */
 
-/* `[state] parameters.root` (the base sets it), or NULL. */
-static char *
-state_root (CdvizConfig *config)
-{
-  JsonObject *state = cdviz_config_get_section (config, "state");
-  JsonNode *parameters = state != NULL ? json_object_get_member (state, "parameters") : NULL;
-
-  if (parameters == NULL || !JSON_NODE_HOLDS_OBJECT (parameters))
-    return NULL;
-  return g_strdup (json_object_get_string_member_with_default (json_node_get_object (parameters),
-                                                               "root", NULL));
-}
-
 static gboolean
 http_polling_start (CdvizSource    *source,
                     CdvizPipeline  *pipeline,
@@ -578,13 +565,13 @@ http_polling_start (CdvizSource    *source,
   self->session = soup_session_new_with_options ("user-agent", self->user_agent,
                                                  "timeout", 60, NULL);
   self->name = g_strdup (cdviz_pipeline_get_source_name (pipeline, source));
-  self->state_root = state_root (cdviz_pipeline_get_config (pipeline));
+  g_set_object (&self->state, cdviz_pipeline_get_state (pipeline));
   g_free (self->ts_after);
-  self->ts_after = self->state_root != NULL
-                   ? _cdviz_poll_load_checkpoint (self->state_root, self->name) : NULL;
+  self->ts_after = self->state != NULL
+                   ? _cdviz_poll_load_checkpoint (self->state, self->name) : NULL;
   if (self->ts_after != NULL)
     g_message (_("http_polling source %s: resuming from %s (%s)"), self->name, self->ts_after,
-               self->state_root);
+               cdviz_state_get_root (self->state));
   else
     self->ts_after = g_strdup (self->ts_after_config != NULL ? self->ts_after_config
                                                              : BEGINNING_OF_TIME);
@@ -616,7 +603,7 @@ http_polling_stop (CdvizSource *source)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->pipeline);
   g_clear_pointer (&self->name, g_free);
-  g_clear_pointer (&self->state_root, g_free);
+  g_clear_object (&self->state);
 }
 
 static void
@@ -793,6 +780,7 @@ cdviz_http_polling_source_finalize (GObject *object)
   g_clear_pointer (&self->driver, cdviz_vrl_program_free);
   g_free (self->ts_after);
   g_free (self->ts_before);
+  g_clear_object (&self->state);
   G_OBJECT_CLASS (cdviz_http_polling_source_parent_class)->finalize (object);
 }
 
