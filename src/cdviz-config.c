@@ -28,7 +28,8 @@
  * A string key whose name ends in `_file` is replaced, once all layers are
  * merged, by the key without the suffix holding the file's content (one
  * trailing newline removed); a relative path is relative to the directory of
- * the file that set the key. Use it for secrets.
+ * the file that set the key, or, when no such file is there, to the working
+ * directory (cdviz-collector's rule). Use it for secrets.
  *
  * Every key remembers where it was set, so that errors say `FILE:LINE`.
  */
@@ -466,6 +467,15 @@ resolve_file_keys (CdvizConfig  *self,
             {
               g_autofree char *dir = g_path_get_dirname (location->origin);
               resolved = g_build_filename (dir, file, NULL);
+              /* cdviz-collector reads relative paths from the working
+               * directory (-C): a file not beside the configuration is
+               * looked for there, so its deployments work unchanged */
+              if (!g_file_test (resolved, G_FILE_TEST_EXISTS) &&
+                  g_file_test (file, G_FILE_TEST_EXISTS))
+                {
+                  g_free (resolved);
+                  resolved = g_strdup (file);
+                }
             }
           else
             resolved = g_strdup (file);

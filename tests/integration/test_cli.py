@@ -200,6 +200,30 @@ class CliTest(unittest.TestCase):
         self.assertEqual(r.stdout.count("[sinks.d]"), 1)
         self.assertIn("unknown key “sinks.d.bogus”", r.stderr)
 
+    def test_relative_file_beside_config_then_working_directory(self):
+        # beside the configuration first; else the working directory (-C),
+        # where cdviz-collector reads relative paths from
+        conf_dir = os.path.join(self.tmp.name, "etc")
+        work = os.path.join(self.tmp.name, "work")
+        os.mkdir(conf_dir)
+        os.mkdir(work)
+        write(work, "v.txt", "from the working directory\n")
+        path = write(conf_dir, "c.toml",
+                     '[sinks.d]\nenabled = true\ntype = "debug"\nbogus_file = "v.txt"\n')
+        r = run(["config", "--print", "-C", work, "--config", path])
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn('bogus = "from the working directory"\n', r.stdout)
+        write(conf_dir, "v.txt", "beside the configuration\n")
+        r = run(["config", "--print", "-C", work, "--config", path])
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertIn('bogus = "beside the configuration"\n', r.stdout)
+        os.remove(os.path.join(conf_dir, "v.txt"))
+        os.remove(os.path.join(work, "v.txt"))
+        r = run(["config", "--print", "-C", work, "--config", path])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("sinks.d.bogus_file: cannot read the file", r.stderr)
+        self.assertIn(os.path.join(conf_dir, "v.txt"), r.stderr)
+
     def test_config_for(self):
         r = run(["config", "--print", "--for", "send", "--plugin-dir", PLUGIN_DIR])
         self.assertEqual((r.returncode, r.stderr), (0, ""))
