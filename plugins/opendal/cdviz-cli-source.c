@@ -239,18 +239,11 @@ cli_source_init_finish (GInitable     *initable,
 {
   CdvizCliSource *self = CDVIZ_CLI_SOURCE (initable);
 
-  if (!cdviz_file_parser_from_string (self->parser_name, &self->parser, error))
-    return FALSE;
-  if (self->parser == CDVIZ_FILE_PARSER_METADATA)
-    {
-      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("key “parser”: the “metadata” parser is for files of the "
-                             "opendal source, not for the cli source's data"));
-      return FALSE;
-    }
-  if (!cdviz_files_check_metadata (&self->metadata, error))
-    return FALSE;
-  return TRUE;
+  return cdviz_files_check_parser (self->parser_name, &self->parser,
+                                   _("key “parser”: the “metadata” parser is for files of "
+                                     "the opendal source, not for the cli source's data"),
+                                   error) &&
+         cdviz_files_check_metadata (&self->metadata, error);
 }
 
 static void

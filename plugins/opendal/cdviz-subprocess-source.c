@@ -335,16 +335,11 @@ subprocess_source_init_finish (GInitable     *initable,
                              "(with send: --run NAME -- COMMAND…)"));
       return FALSE;
     }
-  if (!cdviz_file_parser_from_string (self->parser_name, &self->parser, error))
-    return FALSE;
-  if (self->parser == CDVIZ_FILE_PARSER_METADATA)
-    {
-      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("key “parser”: the “metadata” parser is for files of the "
-                             "opendal source, not for result files"));
-      return FALSE;
-    }
-  return cdviz_files_check_metadata (&self->metadata, error);
+  return cdviz_files_check_parser (self->parser_name, &self->parser,
+                                   _("key “parser”: the “metadata” parser is for files of "
+                                     "the opendal source, not for result files"),
+                                   error) &&
+         cdviz_files_check_metadata (&self->metadata, error);
 }
 
 static void
