@@ -254,7 +254,8 @@ worker_thread (gpointer data)
   CdvizSubprocessSource *self = data;
   g_autofree char *started_at = timestamp_now ();
   g_autofree char *finished_at = NULL;
-  g_autoptr(JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
+  g_autoptr(JsonObject) nothing = json_object_new ();
+  g_autoptr(JsonNode) empty = json_node_init_object (json_node_alloc (), nothing);
   g_autoptr(JsonNode) body = NULL;
   JsonObject *metadata, *run;
   int code;
