@@ -6,6 +6,8 @@
 #include <string.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <signal.h>
 
 #define CDVIZ_COMPILATION
 #include "cdviz.h"
@@ -29,7 +31,8 @@
  * --data as its `data_globs`, --no-data, --fail-on-collector-error and
  * --metadata as `metadata.run.overrides.KEY` (a repeated key: an array);
  * `send` waits for its exit-status, drains the sinks and exits 0 when the
- * command succeeded, 1 otherwise, as upstream. The run types (taskrun,
+ * command succeeded, 1 otherwise, as upstream; SIGINT or SIGTERM kill the
+ * command (exit code 130 in the finished event). The run types (taskrun,
  * testsuiterun_junit…) are declared by the configuration, for instance
  * upstream's send.base.toml given with --config. */
 
@@ -310,21 +313,38 @@ check_run_declared (CdvizConfig  *config,
 }
 
 typedef struct {
-  GMutex lock;
-  GCond cond;
-  gboolean done;    /* under lock */
+  GMainLoop *loop;
+  CdvizSource *source;
 } RunWait;
+
+static gboolean
+quit_run_wait (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
 
 static void
 on_exit_status (GObject    *source,
                 GParamSpec *pspec,
                 RunWait    *wait)
 {
-  /* The source's worker thread. */
-  g_mutex_lock (&wait->lock);
-  wait->done = TRUE;
-  g_cond_signal (&wait->cond);
-  g_mutex_unlock (&wait->lock);
+  /* The source's worker thread: a source attached to this thread's
+   * context cannot be missed, whenever it comes. */
+  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, quit_run_wait,
+                              g_main_loop_ref (wait->loop),
+                              (GDestroyNotify) g_main_loop_unref);
+}
+
+/* As upstream's cancelled run: the command is killed, its finished event
+ * (exit code 130) still sent. */
+static gboolean
+on_run_signal (gpointer data)
+{
+  RunWait *wait = data;
+
+  g_signal_emit_by_name (wait->source, "kill-command");
+  return G_SOURCE_CONTINUE;
 }
 
 /* --run: waits for the subprocess source's command; its exit status. */
@@ -334,9 +354,10 @@ wait_run (CdvizPipeline  *pipeline,
           GError        **error)
 {
   CdvizSource *source = cdviz_pipeline_get_source (pipeline, name);
-  RunWait wait = { .done = FALSE };
+  RunWait wait;
   int status = -1;
   gulong handler;
+  guint sigint, sigterm;
 
   if (source == NULL ||
       g_object_class_find_property (G_OBJECT_GET_CLASS (source), "exit-status") == NULL)
@@ -344,21 +365,21 @@ wait_run (CdvizPipeline  *pipeline,
       run_error (name, error);
       return -1;
     }
-  g_mutex_init (&wait.lock);
-  g_cond_init (&wait.cond);
+  wait.loop = g_main_loop_new (NULL, FALSE);
+  wait.source = source;
   handler = g_signal_connect (source, "notify::exit-status", G_CALLBACK (on_exit_status), &wait);
-  g_mutex_lock (&wait.lock);
+  sigint = g_unix_signal_add (SIGINT, on_run_signal, &wait);
+  sigterm = g_unix_signal_add (SIGTERM, on_run_signal, &wait);
   g_object_get (source, "exit-status", &status, NULL);
   while (status < 0)
     {
-      while (!wait.done)
-        g_cond_wait (&wait.cond, &wait.lock);
+      g_main_loop_run (wait.loop);
       g_object_get (source, "exit-status", &status, NULL);
     }
-  g_mutex_unlock (&wait.lock);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
   g_signal_handler_disconnect (source, handler);
-  g_mutex_clear (&wait.lock);
-  g_cond_clear (&wait.cond);
+  g_main_loop_unref (wait.loop);
   return status;
 }
 

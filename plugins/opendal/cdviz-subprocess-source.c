@@ -19,7 +19,10 @@
  * killed by a signal, 130 when the pipeline stopped first), `started_at`
  * and `finished_at`. The read-only property `exit-status` is the child's
  * exit code once the last message is pushed (-1 before), notified from
- * the worker thread: `send` waits on it. */
+ * the worker thread: `send` waits on it; the action signal `kill-command`
+ * kills the command as a stop would (exit code 130), the finished message
+ * still pushed: `send` emits it on SIGINT or SIGTERM, as upstream cancels
+ * its run. */
 
 struct _CdvizSubprocessSource
 {
@@ -58,6 +61,13 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_KILL_COMMAND,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static char *
 timestamp_now (void)
@@ -316,6 +326,12 @@ subprocess_source_stop (CdvizSource *source)
 }
 
 static void
+subprocess_source_kill_command (CdvizSubprocessSource *self)
+{
+  g_cancellable_cancel (self->cancellable);
+}
+
+static void
 source_iface_init (CdvizSourceInterface *iface)
 {
   iface->start_source = subprocess_source_start;
@@ -429,6 +445,13 @@ cdviz_subprocess_source_class_init (CdvizSubprocessSourceClass *klass)
   object_class->get_property = cdviz_subprocess_source_get_property;
   object_class->set_property = cdviz_subprocess_source_set_property;
   object_class->finalize = cdviz_subprocess_source_finalize;
+  /* Registered here, on the thread that builds the pipeline: GTask's type
+   * first initialised by the worker (g_subprocess_wait) while libsoup
+   * initialises a class that needs it in the http sink's thread deadlocks
+   * in GLib 2.74's type system. */
+  g_type_ensure (G_TYPE_TASK);
+  g_type_ensure (G_TYPE_SUBPROCESS);
+  g_type_ensure (G_TYPE_SUBPROCESS_LAUNCHER);
 
   properties[PROP_COMMAND] =
     g_param_spec_boxed ("command", NULL,
@@ -468,6 +491,18 @@ cdviz_subprocess_source_class_init (CdvizSubprocessSourceClass *klass)
                       "before",
                       -1, G_MAXINT, -1, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * CdvizSubprocessSource::kill-command:
+   *
+   * Kills the command, if it still runs (any thread): the finished
+   * message follows with exit code 130.
+   */
+  signals[SIGNAL_KILL_COMMAND] =
+    g_signal_new_class_handler ("kill-command", G_TYPE_FROM_CLASS (klass),
+                                G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                                G_CALLBACK (subprocess_source_kill_command), NULL, NULL, NULL,
+                                G_TYPE_NONE, 0);
 }
 
 static void

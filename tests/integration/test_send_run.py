@@ -8,8 +8,10 @@ the child writes, --no-data, --metadata, the exit status; and
 """
 import json
 import os
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 from cdviz_testlib import PLUGIN_DIR, PROGRAM, SHARED
@@ -172,6 +174,29 @@ class SendRunTest(unittest.TestCase):
         self.assertIn("not accepted", r.stderr)
         r = send(*args, "--fail-on-collector-error", "--", "true")
         self.assertEqual(r.returncode, 1, r.stderr)
+
+    def test_sigterm_kills_the_command_and_still_reports(self):
+        receiver = Receiver()
+        self.addCleanup(receiver.close)
+        marker = os.path.join(self.work, "running")
+        proc = subprocess.Popen(
+            [os.path.abspath(PROGRAM), "send", "--plugin-dir", os.path.abspath(PLUGIN_DIR),
+             "-C", self.work, "--config", BASE, "--url", receiver.url,
+             "--run", "testsuiterun_junit", "--no-data", "--",
+             "sh", "-c", "touch running; exec sleep 600"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=environment())
+        self.addCleanup(proc.kill)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 1, err)
+        _, finished = [json.loads(body) for _, body in receiver.wait_for(2)]
+        # As upstream's cancelled run: exit code 130.
+        self.assertEqual(finished["customData"]["testsuiterun"]["summary"]["exit_code"], 130)
+        self.assertEqual(finished["subject"]["content"]["outcome"], "failure")
 
     def test_bad_values(self):
         cases = [
