@@ -157,6 +157,20 @@ member_is_missing (JsonObject *object,
   return member == NULL || JSON_NODE_HOLDS_NULL (member);
 }
 
+/* As upstream's set_timestamp_if_missing() and set_source_if_missing():
+ * an empty string is missing too (send.base.toml's VRL writes
+ * `"source": ""` when no CI names one). */
+static gboolean
+member_is_missing_or_empty (JsonObject *object,
+                            const char *name)
+{
+  JsonNode *member = json_object_get_member (object, name);
+
+  return member_is_missing (object, name) ||
+         (JSON_NODE_HOLDS_VALUE (member) && json_node_get_value_type (member) == G_TYPE_STRING &&
+          *json_node_get_string (member) == '\0');
+}
+
 static char *
 now_rfc3339 (void)
 {
@@ -236,12 +250,12 @@ fill_in (JsonNode   *body,
 {
   JsonObject *context = json_object_get_object_member (json_node_get_object (body), "context");
 
-  if (member_is_missing (context, "timestamp"))
+  if (member_is_missing_or_empty (context, "timestamp"))
     {
       g_autofree char *timestamp = now_rfc3339 ();
       json_object_set_string_member (context, "timestamp", timestamp);
     }
-  if (default_source != NULL && member_is_missing (context, "source"))
+  if (default_source != NULL && member_is_missing_or_empty (context, "source"))
     json_object_set_string_member (context, "source", default_source);
   if (compute_id)
     {
@@ -260,9 +274,9 @@ fill_in (JsonNode   *body,
  * Checks that @body looks like a CDEvent and fills what a publisher may
  * leave out, as cdviz-collector does:
  *
- * - a missing (or null) `context.timestamp` becomes the current time, RFC 3339
+ * - a missing (null or empty) `context.timestamp` becomes the current time, RFC 3339
  *   in UTC with milliseconds (`2026-11-27T22:05:00.123Z`);
- * - a missing (or null) `context.source` becomes @default_source, when
+ * - a missing (null or empty) `context.source` becomes @default_source, when
  *   given;
  * - a missing, null, empty or `"0"` `context.id` becomes
  *   [func@cdevent_compute_id] of the event, computed *after* the timestamp

@@ -210,7 +210,7 @@ static const struct {
   { CDVIZ_COMPONENT_SOURCE, "opendal", "opendal" },
   { CDVIZ_COMPONENT_SOURCE, "http_polling", "collector" },
   { CDVIZ_COMPONENT_SOURCE, "cli", "opendal" },
-  { CDVIZ_COMPONENT_SOURCE, "subprocess", "subprocess" },
+  { CDVIZ_COMPONENT_SOURCE, "subprocess", "opendal" },
   { CDVIZ_COMPONENT_TRANSFORMER, "vrl", "vrl" },
   { CDVIZ_COMPONENT_SINK, "sse", "sse" },
   { CDVIZ_COMPONENT_SINK, "db", "db" },

@@ -878,6 +878,27 @@ cdviz_pipeline_get_sink (CdvizPipeline *self,
 }
 
 /**
+ * cdviz_pipeline_get_source:
+ * @self: a #CdvizPipeline
+ * @name: a source name (`[sources.NAME]`)
+ *
+ * Looks up an enabled source by its name in the configuration.
+ *
+ * Returns: (transfer none) (nullable): the enabled source called @name
+ */
+CdvizSource *
+cdviz_pipeline_get_source (CdvizPipeline *self,
+                           const char    *name)
+{
+  SourceEntry *entry;
+
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  entry = g_hash_table_lookup (self->sources_by_name, name);
+  return entry ? entry->source : NULL;
+}
+
+/**
  * cdviz_pipeline_get_http_server:
  * @self: a #CdvizPipeline
  *

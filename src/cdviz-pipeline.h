@@ -84,6 +84,9 @@ CDVIZ_AVAILABLE_IN_1_0
 const char      *cdviz_pipeline_get_sink_name   (CdvizPipeline        *self,
                                                  CdvizSink            *sink);
 CDVIZ_AVAILABLE_IN_1_0
+CdvizSource     *cdviz_pipeline_get_source      (CdvizPipeline        *self,
+                                                 const char           *name);
+CDVIZ_AVAILABLE_IN_1_0
 CdvizSink       *cdviz_pipeline_get_sink        (CdvizPipeline        *self,
                                                  const char           *name);
 CDVIZ_AVAILABLE_IN_1_0

@@ -14,8 +14,10 @@
  * (or a jsonl, csv_row or text_line input) gives one message per element,
  * `metadata.index` its position. Without `data` the source is the
  * push-only `cli` source of `send` (upstream's send.base.toml declares it
- * this way and the command fills `data` in; here `send` pushes its items
- * itself). */
+ * this way and the command fills `data` in; here `send` hands each --data
+ * to the action signal `push-data`, which parses it as `data` would be and
+ * pushes the messages from the caller's thread, so that a bad item is an
+ * error of the command). */
 
 struct _CdvizCliSource
 {
@@ -25,6 +27,7 @@ struct _CdvizCliSource
   char *parser_name;
   JsonNode *metadata;
   CdvizFileParser parser;   /* by init */
+  CdvizPipeline *pipeline;  /* (owned) (nullable): while started, for push-data */
 
   CdvizFilesWorker worker;
 };
@@ -46,6 +49,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+enum {
+  SIGNAL_PUSH_DATA,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void
 collect (JsonNode *body,
          gpointer  user_data)
@@ -54,18 +64,18 @@ collect (JsonNode *body,
 }
 
 static char *
-read_input (CdvizCliSource  *self,
-            gsize           *length,
-            GError         **error)
+read_input (const char  *data,
+            gsize       *length,
+            GError     **error)
 {
   const char *path;
 
-  if (self->data[0] != '@')
+  if (data[0] != '@')
     {
-      *length = strlen (self->data);
-      return g_strdup (self->data);
+      *length = strlen (data);
+      return g_strdup (data);
     }
-  path = self->data + 1;
+  path = data + 1;
   if (g_str_equal (path, "-"))
     {
       g_autoptr(GString) in = g_string_new (NULL);
@@ -102,20 +112,57 @@ read_input (CdvizCliSource  *self,
   }
 }
 
-static void
-push_body (CdvizCliSource *self,
-           JsonNode       *body,
-           gint            index)
+static CdvizMessage *
+new_message (CdvizCliSource *self,
+             JsonNode       *body,
+             gint            index)
 {
   g_autoptr(JsonObject) object = cdviz_files_metadata_new (self->metadata);
   g_autoptr(JsonNode) metadata = NULL;
-  g_autoptr(CdvizMessage) message = NULL;
 
   if (index >= 0)
     json_object_set_int_member (object, "index", index);
   metadata = json_node_init_object (json_node_alloc (), object);
-  message = cdviz_message_new_raw (body, metadata, NULL);
-  cdviz_files_worker_push (&self->worker, message);
+  return cdviz_message_new_raw (body, metadata, NULL);
+}
+
+/* @data (inline, @FILE or @-) parsed into messages. */
+static GPtrArray *
+parse_data (CdvizCliSource  *self,
+            const char      *data,
+            GError         **error)
+{
+  g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *input = NULL;
+  const char *label = data[0] == '@' && !g_str_equal (data, "@-") ? data + 1 : "data";
+  gsize length = 0;
+  guint skipped = 0;
+
+  input = read_input (data, &length, error);
+  if (input == NULL)
+    return NULL;
+  if (cdviz_text_is_blank (input, length))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("no data"));
+      return NULL;
+    }
+  if (!cdviz_file_parser_parse (self->parser, label, input, length, FALSE, collect, bodies,
+                                &skipped, error))
+    return NULL;
+  if (cdviz_file_parser_is_records (self->parser, label, FALSE))
+    for (guint i = 0; i < bodies->len; i++)
+      g_ptr_array_add (messages, new_message (self, bodies->pdata[i], (gint) i));
+  else if (bodies->len == 1 && JSON_NODE_HOLDS_ARRAY (bodies->pdata[0]))
+    {
+      JsonArray *array = json_node_get_array (bodies->pdata[0]);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        g_ptr_array_add (messages, new_message (self, json_array_get_element (array, i), (gint) i));
+    }
+  else if (bodies->len == 1)
+    g_ptr_array_add (messages, new_message (self, bodies->pdata[0], -1));
+  return g_steal_pointer (&messages);
 }
 
 static gpointer
@@ -123,42 +170,35 @@ worker_thread (gpointer data)
 {
   CdvizCliSource *self = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  g_autofree char *input = NULL;
-  const char *label = self->data[0] == '@' && !g_str_equal (self->data, "@-")
-                      ? self->data + 1 : "data";
-  gsize length = 0;
-  guint skipped = 0;
+  g_autoptr(GPtrArray) messages = parse_data (self, self->data, &error);
 
-  input = read_input (self, &length, &error);
-  if (input == NULL)
+  if (messages == NULL)
     {
-      g_warning ("source '%s': cannot read %s: %s", self->worker.name, self->data, error->message);
+      g_warning ("source '%s': %s: %s", self->worker.name, self->data, error->message);
       return NULL;
     }
-  if (cdviz_text_is_blank (input, length))
-    {
-      g_warning ("source '%s': no data", self->worker.name);
-      return NULL;
-    }
-  if (!cdviz_file_parser_parse (self->parser, label, input, length, FALSE, collect, bodies,
-                                &skipped, &error))
-    {
-      g_warning ("source '%s': %s", self->worker.name, error->message);
-      return NULL;
-    }
-  if (cdviz_file_parser_is_records (self->parser, label, FALSE))
-    for (guint i = 0; i < bodies->len; i++)
-      push_body (self, bodies->pdata[i], (gint) i);
-  else if (bodies->len == 1 && JSON_NODE_HOLDS_ARRAY (bodies->pdata[0]))
-    {
-      JsonArray *array = json_node_get_array (bodies->pdata[0]);
+  for (guint i = 0; i < messages->len; i++)
+    cdviz_files_worker_push (&self->worker, messages->pdata[i]);
+  return NULL;
+}
 
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        push_body (self, json_array_get_element (array, i), (gint) i);
-    }
-  else if (bodies->len == 1)
-    push_body (self, bodies->pdata[0], -1);
+/* The push-data action signal: NULL, or why @data was not (wholly) pushed. */
+static char *
+cli_source_push_data (CdvizCliSource *self,
+                      const char     *data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+
+  if (self->pipeline == NULL)
+    return g_strdup (_("the source is not started"));
+  messages = parse_data (self, data, &error);
+  if (messages == NULL)
+    return g_strdup (error->message);
+  for (guint i = 0; i < messages->len; i++)
+    if (!cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), messages->pdata[i],
+                                   &error))
+      return g_strdup_printf (_("item %u not accepted: %s"), i + 1, error->message);
   return NULL;
 }
 
@@ -170,6 +210,7 @@ cli_source_start (CdvizSource    *source,
   CdvizCliSource *self = CDVIZ_CLI_SOURCE (source);
 
   cdviz_files_worker_set_name (&self->worker, pipeline, "cli");
+  g_set_object (&self->pipeline, pipeline);
   if (!cdviz_pipeline_is_checking (pipeline) && self->data != NULL)
     cdviz_files_worker_start (&self->worker, pipeline, "cdviz-cli", worker_thread, self);
   return TRUE;
@@ -178,7 +219,10 @@ cli_source_start (CdvizSource    *source,
 static void
 cli_source_stop (CdvizSource *source)
 {
-  cdviz_files_worker_stop (&CDVIZ_CLI_SOURCE (source)->worker);
+  CdvizCliSource *self = CDVIZ_CLI_SOURCE (source);
+
+  cdviz_files_worker_stop (&self->worker);
+  g_clear_object (&self->pipeline);
 }
 
 static void
@@ -195,18 +239,11 @@ cli_source_init_finish (GInitable     *initable,
 {
   CdvizCliSource *self = CDVIZ_CLI_SOURCE (initable);
 
-  if (!cdviz_file_parser_from_string (self->parser_name, &self->parser, error))
-    return FALSE;
-  if (self->parser == CDVIZ_FILE_PARSER_METADATA)
-    {
-      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
-                           _("key “parser”: the “metadata” parser is for files of the "
-                             "opendal source, not for the cli source's data"));
-      return FALSE;
-    }
-  if (!cdviz_files_check_metadata (&self->metadata, error))
-    return FALSE;
-  return TRUE;
+  return cdviz_files_check_parser (self->parser_name, &self->parser,
+                                   _("key “parser”: the “metadata” parser is for files of "
+                                     "the opendal source, not for the cli source's data"),
+                                   error) &&
+         cdviz_files_check_metadata (&self->metadata, error);
 }
 
 static void
@@ -263,6 +300,7 @@ cdviz_cli_source_finalize (GObject *object)
   g_free (self->data);
   g_free (self->parser_name);
   g_clear_pointer (&self->metadata, json_node_unref);
+  g_clear_object (&self->pipeline);
   cdviz_files_worker_clear (&self->worker);
   G_OBJECT_CLASS (cdviz_cli_source_parent_class)->finalize (object);
 }
@@ -291,6 +329,21 @@ cdviz_cli_source_class_init (CdvizCliSourceClass *klass)
     g_param_spec_boxed ("metadata", NULL, "Metadata of every message (a table)",
                         JSON_TYPE_NODE, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * CdvizCliSource::push-data:
+   * @data: inline text, @FILE or @- (standard input)
+   *
+   * Parses @data with the source's `parser` and pushes its messages,
+   * from the calling thread, while the source is started.
+   *
+   * Returns: (transfer full) (nullable): NULL, or why not
+   */
+  signals[SIGNAL_PUSH_DATA] =
+    g_signal_new_class_handler ("push-data", G_TYPE_FROM_CLASS (klass),
+                                G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+                                G_CALLBACK (cli_source_push_data), NULL, NULL, NULL,
+                                G_TYPE_STRING, 1, G_TYPE_STRING);
 }
 
 static void

@@ -135,6 +135,23 @@ cdviz_files_metadata_new (JsonNode *configured)
 }
 
 gboolean
+cdviz_files_check_parser (const char       *name,
+                          CdvizFileParser  *parser,
+                          const char       *no_metadata,
+                          GError          **error)
+{
+  if (!cdviz_file_parser_from_string (name, parser, error))
+    return FALSE;
+  if (*parser == CDVIZ_FILE_PARSER_METADATA)
+    {
+      g_set_error_literal (error, CDVIZ_CONFIG_ERROR, CDVIZ_CONFIG_ERROR_INVALID_VALUE,
+                           no_metadata);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 cdviz_files_check_metadata (JsonNode **metadata,
                             GError   **error)
 {

@@ -3,6 +3,8 @@
 
 #include <cdviz.h>
 
+#include "cdviz-file-parser.h"
+
 G_BEGIN_DECLS
 
 /* The worker thread of this plugin's sources and the ways it waits: a
@@ -43,6 +45,12 @@ gboolean  cdviz_files_worker_push        (CdvizFilesWorker *worker,
 /* A new metadata object: a copy of @configured's members (a table or
  * NULL), which the caller then adds to. */
 JsonObject *cdviz_files_metadata_new     (JsonNode         *configured);
+/* Reads the configured `parser` into @parser; the `metadata` parser,
+ * which reads no content, is refused with @no_metadata. */
+gboolean    cdviz_files_check_parser     (const char        *name,
+                                          CdvizFileParser   *parser,
+                                          const char        *no_metadata,
+                                          GError           **error);
 /* Checks the configured `metadata` (a table; null: none). */
 gboolean    cdviz_files_check_metadata   (JsonNode        **metadata,
                                           GError          **error);
