@@ -277,9 +277,11 @@ class ConfigUrlTest(unittest.TestCase):
         r = run(["config", "--check"] + args, {})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn('id = "from-url"', r.stdout)
-        r = run(["send", "--data", '{"sent": 1}'] + args, {})
+        event = json.loads(cdevent("build_started"))
+        event["context"]["id"] = "sent-with-url-config"
+        r = run(["send", "--data", json.dumps(event)] + args, {})
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn('"sent":1', r.stdout.replace(" ", ""))
+        self.assertIn('"id":"sent-with-url-config"', r.stdout.replace(" ", ""))
 
     def test_connect_with_the_header(self):
         p = Pipeline("", args=("--config", self.url, "--config-header",
