@@ -15,10 +15,18 @@
  * the message, names lower-cased, first value), `max_body_size` (bytes,
  * default 1 MiB).
  *
+ * `respond` says when a request is answered: `"processed"` (the default)
+ * once the event went through the source's transformers, so that a 422 can
+ * say a transformer refused it; `"accepted"` as soon as the event is in
+ * the pipeline's queue (202), without waiting for the pipeline thread: the
+ * fastest ingest, for publishers that do not need the transformers'
+ * verdict (a rejection is then only counted, in `/metrics`, and logged).
+ *
  * Answers:
  *
  * - 201, empty body: the pipeline accepted the event (it went through the
- *   source's transformers);
+ *   source's transformers); 202, empty body, with `respond = "accepted"`:
+ *   the event is queued;
  * - 400: the body is not JSON (one RFC 8259 value, without NUL characters;
  *   JSON error body with the reason);
  * - 401 / 403: a header rule failed (text/plain, the validator's message).
@@ -29,7 +37,8 @@
  * - 405 with `Allow: POST`; 413 when the body is larger than
  *   `max_body_size` (refused from `Content-Length` before the body is
  *   stored);
- * - 422: a transformer rejected the event (its message), or an output of
+ * - 422 (only with `respond = "processed"`): a transformer rejected the
+ *   event (its message), or an output of
  *   the source's transformers is not a CDEvent (it lacks `context.type`, its
  *   `context.id` holds CR or LF…): the body may be any JSON, as in
  *   cdviz-collector; what the transformers make of it must be a CDEvent;
@@ -46,6 +55,12 @@
 
 #define DEFAULT_MAX_BODY_SIZE (1024 * 1024)
 
+/* When a request is answered (the `respond` key). */
+typedef enum {
+  RESPOND_PROCESSED,
+  RESPOND_ACCEPTED,
+} Respond;
+
 struct _CdvizWebhookSource
 {
   GObject parent_instance;
@@ -55,6 +70,8 @@ struct _CdvizWebhookSource
   JsonNode *headers;
   char **headers_to_keep;
   guint64 max_body_size;
+  char *respond_name;
+  Respond respond;
 
   CdvizHeaderValidator *validator;
   char *path;
@@ -73,6 +90,7 @@ enum {
   PROP_HEADERS,
   PROP_HEADERS_TO_KEEP,
   PROP_MAX_BODY_SIZE,
+  PROP_RESPOND,
   N_PROPS
 };
 
@@ -260,6 +278,24 @@ handler (SoupServer        *server,
 
   message = cdviz_message_new_raw (cdviz_message_get_body (parsed), metadata, kept);
 
+  if (self->respond == RESPOND_ACCEPTED)
+    {
+      /* Answered here: no round trip to the pipeline thread. */
+      if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), message, &error))
+        soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
+      else
+        {
+          g_debug ("Webhook %s: event refused: %s", self->path, error->message);
+          if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
+            respond_unavailable (msg, error->message);
+          else if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING))
+            cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, error->message);
+          else
+            cdviz_http_respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
+        }
+      return;
+    }
+
   request = g_new0 (PendingRequest, 1);
   request->source = g_object_ref (self);
   request->msg = g_object_ref (msg);
@@ -343,6 +379,18 @@ webhook_initable_init (GInitable     *initable,
       return FALSE;
     }
 
+  if (self->respond_name == NULL || g_str_equal (self->respond_name, "processed"))
+    self->respond = RESPOND_PROCESSED;
+  else if (g_str_equal (self->respond_name, "accepted"))
+    self->respond = RESPOND_ACCEPTED;
+  else
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("key “respond”: “%s” is neither “processed” nor “accepted”"),
+                   self->respond_name);
+      return FALSE;
+    }
+
   self->path = g_strconcat ("/webhook/", self->id, NULL);
   return TRUE;
 }
@@ -365,6 +413,7 @@ cdviz_webhook_source_finalize (GObject *object)
   g_strfreev (self->headers_to_keep);
   g_clear_object (&self->validator);
   g_free (self->path);
+  g_free (self->respond_name);
   g_free (self->name);
   g_free (self->default_source);
 
@@ -392,6 +441,9 @@ cdviz_webhook_source_get_property (GObject    *object,
       break;
     case PROP_MAX_BODY_SIZE:
       g_value_set_uint64 (value, self->max_body_size);
+      break;
+    case PROP_RESPOND:
+      g_value_set_string (value, self->respond_name);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -422,6 +474,10 @@ cdviz_webhook_source_set_property (GObject      *object,
       break;
     case PROP_MAX_BODY_SIZE:
       self->max_body_size = g_value_get_uint64 (value);
+      break;
+    case PROP_RESPOND:
+      g_free (self->respond_name);
+      self->respond_name = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -484,6 +540,23 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
   properties[PROP_MAX_BODY_SIZE] =
     g_param_spec_uint64 ("max-body-size", NULL, "Largest accepted body, in bytes; a larger one is answered 413",
                          1, G_MAXUINT32, DEFAULT_MAX_BODY_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * CdvizWebhookSource:respond:
+   *
+   * When a request is answered: `"processed"` (the default) once the event
+   * went through the source's transformers (201, or 422 with the reason a
+   * transformer or the CDEvent check gave); `"accepted"` as soon as the
+   * event is queued (202), without a round trip to the pipeline thread: a
+   * rejection is then counted in `/metrics` and logged, not answered.
+   */
+  properties[PROP_RESPOND] =
+    g_param_spec_string ("respond", NULL,
+                         "When a request is answered: \"processed\" (201 once the transformers took the event, "
+                         "422 when they did not) or \"accepted\" (202 once the event is queued, no round trip "
+                         "to the pipeline thread; rejections are only counted)",
+                         "processed",
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
