@@ -231,7 +231,6 @@ handler (SoupServer        *server,
 {
   CdvizWebhookSource *self = user_data;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(CdvizMessage) parsed = NULL;
   g_autoptr(JsonNode) metadata = NULL;
   g_autoptr(JsonObject) metadata_context = NULL;
   g_autoptr(JsonObject) metadata_object = NULL;
@@ -250,18 +249,6 @@ handler (SoupServer        *server,
   if (data == NULL)
     data = "";
 
-  /* Any JSON: the pipeline validates the event as a CDEvent after the
-   * source's transformers (a raw message), so that they can turn a GitHub
-   * or Argo CD payload into one. */
-  parsed = cdviz_message_new_from_data (data, (gssize) length, &error);
-  if (parsed == NULL)
-    {
-      g_autofree char *reason = g_strdup_printf (_("invalid JSON: %s"), error->message);
-
-      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, reason);
-      return;
-    }
-
   metadata_context = json_object_new ();
   json_object_set_string_member (metadata_context, "source", get_default_source (self));
   metadata_object = json_object_new ();
@@ -276,7 +263,18 @@ handler (SoupServer        *server,
                                     keep_header, &keep);
     }
 
-  message = cdviz_message_new_raw (cdviz_message_get_body (parsed), metadata, kept);
+  /* Any JSON: the pipeline validates the event as a CDEvent after the
+   * source's transformers (a raw message), so that they can turn a GitHub
+   * or Argo CD payload into one. Parsed here, once: the pipeline thread
+   * works on this tree. */
+  message = cdviz_message_new_raw_from_data (data, (gssize) length, metadata, kept, &error);
+  if (message == NULL)
+    {
+      g_autofree char *reason = g_strdup_printf (_("invalid JSON: %s"), error->message);
+
+      cdviz_http_respond_error (msg, SOUP_STATUS_BAD_REQUEST, reason);
+      return;
+    }
 
   if (self->respond == RESPOND_ACCEPTED)
     {
