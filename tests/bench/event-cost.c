@@ -93,18 +93,13 @@ main (int argc, char **argv)
       g_autoptr(GError) error = NULL;
       int length = make_body (body, sizeof body, i);
       g_autoptr(JsonNode) node = cdviz_cdevent_parse (body, length, source, &error);
-      g_autoptr(JsonObject) context = json_object_new ();
-      g_autoptr(JsonObject) metadata_object = json_object_new ();
-      g_autoptr(JsonNode) metadata = NULL;
+      g_autoptr(JsonNode) metadata = webhook_metadata (source);
       g_autoptr(GHashTable) headers = g_hash_table_new_full (g_str_hash, g_str_equal,
                                                              g_free, g_free);
       g_autoptr(CdvizMessage) message = NULL;
 
       if (node == NULL)
         g_error ("%s", error->message);
-      json_object_set_string_member (context, "source", source);
-      json_object_set_object_member (metadata_object, "context", g_steal_pointer (&context));
-      metadata = json_node_init_object (json_node_alloc (), metadata_object);
       message = cdviz_message_new (node, metadata, headers);
       (void) cdviz_message_get_body_bytes (message);
     }
