@@ -80,6 +80,7 @@ struct _CdvizWebhookSource
   CdvizPipeline *pipeline;        /* not owned: the pipeline owns us */
   char *name;
   char *default_source;           /* built on the HTTP thread */
+  JsonNode *metadata;             /* sealed, shared by every message; HTTP thread */
   int stopped;                    /* atomic */
   CdvizHttpServer *http;          /* not owned: the pipeline's */
 };
@@ -205,21 +206,30 @@ keep_header (const char *name,
     }
 }
 
-static const char *
-get_default_source (CdvizWebhookSource *self)
+/* The metadata of every message, `{"context": {"source": S}}`: built once
+ * (the port is known once the server listens), sealed, and shared by
+ * reference by every message. */
+static JsonNode *
+get_metadata (CdvizWebhookSource *self)
 {
-  if (self->default_source == NULL)
+  if (self->metadata == NULL)
     {
       CdvizHttpServer *http = cdviz_pipeline_get_http_server (self->pipeline);
       const char *host = cdviz_http_server_get_host (http);
       g_autofree char *escaped = g_uri_escape_string (self->name, NULL, FALSE);
       gboolean ipv6 = strchr (host, ':') != NULL;
+      g_autoptr(JsonObject) context = json_object_new ();
+      g_autoptr(JsonObject) object = json_object_new ();
 
       self->default_source = g_strdup_printf ("http://%s%s%s:%u/?source=%s",
                                               ipv6 ? "[" : "", host, ipv6 ? "]" : "",
                                               cdviz_http_server_get_port (http), escaped);
+      json_object_set_string_member (context, "source", self->default_source);
+      json_object_set_object_member (object, "context", g_steal_pointer (&context));
+      self->metadata = json_node_init_object (json_node_alloc (), object);
+      json_node_seal (self->metadata);
     }
-  return self->default_source;
+  return self->metadata;
 }
 
 static void
@@ -231,9 +241,6 @@ handler (SoupServer        *server,
 {
   CdvizWebhookSource *self = user_data;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(JsonNode) metadata = NULL;
-  g_autoptr(JsonObject) metadata_context = NULL;
-  g_autoptr(JsonObject) metadata_object = NULL;
   g_autoptr(GHashTable) kept = NULL;
   g_autoptr(CdvizMessage) message = NULL;
   g_autoptr(GError) error = NULL;
@@ -249,16 +256,14 @@ handler (SoupServer        *server,
   if (data == NULL)
     data = "";
 
-  metadata_context = json_object_new ();
-  json_object_set_string_member (metadata_context, "source", get_default_source (self));
-  metadata_object = json_object_new ();
-  json_object_set_object_member (metadata_object, "context", g_steal_pointer (&metadata_context));
-  metadata = json_node_init_object (json_node_alloc (), metadata_object);
-
-  kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  if (self->headers_to_keep != NULL)
+  /* No table at all when no header is to be kept. */
+  if (self->headers_to_keep != NULL && self->headers_to_keep[0] != NULL)
     {
-      KeepHeaders keep = { self->headers_to_keep, kept };
+      KeepHeaders keep;
+
+      kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      keep.wanted = self->headers_to_keep;
+      keep.kept = kept;
       soup_message_headers_foreach (soup_server_message_get_request_headers (msg),
                                     keep_header, &keep);
     }
@@ -267,7 +272,7 @@ handler (SoupServer        *server,
    * source's transformers (a raw message), so that they can turn a GitHub
    * or Argo CD payload into one. Parsed here, once: the pipeline thread
    * works on this tree. */
-  message = cdviz_message_new_raw_from_data (data, (gssize) length, metadata, kept, &error);
+  message = cdviz_message_new_raw_from_data (data, (gssize) length, get_metadata (self), kept, &error);
   if (message == NULL)
     {
       g_autofree char *reason = g_strdup_printf (_("invalid JSON: %s"), error->message);
@@ -414,6 +419,7 @@ cdviz_webhook_source_finalize (GObject *object)
   g_free (self->respond_name);
   g_free (self->name);
   g_free (self->default_source);
+  g_clear_pointer (&self->metadata, json_node_unref);
 
   G_OBJECT_CLASS (cdviz_webhook_source_parent_class)->finalize (object);
 }
