@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -317,8 +318,9 @@ scan_literal (const guchar  *data,
  * are json-glib's: integers are int64 read the way its scanner reads them
  * (digits as a saturating unsigned 64-bit number, then negated for a minus
  * sign, so out-of-range integers wrap exactly as with JsonParser), anything
- * with a fraction or an exponent a double (g_ascii_strtod: 1e400 is
- * infinity, written as null), strings unescaped to UTF-8, and a member
+ * with a fraction or an exponent a double (g_ascii_strtod; one too large
+ * for a double, 1e400, is refused where json-glib makes it infinity),
+ * strings unescaped to UTF-8, and a member
  * named twice keeps its first place and its last value. test-json checks
  * these against JsonParser. */
 
@@ -366,13 +368,16 @@ append_unescaped (GString      *out,
   g_string_append_c (out, '\0');
 }
 
-/* The number checked by scan_number() at [@start, @end). */
+/* The number checked by scan_number() at [@start, @end), or %NULL with
+ * @error set when it is too large for a double: JSON cannot carry the
+ * infinity it would become (the writer would send null), and serde_json,
+ * as cdviz-collector, refuses it too ("number out of range"). */
 static JsonNode *
-number_node (const guchar *data,
-             gsize         start,
-             gsize         end)
+number_node (const guchar  *data,
+             gsize          start,
+             gsize          end,
+             GError       **error)
 {
-  JsonNode *node = json_node_alloc ();
   gboolean negative = data[start] == '-';
   guint64 value = 0;
   gsize i;
@@ -387,18 +392,25 @@ number_node (const guchar *data,
         value = value * 10 + digit;
     }
   if (i == end)
-    return json_node_init_int (node, (gint64) (negative ? 0 - value : value));
+    return json_node_init_int (json_node_alloc (), (gint64) (negative ? 0 - value : value));
 
   {
     char buf[64];
     g_autofree char *heap = NULL;
     char *text = buf;
+    double number;
 
     if (end - start >= sizeof buf)
       text = heap = g_malloc (end - start + 1);
     memcpy (text, data + start, end - start);
     text[end - start] = '\0';
-    return json_node_init_double (node, g_ascii_strtod (text, NULL));
+    number = g_ascii_strtod (text, NULL);
+    if (!isfinite (number))
+      {
+        scan_fail (data, start, JSON_PARSER_ERROR_INVALID_DATA, _("number out of range"), error);
+        return NULL;
+      }
+    return json_node_init_double (json_node_alloc (), number);
   }
 }
 
@@ -537,7 +549,13 @@ parse_document (const char  *text,
               start = i;
               if (!scan_number (data, length, &i, error))
                 goto fail;
-              builder_add (&b, open, depth, number_node (data, start, i));
+              {
+                JsonNode *number = number_node (data, start, i, error);
+
+                if (number == NULL)
+                  goto fail;
+                builder_add (&b, open, depth, number);
+              }
               state = AFTER_VALUE;
               break;
             case 't':
