@@ -242,6 +242,18 @@ check_event (JsonNode  *body,
   return TRUE;
 }
 
+/* Whether fill_in() would change nothing. */
+static gboolean
+is_complete (JsonNode   *body,
+             const char *default_source,
+             gboolean    compute_id)
+{
+  JsonObject *context = json_object_get_object_member (json_node_get_object (body), "context");
+
+  return !compute_id && !member_is_missing (context, "timestamp") &&
+         (default_source == NULL || !member_is_missing (context, "source"));
+}
+
 /* Fills in what is missing, in place: body must not be shared. */
 static void
 fill_in (JsonNode   *body,
@@ -410,12 +422,24 @@ _cdviz_cdevent_normalize_messages (GPtrArray     *messages,
       CdvizMessage *message = g_ptr_array_index (messages, i);
       const char *source = metadata_source (message);
       g_autoptr(JsonNode) body = NULL;
+      JsonNode *received = cdviz_message_get_body (message);
+      const char *filler = source ? source : fallback_source;
+      gboolean compute_id;
 
-      body = cdviz_cdevent_normalize (cdviz_message_get_body (message),
-                                      source ? source : fallback_source, error);
-      if (body == NULL)
+      if (!check_event (received, &compute_id, error))
         return FALSE;
-      json_node_seal (body);    /* shared by the new message, not copied */
+      if (is_complete (received, filler, compute_id))
+        {
+          /* The usual case: nothing to fill, the sealed tree is shared as
+           * it is (no copy per event). */
+          body = json_node_ref (received);
+        }
+      else
+        {
+          body = _cdviz_json_deep_copy (received);
+          fill_in (body, filler, compute_id);
+          json_node_seal (body);    /* shared by the new message, not copied */
+        }
       g_ptr_array_index (messages, i) = cdviz_message_new (body,
                                                            cdviz_message_get_metadata (message),
                                                            cdviz_message_get_headers (message));

@@ -54,7 +54,9 @@
 typedef struct {
   CdvizHttpConnections *owner;
   GSocket *socket;
-  GSource *timer;        /* header, body or idle deadline; NULL while busy */
+  GSource *deadline;     /* header, body or idle deadline: made once, re-armed
+                            (g_source_set_ready_time), -1 while busy */
+  GSource *timer;        /* the lingering close's timeout, or NULL */
   gboolean waiting;      /* kept alive, waiting for the next request */
   gboolean in_body;      /* headers read, the body still arriving */
   gboolean request_deadline;  /* the timer is the request timeout's (408) */
@@ -78,6 +80,8 @@ idle_watch_free (gpointer data)
 static void
 connection_stop_timer (Connection *conn)
 {
+  if (conn->deadline != NULL)
+    g_source_set_ready_time (conn->deadline, -1);
   if (conn->timer != NULL)
     {
       g_source_destroy (conn->timer);
@@ -106,6 +110,11 @@ connection_free (gpointer data)
   Connection *conn = data;
 
   connection_stop_timer (conn);
+  if (conn->deadline != NULL)
+    {
+      g_source_destroy (conn->deadline);
+      g_clear_pointer (&conn->deadline, g_source_unref);
+    }
   connection_stop_lingering (conn);
   g_clear_object (&conn->stream);
   g_object_unref (conn->socket);
@@ -160,7 +169,6 @@ connection_timed_out (gpointer data)
 {
   Connection *conn = data;
 
-  g_clear_pointer (&conn->timer, g_source_unref);
   /* Closed by libsoup meanwhile (e.g. after a `Connection: close`
    * answer): nothing timed out. */
   if (g_socket_is_closed (conn->socket))
@@ -196,6 +204,24 @@ connection_timed_out (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The deadline fires once per arming: disarmed before its callback runs. */
+static gboolean
+deadline_dispatch (GSource     *source,
+                   GSourceFunc  callback,
+                   gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  callback (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs deadline_funcs = {
+  .dispatch = deadline_dispatch,
+};
+
+/* Arms the connection's deadline. A request moves it two or three times
+ * (header, body, idle): one source per connection, re-armed, rather than
+ * a timeout source made, attached and destroyed at each move. */
 static void
 connection_start_timer (Connection *conn,
                         guint64     timeout_ms)
@@ -203,10 +229,15 @@ connection_start_timer (Connection *conn,
   connection_stop_timer (conn);
   if (timeout_ms == 0)
     return;
-  conn->timer = g_timeout_source_new (MIN (timeout_ms, G_MAXUINT));
-  g_source_set_callback (conn->timer, connection_timed_out, conn, NULL);
-  g_source_set_static_name (conn->timer, "[cdviz] header timeout");
-  g_source_attach (conn->timer, conn->owner->context);
+  if (conn->deadline == NULL)
+    {
+      conn->deadline = g_source_new (&deadline_funcs, sizeof (GSource));
+      g_source_set_callback (conn->deadline, connection_timed_out, conn, NULL);
+      g_source_set_static_name (conn->deadline, "[cdviz] connection deadline");
+      g_source_attach (conn->deadline, conn->owner->context);
+    }
+  g_source_set_ready_time (conn->deadline,
+                           g_get_monotonic_time () + (gint64) MIN (timeout_ms, G_MAXUINT) * 1000);
 }
 
 void

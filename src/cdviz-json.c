@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -15,12 +14,13 @@
  * nesting level (80,000 `[` crash the process), it leaks on a document
  * holding two top-level values ("{}{}"), it accepts what RFC 8259 does not
  * (single-quoted strings, comments, ...) and it cuts strings at `\u0000`.
- * So every untrusted document is first checked here, in one linear pass
- * without allocation, against the RFC 8259 grammar: exactly one value;
- * objects, arrays, strings (valid escapes, surrogates in pairs, no raw
- * control character, valid UTF-8), numbers, true, false, null; whitespace
- * only space, tab, LF, CR; arrays and objects nested at most
- * CDVIZ_JSON_MAX_DEPTH deep. Only then does json-glib build the tree. */
+ * So every untrusted document is read here, in one linear pass without
+ * recursion, against the RFC 8259 grammar: exactly one value; objects,
+ * arrays, strings (valid escapes, surrogates in pairs, no raw control
+ * character, valid UTF-8), numbers, true, false, null; whitespace only
+ * space, tab, LF, CR; arrays and objects nested at most
+ * CDVIZ_JSON_MAX_DEPTH deep. The same pass builds the json-glib tree (see
+ * "Building the tree"): JsonParser is not used. */
 
 typedef enum {
   EXPECT_VALUE,
@@ -309,15 +309,153 @@ scan_literal (const guchar  *data,
   return TRUE;
 }
 
-/*
- * check_document:
+/* --- Building the tree ---------------------------------------------------
  *
- * Whether @text is exactly one JSON value per RFC 8259, nested at most
- * CDVIZ_JSON_MAX_DEPTH deep, with no NUL byte and no `\u0000` escape.
- * One pass; the only memory is the stack of open containers, on the stack.
+ * The same pass builds the json-glib tree, without JsonParser: the scanner
+ * above has already told every token apart, and json-glib 1.6's parser,
+ * which reads the text again one character at a time through its GScanner
+ * and emits a signal per node, cost more than the tree itself. The values
+ * are json-glib's: integers are int64 read the way its scanner reads them
+ * (digits as a saturating unsigned 64-bit number, then negated for a minus
+ * sign, so out-of-range integers wrap exactly as with JsonParser), anything
+ * with a fraction or an exponent a double (g_ascii_strtod; one too large
+ * for a double, 1e400, is refused where json-glib makes it infinity),
+ * strings unescaped to UTF-8, and a member
+ * named twice keeps its first place and its last value. test-json checks
+ * these against JsonParser. */
+
+/* Appends the string whose quotes are at @start - 1 and @end, already
+ * checked by scan_string(), unescaped, and a NUL. */
+static void
+append_unescaped (GString      *out,
+                  const guchar *data,
+                  gsize         start,
+                  gsize         end)
+{
+  gsize i = start;
+
+  while (i < end)
+    {
+      const guchar *backslash = memchr (data + i, '\\', end - i);
+      gsize run = (backslash ? (gsize) (backslash - data) : end) - i;
+      guint unit = 0, low = 0xDC00;
+      char utf8[8];
+
+      g_string_append_len (out, (const char *) data + i, (gssize) run);
+      i += run;
+      if (i == end)
+        break;
+      switch (data[i + 1])
+        {
+        case 'b': g_string_append_c (out, '\b'); i += 2; continue;
+        case 'f': g_string_append_c (out, '\f'); i += 2; continue;
+        case 'n': g_string_append_c (out, '\n'); i += 2; continue;
+        case 'r': g_string_append_c (out, '\r'); i += 2; continue;
+        case 't': g_string_append_c (out, '\t'); i += 2; continue;
+        case 'u': break;
+        default: g_string_append_c (out, (char) data[i + 1]); i += 2; continue;
+        }
+      read_hex4 (data, end, i + 2, &unit);
+      i += 6;
+      if (unit >= 0xD800 && unit <= 0xDBFF)
+        {
+          read_hex4 (data, end, i + 2, &low);
+          unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+          i += 6;
+        }
+      g_string_append_len (out, utf8, g_unichar_to_utf8 (unit, utf8));
+    }
+  g_string_append_c (out, '\0');
+}
+
+/* The number checked by scan_number() at [@start, @end), or %NULL with
+ * @error set when it is too large for a double: JSON cannot carry the
+ * infinity it would become (the writer would send null), and serde_json,
+ * as cdviz-collector, refuses it too ("number out of range"). */
+static JsonNode *
+number_node (const guchar  *data,
+             gsize          start,
+             gsize          end,
+             GError       **error)
+{
+  gboolean negative = data[start] == '-';
+  guint64 value = 0;
+  gsize i;
+
+  for (i = negative ? start + 1 : start; i < end && is_digit (data[i]); i++)
+    {
+      guint digit = data[i] - '0';
+
+      if (value > (G_MAXUINT64 - digit) / 10)
+        value = G_MAXUINT64;        /* saturates, as strtoull() */
+      else
+        value = value * 10 + digit;
+    }
+  if (i == end)
+    return json_node_init_int (json_node_alloc (), (gint64) (negative ? 0 - value : value));
+
+  {
+    char buf[64];
+    g_autofree char *heap = NULL;
+    char *text = buf;
+    double number;
+
+    if (end - start >= sizeof buf)
+      text = heap = g_malloc (end - start + 1);
+    memcpy (text, data + start, end - start);
+    text[end - start] = '\0';
+    number = g_ascii_strtod (text, NULL);
+    if (!isfinite (number))
+      {
+        scan_fail (data, start, JSON_PARSER_ERROR_INVALID_DATA, _("number out of range"), error);
+        return NULL;
+      }
+    return json_node_init_double (json_node_alloc (), number);
+  }
+}
+
+/* The tree being built: one node per open container, and after the names
+ * of the members whose values are being read, one after the other in
+ * @scratch (names nest as containers do). */
+typedef struct {
+  JsonNode *root;
+  gpointer containers[CDVIZ_JSON_MAX_DEPTH];  /* JsonArray or JsonObject */
+  JsonNode *nodes[CDVIZ_JSON_MAX_DEPTH];
+  gsize names[CDVIZ_JSON_MAX_DEPTH];          /* offsets into scratch */
+  GString *scratch;
+} Builder;
+
+/* Takes @node into the innermost open container (@open, @depth). */
+static void
+builder_add (Builder      *b,
+             const guchar *open,
+             guint         depth,
+             JsonNode     *node)
+{
+  if (depth == 0)
+    {
+      b->root = node;
+      return;
+    }
+  json_node_set_parent (node, b->nodes[depth - 1]);
+  if (open[depth - 1] == '[')
+    json_array_add_element (b->containers[depth - 1], node);
+  else
+    {
+      json_object_set_member (b->containers[depth - 1], b->scratch->str + b->names[depth - 1], node);
+      g_string_truncate (b->scratch, b->names[depth - 1]);
+    }
+}
+
+/*
+ * parse_document:
+ *
+ * Builds the tree of @text if it is exactly one JSON value per RFC 8259,
+ * nested at most CDVIZ_JSON_MAX_DEPTH deep, with no NUL byte and no
+ * `\u0000` escape; else sets @error. One pass; no recursion.
  */
-static gboolean
-check_document (const char  *text,
+static JsonNode *
+parse_document (const char  *text,
                 gsize        length,
                 GError     **error)
 {
@@ -325,15 +463,19 @@ check_document (const char  *text,
   guchar open[CDVIZ_JSON_MAX_DEPTH];   /* '[' or '{' per nesting level */
   guint depth = 0;
   ScanState state = EXPECT_VALUE;
-  gsize i;
+  Builder b;
+  gsize i, start;
 
   i = skip_space (data, length, 0);
   if (i == length)
     {
       g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
                            _("the document is empty"));
-      return FALSE;
+      return NULL;
     }
+
+  b.root = NULL;
+  b.scratch = g_string_sized_new (64);
 
   for (;;)
     {
@@ -341,7 +483,7 @@ check_document (const char  *text,
         {
         case EXPECT_VALUE:
           if (i == length)
-            return scan_unexpected (data, length, i, NULL, error);
+            goto fail_unexpected_value;
           switch (data[i])
             {
             case '[':
@@ -352,8 +494,31 @@ check_document (const char  *text,
                     g_strdup_printf (_("JSON nested deeper than %d levels"),
                                      CDVIZ_JSON_MAX_DEPTH);
 
-                  return scan_fail (data, i, JSON_PARSER_ERROR_PARSE, reason, error);
+                  scan_fail (data, i, JSON_PARSER_ERROR_PARSE, reason, error);
+                  goto fail;
                 }
+              {
+                JsonNode *node;
+
+                if (data[i] == '[')
+                  {
+                    JsonArray *array = json_array_new ();
+
+                    node = json_node_new (JSON_NODE_ARRAY);
+                    json_node_take_array (node, array);
+                    b.containers[depth] = array;
+                  }
+                else
+                  {
+                    JsonObject *object = json_object_new ();
+
+                    node = json_node_new (JSON_NODE_OBJECT);
+                    json_node_take_object (node, object);
+                    b.containers[depth] = object;
+                  }
+                builder_add (&b, open, depth, node);
+                b.nodes[depth] = node;
+              }
               open[depth++] = data[i];
               i = skip_space (data, length, i + 1);
               if (i < length && data[i] == (open[depth - 1] == '[' ? ']' : '}'))
@@ -366,38 +531,68 @@ check_document (const char  *text,
                 state = open[depth - 1] == '{' ? EXPECT_MEMBER : EXPECT_VALUE;
               break;
             case '"':
+              start = i;
               if (!scan_string (data, length, &i, error))
-                return FALSE;
+                goto fail;
+              {
+                gsize mark = b.scratch->len;
+
+                append_unescaped (b.scratch, data, start + 1, i - 1);
+                builder_add (&b, open, depth,
+                             json_node_init_string (json_node_alloc (), b.scratch->str + mark));
+                g_string_truncate (b.scratch, mark);
+              }
               state = AFTER_VALUE;
               break;
             case '-': case '0': case '1': case '2': case '3': case '4':
             case '5': case '6': case '7': case '8': case '9':
+              start = i;
               if (!scan_number (data, length, &i, error))
-                return FALSE;
+                goto fail;
+              {
+                JsonNode *number = number_node (data, start, i, error);
+
+                if (number == NULL)
+                  goto fail;
+                builder_add (&b, open, depth, number);
+              }
               state = AFTER_VALUE;
               break;
             case 't':
             case 'f':
             case 'n':
+              start = i;
               if (!scan_literal (data, length, &i, error))
-                return FALSE;
+                goto fail;
+              builder_add (&b, open, depth,
+                           data[start] == 'n' ? json_node_init_null (json_node_alloc ())
+                           : json_node_init_boolean (json_node_alloc (), data[start] == 't'));
               state = AFTER_VALUE;
               break;
             default:
-              return scan_unexpected (data, length, i, _("a value was expected"), error);
+              goto fail_unexpected_value;
             }
           break;
 
         case EXPECT_MEMBER:
           if (i == length || data[i] != '"')
-            return scan_unexpected (data, length, i,
-                                    _("an object member name (a string) was expected"), error);
+            {
+              scan_unexpected (data, length, i,
+                               _("an object member name (a string) was expected"), error);
+              goto fail;
+            }
+          start = i;
           if (!scan_string (data, length, &i, error))
-            return FALSE;
+            goto fail;
+          b.names[depth - 1] = b.scratch->len;
+          append_unescaped (b.scratch, data, start + 1, i - 1);
           i = skip_space (data, length, i);
           if (i == length || data[i] != ':')
-            return scan_unexpected (data, length, i,
-                                    _("“:” was expected after an object member name"), error);
+            {
+              scan_unexpected (data, length, i,
+                               _("“:” was expected after an object member name"), error);
+              goto fail;
+            }
           i = skip_space (data, length, i + 1);
           state = EXPECT_VALUE;
           break;
@@ -407,12 +602,17 @@ check_document (const char  *text,
           if (depth == 0)
             {
               if (i == length)
-                return TRUE;
+                {
+                  g_string_free (b.scratch, TRUE);
+                  return b.root;
+                }
               if (strchr ("[{\"-0123456789tfn", data[i]) != NULL && data[i] != '\0')
-                return scan_fail (data, i, JSON_PARSER_ERROR_PARSE,
-                                  _("more than one top-level value"), error);
-              return scan_unexpected (data, length, i,
-                                      _("unexpected text after the top-level value"), error);
+                scan_fail (data, i, JSON_PARSER_ERROR_PARSE,
+                           _("more than one top-level value"), error);
+              else
+                scan_unexpected (data, length, i,
+                                 _("unexpected text after the top-level value"), error);
+              goto fail;
             }
           if (i < length && data[i] == ',')
             {
@@ -424,15 +624,26 @@ check_document (const char  *text,
               depth--;
               i++;
             }
-          else if (open[depth - 1] == '[')
-            return scan_unexpected (data, length, i,
-                                    _("“,” or “]” was expected after an array element"), error);
           else
-            return scan_unexpected (data, length, i,
-                                    _("“,” or “}” was expected after an object member"), error);
+            {
+              if (open[depth - 1] == '[')
+                scan_unexpected (data, length, i,
+                                 _("“,” or “]” was expected after an array element"), error);
+              else
+                scan_unexpected (data, length, i,
+                                 _("“,” or “}” was expected after an object member"), error);
+              goto fail;
+            }
           break;
         }
     }
+
+fail_unexpected_value:
+  scan_unexpected (data, length, i, _("a value was expected"), error);
+fail:
+  g_clear_pointer (&b.root, json_node_unref);
+  g_string_free (b.scratch, TRUE);
+  return NULL;
 }
 
 /*
@@ -454,21 +665,11 @@ _cdviz_json_parse_single_full (const char  *data,
                                gboolean     sealed,
                                GError     **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
+  JsonNode *root = parse_document (data, length, error);
 
-  if (!check_document (data, length, error))
-    return NULL;
-
-  parser = sealed ? json_parser_new_immutable () : json_parser_new ();
-  if (!json_parser_load_from_data (parser, data, length, error))
-    return NULL;
-  if (json_parser_get_root (parser) == NULL)
-    {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
-                           _("the document is empty"));
-      return NULL;
-    }
-  return json_node_ref (json_parser_get_root (parser));
+  if (root != NULL && sealed)
+    json_node_seal (root);
+  return root;
 }
 
 /*
@@ -484,281 +685,4 @@ _cdviz_json_parse_single (const char  *data,
                           GError     **error)
 {
   return _cdviz_json_parse_single_full (data, length, TRUE, error);
-}
-
-/* --- Writing -------------------------------------------------------------
- *
- * Compact JSON, always valid and always one line. Not json_generator: in
- * json-glib 1.6 it writes some doubles as `1e+19.0` or `inf.0`, which no JSON
- * parser accepts. Strings escape only what JSON requires (quote, backslash,
- * control characters); numbers are written like Python's repr() (the
- * shortest digits that round-trip, `.0` or an exponent on every float), so
- * that with sorted keys the output equals Python's
- * json.dumps (obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
- * — the canonical form hashed into CDEvent content ids. Non-finite doubles,
- * which JSON cannot represent, are written as null. */
-
-static void json_append_node (GString *out, JsonNode *node, gboolean sort);
-
-static void
-json_append_string (GString    *out,
-                    const char *str)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = str; *p != '\0'; p++)
-    {
-      guchar c = (guchar) *p;
-
-      switch (c)
-        {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        case '\b': g_string_append (out, "\\b"); break;
-        case '\f': g_string_append (out, "\\f"); break;
-        default:
-          if (c < 0x20)
-            g_string_append_printf (out, "\\u%04x", c);
-          else
-            g_string_append_c (out, (char) c);
-        }
-    }
-  g_string_append_c (out, '"');
-}
-
-/* Python's float repr(): the shortest digits that round-trip, positional
- * notation for decimal exponents in [-4, 16), scientific otherwise, always
- * a `.0` or an exponent so that the value reads back as a float. */
-static void
-json_append_double (GString *out,
-                    double   value)
-{
-  char buf[64];
-  char digits[32];
-  int exponent, n_digits, precision;
-  char *e;
-
-  if (isnan (value) || isinf (value))
-    {
-      /* Not JSON; json-glib does not produce these. */
-      g_string_append (out, "null");
-      return;
-    }
-
-  for (precision = 0; precision < 17; precision++)
-    {
-      g_snprintf (buf, sizeof buf, "%.*e", precision, value);
-      if (g_ascii_strtod (buf, NULL) == value)
-        break;
-    }
-  g_snprintf (buf, sizeof buf, "%.*e", precision, value);
-
-  /* buf is "[-]D[.DDD]e[+-]XX" */
-  e = strchr (buf, 'e');
-  exponent = atoi (e + 1);
-  *e = '\0';
-  n_digits = 0;
-  for (const char *p = buf; *p != '\0'; p++)
-    if (g_ascii_isdigit (*p))
-      digits[n_digits++] = *p;
-  digits[n_digits] = '\0';
-  /* Strip trailing zeros of the mantissa (keep one digit). */
-  while (n_digits > 1 && digits[n_digits - 1] == '0')
-    digits[--n_digits] = '\0';
-
-  if (value < 0 || (value == 0 && signbit (value)))
-    g_string_append_c (out, '-');
-
-  if (exponent >= -4 && exponent < 16)
-    {
-      if (exponent < 0)
-        {
-          g_string_append (out, "0.");
-          for (int i = 0; i < -exponent - 1; i++)
-            g_string_append_c (out, '0');
-          g_string_append (out, digits);
-        }
-      else if (n_digits <= exponent + 1)
-        {
-          g_string_append (out, digits);
-          for (int i = n_digits; i < exponent + 1; i++)
-            g_string_append_c (out, '0');
-          g_string_append (out, ".0");
-        }
-      else
-        {
-          g_string_append_len (out, digits, exponent + 1);
-          g_string_append_c (out, '.');
-          g_string_append (out, digits + exponent + 1);
-        }
-    }
-  else
-    {
-      g_string_append_c (out, digits[0]);
-      if (n_digits > 1)
-        {
-          g_string_append_c (out, '.');
-          g_string_append (out, digits + 1);
-        }
-      g_string_append_printf (out, "e%c%02d", exponent < 0 ? '-' : '+', ABS (exponent));
-    }
-}
-
-static int
-compare_keys (gconstpointer a,
-              gconstpointer b)
-{
-  /* Byte order of UTF-8 is code point order, which Python and serde use. */
-  return strcmp (*(const char * const *) a, *(const char * const *) b);
-}
-
-static void
-json_append_object (GString    *out,
-                    JsonObject *object,
-                    gboolean    sort,
-                    const char *skip_member)
-{
-  g_autoptr(GPtrArray) keys = g_ptr_array_new ();
-  g_autoptr(GList) members = json_object_get_members (object);
-  gboolean first = TRUE;
-
-  for (GList *l = members; l != NULL; l = l->next)
-    g_ptr_array_add (keys, l->data);
-  if (sort)
-    g_ptr_array_sort (keys, compare_keys);
-
-  g_string_append_c (out, '{');
-  for (guint i = 0; i < keys->len; i++)
-    {
-      const char *key = keys->pdata[i];
-
-      if (skip_member != NULL && g_str_equal (key, skip_member))
-        continue;
-      if (!first)
-        g_string_append_c (out, ',');
-      first = FALSE;
-      json_append_string (out, key);
-      g_string_append_c (out, ':');
-      json_append_node (out, json_object_get_member (object, key), sort);
-    }
-  g_string_append_c (out, '}');
-}
-
-static void
-json_append_node (GString  *out,
-                  JsonNode *node,
-                  gboolean  sort)
-{
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      json_append_object (out, json_node_get_object (node), sort, NULL);
-      break;
-
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-        guint length = json_array_get_length (array);
-
-        g_string_append_c (out, '[');
-        for (guint i = 0; i < length; i++)
-          {
-            if (i > 0)
-              g_string_append_c (out, ',');
-            json_append_node (out, json_array_get_element (array, i), sort);
-          }
-        g_string_append_c (out, ']');
-      }
-      break;
-
-    case JSON_NODE_VALUE:
-      switch (json_node_get_value_type (node))
-        {
-        case G_TYPE_INT64:
-          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
-          break;
-        case G_TYPE_DOUBLE:
-          json_append_double (out, json_node_get_double (node));
-          break;
-        case G_TYPE_BOOLEAN:
-          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
-          break;
-        case G_TYPE_STRING:
-          json_append_string (out, json_node_get_string (node));
-          break;
-        default:
-          g_string_append (out, "null");
-        }
-      break;
-
-    case JSON_NODE_NULL:
-    default:
-      g_string_append (out, "null");
-      break;
-    }
-}
-
-/*
- * _cdviz_json_append:
- * @out: where to write
- * @node: the value
- * @sort_keys: write object members sorted by key (canonical form) rather
- *   than in document order
- * @skip_member: (nullable): a member of the top-level object to leave out
- */
-void
-_cdviz_json_append (GString    *out,
-                    JsonNode   *node,
-                    gboolean    sort_keys,
-                    const char *skip_member)
-{
-  if (skip_member != NULL && JSON_NODE_HOLDS_OBJECT (node))
-    json_append_object (out, json_node_get_object (node), sort_keys, skip_member);
-  else
-    json_append_node (out, node, sort_keys);
-}
-
-/* A copy that shares nothing with @node: json_node_copy() shares objects
- * and arrays (json-glib 1.6), so sealing or editing its copy would touch
- * the caller's tree. Object members keep their order (the bytes sinks send
- * keep the publisher's). Recursive: for trees of bounded depth (parsed
- * ones are at most CDVIZ_JSON_MAX_DEPTH deep). */
-JsonNode *
-_cdviz_json_deep_copy (JsonNode *node)
-{
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObject *src = json_node_get_object (node);
-        JsonObject *dst = json_object_new ();
-        JsonNode *copy = json_node_new (JSON_NODE_OBJECT);
-        /* In the publisher's order: the bytes sinks send keep it. */
-        g_autoptr(GList) members = json_object_get_members (src);
-
-        for (GList *l = members; l != NULL; l = l->next)
-          json_object_set_member (dst, l->data,
-                                  _cdviz_json_deep_copy (json_object_get_member (src, l->data)));
-        json_node_take_object (copy, dst);
-        return copy;
-      }
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *src = json_node_get_array (node);
-        guint length = json_array_get_length (src);
-        JsonArray *dst = json_array_sized_new (length);
-        JsonNode *copy = json_node_new (JSON_NODE_ARRAY);
-
-        for (guint i = 0; i < length; i++)
-          json_array_add_element (dst, _cdviz_json_deep_copy (json_array_get_element (src, i)));
-        json_node_take_array (copy, dst);
-        return copy;
-      }
-    case JSON_NODE_VALUE:
-    case JSON_NODE_NULL:
-    default:
-      return json_node_copy (node);
-    }
 }

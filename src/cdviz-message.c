@@ -333,6 +333,42 @@ cdviz_message_new_from_data (const char  *data,
 }
 
 /**
+ * cdviz_message_new_raw_from_data:
+ * @data: JSON text, as a source received it
+ * @length: length of @data in bytes, or -1 if it is NUL-terminated
+ * @metadata: (nullable): a JSON object of metadata
+ * @headers: (nullable) (element-type utf8 utf8): headers to keep; names are
+ *   lower-cased
+ * @error: return location for a #GError
+ *
+ * Parses @data, with the checks of [ctor@Message.new_from_data], into the
+ * body of a new raw message (see [ctor@Message.new_raw]): what a source
+ * that receives any JSON does with each body, in one step. The tree parsed
+ * here is the one the pipeline thread works on: it is not parsed nor copied
+ * again unless the CDEvent needs a field filled in.
+ *
+ * Returns: (transfer full): a new raw #CdvizMessage, or %NULL on a parse
+ *   error
+ */
+CdvizMessage *
+cdviz_message_new_raw_from_data (const char  *data,
+                                 gssize       length,
+                                 JsonNode    *metadata,
+                                 GHashTable  *headers,
+                                 GError     **error)
+{
+  g_autoptr(JsonNode) body = NULL;
+
+  g_return_val_if_fail (data != NULL, NULL);
+  g_return_val_if_fail (metadata == NULL || JSON_NODE_HOLDS_OBJECT (metadata), NULL);
+
+  body = _cdviz_json_parse_single (data, length < 0 ? strlen (data) : (gsize) length, error);
+  if (body == NULL)
+    return NULL;
+  return cdviz_message_new_raw (body, metadata, headers);
+}
+
+/**
  * cdviz_message_get_body:
  * @self: a #CdvizMessage
  *

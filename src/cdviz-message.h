@@ -30,6 +30,12 @@ CdvizMessage *cdviz_message_new_from_data  (const char   *data,
                                             gssize        length,
                                             GError      **error);
 CDVIZ_AVAILABLE_IN_1_0
+CdvizMessage *cdviz_message_new_raw_from_data (const char   *data,
+                                               gssize        length,
+                                               JsonNode     *metadata,
+                                               GHashTable   *headers,
+                                               GError      **error);
+CDVIZ_AVAILABLE_IN_1_0
 JsonNode     *cdviz_message_get_body       (CdvizMessage *self);
 CDVIZ_AVAILABLE_IN_1_0
 JsonNode     *cdviz_message_get_metadata   (CdvizMessage *self);

@@ -101,7 +101,15 @@ struct _CdvizPipeline
   GHashTable *sinks_by_name;    /* name → SinkEntry (not owned) */
   GHashTable *sinks_by_object;  /* CdvizSink → SinkEntry (not owned) */
 
-  GAsyncQueue *queue;           /* (owned) WorkItem; its lock guards the hand-off */
+  /* The hand-off (cdviz-pipeline-worker.c): any thread posts, the
+   * pipeline thread takes everything waiting at once. */
+  GMutex queue_lock;
+  GCond queue_cond;
+  GQueue queue;                 /* WorkItem, under queue_lock */
+  gboolean worker_waiting;      /* under queue_lock: asleep on queue_cond */
+  gboolean wake_deferred;       /* under queue_lock: the HTTP thread owes
+                                   the worker a wake-up (its wake source) */
+  GSource *wake_source;         /* (owned) (nullable): on the HTTP context */
   int pending;                  /* atomic: messages waiting in the queue */
   guint capacity;
   GThread *worker;              /* (owned) (nullable): joined by stop() */
@@ -136,6 +144,11 @@ gboolean  _cdviz_pipeline_post           (CdvizPipeline  *self,
                                           WorkItem       *item,
                                           GError        **error);
 gpointer  _cdviz_pipeline_thread         (gpointer        data);
+void      _cdviz_pipeline_attach_waker   (CdvizPipeline  *self,
+                                          GMainContext   *http_context);
+void      _cdviz_pipeline_detach_waker   (CdvizPipeline  *self);
+void      _cdviz_pipeline_set_running    (CdvizPipeline  *self,
+                                          gboolean        running);
 gboolean  _cdviz_pipeline_is_its_thread  (CdvizPipeline  *self);
 void      _cdviz_work_item_free          (WorkItem       *item);
 void      _cdviz_pipeline_clear_notices  (CdvizPipeline  *self);

@@ -7,7 +7,9 @@
 #include "cdviz-cdevent-private.h"
 
 /* The pipeline thread and its two doors: _cdviz_pipeline_post(), the one way
- * into the work queue (from any thread: push, push_async, flush, stop), and
+ * into the work queue (from any thread: push, push_async, flush, stop; the
+ * HTTP thread's events wake the pipeline thread once per main-loop
+ * iteration, see "waking"), and
  * notify_owner(), the one way out to the thread that started the pipeline
  * (its signals and property notifications). Transformers and sinks are
  * called here, and only here. */
@@ -219,9 +221,93 @@ deliver (CdvizPipeline *self,
   notify_owner (self, NOTICE_MESSAGE, NULL, message, NULL);
 }
 
+/* A push_async() answered by the pipeline thread: the tasks of a batch are
+ * returned together, by one source per caller's context, instead of one
+ * source (and one wake-up of that context) per task. */
+typedef struct {
+  GTask *task;                  /* (owned) */
+  GError *error;                /* (owned) (nullable): NULL = processed */
+} Completion;
+
+/* Tasks returned by one source at most (a bound on the answer's delay). */
+#define COMPLETIONS_MAX 64
+
+static void
+completion_clear (Completion *completion)
+{
+  g_clear_object (&completion->task);
+  g_clear_error (&completion->error);
+}
+
+static void
+complete_later (GArray *done,
+                GTask  *task,
+                GError *error)
+{
+  Completion completion = { g_object_ref (task), error };
+
+  g_array_append_val (done, completion);
+}
+
+/* On the callers' context: inside a source of the task's context, in a
+ * later iteration than the one that created it, GTask calls back at once. */
+static gboolean
+return_tasks (gpointer data)
+{
+  GArray *done = data;
+
+  for (guint i = 0; i < done->len; i++)
+    {
+      Completion *completion = &g_array_index (done, Completion, i);
+
+      if (completion->error != NULL)
+        g_task_return_error (completion->task, g_steal_pointer (&completion->error));
+      else
+        g_task_return_boolean (completion->task, TRUE);
+    }
+  g_array_set_size (done, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* Hands the completed tasks to their contexts: one source per run of tasks
+ * that share a context (there is usually one, the HTTP thread's). */
+static void
+complete_tasks (GArray *done)
+{
+  guint start = 0;
+
+  while (start < done->len)
+    {
+      GMainContext *context = g_task_get_context (g_array_index (done, Completion, start).task);
+      g_autoptr(GArray) run = g_array_new (FALSE, FALSE, sizeof (Completion));
+      GSource *source;
+      guint end = start;
+
+      g_array_set_clear_func (run, (GDestroyNotify) completion_clear);
+      while (end < done->len &&
+             g_task_get_context (g_array_index (done, Completion, end).task) == context)
+        end++;
+      g_array_append_vals (run, &g_array_index (done, Completion, start), end - start);
+      start = end;
+
+      source = g_idle_source_new ();
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, return_tasks, g_steal_pointer (&run),
+                             (GDestroyNotify) g_array_unref);
+      g_source_set_static_name (source, "[cdviz] pipeline answers");
+      g_source_attach (source, context);
+      g_source_unref (source);
+    }
+  /* Moved into the runs: not cleared here. */
+  g_array_set_clear_func (done, NULL);
+  g_array_set_size (done, 0);
+  g_array_set_clear_func (done, (GDestroyNotify) completion_clear);
+}
+
 static void
 process (CdvizPipeline *self,
-         WorkItem      *item)
+         WorkItem      *item,
+         GArray        *done)
 {
   g_autoptr(GPtrArray) messages = NULL;
   g_autoptr(GError) rejection = NULL;
@@ -237,10 +323,9 @@ process (CdvizPipeline *self,
                rejection ? rejection->message : "no reason given");
       notify_owner (self, NOTICE_REJECTED, item->source->name, item->message, rejection);
       if (item->task != NULL)
-        g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
-                                 CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
-                                 rejection ? rejection->message
-                                           : _("rejected by a transformer"));
+        complete_later (done, item->task,
+                        g_error_new (CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
+                                     rejection ? rejection->message : _("rejected by a transformer")));
       return;
     }
 
@@ -262,8 +347,9 @@ process (CdvizPipeline *self,
                    item->source->name, error->message);
           notify_owner (self, NOTICE_REJECTED, item->source->name, item->message, error);
           if (item->task != NULL)
-            g_task_return_new_error (item->task, CDVIZ_PIPELINE_ERROR,
-                                     CDVIZ_PIPELINE_ERROR_REJECTED, "%s", error->message);
+            complete_later (done, item->task,
+                            g_error_new (CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_REJECTED, "%s",
+                                         error->message));
           return;
         }
     }
@@ -276,7 +362,7 @@ process (CdvizPipeline *self,
   notify_owner (self, NOTICE_COUNTERS, NULL, NULL, NULL);
 
   if (item->task != NULL)
-    g_task_return_boolean (item->task, TRUE);
+    complete_later (done, item->task, NULL);
 }
 
 void
@@ -300,11 +386,17 @@ release_flusher (WorkItem *item)
  * lock), so this finds nothing; it is the second line of defence that keeps
  * a flusher from waiting forever and a task from never completing. */
 static void
-drain_after_stop (CdvizPipeline *self)
+drain_after_stop (CdvizPipeline *self,
+                  GQueue        *rest)
 {
   WorkItem *item;
 
-  while ((item = g_async_queue_try_pop (self->queue)) != NULL)
+  g_mutex_lock (&self->queue_lock);
+  while ((item = g_queue_pop_head (&self->queue)) != NULL)
+    g_queue_push_tail (rest, item);
+  g_mutex_unlock (&self->queue_lock);
+
+  while ((item = g_queue_pop_head (rest)) != NULL)
     {
       switch (item->kind)
         {
@@ -336,51 +428,184 @@ _cdviz_pipeline_is_its_thread (CdvizPipeline *self)
   return g_private_get (&pipeline_of_thread) == self;
 }
 
+/* Takes everything waiting at once: one wake-up (and one lock) per batch,
+ * not per event. */
+static void
+take_batch (CdvizPipeline *self,
+            GQueue        *batch)
+{
+  g_mutex_lock (&self->queue_lock);
+  while (g_queue_is_empty (&self->queue))
+    {
+      self->worker_waiting = TRUE;
+      g_cond_wait (&self->queue_cond, &self->queue_lock);
+    }
+  self->worker_waiting = FALSE;
+  *batch = self->queue;
+  g_queue_init (&self->queue);
+  g_mutex_unlock (&self->queue_lock);
+}
+
 gpointer
 _cdviz_pipeline_thread (gpointer data)
 {
   CdvizPipeline *self = data;
+  g_autoptr(GArray) done = g_array_new (FALSE, FALSE, sizeof (Completion));
 
+  g_array_set_clear_func (done, (GDestroyNotify) completion_clear);
   g_private_set (&pipeline_of_thread, self);
 
   for (;;)
     {
-      WorkItem *item = g_async_queue_pop (self->queue);
+      GQueue batch;
+      WorkItem *item;
 
-      switch (item->kind)
+      take_batch (self, &batch);
+      while ((item = g_queue_pop_head (&batch)) != NULL)
         {
-        case ITEM_MESSAGE:
-          /* Out of the queue: the slot is free before the publisher hears
-           * back, so an immediate retry cannot be refused spuriously. */
-          g_atomic_int_add (&self->pending, -1);
-          process (self, item);
-          break;
-        case ITEM_FLUSH:
-          release_flusher (item);
-          break;
-        case ITEM_STOP:
+          switch (item->kind)
+            {
+            case ITEM_MESSAGE:
+              /* Out of the queue: the slot is free before the publisher
+               * hears back, so an immediate retry cannot be refused
+               * spuriously. */
+              g_atomic_int_add (&self->pending, -1);
+              process (self, item, done);
+              if (done->len >= COMPLETIONS_MAX)
+                complete_tasks (done);
+              break;
+            case ITEM_FLUSH:
+              complete_tasks (done);
+              release_flusher (item);
+              break;
+            case ITEM_STOP:
+              _cdviz_work_item_free (item);
+              complete_tasks (done);
+              drain_after_stop (self, &batch);
+              return NULL;
+            }
           _cdviz_work_item_free (item);
-          drain_after_stop (self);
-          return NULL;
         }
-      _cdviz_work_item_free (item);
+      complete_tasks (done);
     }
+}
+
+/* --- waking the pipeline thread from the HTTP thread --------------------
+ *
+ * A request handler that posts an event nobody waits for (a webhook with
+ * respond = "accepted") does not wake the pipeline thread itself: it
+ * leaves the wake-up owed, and the HTTP thread pays it once, before it
+ * polls again (in the prepare function of a source on its context, of high
+ * priority so that it is prepared on every iteration). The events of every
+ * request handled in one iteration then cost the pipeline thread one
+ * wake-up. An event whose answer waits (push_async()) wakes it at once:
+ * deferring would add the rest of the HTTP thread's iteration to every
+ * answer, which measured slower on an idle machine. */
+
+typedef struct {
+  GSource source;
+  CdvizPipeline *pipeline;      /* not owned: destroyed by stop() first */
+} WakeSource;
+
+/* The pipeline whose wake source this thread prepares: posts from this
+ * thread may leave the wake-up owed. */
+static GPrivate waker_of_thread;
+
+static void
+wake_worker_locked (CdvizPipeline *self)
+{
+  if (self->worker_waiting)
+    {
+      self->worker_waiting = FALSE;
+      g_cond_signal (&self->queue_cond);
+    }
+}
+
+static gboolean
+wake_prepare (GSource *source,
+              int     *timeout)
+{
+  CdvizPipeline *self = ((WakeSource *) source)->pipeline;
+
+  if (G_UNLIKELY (g_private_get (&waker_of_thread) != self))
+    g_private_set (&waker_of_thread, self);
+  /* Only this thread sets it: no lock needed to look. */
+  if (self->wake_deferred)
+    {
+      g_mutex_lock (&self->queue_lock);
+      self->wake_deferred = FALSE;
+      wake_worker_locked (self);
+      g_mutex_unlock (&self->queue_lock);
+    }
+  *timeout = -1;
+  return FALSE;
+}
+
+static gboolean
+wake_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs wake_source_funcs = {
+  .prepare = wake_prepare,
+  .dispatch = wake_dispatch,
+};
+
+/* At start, before the HTTP server runs. */
+void
+_cdviz_pipeline_attach_waker (CdvizPipeline *self,
+                              GMainContext  *http_context)
+{
+  GSource *source = g_source_new (&wake_source_funcs, sizeof (WakeSource));
+
+  ((WakeSource *) source)->pipeline = self;
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_static_name (source, "[cdviz] pipeline wake-up");
+  g_source_attach (source, http_context);
+  self->wake_source = source;
+}
+
+/* At stop, once the pipeline thread is joined (nothing is owed any more),
+ * before the HTTP thread is: a prepare still running finishes before the
+ * pipeline can go. */
+void
+_cdviz_pipeline_detach_waker (CdvizPipeline *self)
+{
+  if (self->wake_source == NULL)
+    return;
+  g_source_destroy (self->wake_source);
+  g_clear_pointer (&self->wake_source, g_source_unref);
+}
+
+void
+_cdviz_pipeline_set_running (CdvizPipeline *self,
+                             gboolean       running)
+{
+  g_mutex_lock (&self->queue_lock);
+  g_atomic_int_set (&self->running, running);
+  g_mutex_unlock (&self->queue_lock);
 }
 
 /* The one door into the queue: enqueue, flush and stop all post through it.
  * Under the queue lock it checks that the pipeline accepts work and pushes;
  * posting ITEM_STOP closes the door in the same critical section, so no item
- * can ever land behind the stop marker. Takes @item; on failure frees it and
- * sets %CDVIZ_PIPELINE_ERROR_NOT_RUNNING or _FULL. */
+ * can ever land behind the stop marker. An event posted from the HTTP
+ * thread without a task (nobody waits for its answer) leaves the wake-up
+ * to the HTTP thread's wake source; anything else wakes the pipeline
+ * thread at once. Takes @item; on failure frees it and sets
+ * %CDVIZ_PIPELINE_ERROR_NOT_RUNNING or _FULL. */
 gboolean
 _cdviz_pipeline_post (CdvizPipeline  *self,
                       WorkItem       *item,
                       GError        **error)
 {
-  g_async_queue_lock (self->queue);
+  g_mutex_lock (&self->queue_lock);
   if (!g_atomic_int_get (&self->running))
     {
-      g_async_queue_unlock (self->queue);
+      g_mutex_unlock (&self->queue_lock);
       _cdviz_work_item_free (item);
       g_set_error_literal (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING,
                            _("the pipeline is not running"));
@@ -390,7 +615,7 @@ _cdviz_pipeline_post (CdvizPipeline  *self,
     {
       if ((guint) g_atomic_int_get (&self->pending) >= self->capacity)
         {
-          g_async_queue_unlock (self->queue);
+          g_mutex_unlock (&self->queue_lock);
           COUNT (self->counters[COUNTER_REFUSED]);
           g_debug ("Pipeline queue full (%u): refusing an event from %s",
                    self->capacity, item->source->name);
@@ -404,8 +629,16 @@ _cdviz_pipeline_post (CdvizPipeline  *self,
     }
   else if (item->kind == ITEM_STOP)
     g_atomic_int_set (&self->running, FALSE);
-  g_async_queue_push_unlocked (self->queue, item);
-  g_async_queue_unlock (self->queue);
+  g_queue_push_tail (&self->queue, item);
+  /* Deferred only when nobody waits for the answer: a push_async() task
+   * (a webhook answering once processed) is latency, and the pipeline
+   * thread then works while the HTTP thread finishes its iteration. */
+  if (item->kind == ITEM_MESSAGE && item->task == NULL &&
+      g_private_get (&waker_of_thread) == self)
+    self->wake_deferred = TRUE;
+  else
+    wake_worker_locked (self);
+  g_mutex_unlock (&self->queue_lock);
   return TRUE;
 }
 

@@ -103,7 +103,9 @@ cdviz_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->sinks_by_object, g_hash_table_unref);
   g_clear_pointer (&self->transformers, g_hash_table_unref);
   g_clear_pointer (&self->sinks, g_ptr_array_unref);
-  g_clear_pointer (&self->queue, g_async_queue_unref);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) _cdviz_work_item_free);
+  g_mutex_clear (&self->queue_lock);
+  g_cond_clear (&self->queue_cond);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
   _cdviz_pipeline_clear_notices (self);
   g_clear_object (&self->http);
@@ -326,7 +328,9 @@ cdviz_pipeline_init (CdvizPipeline *self)
   self->sinks = g_ptr_array_new_with_free_func (_cdviz_sink_entry_free);
   self->sinks_by_name = g_hash_table_new (g_str_hash, g_str_equal);
   self->sinks_by_object = g_hash_table_new (NULL, NULL);
-  self->queue = g_async_queue_new ();
+  g_mutex_init (&self->queue_lock);
+  g_cond_init (&self->queue_cond);
+  g_queue_init (&self->queue);
   self->capacity = 1024;
   g_mutex_init (&self->lifecycle_lock);
   g_mutex_init (&self->notice_lock);
@@ -602,6 +606,7 @@ stop_locked (CdvizPipeline *self)
       _cdviz_pipeline_post (self, item, NULL);
       g_thread_join (g_steal_pointer (&self->worker));
     }
+  _cdviz_pipeline_detach_waker (self);
 
   stop_sinks (self);
   if (self->http != NULL)
@@ -723,9 +728,8 @@ cdviz_pipeline_start (CdvizPipeline  *self,
 
   if (start_components (self, error))
     {
-      g_async_queue_lock (self->queue);
-      g_atomic_int_set (&self->running, TRUE);
-      g_async_queue_unlock (self->queue);
+      _cdviz_pipeline_set_running (self, TRUE);
+      _cdviz_pipeline_attach_waker (self, cdviz_http_server_get_context (self->http));
       self->worker = g_thread_new ("cdviz-pipeline", _cdviz_pipeline_thread, self);
 
       if (cdviz_http_server_start (self->http, error))

@@ -440,6 +440,39 @@ test_message_owns_its_body (void)
   g_assert_true (json_node_is_immutable (cdviz_message_get_body (message)));
 }
 
+/* What a webhook does with a body: parsed once into a raw message whose
+ * metadata and headers are the source's; the same checks as new_from_data. */
+static void
+test_message_raw_from_data (void)
+{
+  const char *text = "{\"context\":{\"id\":\"m1\",\"type\":\"t\"},\"x\":[1,2.5,\"\\u00e9\"]}";
+  g_autoptr(JsonNode) metadata = json_from_string ("{\"context\":{\"source\":\"s\"}}", NULL);
+  g_autoptr(GHashTable) headers = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(CdvizMessage) message = NULL;
+  g_autoptr(CdvizMessage) refused = NULL;
+  g_autoptr(GError) error = NULL;
+  GBytes *bytes;
+
+  g_hash_table_insert (headers, "X-Kept", "yes");
+  message = cdviz_message_new_raw_from_data (text, -1, metadata, headers, &error);
+  g_assert_no_error (error);
+  g_assert_true (cdviz_message_is_raw (message));
+  g_assert_true (json_node_is_immutable (cdviz_message_get_body (message)));
+  bytes = cdviz_message_get_body_bytes (message);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   "{\"context\":{\"id\":\"m1\",\"type\":\"t\"},\"x\":[1,2.5,\"é\"]}",
+                   strlen ("{\"context\":{\"id\":\"m1\",\"type\":\"t\"},\"x\":[1,2.5,\"é\"]}"));
+  g_assert_cmpstr (cdviz_message_get_header (message, "x-kept"), ==, "yes");
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (
+                       json_node_get_object (cdviz_message_get_metadata (message)), "context"),
+                     "source"), ==, "s");
+
+  refused = cdviz_message_new_raw_from_data ("[[[1]]] {}", -1, NULL, NULL, &error);
+  g_assert_null (refused);
+  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -458,6 +491,7 @@ main (int   argc,
   g_test_add_func ("/cdevent/normalize/null-body", test_normalize_null_body);
   g_test_add_func ("/cdevent/parse/normalizes", test_parse_normalizes);
   g_test_add_func ("/message/owns-its-body", test_message_owns_its_body);
+  g_test_add_func ("/message/raw-from-data", test_message_raw_from_data);
 
   return g_test_run ();
 }

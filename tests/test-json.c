@@ -320,6 +320,134 @@ test_write_document (void)
   g_assert_null (strchr (ordered, '\n'));
 }
 
+/* The tree built by _cdviz_json_parse_single() is the one JsonParser
+ * builds from the same text: node types, values (integers that overflow
+ * included), member order and duplicates, unescaped strings. Compared
+ * through the writer, which tells int64 from double ("1" against "1.0"). */
+static void
+assert_same_as_json_glib (const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ours = _cdviz_json_parse_single_full (text, strlen (text), FALSE, &error);
+  g_autofree char *expected = NULL;
+  g_autofree char *got = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+  expected = write_node (json_parser_get_root (parser), FALSE);
+  got = write_node (ours, FALSE);
+  if (g_strcmp0 (expected, got) != 0)
+    g_error ("%s: json-glib %s, ours %s", text, expected, got);
+  g_assert_true (json_node_equal (ours, json_parser_get_root (parser)));
+}
+
+static void
+random_value (GString *out,
+              int      depth)
+{
+  static const char *const strings[] = {
+    "", "plain", "a\\\"b", "\\\\", "\\/", "\\b\\f\\n\\r\\t", "\\u00e9t\\u00E9", "\\ud83d\\ude00",
+    "\\uD834\\uDD1E x", "é ü 😀", "\\u0001", "tab\\tend", "\\u2028",
+  };
+  static const char *const numbers[] = {
+    "0", "-0", "1", "-1", "42", "9223372036854775807", "9223372036854775808",
+    "-9223372036854775808", "-9223372036854775809", "18446744073709551615",
+    "18446744073709551616", "123456789012345678901234567890", "-123456789012345678901234567890",
+    "1e5", "1E+5", "1.5", "-0.0", "1e-400", "0.1", "2.5e-3", "-12.5E2",
+    "1.7976931348623157e308", "4.9e-324", "0.30000000000000004", "1e22", "123.456e-7",
+  };
+  int kind = g_test_rand_int_range (0, depth > 4 ? 5 : 8);
+  char buf[40];
+
+  switch (kind)
+    {
+    case 0:
+      g_string_append_printf (out, "\"%s\"", strings[g_test_rand_int_range (0, G_N_ELEMENTS (strings))]);
+      break;
+    case 1:
+      g_string_append (out, numbers[g_test_rand_int_range (0, G_N_ELEMENTS (numbers))]);
+      break;
+    case 2:
+      g_ascii_formatd (buf, sizeof buf, "%.17g", g_test_rand_double_range (-1e6, 1e6));
+      g_string_append (out, buf);
+      break;
+    case 3:
+      g_string_append (out, (const char *[]) { "true", "false", "null" }[g_test_rand_int_range (0, 3)]);
+      break;
+    case 4:
+      g_string_append_printf (out, "%" G_GINT64_FORMAT,
+                              (gint64) g_test_rand_int () * g_test_rand_int ());
+      break;
+    case 5:
+    case 6:
+      {
+        int n = g_test_rand_int_range (0, 5);
+
+        g_string_append_c (out, '{');
+        for (int i = 0; i < n; i++)
+          {
+            /* Few names: duplicates are frequent. */
+            g_string_append_printf (out, "%s \"%s\" : ", i ? "," : "",
+                                    strings[g_test_rand_int_range (0, 4)]);
+            random_value (out, depth + 1);
+          }
+        g_string_append_c (out, '}');
+      }
+      break;
+    default:
+      {
+        int n = g_test_rand_int_range (0, 5);
+
+        g_string_append_c (out, '[');
+        for (int i = 0; i < n; i++)
+          {
+            if (i)
+              g_string_append (out, " ,\n");
+            random_value (out, depth + 1);
+          }
+        g_string_append_c (out, ']');
+      }
+    }
+}
+
+/* json-glib makes 1e400 infinity, which JSON cannot carry (the writer
+ * would send null): refused, as serde_json (cdviz-collector) does. */
+static void
+test_number_out_of_range (void)
+{
+  static const char *const refused[] = {
+    "1e400", "[-1e400]", "{\"t\":999999999999997E777771008995}", "1.5e9999999999999999999",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) node = _cdviz_json_parse_single (refused[i], strlen (refused[i]), &error);
+
+      g_assert_null (node);
+      g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_INVALID_DATA);
+      g_assert_true (g_str_has_prefix (error->message, "number out of range at line 1"));
+    }
+  /* Underflow is zero, as for serde_json. */
+  assert_same_as_json_glib ("[1e-400, -1e-400]");
+}
+
+static void
+test_tree_as_json_glib (void)
+{
+  assert_same_as_json_glib ("{\"a\":1,\"b\":2,\"a\":3}");
+  assert_same_as_json_glib ("\"\\ud83d\\ude00 \\u00e9 \\/\\b\\f\\n\\r\\t\"");
+  assert_same_as_json_glib (" [ 9223372036854775808, -9223372036854775809, 18446744073709551616 ] ");
+  for (int i = 0; i < 2000; i++)
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      random_value (text, 0);
+      assert_same_as_json_glib (text->str);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -334,5 +462,7 @@ main (int   argc,
   g_test_add_func ("/json/strict/escapes", test_strict_escapes);
   g_test_add_func ("/json/write/numbers", test_write_numbers);
   g_test_add_func ("/json/write/document", test_write_document);
+  g_test_add_func ("/json/tree-as-json-glib", test_tree_as_json_glib);
+  g_test_add_func ("/json/number-out-of-range", test_number_out_of_range);
   return g_test_run ();
 }

@@ -17,10 +17,18 @@
  * base of every message's metadata, as cdviz-collector's), `max_body_size`
  * (bytes, default 1 MiB).
  *
+ * `respond` says when a request is answered: `"processed"` (the default)
+ * once the event went through the source's transformers, so that a 422 can
+ * say a transformer refused it; `"accepted"` as soon as the event is in
+ * the pipeline's queue (202), without waiting for the pipeline thread: the
+ * fastest ingest, for publishers that do not need the transformers'
+ * verdict (a rejection is then only counted, in `/metrics`, and logged).
+ *
  * Answers:
  *
  * - 201, empty body: the pipeline accepted the event (it went through the
- *   source's transformers);
+ *   source's transformers); 202, empty body, with `respond = "accepted"`:
+ *   the event is queued;
  * - 400: the body is not JSON (one RFC 8259 value, without NUL characters;
  *   JSON error body with the reason);
  * - 401 / 403: a header rule failed (text/plain, the validator's message).
@@ -31,7 +39,8 @@
  * - 405 with `Allow: POST`; 413 when the body is larger than
  *   `max_body_size` (refused from `Content-Length` before the body is
  *   stored);
- * - 422: a transformer rejected the event (its message), or an output of
+ * - 422 (only with `respond = "processed"`): a transformer rejected the
+ *   event (its message), or an output of
  *   the source's transformers is not a CDEvent (it lacks `context.type`, its
  *   `context.id` holds CR or LF…): the body may be any JSON, as in
  *   cdviz-collector; what the transformers make of it must be a CDEvent;
@@ -50,6 +59,12 @@
 
 #define DEFAULT_MAX_BODY_SIZE (1024 * 1024)
 
+/* When a request is answered (the `respond` key). */
+typedef enum {
+  RESPOND_PROCESSED,
+  RESPOND_ACCEPTED,
+} Respond;
+
 struct _CdvizWebhookSource
 {
   GObject parent_instance;
@@ -61,6 +76,8 @@ struct _CdvizWebhookSource
   JsonNode *metadata;
   char *metadata_json;            /* by init: copied into every message */
   guint64 max_body_size;
+  char *respond_name;
+  Respond respond;
 
   CdvizHeaderValidator *validator;
   char *path;
@@ -69,6 +86,7 @@ struct _CdvizWebhookSource
   CdvizPipeline *pipeline;        /* not owned: the pipeline owns us */
   char *name;
   char *default_source;           /* built on the HTTP thread */
+  JsonNode *message_metadata;     /* sealed, shared by every message; HTTP thread */
   int stopped;                    /* atomic */
   CdvizHttpServer *http;          /* not owned: the pipeline's */
 };
@@ -80,6 +98,7 @@ enum {
   PROP_HEADERS_TO_KEEP,
   PROP_METADATA,
   PROP_MAX_BODY_SIZE,
+  PROP_RESPOND,
   N_PROPS
 };
 
@@ -198,14 +217,45 @@ keep_header (const char *name,
     }
 }
 
-static const char *
-get_default_source (CdvizWebhookSource *self)
+/* The metadata of every message: the configured `metadata` with
+ * `context.source` = S unless it has one, built once (the port is known
+ * once the server listens), sealed, and shared by reference by every
+ * message. */
+static JsonNode *
+get_metadata (CdvizWebhookSource *self)
 {
-  if (self->default_source == NULL)
-    self->default_source =
-      cdviz_http_server_dup_default_source (cdviz_pipeline_get_http_server (self->pipeline),
-                                            self->name);
-  return self->default_source;
+  if (self->message_metadata == NULL)
+    {
+      g_autoptr(JsonNode) metadata = NULL;
+      JsonObject *object, *context;
+      JsonNode *source;
+
+      /* A deep copy (json_node_copy () would share the configured
+       * object), of a table checked at init. */
+      if (self->metadata != NULL)
+        metadata = json_from_string (self->metadata_json, NULL);
+      else
+        metadata = json_node_init_object (json_node_alloc (), NULL);
+      if (json_node_get_object (metadata) == NULL)
+        json_node_take_object (metadata, json_object_new ());
+      object = json_node_get_object (metadata);
+      if (!json_object_has_member (object, "context"))
+        json_object_set_object_member (object, "context", json_object_new ());
+      context = json_object_get_object_member (object, "context");
+      source = json_object_get_member (context, "source");
+      if (source == NULL || JSON_NODE_HOLDS_NULL (source) ||
+          (json_node_get_value_type (source) == G_TYPE_STRING &&
+           *json_node_get_string (source) == '\0'))
+        {
+          self->default_source =
+            cdviz_http_server_dup_default_source (cdviz_pipeline_get_http_server (self->pipeline),
+                                                  self->name);
+          json_object_set_string_member (context, "source", self->default_source);
+        }
+      json_node_seal (metadata);
+      self->message_metadata = g_steal_pointer (&metadata);
+    }
+  return self->message_metadata;
 }
 
 static void
@@ -217,11 +267,6 @@ handler (SoupServer        *server,
 {
   CdvizWebhookSource *self = user_data;
   g_autoptr(GBytes) body = NULL;
-  g_autoptr(CdvizMessage) parsed = NULL;
-  g_autoptr(JsonNode) metadata = NULL;
-  g_autoptr(JsonObject) metadata_context = NULL;
-  g_autoptr(JsonObject) metadata_object = NULL;
-  JsonNode *source;
   g_autoptr(GHashTable) kept = NULL;
   g_autoptr(CdvizMessage) message = NULL;
   g_autoptr(GError) error = NULL;
@@ -237,11 +282,24 @@ handler (SoupServer        *server,
   if (data == NULL)
     data = "";
 
+  /* No table at all when no header is to be kept. */
+  if (self->headers_to_keep != NULL && self->headers_to_keep[0] != NULL)
+    {
+      KeepHeaders keep;
+
+      kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      keep.wanted = self->headers_to_keep;
+      keep.kept = kept;
+      soup_message_headers_foreach (soup_server_message_get_request_headers (msg),
+                                    keep_header, &keep);
+    }
+
   /* Any JSON: the pipeline validates the event as a CDEvent after the
    * source's transformers (a raw message), so that they can turn a GitHub
-   * or Argo CD payload into one. */
-  parsed = cdviz_message_new_from_data (data, (gssize) length, &error);
-  if (parsed == NULL)
+   * or Argo CD payload into one. Parsed here, once: the pipeline thread
+   * works on this tree. */
+  message = cdviz_message_new_raw_from_data (data, (gssize) length, get_metadata (self), kept, &error);
+  if (message == NULL)
     {
       g_autofree char *reason = g_strdup_printf (_("invalid JSON: %s"), error->message);
 
@@ -249,37 +307,23 @@ handler (SoupServer        *server,
       return;
     }
 
-  /* A deep copy (json_node_copy () would share the configured object), of
-   * a table checked at init. */
-  if (self->metadata != NULL)
+  if (self->respond == RESPOND_ACCEPTED)
     {
-      metadata = json_from_string (self->metadata_json, NULL);
-      metadata_object = json_object_ref (json_node_get_object (metadata));
+      /* Answered here: no round trip to the pipeline thread. */
+      if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), message, &error))
+        soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
+      else
+        {
+          g_debug ("Webhook %s: event refused: %s", self->path, error->message);
+          if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
+            respond_unavailable (msg, error->message);
+          else if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_NOT_RUNNING))
+            cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, error->message);
+          else
+            cdviz_http_respond_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
+        }
+      return;
     }
-  else
-    {
-      /* json_node_init_object () takes a reference of its own */
-      metadata_object = json_object_new ();
-      metadata = json_node_init_object (json_node_alloc (), metadata_object);
-    }
-  if (!json_object_has_member (metadata_object, "context"))
-    json_object_set_object_member (metadata_object, "context", json_object_new ());
-  metadata_context = json_object_ref (json_object_get_object_member (metadata_object, "context"));
-  source = json_object_get_member (metadata_context, "source");
-  if (source == NULL || JSON_NODE_HOLDS_NULL (source) ||
-      (json_node_get_value_type (source) == G_TYPE_STRING &&
-       *json_node_get_string (source) == '\0'))
-    json_object_set_string_member (metadata_context, "source", get_default_source (self));
-
-  kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  if (self->headers_to_keep != NULL)
-    {
-      KeepHeaders keep = { self->headers_to_keep, kept };
-      soup_message_headers_foreach (soup_server_message_get_request_headers (msg),
-                                    keep_header, &keep);
-    }
-
-  message = cdviz_message_new_raw (cdviz_message_get_body (parsed), metadata, kept);
 
   request = g_new0 (PendingRequest, 1);
   request->source = g_object_ref (self);
@@ -383,6 +427,18 @@ webhook_initable_init (GInitable     *initable,
       self->metadata_json = json_to_string (self->metadata, FALSE);
     }
 
+  if (self->respond_name == NULL || g_str_equal (self->respond_name, "processed"))
+    self->respond = RESPOND_PROCESSED;
+  else if (g_str_equal (self->respond_name, "accepted"))
+    self->respond = RESPOND_ACCEPTED;
+  else
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("key “respond”: “%s” is neither “processed” nor “accepted”"),
+                   self->respond_name);
+      return FALSE;
+    }
+
   self->path = g_strconcat ("/webhook/", self->id, NULL);
   return TRUE;
 }
@@ -407,8 +463,10 @@ cdviz_webhook_source_finalize (GObject *object)
   g_free (self->metadata_json);
   g_clear_object (&self->validator);
   g_free (self->path);
+  g_free (self->respond_name);
   g_free (self->name);
   g_free (self->default_source);
+  g_clear_pointer (&self->message_metadata, json_node_unref);
 
   G_OBJECT_CLASS (cdviz_webhook_source_parent_class)->finalize (object);
 }
@@ -437,6 +495,9 @@ cdviz_webhook_source_get_property (GObject    *object,
       break;
     case PROP_MAX_BODY_SIZE:
       g_value_set_uint64 (value, self->max_body_size);
+      break;
+    case PROP_RESPOND:
+      g_value_set_string (value, self->respond_name);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -471,6 +532,10 @@ cdviz_webhook_source_set_property (GObject      *object,
       break;
     case PROP_MAX_BODY_SIZE:
       self->max_body_size = g_value_get_uint64 (value);
+      break;
+    case PROP_RESPOND:
+      g_free (self->respond_name);
+      self->respond_name = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -549,6 +614,23 @@ cdviz_webhook_source_class_init (CdvizWebhookSourceClass *klass)
   properties[PROP_MAX_BODY_SIZE] =
     g_param_spec_uint64 ("max-body-size", NULL, "Largest accepted body, in bytes; a larger one is answered 413",
                          1, G_MAXUINT32, DEFAULT_MAX_BODY_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * CdvizWebhookSource:respond:
+   *
+   * When a request is answered: `"processed"` (the default) once the event
+   * went through the source's transformers (201, or 422 with the reason a
+   * transformer or the CDEvent check gave); `"accepted"` as soon as the
+   * event is queued (202), without a round trip to the pipeline thread: a
+   * rejection is then counted in `/metrics` and logged, not answered.
+   */
+  properties[PROP_RESPOND] =
+    g_param_spec_string ("respond", NULL,
+                         "When a request is answered: \"processed\" (201 once the transformers took the event, "
+                         "422 when they did not) or \"accepted\" (202 once the event is queued, no round trip "
+                         "to the pipeline thread; rejections are only counted)",
+                         "processed",
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);

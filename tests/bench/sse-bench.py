@@ -132,15 +132,19 @@ class Cdviz(Server):
         super().__init__(workdir)
         self.build_dir = build_dir
 
+    # Extra keys of the webhook's extractor table (ingest-bench.py sets
+    # respond = "accepted").
+    webhook_keys = ""
+
     def start(self):
         conf = os.path.join(self.workdir, "cdviz.toml")
         with open(conf, "w") as f:
             # max_connections: the default (10000) refuses more; nginx gets
             # worker_connections 20000, the descriptor limit of both.
             f.write('[http]\nhost = "127.0.0.1"\nport = %d\nmax_connections = %d\n'
-                    '[sources.in]\nenabled = true\nextractor = { type = "webhook", id = "in" }\n'
+                    '[sources.in]\nenabled = true\nextractor = { type = "webhook", id = "in"%s }\n'
                     '[sinks.out]\ntype = "sse"\nid = "bench"\nbuffer_size = 1000\n'
-                    % (self.port, NOFILE))
+                    % (self.port, NOFILE, self.webhook_keys))
         env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")
         env.pop("G_DEBUG", None)
         env.pop("MALLOC_CHECK_", None)   # meson's test env sets it: it slows malloc down

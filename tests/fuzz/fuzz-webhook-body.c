@@ -6,7 +6,9 @@
  * event has a non-empty UTF-8 context.id without CR, LF or NUL; its
  * serialisation is one line of JSON that parses back to an equal event;
  * the frame is exactly `event: cdevent`, `id: <id>`, `data: <json>`, blank
- * line. Rejected bodies must come with a CDVIZ_CDEVENT_ERROR. */
+ * line. Rejected bodies must come with a CDVIZ_CDEVENT_ERROR. Every
+ * document the one-pass reader accepts is also read by JsonParser, and
+ * the two trees must be the same. */
 #include "config.h"
 
 #include <string.h>
@@ -25,11 +27,29 @@ LLVMFuzzerTestOneInput (const guint8 *data,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) event = NULL;
   g_autoptr(JsonNode) again = NULL;
+  g_autoptr(JsonNode) tree = NULL;
   g_autoptr(CdvizMessage) message = NULL;
   g_autoptr(GBytes) frame = NULL;
   g_autofree char *expected = NULL;
   const char *id, *json, *text;
   gsize json_len, frame_len;
+
+  /* The tree the one-pass reader builds is JsonParser's (which may read
+   * it: it is at most 128 levels deep): same values, same types (the
+   * writer tells 1 from 1.0), same member order. */
+  tree = _cdviz_json_parse_single_full ((const char *) data, size, FALSE, NULL);
+  if (tree != NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GString) ours = g_string_new (NULL);
+      g_autoptr(GString) theirs = g_string_new (NULL);
+
+      g_assert_true (json_parser_load_from_data (parser, (const char *) data, (gssize) size, NULL));
+      g_assert_true (json_node_equal (tree, json_parser_get_root (parser)));
+      _cdviz_json_append (ours, tree, FALSE, NULL);
+      _cdviz_json_append (theirs, json_parser_get_root (parser), FALSE, NULL);
+      g_assert_cmpstr (ours->str, ==, theirs->str);
+    }
 
   event = cdviz_cdevent_parse ((const char *) data, (gssize) size, "/fuzz/source", &error);
   if (event == NULL)

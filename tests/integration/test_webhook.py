@@ -573,6 +573,65 @@ type = "debug"
             self.assertEqual(p.stdout(), "")
 
 
+class WebhookRespondAccepted(unittest.TestCase):
+    """respond = "accepted": 202 once the event is queued; the transformers'
+    verdict is counted, not answered."""
+    CONFIG = """
+[transformers.no]
+type = "test_reject"
+
+[sources.fast]
+enabled = true
+[sources.fast.extractor]
+type = "webhook"
+id = "fast"
+respond = "accepted"
+
+[sources.refused]
+enabled = true
+transformer_refs = ["no"]
+[sources.refused.extractor]
+type = "webhook"
+id = "refused"
+respond = "accepted"
+
+[sinks.out]
+type = "debug"
+"""
+
+    def test_202_event_reaches_sink(self):
+        with Pipeline(self.CONFIG, args=HELPERS) as p:
+            raw = cdevent("build_started")
+            status, _, body = p.request("POST", "/webhook/fast", raw)
+            self.assertEqual(status, 202, body)
+            self.assertEqual(body, b"")
+            pairs = lambda text: json.loads(text, object_pairs_hook=lambda p: p)
+            self.assertEqual(pairs(stdout_lines(p, 1)[0]), pairs(raw))
+
+    def test_rejection_is_counted_not_answered(self):
+        with Pipeline(self.CONFIG, args=HELPERS) as p:
+            status, _, body = p.request("POST", "/webhook/refused", cdevent())
+            self.assertEqual(status, 202, body)
+            # Not JSON is still answered: it is checked before the queue.
+            status, _, body = p.request("POST", "/webhook/refused", b"{nope")
+            self.assertEqual(status, 400, body)
+            deadline = time.monotonic() + 10
+            while True:
+                metrics = p.request("GET", "/metrics")[2].decode()
+                if 'cdviz_pipeline_events_total{outcome="rejected"} 1' in metrics:
+                    break
+                self.assertLess(time.monotonic(), deadline, metrics)
+                time.sleep(0.05)
+            self.assertEqual(p.stdout(), "")
+
+    def test_unknown_value_is_a_config_error(self):
+        config = ('[sources.hook]\nenabled = true\n[sources.hook.extractor]\ntype = "webhook"\nid = "x"\n'
+                  'respond = "later"\n')
+        with Pipeline(config, expect_start=False) as p:
+            self.assertNotEqual(p.wait(10), 0)
+            self.assertIn("“later” is neither “processed” nor “accepted”", p.stderr())
+
+
 class PipedPipeline(Pipeline):
     """Like Pipeline, but standard output is a pipe nobody reads until
     drain() — so the debug sink blocks once the pipe is full and the
