@@ -23,6 +23,7 @@ struct _CdvizSseFanout {
 
   int quit;                          /* atomic: return without finishing */
   int wake_pending;                  /* atomic */
+  int frames_pending;                /* atomic: new frames since the last scan */
   int n_clients;                     /* atomic: adopted or on their way */
   int finish_requested;              /* atomic, written once after finish_deadline */
   gint64 finish_deadline;
@@ -329,13 +330,26 @@ wake_source_dispatch (GSource     *source,
 {
   CdvizSseFanout *self = ((FanoutSource *) source)->fanout;
 
+  gboolean scan;
+
   g_source_set_ready_time (source, -1);
   g_atomic_int_set (&self->wake_pending, 0);
+  /* Cleared after wake_pending: frames published from now on wake the
+   * thread again. */
+  scan = g_atomic_int_exchange (&self->frames_pending, 0) != 0;
 
   if (!self->finishing && g_atomic_int_get (&self->finish_requested))
-    fanout_start_finishing (self);
+    {
+      fanout_start_finishing (self);
+      scan = TRUE;
+    }
   fanout_adopt_incoming (self);
-  fanout_flush_idle (self);
+  /* Every idle client is looked at only when there is something new for
+   * it: a wake-up for new clients alone (adopt_incoming flushes those)
+   * would otherwise cost a pass over all of them per connection, and
+   * connecting N clients N²/2 looks. */
+  if (scan)
+    fanout_flush_idle (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -432,12 +446,19 @@ cdviz_sse_fanout_get_n_clients (CdvizSseFanout *self)
   return g_atomic_int_get (&self->n_clients);
 }
 
-/* Wakes the thread: new frames, new clients, or the end. */
-void
-cdviz_sse_fanout_wake (CdvizSseFanout *self)
+static void
+fanout_wake (CdvizSseFanout *self)
 {
   if (g_atomic_int_compare_and_exchange (&self->wake_pending, 0, 1))
     g_source_set_ready_time (self->wake, 0);
+}
+
+/* Wakes the thread for new frames: every idle client gets them. */
+void
+cdviz_sse_fanout_wake (CdvizSseFanout *self)
+{
+  g_atomic_int_set (&self->frames_pending, 1);
+  fanout_wake (self);
 }
 
 /* Hands @client over to the thread, which starts its stream. */
@@ -449,7 +470,7 @@ cdviz_sse_fanout_adopt (CdvizSseFanout *self,
   g_mutex_lock (&self->feed->lock);
   g_queue_push_tail_link (&self->incoming, &client->link);
   g_mutex_unlock (&self->feed->lock);
-  cdviz_sse_fanout_wake (self);
+  fanout_wake (self);
 }
 
 /* Asks the thread to end every stream (what each client still has to
@@ -463,7 +484,7 @@ cdviz_sse_fanout_finish_streams (CdvizSseFanout *self,
 {
   self->finish_deadline = deadline;
   g_atomic_int_set (&self->finish_requested, 1);
-  cdviz_sse_fanout_wake (self);
+  fanout_wake (self);
 }
 
 /* Waits for the thread to return (told to, without finish_streams()):
