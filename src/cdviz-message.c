@@ -333,6 +333,37 @@ cdviz_message_new_from_data (const char  *data,
 }
 
 /**
+ * cdviz_message_metadata_new:
+ * @configured: (nullable): a source's configured `metadata` (a JSON
+ *   object; anything else counts as none)
+ *
+ * A new metadata object for one message, holding @configured's members, to
+ * which a source adds its own (`sse_id`, `nats_subject`, a file's `path`…).
+ * The object is new each time: a member set on it never reaches
+ * @configured nor another message (json_node_copy() alone would share the
+ * configured object).
+ *
+ * Returns: (transfer full): a new #JsonObject
+ */
+JsonObject *
+cdviz_message_metadata_new (JsonNode *configured)
+{
+  JsonObject *object = json_object_new ();
+
+  if (configured != NULL && JSON_NODE_HOLDS_OBJECT (configured))
+    {
+      JsonObjectIter iter;
+      const char *key;
+      JsonNode *value;
+
+      json_object_iter_init (&iter, json_node_get_object (configured));
+      while (json_object_iter_next (&iter, &key, &value))
+        json_object_set_member (object, key, json_node_copy (value));
+    }
+  return object;
+}
+
+/**
  * cdviz_message_new_raw_from_data:
  * @data: JSON text, as a source received it
  * @length: length of @data in bytes, or -1 if it is NUL-terminated

@@ -130,22 +130,12 @@ emit (CdvizHttpPollingSource *self,
       JsonNode               *body,
       guint                   status)
 {
-  g_autoptr(JsonObject) fresh = json_object_new ();
+  g_autoptr(JsonObject) fresh = cdviz_message_metadata_new (self->metadata);
   g_autoptr(JsonObject) polling = json_object_new ();
   g_autoptr(JsonNode) metadata = NULL;
   g_autoptr(GHashTable) kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   SoupMessageHeaders *headers = soup_message_get_response_headers (self->msg);
 
-  /* A new object each time: json_node_copy() shares the configured one. */
-  if (self->metadata != NULL && JSON_NODE_HOLDS_OBJECT (self->metadata))
-    {
-      JsonObject *configured = json_node_get_object (self->metadata);
-      g_autoptr(GList) members = json_object_get_members (configured);
-
-      for (GList *l = members; l != NULL; l = l->next)
-        json_object_set_member (fresh, l->data,
-                                json_node_copy (json_object_get_member (configured, l->data)));
-    }
   json_object_set_string_member (fresh, "ts_after", self->ts_after);
   json_object_set_string_member (fresh, "ts_before", self->ts_before);
   json_object_set_string_member (polling, "url", self->current->url);

@@ -185,21 +185,11 @@ to_message (CdvizNatsSource *self,
       body = json_node_init_string (json_node_alloc (), text);
     }
 
-  /* A new object for every message: json_node_copy() would share the
-   * configured one, and the members set below would pile up in it. (And
-   * json_node_init_object() takes its own reference.) */
+  /* A new object for every message (json_node_init_object() takes its own
+   * reference). */
   {
-    g_autoptr(JsonObject) fresh = json_object_new ();
+    g_autoptr(JsonObject) fresh = cdviz_message_metadata_new (self->metadata);
 
-    if (self->metadata != NULL && JSON_NODE_HOLDS_OBJECT (self->metadata))
-      {
-        JsonObject *configured = json_node_get_object (self->metadata);
-        g_autoptr(GList) members = json_object_get_members (configured);
-
-        for (GList *l = members; l != NULL; l = l->next)
-          json_object_set_member (fresh, l->data,
-                                  json_node_copy (json_object_get_member (configured, l->data)));
-      }
     metadata = json_node_init_object (json_node_alloc (), fresh);
   }
   object = json_node_get_object (metadata);

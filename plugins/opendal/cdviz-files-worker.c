@@ -116,24 +116,6 @@ cdviz_files_worker_push (CdvizFilesWorker *worker,
     }
 }
 
-JsonObject *
-cdviz_files_metadata_new (JsonNode *configured)
-{
-  JsonObject *object = json_object_new ();
-
-  if (configured != NULL && JSON_NODE_HOLDS_OBJECT (configured))
-    {
-      JsonObjectIter iter;
-      const char *key;
-      JsonNode *value;
-
-      json_object_iter_init (&iter, json_node_get_object (configured));
-      while (json_object_iter_next (&iter, &key, &value))
-        json_object_set_member (object, key, json_node_copy (value));
-    }
-  return object;
-}
-
 gboolean
 cdviz_files_check_parser (const char       *name,
                           CdvizFileParser  *parser,

@@ -42,9 +42,6 @@ gboolean  cdviz_files_worker_sleep       (CdvizFilesWorker *worker,
 gboolean  cdviz_files_worker_push        (CdvizFilesWorker *worker,
                                           CdvizMessage     *message);
 
-/* A new metadata object: a copy of @configured's members (a table or
- * NULL), which the caller then adds to. */
-JsonObject *cdviz_files_metadata_new     (JsonNode         *configured);
 /* Reads the configured `parser` into @parser; the `metadata` parser,
  * which reads no content, is refused with @no_metadata. */
 gboolean    cdviz_files_check_parser     (const char        *name,
