@@ -283,7 +283,8 @@ id = "secure"
             self.assertEqual(r.headers["access-control-allow-origin"], "https://dash.example")
             self.assertEqual(r.headers["transfer-encoding"], "chunked")
             r.close()
-        self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 0)
+            # the server frees the slot when it sees the close (max_clients = 2)
+            self.wait_metric(p, "cdviz_sse_clients", ['sink="out"'], 0)
 
         # 401 missing, 403 wrong, 200 right.
         status, headers, body = p.request("GET", "/sse/secure")
