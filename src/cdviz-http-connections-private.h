@@ -59,7 +59,6 @@ struct _CdvizHttpConnections
 
   GHashTable *by_socket;    /* GSocket → Connection */
   guint prune_at;           /* prune closed connections at this size */
-  GHashTable *idle_watches; /* GSocket → GSource */
   guint in_flight;          /* requests read but not answered */
 
   GSocket *listener;        /* owned from start */

@@ -35,7 +35,7 @@
  * - Bodies answered from the head (refuse_body()): libsoup reads the body
  *   of a request an early handler answered (soup-server-message-io-http1.c,
  *   io_read()); here it is never read.
- * - Idle connections the client closed (idle_socket_ready()): leaked in
+ * - Idle connections the client closed (idle_watch_dispatch()): leaked in
  *   CLOSE-WAIT until libsoup 3.3 (commit d20c6601, "Don't leak idle
  *   connections closed by the client").
  * - Stolen connections (_cdviz_http_connections_steal()): libsoup emits
@@ -58,6 +58,7 @@ typedef struct {
                             by setting `due` (see deadline_funcs) */
   gint64 due;            /* monotonic µs when the deadline fires, 0 while busy */
   GSource *timer;        /* the lingering close's timeout, or NULL */
+  GSource *idle;         /* IdleWatch between requests (see below), or NULL */
   gboolean waiting;      /* kept alive, waiting for the next request */
   gboolean in_body;      /* headers read, the body still arriving */
   gboolean request_deadline;  /* the timer is the request timeout's (408) */
@@ -70,12 +71,13 @@ typedef struct {
 } Connection;
 
 static void
-idle_watch_free (gpointer data)
+connection_unwatch_idle (Connection *conn)
 {
-  GSource *source = data;
-
-  g_source_destroy (source);
-  g_source_unref (source);
+  if (conn->idle != NULL)
+    {
+      g_source_destroy (conn->idle);
+      g_clear_pointer (&conn->idle, g_source_unref);
+    }
 }
 
 static void
@@ -115,6 +117,7 @@ connection_free (gpointer data)
       g_source_destroy (conn->deadline);
       g_clear_pointer (&conn->deadline, g_source_unref);
     }
+  connection_unwatch_idle (conn);
   connection_stop_lingering (conn);
   g_clear_object (&conn->stream);
   g_object_unref (conn->socket);
@@ -157,7 +160,7 @@ message_connection (CdvizHttpConnections *self,
  * "request-started" and the request's "got-headers" a deadline runs: the
  * header timeout for a new connection, the idle timeout for a kept-alive
  * one (switched to the header timeout when its next request starts to
- * arrive, see idle_socket_ready()). On expiry the socket is shut down, not
+ * arrive, see idle_watch_dispatch()). On expiry the socket is shut down, not
  * closed: libsoup's reads fail, and libsoup closes and frees the connection
  * itself, so no descriptor number is reused under its feet. */
 
@@ -473,65 +476,101 @@ _cdviz_http_connections_refuse_body (CdvizHttpConnections *self,
  * itself are noticed (g_socket_is_closed()) and forgotten; their descriptor
  * is never touched again. */
 
+/* One watch per connection, made at its first idle time and kept: between
+ * two requests it polls for input, while a request is in flight its events
+ * are 0. Its GPollFD is switched by writing `events`, which GLib reads at
+ * every iteration; a socket source made and destroyed per request cost two
+ * wake-ups of the context (adding and removing a poll signals it) and an
+ * extra main-loop iteration each. The descriptor never changes while the
+ * watch is attached (GLib keeps its poll records sorted by descriptor).
+ * Whatever poll reports on a socket libsoup closed meanwhile (POLLNVAL, or
+ * a newer connection's data under a reused number) ends the watch. */
+typedef struct {
+  GSource source;
+  GPollFD pollfd;
+  Connection *conn;
+} IdleWatch;
+
+#define IDLE_EVENTS (G_IO_IN | G_IO_HUP | G_IO_ERR)
+
 static gboolean
-idle_socket_ready (GSocket      *socket,
-                   GIOCondition  condition,
-                   gpointer      user_data)
+idle_watch_check (GSource *source)
 {
-  CdvizHttpConnections *self = user_data;
+  return ((IdleWatch *) source)->pollfd.revents != 0;
+}
+
+static gboolean
+idle_watch_dispatch (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
+{
+  IdleWatch *watch = (IdleWatch *) source;
+  Connection *conn = watch->conn;
+  CdvizHttpConnections *self = conn->owner;
+  GSocket *socket = conn->socket;
+  gboolean watching = watch->pollfd.events != 0;
   char byte;
   gssize n;
 
-  if (!g_socket_is_closed (socket))
+  watch->pollfd.revents = 0;
+  /* Closed by libsoup, or an error or hang-up while a request is in
+   * flight (libsoup sees it when it reads or writes): the watch ends, and
+   * the next idle time makes a new one. */
+  if (g_socket_is_closed (socket) || !watching)
     {
-      n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-        {
-          Connection *conn;
-
-          if (n < 0)
-            return G_SOURCE_CONTINUE;   /* spurious wake-up */
-          /* a new request: libsoup reads it, within the header timeout */
-          conn = g_hash_table_lookup (self->by_socket, socket);
-          if (conn != NULL && conn->waiting)
-            {
-              conn->waiting = FALSE;
-              conn->in_body = FALSE;
-              connection_start_timer (conn, self->limits.header_timeout_ms);
-            }
-        }
-      else
-        {
-          g_debug ("Closing an idle connection the client closed");
-          g_socket_close (socket, NULL);
-        }
+      g_clear_pointer (&conn->idle, g_source_unref);
+      return G_SOURCE_REMOVE;
     }
 
-  /* Removing the entry destroys this source. */
-  g_hash_table_remove (self->idle_watches, socket);
+  n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;   /* spurious wake-up */
+  if (n > 0)
+    {
+      /* a new request: libsoup reads it, within the header timeout */
+      watch->pollfd.events = 0;
+      if (conn->waiting)
+        {
+          conn->waiting = FALSE;
+          conn->in_body = FALSE;
+          connection_start_timer (conn, self->limits.header_timeout_ms);
+        }
+      return G_SOURCE_CONTINUE;
+    }
+
+  g_debug ("Closing an idle connection the client closed");
+  g_socket_close (socket, NULL);
+  g_clear_pointer (&conn->idle, g_source_unref);
   return G_SOURCE_REMOVE;
 }
 
+static GSourceFuncs idle_watch_funcs = {
+  .check = idle_watch_check,
+  .dispatch = idle_watch_dispatch,
+};
+
 static void
-watch_idle_connection (SoupServer        *server,
-                       SoupServerMessage *msg,
-                       gpointer           user_data)
+watch_idle_connection (CdvizHttpConnections *self,
+                       Connection           *conn)
 {
-  CdvizHttpConnections *self = user_data;
-  GSocket *socket = message_socket (msg);
-  GSource *source;
+  IdleWatch *watch;
 
-  if (socket == NULL || g_socket_is_closed (socket) ||
-      g_hash_table_contains (self->idle_watches, socket))
+  if (g_socket_is_closed (conn->socket))
     return;
-
-  source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (source, G_SOURCE_FUNC (idle_socket_ready), self, NULL);
-  g_source_set_static_name (source, "[cdviz] idle connection");
-  g_source_attach (source, self->context);
-  g_hash_table_insert (self->idle_watches, g_object_ref (socket), source);
+  if (conn->idle == NULL)
+    {
+      conn->idle = g_source_new (&idle_watch_funcs, sizeof (IdleWatch));
+      watch = (IdleWatch *) conn->idle;
+      watch->conn = conn;
+      watch->pollfd.fd = g_socket_get_fd (conn->socket);
+      watch->pollfd.events = IDLE_EVENTS;
+      g_source_add_poll (conn->idle, &watch->pollfd);
+      g_source_set_static_name (conn->idle, "[cdviz] idle connection");
+      g_source_attach (conn->idle, self->context);
+    }
+  else
+    ((IdleWatch *) conn->idle)->pollfd.events = IDLE_EVENTS;
 }
-
 
 static void
 unwatch_busy_connection (SoupServer        *server,
@@ -539,10 +578,10 @@ unwatch_busy_connection (SoupServer        *server,
                          gpointer           user_data)
 {
   CdvizHttpConnections *self = user_data;
-  GSocket *socket = message_socket (msg);
+  Connection *conn = message_connection (self, msg);
 
-  if (socket != NULL)
-    g_hash_table_remove (self->idle_watches, socket);
+  if (conn != NULL && conn->idle != NULL)
+    ((IdleWatch *) conn->idle)->pollfd.events = 0;
   got_request (self, msg);
 
   g_object_set_data (G_OBJECT (msg), CDVIZ_HTTP_IN_FLIGHT_KEY, GINT_TO_POINTER (1));
@@ -563,10 +602,9 @@ request_done (SoupServer        *server,
     self->in_flight--;
   _cdviz_http_access_log_finish ((const char * const *) self->limits.access_log_filter, msg,
                                  soup_server_message_get_status (msg));
-  watch_idle_connection (server, msg, user_data);
-
   if (conn == NULL)
     return;
+  watch_idle_connection (self, conn);
   conn->in_body = FALSE;
   conn->msg = NULL;
   /* Kept alive: the idle timeout runs until the next request arrives. */
@@ -641,7 +679,7 @@ start_lingering (CdvizHttpStream *stream,
   conn->linger_base = g_object_ref (cdviz_http_stream_get_base (stream));
   conn->waiting = FALSE;
   conn->in_body = FALSE;
-  g_hash_table_remove (self->idle_watches, socket);
+  connection_unwatch_idle (conn);
 
   connection_stop_timer (conn);
   conn->timer = g_timeout_source_new (LINGER_MS);
@@ -741,7 +779,7 @@ _cdviz_http_connections_steal (CdvizHttpConnections  *self,
     }
 
   connection_stop_timer (conn);
-  g_hash_table_remove (self->idle_watches, conn->socket);
+  connection_unwatch_idle (conn);
   cdviz_http_stream_detach (conn->stream);
   if (socket != NULL)
     *socket = g_object_ref (conn->socket);
@@ -763,7 +801,6 @@ _cdviz_http_connections_new (GMainContext          *context,
     g_object_ref (limits->tls_certificate);
   self->limits.access_log_filter = g_strdupv (limits->access_log_filter);
   self->by_socket = g_hash_table_new_full (NULL, NULL, NULL, connection_free);
-  self->idle_watches = g_hash_table_new_full (NULL, NULL, g_object_unref, idle_watch_free);
   self->prune_at = PRUNE_MIN;
   self->reserve_fd = -1;
   return self;
@@ -774,7 +811,6 @@ _cdviz_http_connections_free (CdvizHttpConnections *self)
 {
   if (self == NULL)
     return;
-  g_clear_pointer (&self->idle_watches, g_hash_table_unref);
   g_clear_pointer (&self->by_socket, g_hash_table_unref);
   g_clear_object (&self->listener);
   g_clear_object (&self->limits.tls_certificate);
@@ -854,7 +890,6 @@ _cdviz_http_connections_stop (CdvizHttpConnections *self)
         g_debug ("Stopping with %u requests unanswered", self->in_flight);
     }
 
-  g_hash_table_remove_all (self->idle_watches);
   g_hash_table_remove_all (self->by_socket);
   if (self->server != NULL)
     g_signal_handlers_disconnect_by_data (self->server, self);
