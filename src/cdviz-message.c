@@ -333,7 +333,7 @@ cdviz_message_new_from_data (const char  *data,
 }
 
 /**
- * cdviz_message_metadata_new:
+ * cdviz_message_build_metadata:
  * @configured: (nullable): a source's configured `metadata` (a JSON
  *   object; anything else counts as none)
  *
@@ -346,7 +346,7 @@ cdviz_message_new_from_data (const char  *data,
  * Returns: (transfer full): a new #JsonObject
  */
 JsonObject *
-cdviz_message_metadata_new (JsonNode *configured)
+cdviz_message_build_metadata (JsonNode *configured)
 {
   JsonObject *object = json_object_new ();
 

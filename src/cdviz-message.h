@@ -36,7 +36,7 @@ CdvizMessage *cdviz_message_new_raw_from_data (const char   *data,
                                                GHashTable   *headers,
                                                GError      **error);
 CDVIZ_AVAILABLE_IN_1_0
-JsonObject   *cdviz_message_metadata_new   (JsonNode     *configured);
+JsonObject   *cdviz_message_build_metadata (JsonNode     *configured);
 CDVIZ_AVAILABLE_IN_1_0
 JsonNode     *cdviz_message_get_body       (CdvizMessage *self);
 CDVIZ_AVAILABLE_IN_1_0

@@ -130,7 +130,7 @@ emit (CdvizHttpPollingSource *self,
       JsonNode               *body,
       guint                   status)
 {
-  g_autoptr(JsonObject) fresh = cdviz_message_metadata_new (self->metadata);
+  g_autoptr(JsonObject) fresh = cdviz_message_build_metadata (self->metadata);
   g_autoptr(JsonObject) polling = json_object_new ();
   g_autoptr(JsonNode) metadata = NULL;
   g_autoptr(GHashTable) kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -188,7 +188,7 @@ to_message (CdvizNatsSource *self,
   /* A new object for every message (json_node_init_object() takes its own
    * reference). */
   {
-    g_autoptr(JsonObject) fresh = cdviz_message_metadata_new (self->metadata);
+    g_autoptr(JsonObject) fresh = cdviz_message_build_metadata (self->metadata);
 
     metadata = json_node_init_object (json_node_alloc (), fresh);
   }

@@ -117,7 +117,7 @@ new_message (CdvizCliSource *self,
              JsonNode       *body,
              gint            index)
 {
-  g_autoptr(JsonObject) object = cdviz_message_metadata_new (self->metadata);
+  g_autoptr(JsonObject) object = cdviz_message_build_metadata (self->metadata);
   g_autoptr(JsonNode) metadata = NULL;
 
   if (index >= 0)

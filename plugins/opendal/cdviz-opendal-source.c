@@ -276,7 +276,7 @@ file_metadata (CdvizOpendalSource *self,
                const char         *rel,
                gint64              mtime_ns)
 {
-  g_autoptr(JsonObject) object = cdviz_message_metadata_new (self->metadata);
+  g_autoptr(JsonObject) object = cdviz_message_build_metadata (self->metadata);
   g_autofree char *name = g_path_get_basename (rel);
   g_autofree char *ts = format_timestamp (mtime_ns);
 

@@ -83,7 +83,7 @@ run_metadata (CdvizSubprocessSource *self,
               const char            *status,
               JsonObject           **run)
 {
-  JsonObject *object = cdviz_message_metadata_new (self->metadata);
+  JsonObject *object = cdviz_message_build_metadata (self->metadata);
   JsonNode *node = json_object_get_member (object, "run");
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
