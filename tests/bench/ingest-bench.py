@@ -46,15 +46,17 @@ class CdvizIngest(sb.Cdviz):
 
 
 class SoupFloor(sb.Server):
-    name = "soup-floor"
     pub_path = "/webhook/in"
 
-    def __init__(self, workdir, program):
+    def __init__(self, workdir, program, threads=1):
         super().__init__(workdir)
         self.program = program
+        self.threads = threads
+        self.name = "soup-floor" if threads == 1 else "soup-floor, %d threads" % threads
 
     def start(self):
-        self.proc = subprocess.Popen([self.program, "--port", str(self.port), "--seconds", "300"],
+        self.proc = subprocess.Popen([self.program, "--port", str(self.port), "--seconds", "300",
+                                      "--threads", str(self.threads)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL)
         if not sb.wait_port(self.port):
@@ -82,6 +84,9 @@ def main():
     ap.add_argument("--count", type=int, default=100000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-nchan", action="store_true")
+    ap.add_argument("--floor-threads", default="1",
+                    help="comma-separated thread counts of soup-floor (default 1; the ratios "
+                    "are to the 1-thread floor, as cdviz-pipeline has one HTTP thread)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -93,7 +98,8 @@ def main():
         servers.append(CdvizIngest(workdir, build_dir, label, "processed"))
         if knows_respond(build_dir):
             servers.append(CdvizIngest(workdir, build_dir, label, "accepted"))
-    servers.append(SoupFloor(workdir, args.floor))
+    for n in sorted({int(t) for t in args.floor_threads.split(",")}):
+        servers.append(SoupFloor(workdir, args.floor, n))
     if not args.no_nchan and sb.ensure_nchan():
         servers.append(sb.Nchan(workdir))
 
@@ -117,13 +123,17 @@ def main():
     loads = [r["load1"] for rs in runs.values() for r in rs]
     print("\n1-min load average during the runs: min %.2f, median %.2f, max %.2f (%d CPUs)"
           % (min(loads), statistics.median(loads), max(loads), os.cpu_count()))
-    print("\n| ingest, 4 keep-alive publishers (median of %d) | events/s | CPU %% | × soup-floor | × nchan |"
-          % args.repeat)
-    print("|---|---:|---:|---:|---:|")
+    print("\n| ingest, 4 keep-alive publishers (median of %d) | events/s | CPU %% "
+          "| CPU µs/event | × soup-floor | × nchan |" % args.repeat)
+    print("|---|---:|---:|---:|---:|---:|")
     for s in servers:
         cpu = statistics.median(r["server_cpu_pct"] for r in runs[s.name])
-        print("| %s | %.0f | %.0f | %s | %s |" % (
-            s.name, med[s.name], cpu,
+        # CPU per event of each run (CPU % × 10,000 / events/s), median:
+        # less sensitive to the background load than the rate.
+        us = statistics.median(r["server_cpu_pct"] * 1e4 / r["accepted_per_s"]
+                               for r in runs[s.name] if r["accepted_per_s"] > 0)
+        print("| %s | %.0f | %.0f | %.0f | %s | %s |" % (
+            s.name, med[s.name], cpu, us,
             "%.2f" % (med[s.name] / floor) if floor else "-",
             "%.2f" % (med[s.name] / nchan) if nchan else "-"))
     if args.json:
