@@ -658,14 +658,21 @@ linger_readable (GSocket      *socket,
   return G_SOURCE_REMOVE;
 }
 
-/* libsoup closed the stream of a refused request (CdvizHttpStreamLingerFunc). */
-static void
-start_lingering (CdvizHttpStream *stream,
-                 gpointer         user_data)
+/* libsoup closes a connection's stream (CdvizHttpStreamCloseFunc): its
+ * idle watch goes first, and a refused request's socket is taken over for
+ * a lingering close. */
+static gboolean
+stream_closing (CdvizHttpStream *stream,
+                gpointer         user_data)
 {
   CdvizHttpConnections *self = user_data;
   GSocket *socket = cdviz_http_stream_get_socket (stream);
   Connection *conn = g_hash_table_lookup (self->by_socket, socket);
+
+  if (conn != NULL)
+    connection_unwatch_idle (conn);
+  if (!cdviz_http_stream_is_refused (stream))
+    return FALSE;
 
   if (cdviz_http_stream_framing_failed (stream))
     COUNTER_ADD (self->refused_framing, 1);
@@ -673,13 +680,12 @@ start_lingering (CdvizHttpStream *stream,
   if (conn == NULL || conn->linger_base != NULL)
     {
       g_io_stream_close (cdviz_http_stream_get_base (stream), NULL, NULL);
-      return;
+      return TRUE;
     }
 
   conn->linger_base = g_object_ref (cdviz_http_stream_get_base (stream));
   conn->waiting = FALSE;
   conn->in_body = FALSE;
-  connection_unwatch_idle (conn);
 
   connection_stop_timer (conn);
   conn->timer = g_timeout_source_new (LINGER_MS);
@@ -691,6 +697,7 @@ start_lingering (CdvizHttpStream *stream,
   g_source_set_callback (conn->linger_watch, G_SOURCE_FUNC (linger_readable), conn, NULL);
   g_source_set_static_name (conn->linger_watch, "[cdviz] lingering drain");
   g_source_attach (conn->linger_watch, self->context);
+  return TRUE;
 }
 
 /* Hands a new connection to libsoup, behind a CdvizHttpStream. */
@@ -745,7 +752,7 @@ _cdviz_http_connections_add (CdvizHttpConnections *self,
   conn = g_new0 (Connection, 1);
   conn->owner = self;
   conn->socket = g_object_ref (socket);
-  conn->stream = cdviz_http_stream_new (base, socket, start_lingering, self);
+  conn->stream = cdviz_http_stream_new (base, socket, stream_closing, self);
   g_hash_table_insert (self->by_socket, socket, conn);
 
   g_object_set_qdata_full (G_OBJECT (remote), socket_quark (), g_object_ref (socket),

@@ -21,9 +21,14 @@
  * answered from its head alone (a body it will not read: 413, 404, a
  * header rule's 401…): the answer is written at once and the body is never
  * read into the process. In both cases, when libsoup closes the stream the
- * socket is handed to the linger function (a lingering close: what the
+ * closing function takes the socket over (a lingering close: what the
  * client still sends is drained for a while, so that closing does not
  * reset the connection before the client read the answer).
+ *
+ * The closing function is told of every close libsoup makes, before the
+ * socket is closed, so that no source of the server still polls its
+ * descriptor: a closed number is soon another connection's, and a poll()
+ * that holds a socket's file keeps it open (no FIN) until it returns.
  *
  * Everything runs on the HTTP thread.
  */
@@ -50,8 +55,8 @@ struct _CdvizHttpStream
   GSocket *socket;
   CdvizHttpInputStream *input;
   CdvizHttpFraming framing;
-  CdvizHttpStreamLingerFunc linger;
-  gpointer linger_data;
+  CdvizHttpStreamCloseFunc closing;
+  gpointer closing_data;
 
   gboolean fail_pending;   /* the framing failed: the next read fails */
   gboolean refused;        /* answered by us: reads fail, close lingers */
@@ -269,11 +274,9 @@ cdviz_http_stream_close (GIOStream     *stream,
 
   if (self->detached)
     return TRUE;
-  if (self->refused && self->linger != NULL && !g_socket_is_closed (self->socket))
-    {
-      self->linger (self, self->linger_data);
-      return TRUE;
-    }
+  if (self->closing != NULL && !g_socket_is_closed (self->socket) &&
+      self->closing (self, self->closing_data))
+    return TRUE;   /* taken over: a lingering close */
   return g_io_stream_close (self->base, cancellable, error);
 }
 
@@ -339,24 +342,25 @@ cdviz_http_stream_init (CdvizHttpStream *self)
  * @base: the connection (a #GSocketConnection or a #GTlsConnection over
  *   one); its input stream must be pollable
  * @socket: its socket
- * @linger: (nullable): takes over the socket of a refused connection when
- *   libsoup closes it
- * @user_data: data for @linger
+ * @closing: (nullable): called when libsoup closes the stream, before the
+ *   socket is; returns %TRUE when it takes the socket over (the lingering
+ *   close of a refused connection), %FALSE to let it close
+ * @user_data: data for @closing
  *
  * Returns: (transfer full): a stream for soup_server_accept_iostream()
  */
 CdvizHttpStream *
 cdviz_http_stream_new (GIOStream                 *base,
                        GSocket                   *socket,
-                       CdvizHttpStreamLingerFunc  linger,
+                       CdvizHttpStreamCloseFunc   closing,
                        gpointer                   user_data)
 {
   CdvizHttpStream *self = g_object_new (CDVIZ_TYPE_HTTP_STREAM, NULL);
 
   self->base = g_object_ref (base);
   self->socket = g_object_ref (socket);
-  self->linger = linger;
-  self->linger_data = user_data;
+  self->closing = closing;
+  self->closing_data = user_data;
   self->input = g_object_new (CDVIZ_TYPE_HTTP_INPUT_STREAM, NULL);
   self->input->owner = self;
   self->input->base = g_object_ref (g_io_stream_get_input_stream (base));
@@ -424,4 +428,13 @@ cdviz_http_stream_framing_failed (CdvizHttpStream *self)
 {
   g_return_val_if_fail (CDVIZ_IS_HTTP_STREAM (self), FALSE);
   return cdviz_http_framing_failed (&self->framing);
+}
+
+/* Whether the server answered the request itself (see refuse()) or the
+ * framing failed: libsoup's close then starts a lingering close. */
+gboolean
+cdviz_http_stream_is_refused (CdvizHttpStream *self)
+{
+  g_return_val_if_fail (CDVIZ_IS_HTTP_STREAM (self), FALSE);
+  return self->refused;
 }

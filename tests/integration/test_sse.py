@@ -864,6 +864,30 @@ id = "other"
         expected = frame(self.serialised(p, 1)[0])
         r.read_until(lambda t: t == expected)
 
+    def test_head_stream_ends_after_closed_requests(self):
+        # A HEAD stream ends with the server closing the connection, also when
+        # its descriptor is the number a just-closed request's connection had:
+        # a source of the HTTP thread still polling that number kept the
+        # socket's file open (no FIN) until the HTTP thread woke up (seen under
+        # AddressSanitizer, where it hung most runs).
+        p = self.start('[sinks.out]\ntype = "sse"\nid = "events"\n')
+        for i in range(20):
+            self.assertEqual(p.request("GET", "/metrics")[0], 200)
+            s = p.connect()
+            s.settimeout(5)
+            try:
+                send_request(s, "HEAD", "/sse/events")
+                status, _, rest = read_response(s, head_only=True)
+                self.assertEqual(status, 200)
+                while True:
+                    chunk = s.recv(65536)   # times out if the stream never ends
+                    if not chunk:
+                        break
+                    rest += chunk
+                self.assertEqual(rest, b"", i)
+            finally:
+                s.close()
+
     def test_removed_by_reason(self):
         # Every client that leaves is counted once, with why.
         p = self.start('[sinks."we\\"ird"]\ntype = "sse"\nid = "events"\n')
