@@ -453,10 +453,19 @@ fanout_wake (CdvizSseFanout *self)
     g_source_set_ready_time (self->wake, 0);
 }
 
-/* Wakes the thread for new frames: every idle client gets them. */
+/* Wakes the thread for new frames: every idle client gets them. A thread
+ * without clients is left asleep (with no subscriber, a wake-up per event
+ * was a quarter of the pipeline thread's time: the eventfd write and the
+ * switch to a thread with nothing to do). No frame is missed: the caller
+ * pushed it into the ring before looking, and adopt() raises n_clients
+ * before it queues a client, so a 0 seen here means that the client, if
+ * any, is flushed by adopt_incoming() from its cursor after the frame is
+ * in the ring. */
 void
 cdviz_sse_fanout_wake (CdvizSseFanout *self)
 {
+  if (g_atomic_int_get (&self->n_clients) == 0)
+    return;
   g_atomic_int_set (&self->frames_pending, 1);
   fanout_wake (self);
 }
