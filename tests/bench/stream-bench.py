@@ -29,9 +29,13 @@ Everything runs on 127.0.0.1, on free ports. Per run, on a fresh node:
             keep-alive sse-pub publishers, no subscriber (the anchor of
             issue #20, as sse-bench.py and ingest-bench.py measure it)
 
-Medians of --repeat runs; the table gives each figure's ratio to nchan.
---profile DIR records `perf record -e cpu-clock -g` of the node during the
-first run of each scenario into DIR/stream-<N>.data. Every load is bounded
+Medians of --repeat runs; the table gives each figure's ratio to nchan,
+and the server's CPU time per event (user + system over the run, divided
+by the events: a figure the background load of a shared machine moves
+less than events/s).
+--profile DIR records `perf record -e cpu-clock -g` (--profile-dwarf:
+`--call-graph dwarf`) of the node during the first run of each scenario
+into DIR/stream-<N>.data. Every load is bounded
 in count and time (tool timeouts; no new run after --deadline s).
 """
 import argparse
@@ -108,6 +112,9 @@ class Node(nats_bench.Node):
         return self.metric(name, 'source="upstream"') or 0
 
 
+PERF_DWARF = False   # --profile-dwarf
+
+
 def read_line(proc, timeout):
     """A line of proc's stdout within timeout seconds, or ''."""
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
@@ -135,8 +142,9 @@ def run_sse(clients, events, workdir, build_dir, tools, producer_bin, profile=No
             procs, ready = tools.start_subs([node], clients, events, timeout=300)
         time.sleep(1)
         if profile:
-            perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-F", "999",
-                                     "-p", str(node.proc.pid), "-o", profile],
+            graph = ["--call-graph", "dwarf,16384"] if PERF_DWARF else ["-g"]
+            perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999"] + graph +
+                                    ["-p", str(node.proc.pid), "-o", profile],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         cpu0 = node_cpu_s([node])
@@ -191,6 +199,7 @@ def run_sse(clients, events, workdir, build_dir, tools, producer_bin, profile=No
         "delivered": delivered, "missing": missing, "dups": dups, "reordered": reordered,
         "lat_p50_ms": lat[0], "lat_p99_ms": lat[1],
         "node_cpu_s": cpu1 - cpu0, "node_cpu_pct": 100 * (cpu1 - cpu0) / span if span else 0,
+        "cpu_us_per_event": 1e6 * (cpu1 - cpu0) / events,
         "sink_sent": sent, "sink_lagged": lagged, "producer": prod,
         "source_received": metrics["cdviz_sse_source_events_received_total"],
         "source_pushed": metrics["cdviz_sse_source_events_pushed_total"],
@@ -209,6 +218,7 @@ def run_nchan(workdir, pub, count):
         server.stop()
     return {"scenario": "nchan", "clients": 0, "events": count,
             "events_per_s": r["accepted_per_s"], "node_cpu_pct": r["server_cpu_pct"],
+            "cpu_us_per_event": 1e6 * r["server_cpu_s"] / count,
             "missing": count - r["accepted"], "dups": 0, "rejected": r["rejected"] + r["errors"]}
 
 
@@ -229,8 +239,12 @@ def main():
     ap.add_argument("--deadline", type=float, default=1200,
                     help="no run starts after this many seconds")
     ap.add_argument("--profile", metavar="DIR", help="perf record the first run of each scenario")
+    ap.add_argument("--profile-dwarf", action="store_true",
+                    help="--profile with --call-graph dwarf (GLib has no frame pointers)")
     ap.add_argument("--json", help="write every raw result here")
     args = ap.parse_args()
+    global PERF_DWARF
+    PERF_DWARF = args.profile_dwarf
     build = os.path.abspath(args.build_dir)
     bench = os.path.join(build, "tests", "bench")
     tools = nats_bench.Tools(args.sub or os.path.join(bench, "sse-sub"),
@@ -285,22 +299,22 @@ def main():
         print("\n1-min load average before the runs: min %.2f, median %.2f, max %.2f (%d CPUs)"
               % (min(loads), statistics.median(loads), max(loads), os.cpu_count()))
     print("\n| stream ingest (median of %d) | events | events/s | client-events/s "
-          "| missing + dups | node CPU %% | × nchan |" % args.repeat)
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| missing + dups | server CPU %% | CPU µs/event | × nchan |" % args.repeat)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for key in scenarios:
         kind, n = key
         runs = [r for r in results[key] if r]
         if not runs:
-            print("| %s | - | failed | | | | |" % kind)
+            print("| %s | - | failed | | | | | |" % kind)
             continue
         label = ("SSE source -> SSE sink, %d client%s" % (n, "" if n == 1 else "s")
                  if kind == "sse" else "nginx+nchan webhook ingest, 4 publishers (anchor)")
         eps = med(key, "events_per_s")
         cev = med(key, "client_events_per_s")
-        print("| %s | %d | %.0f | %s | %d | %.0f | %s |" % (
+        print("| %s | %d | %.0f | %s | %d | %.0f | %.1f | %s |" % (
             label, runs[0]["events"], eps, "%.0f" % cev if cev else "-",
             sum(r["missing"] + r["dups"] for r in runs), med(key, "node_cpu_pct"),
-            "%.2f" % (eps / anchor) if anchor else "-"))
+            med(key, "cpu_us_per_event"), "%.2f" % (eps / anchor) if anchor else "-"))
     failed = sum(1 for v in results.values() for r in v if r is None)
     if failed:
         print("%d run(s) failed: see the log above" % failed)
