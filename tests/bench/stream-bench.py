@@ -7,6 +7,7 @@ subscribers, beside nginx+nchan's webhook ingest in the same run.
 
   tests/bench/stream-bench.py --build-dir build [--events 200000]
                               [--events-fanout 20000] [--clients 0,1,1000]
+                              [--nats-events 50000] [--nats-batch 256]
                               [--nchan-count 100000] [--repeat 3]
                               [--deadline 1200] [--profile DIR]
                               [--json out.json]
@@ -25,6 +26,14 @@ Everything runs on 127.0.0.1, on free ports. Per run, on a fresh node:
             polled every 10 ms. Loss and duplicates from sse-sub (with
             clients) or the sink's counter (without); the node's CPU over
             the span
+  nats      a JetStream stream (one nats-server, tests/nats_cluster.py)
+            prefilled once with --nats-events events through a webhook ->
+            `nats` sink node (untimed), then per run a node whose `nats`
+            source reads it from the start (a new durable pull consumer,
+            --nats-batch per fetch) into an `sse` sink, no client:
+            events/s from the first event the sink took to the last
+            (`cdviz_sink_messages_total`, polled every 10 ms); the node's
+            CPU over that span
   nchan     nginx+nchan's webhook ingest: --nchan-count events from 4
             keep-alive sse-pub publishers, no subscriber (the anchor of
             issue #20, as sse-bench.py and ingest-bench.py measure it)
@@ -87,21 +96,70 @@ buffer_bytes = 0
 """
 
 
-class Node(nats_bench.Node):
-    """A node reading the producer's stream; metrics and stop as the
-    scale-out benchmark's."""
+# JetStream: a node whose webhook publishes into a stream (R1, awaiting each
+# acknowledgement) fills it once, untimed; each run's node then reads the
+# whole stream with a durable pull consumer of its own.
+NATS_PREFILL = """
+[http]
+host = "127.0.0.1"
+port = %(port)d
 
-    def __init__(self, workdir, build_dir, upstream, buffer):
+[sources.hook]
+enabled = true
+extractor = { type = "webhook", id = "in" }
+
+[sinks.publish]
+type = "nats"
+servers = "%(servers)s"
+subject = "cdevents.stream"
+mode = "jetstream"
+stream = "STREAM"
+create_stream = true
+replicas = 1
+timeout = "10s"
+queue_capacity = 10000
+"""
+
+NATS_NODE = """
+[http]
+host = "127.0.0.1"
+port = %(port)d
+max_connections = 20000
+
+[sources.upstream]
+enabled = true
+[sources.upstream.extractor]
+type = "nats"
+servers = "%(servers)s"
+subject = "cdevents.stream"
+mode = "jetstream"
+stream = "STREAM"
+consumer = "%(consumer)s"
+batch = %(batch)d
+
+[sinks.clients]
+type = "sse"
+id = "events"
+buffer_size = %(buffer)d
+buffer_bytes = 0
+"""
+
+
+class Node(nats_bench.Node):
+    """A node reading the producer's stream (or, with @template, any
+    configuration); metrics and stop as the scale-out benchmark's."""
+
+    def __init__(self, workdir, build_dir, upstream, buffer, template=NODE, **params):
         self.name = "stream"
         self.port = free_port()
         self.nats = None
-        conf = os.path.join(workdir, "node.toml")
+        conf = os.path.join(workdir, "node-%d.toml" % self.port)
         with open(conf, "w") as f:
-            f.write(NODE % dict(port=self.port, upstream=upstream, buffer=buffer))
+            f.write(template % dict(params, port=self.port, upstream=upstream, buffer=buffer))
         env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")
         for k in ("G_DEBUG", "MALLOC_CHECK_", "MALLOC_PERTURB_"):
             env.pop(k, None)   # meson's test env sets them: they slow malloc down
-        self.logf = open(os.path.join(workdir, "node.log"), "wb")
+        self.logf = open(os.path.join(workdir, "node-%d.log" % self.port), "wb")
         self.proc = subprocess.Popen(
             [os.path.join(build_dir, "src", "cdviz-pipeline"), "--config", conf,
              "--plugin-dir", os.path.join(build_dir, "plugins")],
@@ -208,6 +266,65 @@ def run_sse(clients, events, workdir, build_dir, tools, producer_bin, profile=No
     }
 
 
+def nats_prefill(cluster, workdir, build_dir, tools, events):
+    """Publishes events into the stream STREAM through a webhook -> nats
+    sink node (untimed); returns once JetStream acknowledged them all."""
+    node = Node(workdir, build_dir, 0, 0, template=NATS_PREFILL, servers=cluster.servers)
+    try:
+        node.wait_ready()
+        deadline = time.monotonic() + 30
+        while node.metric("cdviz_nats_connected", 'sink="publish"') != 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the prefill node never connected to NATS")
+            time.sleep(0.1)
+        pubs = tools.publish([node], events, connections=4, run="n", timeout=600)
+        if sum(p["accepted"] for p in pubs) != events:
+            raise RuntimeError("prefill: %r" % pubs)
+        deadline = time.monotonic() + 120
+        while (node.metric("cdviz_nats_messages_total", 'sink="publish"') or 0) < events:
+            if time.monotonic() > deadline:
+                raise RuntimeError("prefill: JetStream never acknowledged every event")
+            time.sleep(0.1)
+    finally:
+        node.stop()
+
+
+def run_nats(cluster, rep, events, workdir, build_dir, batch):
+    """A node whose nats source reads the prefilled stream from its start
+    (a new durable consumer) into an SSE sink, no client: events/s from
+    the first event the sink took to the last, polled every 10 ms."""
+    node = Node(workdir, build_dir, 0, max(events, 10000), template=NATS_NODE,
+                servers=cluster.servers, consumer="bench%d" % rep, batch=batch)
+    try:
+        cpu0 = node_cpu_s([node])
+        deadline = time.monotonic() + 300
+        t_first = sent_first = None
+        sent = 0
+        while time.monotonic() < deadline and node.proc.poll() is None:
+            sent = node.metric("cdviz_sink_messages_total", 'outcome="sent"') or 0
+            now = time.monotonic()
+            if sent > 0 and t_first is None:
+                t_first, sent_first, cpu0 = now, sent, node_cpu_s([node])
+            if sent >= events:
+                break
+            time.sleep(0.01)
+        t_end = time.monotonic()
+        cpu1 = node_cpu_s([node])
+        span = t_end - t_first if t_first is not None else 0
+        taken = sent - (sent_first or 0)
+        received = node.metric("cdviz_nats_messages_total", 'source="upstream"') or 0
+    finally:
+        node.stop()
+    return {
+        "scenario": "nats", "clients": 0, "events": events, "span_s": span,
+        "events_per_s": taken / span if span else 0, "delivered": sent,
+        "missing": max(events - sent, 0), "dups": max(sent - events, 0), "nats_received": received,
+        "node_cpu_s": cpu1 - cpu0, "node_cpu_pct": 100 * (cpu1 - cpu0) / span if span else 0,
+        "cpu_us_per_event": 1e6 * (cpu1 - cpu0) / taken if taken else 0,
+        "batch": batch,
+    }
+
+
 def run_nchan(workdir, pub, count):
     server = sse_bench.Nchan(workdir)
     server.port = free_port()
@@ -233,6 +350,10 @@ def main():
     ap.add_argument("--events-fanout", type=int, default=20000,
                     help="events with more than one client")
     ap.add_argument("--clients", default="0,1,1000")
+    ap.add_argument("--nats-events", type=int, default=50000,
+                    help="events in the JetStream stream (0: no NATS scenario)")
+    ap.add_argument("--nats-batch", type=int, default=256,
+                    help="the nats source's batch (messages per fetch)")
     ap.add_argument("--nchan-count", type=int, default=100000)
     ap.add_argument("--no-nchan", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
@@ -256,10 +377,27 @@ def main():
     if not nchan and not args.no_nchan:
         log("stream-bench: nginx + nchan not available: no anchor")
 
-    scenarios = [("sse", n) for n in clients] + ([("nchan", 0)] if nchan else [])
+    cluster = None
+    if args.nats_events > 0:
+        from nats_cluster import NatsCluster   # tests/nats_cluster.py
+        if NatsCluster.available():
+            cluster = NatsCluster(1)
+        else:
+            log("stream-bench: nats-server not installed: no NATS scenario")
+    scenarios = ([("sse", n) for n in clients] + ([("nats", 0)] if cluster else []) +
+                 ([("nchan", 0)] if nchan else []))
     results = {s: [] for s in scenarios}
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp:
+        if cluster:
+            try:
+                log("[%4.0fs] prefilling the JetStream stream with %d events"
+                    % (time.monotonic() - t0, args.nats_events))
+                nats_prefill(cluster, tempfile.mkdtemp(dir=tmp, prefix="prefill-"), build,
+                             tools, args.nats_events)
+            except Exception as e:
+                log("  prefill FAILED: %s" % e)
+                scenarios.remove(("nats", 0))
         for rep in range(args.repeat):
             for kind, n in scenarios:   # interleaved: the same background load
                 if time.monotonic() - t0 > args.deadline:
@@ -271,6 +409,9 @@ def main():
                 try:
                     if kind == "nchan":
                         r = run_nchan(workdir, tools.pub, args.nchan_count)
+                    elif kind == "nats":
+                        r = run_nats(cluster, rep, args.nats_events, workdir, build,
+                                     args.nats_batch)
                     else:
                         events = args.events if n <= 1 else args.events_fanout
                         profile = (os.path.join(os.path.abspath(args.profile),
@@ -307,8 +448,9 @@ def main():
         if not runs:
             print("| %s | - | failed | | | | | |" % kind)
             continue
-        label = ("SSE source -> SSE sink, %d client%s" % (n, "" if n == 1 else "s")
-                 if kind == "sse" else "nginx+nchan webhook ingest, 4 publishers (anchor)")
+        label = {"sse": "SSE source -> SSE sink, %d client%s" % (n, "" if n == 1 else "s"),
+                 "nats": "NATS source (JetStream, prefilled) -> SSE sink, 0 clients",
+                 "nchan": "nginx+nchan webhook ingest, 4 publishers (anchor)"}[kind]
         eps = med(key, "events_per_s")
         cev = med(key, "client_events_per_s")
         print("| %s | %d | %.0f | %s | %d | %.0f | %.1f | %s |" % (
@@ -319,6 +461,8 @@ def main():
     if failed:
         print("%d run(s) failed: see the log above" % failed)
     sys.stdout.flush()
+    if cluster:
+        cluster.close()
     lost = sum(r["missing"] + r["dups"] for v in results.values() for r in v if r)
     return 1 if failed or lost else 0
 
