@@ -353,12 +353,9 @@ cdviz_message_new_from_data (const char  *data,
                              gssize       length,
                              GError     **error)
 {
-  CdvizMessage *message;
-
   g_return_val_if_fail (data != NULL, NULL);
 
-  message = from_data (data, length, FALSE, NULL, NULL, error);
-  return message;
+  return from_data (data, length, FALSE, NULL, NULL, error);
 }
 
 /**
