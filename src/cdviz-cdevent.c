@@ -9,6 +9,7 @@
 #include "cdviz-cdevent-private.h"
 #include "cdviz-json-private.h"
 #include "cdviz-message.h"
+#include "cdviz-message-private.h"
 
 /**
  * cdviz_cdevent_error_quark:
@@ -443,6 +444,8 @@ _cdviz_cdevent_normalize_messages (GPtrArray     *messages,
       g_ptr_array_index (messages, i) = cdviz_message_new (body,
                                                            cdviz_message_get_metadata (message),
                                                            cdviz_message_get_headers (message));
+      /* The same tree: the same bytes, if the source kept its text. */
+      _cdviz_message_share_body_bytes (g_ptr_array_index (messages, i), message);
       g_object_unref (message);
     }
   return TRUE;

@@ -18,6 +18,10 @@ JsonNode *_cdviz_json_parse_single_full (const char  *data,
                                          gsize        length,
                                          gboolean     sealed,
                                          GError     **error);
+JsonNode *_cdviz_json_parse_compact (const char  *data,
+                                     gsize        length,
+                                     gboolean    *compact,
+                                     GError     **error);
 
 void      _cdviz_json_append       (GString     *out,
                                     JsonNode    *node,

@@ -423,7 +423,27 @@ typedef struct {
   JsonNode *nodes[CDVIZ_JSON_MAX_DEPTH];
   gsize names[CDVIZ_JSON_MAX_DEPTH];          /* offsets into scratch */
   GString *scratch;
+  /* So far the text is exactly what _cdviz_json_append() writes for the
+   * tree (compact, document order): no space between tokens, no escape,
+   * integers only and none that the writer spells otherwise, no repeated
+   * member name. */
+  gboolean compact;
 } Builder;
+
+/* skip_space(), noting in @b that the text is not compact if it skipped
+ * anything. */
+static inline gsize
+builder_skip_space (Builder      *b,
+                    const guchar *data,
+                    gsize         length,
+                    gsize         i)
+{
+  gsize j = skip_space (data, length, i);
+
+  if (j != i)
+    b->compact = FALSE;
+  return j;
+}
 
 /* Takes @node into the innermost open container (@open, @depth). */
 static void
@@ -442,7 +462,13 @@ builder_add (Builder      *b,
     json_array_add_element (b->containers[depth - 1], node);
   else
     {
-      json_object_set_member (b->containers[depth - 1], b->scratch->str + b->names[depth - 1], node);
+      JsonObject *object = b->containers[depth - 1];
+      guint size = json_object_get_size (object);
+
+      json_object_set_member (object, b->scratch->str + b->names[depth - 1], node);
+      /* A repeated name replaced a member: the tree lost one. */
+      if (json_object_get_size (object) == size)
+        b->compact = FALSE;
       g_string_truncate (b->scratch, b->names[depth - 1]);
     }
 }
@@ -457,6 +483,7 @@ builder_add (Builder      *b,
 static JsonNode *
 parse_document (const char  *text,
                 gsize        length,
+                gboolean    *compact,
                 GError     **error)
 {
   const guchar *data = (const guchar *) text;
@@ -476,6 +503,7 @@ parse_document (const char  *text,
 
   b.root = NULL;
   b.scratch = g_string_sized_new (64);
+  b.compact = i == 0;
 
   for (;;)
     {
@@ -520,7 +548,7 @@ parse_document (const char  *text,
                 b.nodes[depth] = node;
               }
               open[depth++] = data[i];
-              i = skip_space (data, length, i + 1);
+              i = builder_skip_space (&b, data, length, i + 1);
               if (i < length && data[i] == (open[depth - 1] == '[' ? ']' : '}'))
                 {
                   depth--;
@@ -538,6 +566,10 @@ parse_document (const char  *text,
                 gsize mark = b.scratch->len;
 
                 append_unescaped (b.scratch, data, start + 1, i - 1);
+                /* An escape always unescapes to fewer bytes (the text
+                 * between the quotes, and the NUL appended). */
+                if (b.scratch->len - mark != i - start - 1)
+                  b.compact = FALSE;
                 builder_add (&b, open, depth,
                              json_node_init_string (json_node_alloc (), b.scratch->str + mark));
                 g_string_truncate (b.scratch, mark);
@@ -551,9 +583,16 @@ parse_document (const char  *text,
                 goto fail;
               {
                 JsonNode *number = number_node (data, start, i, error);
+                gsize digits = i - start - (data[start] == '-');
 
                 if (number == NULL)
                   goto fail;
+                /* The writer spells doubles its own way, -0 as 0, and an
+                 * integer beyond 18 digits may not be a gint64. */
+                if (JSON_NODE_TYPE (number) != JSON_NODE_VALUE ||
+                    json_node_get_value_type (number) != G_TYPE_INT64 || digits > 18 ||
+                    (data[start] == '-' && data[start + 1] == '0'))
+                  b.compact = FALSE;
                 builder_add (&b, open, depth, number);
               }
               state = AFTER_VALUE;
@@ -586,24 +625,28 @@ parse_document (const char  *text,
             goto fail;
           b.names[depth - 1] = b.scratch->len;
           append_unescaped (b.scratch, data, start + 1, i - 1);
-          i = skip_space (data, length, i);
+          if (b.scratch->len - b.names[depth - 1] != i - start - 1)
+            b.compact = FALSE;
+          i = builder_skip_space (&b, data, length, i);
           if (i == length || data[i] != ':')
             {
               scan_unexpected (data, length, i,
                                _("“:” was expected after an object member name"), error);
               goto fail;
             }
-          i = skip_space (data, length, i + 1);
+          i = builder_skip_space (&b, data, length, i + 1);
           state = EXPECT_VALUE;
           break;
 
         case AFTER_VALUE:
-          i = skip_space (data, length, i);
+          i = builder_skip_space (&b, data, length, i);
           if (depth == 0)
             {
               if (i == length)
                 {
                   g_string_free (b.scratch, TRUE);
+                  if (compact != NULL)
+                    *compact = b.compact;
                   return b.root;
                 }
               if (strchr ("[{\"-0123456789tfn", data[i]) != NULL && data[i] != '\0')
@@ -616,7 +659,7 @@ parse_document (const char  *text,
             }
           if (i < length && data[i] == ',')
             {
-              i = skip_space (data, length, i + 1);
+              i = builder_skip_space (&b, data, length, i + 1);
               state = open[depth - 1] == '{' ? EXPECT_MEMBER : EXPECT_VALUE;
             }
           else if (i < length && data[i] == (open[depth - 1] == '[' ? ']' : '}'))
@@ -665,7 +708,7 @@ _cdviz_json_parse_single_full (const char  *data,
                                gboolean     sealed,
                                GError     **error)
 {
-  JsonNode *root = parse_document (data, length, error);
+  JsonNode *root = parse_document (data, length, NULL, error);
 
   if (root != NULL && sealed)
     json_node_seal (root);
@@ -685,4 +728,33 @@ _cdviz_json_parse_single (const char  *data,
                           GError     **error)
 {
   return _cdviz_json_parse_single_full (data, length, TRUE, error);
+}
+
+/*
+ * _cdviz_json_parse_compact:
+ * @compact: (out): whether @data is exactly what _cdviz_json_append()
+ *   writes for the tree (unsorted): then a sink can send @data itself
+ *   instead of writing the tree again
+ *
+ * _cdviz_json_parse_single() that also says whether the text is already
+ * in the writer's compact form. A compact publisher (a cdviz SSE sink
+ * upstream, most webhook clients) sends exactly that; anything with a
+ * space between tokens, an escape, a non-integer number, a -0, an integer
+ * of more than 18 digits or a repeated member name is not.
+ *
+ * Returns: (transfer full): the sealed root node, or %NULL
+ */
+JsonNode *
+_cdviz_json_parse_compact (const char  *data,
+                           gsize        length,
+                           gboolean    *compact,
+                           GError     **error)
+{
+  JsonNode *root;
+
+  *compact = FALSE;
+  root = parse_document (data, length, compact, error);
+  if (root != NULL)
+    json_node_seal (root);
+  return root;
 }

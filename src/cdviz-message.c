@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "cdviz-message.h"
+#include "cdviz-message-private.h"
 #include "cdviz-json-private.h"
 
 /**
@@ -16,7 +17,10 @@
  * create a new message.
  *
  * The compact JSON serialisation of the body is computed once, on first use,
- * and shared: every sink and every SSE client sees the same bytes.
+ * and shared: every sink and every SSE client sees the same bytes. A
+ * message parsed from text that is already in that form keeps the text
+ * instead (see _cdviz_json_parse_compact()): the body is then never
+ * written again.
  */
 struct _CdvizMessage
 {
@@ -303,6 +307,33 @@ cdviz_message_is_raw (CdvizMessage *self)
   return self->raw;
 }
 
+/* Parses @data into the body of a new message; when @data is already the
+ * compact JSON the message would write, the message keeps a copy of it as
+ * its body bytes, and the body is never written again (a compact publisher
+ * saves the pipeline thread one serialisation per event). */
+static CdvizMessage *
+from_data (const char  *data,
+           gssize       length,
+           gboolean     raw,
+           JsonNode    *metadata,
+           GHashTable  *headers,
+           GError     **error)
+{
+  g_autoptr(JsonNode) body = NULL;
+  gsize size = length < 0 ? strlen (data) : (gsize) length;
+  gboolean compact;
+  CdvizMessage *self;
+
+  body = _cdviz_json_parse_compact (data, size, &compact, error);
+  if (body == NULL)
+    return NULL;
+  self = raw ? cdviz_message_new_raw (body, metadata, headers)
+             : cdviz_message_new (body, metadata, headers);
+  if (compact)
+    self->body_bytes = g_bytes_new (data, size);
+  return self;
+}
+
 /**
  * cdviz_message_new_from_data:
  * @data: JSON text
@@ -322,14 +353,9 @@ cdviz_message_new_from_data (const char  *data,
                              gssize       length,
                              GError     **error)
 {
-  g_autoptr(JsonNode) body = NULL;
-
   g_return_val_if_fail (data != NULL, NULL);
 
-  body = _cdviz_json_parse_single (data, length < 0 ? strlen (data) : (gsize) length, error);
-  if (body == NULL)
-    return NULL;
-  return cdviz_message_new (body, NULL, NULL);
+  return from_data (data, length, FALSE, NULL, NULL, error);
 }
 
 /**
@@ -388,15 +414,10 @@ cdviz_message_new_raw_from_data (const char  *data,
                                  GHashTable  *headers,
                                  GError     **error)
 {
-  g_autoptr(JsonNode) body = NULL;
-
   g_return_val_if_fail (data != NULL, NULL);
   g_return_val_if_fail (metadata == NULL || JSON_NODE_HOLDS_OBJECT (metadata), NULL);
 
-  body = _cdviz_json_parse_single (data, length < 0 ? strlen (data) : (gsize) length, error);
-  if (body == NULL)
-    return NULL;
-  return cdviz_message_new_raw (body, metadata, headers);
+  return from_data (data, length, TRUE, metadata, headers, error);
 }
 
 /**
@@ -550,4 +571,29 @@ cdviz_message_get_body_bytes (CdvizMessage *self)
       bytes = g_atomic_pointer_get (&self->body_bytes);
     }
   return bytes;
+}
+
+/*
+ * _cdviz_message_share_body_bytes:
+ * @self: a message just created, not yet shared with another thread
+ * @from: a message whose body is the same sealed node
+ *
+ * Gives @self the body bytes @from already has (written or kept from the
+ * text it was parsed from), so that they are not written again: what
+ * normalising a complete CDEvent does, which shares the body. Does nothing
+ * when the bodies differ or @from has none yet.
+ */
+void
+_cdviz_message_share_body_bytes (CdvizMessage *self,
+                                 CdvizMessage *from)
+{
+  GBytes *bytes;
+
+  g_return_if_fail (CDVIZ_IS_MESSAGE (self));
+  g_return_if_fail (CDVIZ_IS_MESSAGE (from));
+
+  bytes = g_atomic_pointer_get (&from->body_bytes);
+  if (bytes == NULL || self->body != from->body || self->body_bytes != NULL)
+    return;
+  self->body_bytes = g_bytes_ref (bytes);
 }

@@ -48,6 +48,8 @@ struct _CdvizSseClient
   GSource *timer;               /* (owned) (nullable): the next attempt */
   GSource *unpause;             /* (owned) (nullable) */
   gboolean reading;             /* a read is pending */
+  GBytes *read_buffer;          /* (owned) (nullable): READ_SIZE bytes the
+                                 * reads fill, kept from one to the next */
   gint64 server_retry;          /* ms from `retry:`, -1: none */
   guint failures;               /* in a row */
   guint events_this_connection;

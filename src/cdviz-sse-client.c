@@ -487,6 +487,7 @@ cdviz_sse_client_finalize (GObject *object)
   g_free (self->last_event_id);
   g_free (self->last_error);
   g_clear_pointer (&self->parser, _cdviz_sse_parser_free);
+  g_clear_pointer (&self->read_buffer, g_bytes_unref);
   G_OBJECT_CLASS (cdviz_sse_client_parent_class)->finalize (object);
 }
 

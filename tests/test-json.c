@@ -448,6 +448,78 @@ test_tree_as_json_glib (void)
     }
 }
 
+/* _cdviz_json_parse_compact() says a text is compact only when the writer
+ * gives back exactly that text: a message then keeps the text as its body
+ * bytes instead of writing the tree again. */
+static void
+assert_compact (const char *text,
+                gboolean    expected)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean compact = !expected;
+  g_autoptr(JsonNode) node = _cdviz_json_parse_compact (text, strlen (text), &compact, &error);
+
+  g_assert_no_error (error);
+  if (compact != expected)
+    g_error ("%s: compact %d, expected %d", text, compact, expected);
+  if (compact)
+    {
+      g_autofree char *written = write_node (node, FALSE);
+
+      g_assert_cmpstr (written, ==, text);
+    }
+}
+
+static void
+test_compact (void)
+{
+  static const char *compact_texts[] = {
+    "{}", "[]", "1", "-5", "\"\"", "true", "null",
+    "{\"context\":{\"id\":\"a-1\",\"n\":123456789012345678},\"subject\":[1,false,null,\"é\"]}",
+  };
+  static const char *not_compact[] = {
+    " {}", "{} ", "{ }", "[1, 2]", "{\"a\" :1}", "{\"a\":\n1}",
+    "1.0", "1.5", "1e3", "-0", "1234567890123456789", "9223372036854775808",
+    "\"a\\\"b\"", "\"\\u00e9\"", "\"\\/\"", "{\"a\\n\":1}",
+    "{\"a\":1,\"a\":2}", "{\"b\":{\"a\":1,\"a\":1}}",
+  };
+  g_autoptr(GError) error = NULL;
+  gboolean compact = TRUE;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (compact_texts); i++)
+    assert_compact (compact_texts[i], TRUE);
+  for (gsize i = 0; i < G_N_ELEMENTS (not_compact); i++)
+    assert_compact (not_compact[i], FALSE);
+  g_assert_null (_cdviz_json_parse_compact ("{", 1, &compact, &error));
+  g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE);
+  g_assert_false (compact);
+
+  /* Random documents, and the writer's form of each: never a false
+   * "compact". */
+  for (int i = 0; i < 2000; i++)
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+      g_autoptr(JsonNode) node = NULL;
+      g_autofree char *written = NULL;
+
+      random_value (text, 0);
+      node = _cdviz_json_parse_compact (text->str, text->len, &compact, NULL);
+      g_assert_nonnull (node);
+      written = write_node (node, FALSE);
+      if (compact)
+        g_assert_cmpstr (written, ==, text->str);
+      g_clear_pointer (&node, json_node_unref);
+      node = _cdviz_json_parse_compact (written, strlen (written), &compact, NULL);
+      g_assert_nonnull (node);
+      if (compact)
+        {
+          g_autofree char *again = write_node (node, FALSE);
+
+          g_assert_cmpstr (again, ==, written);
+        }
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -464,5 +536,6 @@ main (int   argc,
   g_test_add_func ("/json/write/document", test_write_document);
   g_test_add_func ("/json/tree-as-json-glib", test_tree_as_json_glib);
   g_test_add_func ("/json/number-out-of-range", test_number_out_of_range);
+  g_test_add_func ("/json/compact", test_compact);
   return g_test_run ();
 }

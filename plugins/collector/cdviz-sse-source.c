@@ -148,7 +148,6 @@ on_event (CdvizSseClient *client,
           CdvizSseSource *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CdvizMessage) parsed = NULL;
   g_autoptr(CdvizMessage) message = NULL;
   g_autoptr(JsonNode) metadata = NULL;
   g_autofree char *uuid = NULL;
@@ -161,17 +160,9 @@ on_event (CdvizSseClient *client,
       g_debug ("%s: event of type “%s” ignored", self->url, type);
       return;
     }
-  parsed = cdviz_message_new_from_data (data, -1, &error);
-  if (parsed == NULL)
-    {
-      COUNT (self->invalid);
-      g_warning ("SSE source %s: event %s is not JSON, skipped: %s", self->url,
-                 *id ? id : "(no id)", error->message);
-      return;
-    }
 
   /* A new object for every event (json_node_init_object() takes its own
-   * reference). */
+   * reference), sealed here so that the message keeps it as it is. */
   {
     g_autoptr(JsonObject) fresh = cdviz_message_build_metadata (self->metadata);
 
@@ -183,7 +174,17 @@ on_event (CdvizSseClient *client,
   json_object_set_string_member (object, "sse_id", *id ? id : uuid);
   json_object_set_string_member (object, "sse_event", type);
   json_object_set_string_member (object, "sse_url", self->url);
-  message = cdviz_message_new_raw (cdviz_message_get_body (parsed), metadata, NULL);
+  json_node_seal (metadata);
+
+  /* Parsed once, straight into the raw message (as the webhook does). */
+  message = cdviz_message_new_raw_from_data (data, -1, metadata, NULL, &error);
+  if (message == NULL)
+    {
+      COUNT (self->invalid);
+      g_warning ("SSE source %s: event %s is not JSON, skipped: %s", self->url,
+                 *id ? id : "(no id)", error->message);
+      return;
+    }
   push (self, message);
 }
 

@@ -138,9 +138,10 @@ to_message (CdvizNatsSource *self,
   int length = natsMsg_GetDataLength (msg);
   g_autoptr(GHashTable) all = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr(GHashTable) kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(CdvizMessage) parsed = NULL;
+  CdvizMessage *message;
   g_autoptr(JsonNode) body = NULL;
   g_autoptr(JsonNode) metadata = NULL;
+  g_autofree char *text = NULL;
   const char **keys = NULL;
   int n_keys = 0;
   JsonObject *object;
@@ -174,19 +175,8 @@ to_message (CdvizNatsSource *self,
         }
     }
 
-  parsed = cdviz_message_new_from_data (data, length, NULL);
-  if (parsed != NULL)
-    body = json_node_ref (cdviz_message_get_body (parsed));
-  else
-    {
-      g_autofree char *text = g_utf8_make_valid (data, length);
-
-      g_debug ("source '%s': payload is not JSON, taken as a string", self->name);
-      body = json_node_init_string (json_node_alloc (), text);
-    }
-
   /* A new object for every message (json_node_init_object() takes its own
-   * reference). */
+   * reference), sealed here so that the message keeps it as it is. */
   {
     g_autoptr(JsonObject) fresh = cdviz_message_build_metadata (self->metadata);
 
@@ -196,6 +186,18 @@ to_message (CdvizNatsSource *self,
   json_object_set_string_member (object, "nats_subject", natsMsg_GetSubject (msg));
   if (sequence > 0)
     json_object_set_int_member (object, "nats_sequence", (gint64) sequence);
+  json_node_seal (metadata);
+
+  /* Parsed once, straight into the raw message, which keeps the payload
+   * as its body bytes when it is compact JSON (before, a first message
+   * was parsed only for its body, and the second one wrote it again). */
+  message = cdviz_message_new_raw_from_data (data, length, metadata, kept, NULL);
+  if (message != NULL)
+    return message;
+
+  text = g_utf8_make_valid (data, length);
+  g_debug ("source '%s': payload is not JSON, taken as a string", self->name);
+  body = json_node_init_string (json_node_alloc (), text);
   return cdviz_message_new_raw (body, metadata, kept);
 }
 
