@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""The VRL transformer against the same transform in jq (doc/vrl.md, "Speed").
+"""The VRL transformer against the same transform in jq (doc/performance.md,
+"VRL against jq").
 
 1. Transformer CPU per event, one thread, no HTTP (transform-bench):
    - transformers-community's github_events (VRL, as published) on all the
