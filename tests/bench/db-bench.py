@@ -17,6 +17,13 @@ flight) and from 4, with 64 and 1 statements per round trip. The table
 gives the medians of --repeat runs, the ratio sink / anchor and the 1-min
 load average before each run.
 
+Beside it, pgbench (PostgreSQL 15's, -M prepared, -c 1 and -c 4 -j 2, a
+pipeline of 64 statements per \startpipeline/\endpipeline, or 1): the
+nearest script it can run. Its variables are numbers, so the event's JSON
+is built on the server around them (`CALL
+cdviz.store_cdevent(('{...' || :seq || '...}')::jsonb)`), not sent as one
+text parameter: a cross-check of db-anchor as a client, not the anchor.
+
 Not a test: `meson test -C build --benchmark db` (or run it directly).
 """
 import argparse
@@ -116,11 +123,51 @@ def run_anchor(args, cluster, clients, depth, run_id):
     return out
 
 
+def pgbench_script(depth):
+    """depth statements in one pipeline (one Sync), or one; each event has
+    its own random number in context.id and subject.content."""
+    lines = ["\\startpipeline"] if depth > 1 else []
+    for k in range(depth):
+        lines.append("\\set seq%d random(1, 1000000000000000)" % k)
+        lines.append(
+            "CALL cdviz.store_cdevent(('{\"context\":{\"version\":\"0.4.1\","
+            "\"id\":\"pgbench-' || :seq%d || '\",\"source\":\"/bench/publisher\","
+            "\"type\":\"dev.cdevents.build.started.0.2.0\","
+            "\"timestamp\":\"2023-03-20T14:27:05.315384Z\"},"
+            "\"subject\":{\"id\":\"bench\",\"source\":\"/bench/publisher\",\"type\":\"build\","
+            "\"content\":{\"seq\":' || :seq%d || ',\"ts\":' || :seq%d || '}}}')::jsonb);"
+            % (k, k, k))
+    if depth > 1:
+        lines.append("\\endpipeline")
+    return "\n".join(lines) + "\n"
+
+
+def run_pgbench(args, cluster, tmp, clients, depth):
+    cluster.truncate()
+    script = os.path.join(tmp, "pgbench-%d.sql" % depth)
+    with open(script, "w") as f:
+        f.write(pgbench_script(depth))
+    per_client = max(1, args.count // depth // clients)
+    env = dict(os.environ, PGPASSWORD=pg_cluster.PASSWORD)
+    r = subprocess.run([args.pgbench, "-n", "-M", "prepared", "-f", script,
+                        "-c", str(clients), "-j", str(min(clients, 2)), "-t", str(per_client),
+                        "-h", "127.0.0.1", "-p", str(cluster.port), "-U", pg_cluster.USER,
+                        pg_cluster.DATABASE],
+                       capture_output=True, text=True, env=env, timeout=600)
+    m = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", r.stdout, re.M)
+    rows = per_client * clients * depth
+    if r.returncode != 0 or m is None or cluster.count() != rows:
+        sys.exit("pgbench failed (%d, %d rows of %d): %s%s"
+                 % (r.returncode, cluster.count(), rows, r.stdout, r.stderr))
+    return {"rows": rows, "rows_per_s": round(float(m.group(1)) * depth, 1)}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build-dir", default="build")
     parser.add_argument("--pub", default=None)
     parser.add_argument("--anchor", default=None, help="db-anchor (none: no anchor)")
+    parser.add_argument("--pgbench", default=os.path.join(pg_cluster.BINDIR, "pgbench"))
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--rate", type=int, default=500,
                         help="events/s of the fixed-rate latency run")
@@ -134,6 +181,10 @@ def main():
         print("db-bench: %s not built: no anchor" % args.anchor)
         args.anchor = None
 
+    if not os.access(args.pgbench, os.X_OK):
+        print("db-bench: %s not found: no pgbench cross-check" % args.pgbench)
+        args.pgbench = None
+
     reason = pg_cluster.available()
     if reason:
         print("db-bench: skipped: %s" % reason)
@@ -141,6 +192,7 @@ def main():
     cluster = pg_cluster.PgCluster(fsync=True, extra_conf="track_commit_timestamp = on\n")
     sink = {64: [], 1: []}
     anchor = {}
+    pgbench = {}
     try:
         with tempfile.TemporaryDirectory(prefix="cdviz-db-bench-") as tmp:
             for rep in range(args.repeat):
@@ -168,23 +220,32 @@ def main():
                         anchor.setdefault((clients, depth), []).append(a)
                         print("rep %d anchor %d conn depth %2d: %7.0f rows/s (load %.2f)"
                               % (rep + 1, clients, depth, a["rows_per_s"], load), flush=True)
+                for clients in ((1, 4) if args.pgbench else ()):
+                    for depth in (64, 1):
+                        load = os.getloadavg()[0]
+                        p = run_pgbench(args, cluster, tmp, clients, depth)
+                        p["loadavg1"] = load
+                        pgbench.setdefault((clients, depth), []).append(p)
+                        print("rep %d pgbench %d conn depth %2d: %7.0f rows/s (load %.2f)"
+                              % (rep + 1, clients, depth, p["rows_per_s"], load), flush=True)
     finally:
         cluster.remove()
 
     med = statistics.median
     loads = [r["loadavg1"] for v in sink.values() for r in v] + \
-            [a["loadavg1"] for v in anchor.values() for a in v]
+            [a["loadavg1"] for v in anchor.values() for a in v] + \
+            [p["loadavg1"] for v in pgbench.values() for p in v]
     print()
     print("db sink: 4 keep-alive publishers -> webhook -> PostgreSQL 15 (fsync, "
           "synchronous_commit on), %d events per run, median of %d; 1-min load average "
           "before the runs %.2f-%.2f (%d CPUs)"
           % (args.count, args.repeat, min(loads), max(loads), os.cpu_count()))
-    print("%-36s %10s %14s | %s" % ("", "rows/s", "p50 / p99 ms",
+    print("%-44s %10s %15s | %s" % ("", "rows/s", "p50 / p99 ms",
                                     "at %d events/s: p50 / p99 ms" % args.rate))
     for depth in (64, 1):
         runs = sink[depth]
         label = "sink, pipeline_depth = %d" % depth
-        print("%-36s %10.0f %6.2f / %6.2f | %.2f / %.2f" % (
+        print("%-44s %10.0f %6.2f / %6.2f | %.2f / %.2f" % (
             label, med(r["full_speed"]["rows_per_s"] for r in runs),
             med(r["full_speed"]["latency_ms"]["p50"] for r in runs),
             med(r["full_speed"]["latency_ms"]["p99"] for r in runs),
@@ -193,15 +254,21 @@ def main():
         for clients in ((1, 4) if args.anchor else ()):
             a = anchor[(clients, depth)]
             rate = med(x["rows_per_s"] for x in a)
-            print("%-36s %10.0f %6.2f / %6.2f | sink / anchor = %.2f" % (
+            print("%-44s %10.0f %6.2f / %6.2f | sink / anchor = %.2f" % (
                 "  anchor, %d connection%s, %d per Sync" % (clients, "s" if clients > 1 else "",
                                                            depth),
                 rate, med(x["p50_ms"] for x in a), med(x["p99_ms"] for x in a),
+                med(r["full_speed"]["rows_per_s"] for r in runs) / rate))
+        for clients in ((1, 4) if args.pgbench else ()):
+            rate = med(x["rows_per_s"] for x in pgbench[(clients, depth)])
+            print("%-44s %10.0f %15s | sink / pgbench = %.2f" % (
+                "  pgbench (JSON built on the server), %d conn." % clients, rate, "",
                 med(r["full_speed"]["rows_per_s"] for r in runs) / rate))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"sink": {str(k): v for k, v in sink.items()},
                        "anchor": {"%d-%d" % k: v for k, v in anchor.items()},
+                       "pgbench": {"%d-%d" % k: v for k, v in pgbench.items()},
                        "cpus": os.cpu_count()}, f, indent=2)
     return 0
 
