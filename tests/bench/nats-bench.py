@@ -532,8 +532,11 @@ def main():
             else:
                 vals = [fmt(med(c, part, field)) for c in cols]
                 if ratio:
+                    # The burst's latency is the wait in the node's queues,
+                    # which the anchor has none of: no ratio there.
                     a, n = med("anchor", part, field), med("nats1", part, field)
-                    vals.append("%.2f" % (n / a) if a and n is not None else "-")
+                    vals.append("%.2f" % (n / a) if a and n is not None and
+                                not (part == "burst" and field.startswith("lat_")) else "-")
             if ratio and field is None:
                 vals.append("")
             print("| %s | %s |" % (label, " | ".join(vals)))
