@@ -7,7 +7,8 @@ nodes, beside one node without NATS, and the clients three nodes hold.
   tests/bench/nats-bench.py --build-dir build [--clients 1000] [--burst 2000]
                             [--rate 20] [--latency-events 200]
                             [--capacity-clients 5000] [--repeat 1]
-                            [--configs nonats,nats1,nats2,capacity]
+                            [--configs nonats,nats1,nats2,anchor,capacity]
+                            [--anchor build/tests/bench/nats-anchor]
                             [--json out.json]
 
 Everything runs on 127.0.0.1: a 3-server JetStream cluster
@@ -31,6 +32,13 @@ node), events come from sse-pub (one per node, disjoint seq ranges via
   capacity  three nodes, --capacity-clients each, all connected at once,
             then 20 events at 4/s: clients connected, clients that got all
             20, RSS and descriptors per node
+  anchor    no node: nats-anchor (tests/bench/nats-anchor.c) publishes the
+            same events the way the nats sink does (one at a time, waiting
+            for JetStream's ack) and reads them back through a durable pull
+            consumer the way the nats source does, on a fresh R3 stream of
+            the same cluster: the burst (--burst events as fast as the acks
+            allow) and the latency run (--latency-events at --rate), the
+            same figures; the table gives node / anchor
 
 Every load is bounded in count and time (sse-sub and sse-pub timeouts, the
 whole run by --deadline seconds); nothing listens beyond loopback.
@@ -365,12 +373,31 @@ def run_capacity(nodes, tools, clients, count=20, rate=4):
     }
 
 
+def run_anchor(args, cluster, stream, count, rate, run):
+    cmd = [args.anchor, "--servers", cluster.servers, "--stream", stream,
+           "--subject", "cdevents.%s" % stream.lower(), "--consumer", "anchor",
+           "--count", str(count), "--rate", str(rate), "--replicas", "3",
+           "--timeout-ms", "10000", "--run", run, "--deadline-s", "150"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=200)
+    if r.stderr.strip():
+        log("  nats-anchor: " + r.stderr.strip()[:1000])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    return {
+        "count": count, "rate": rate or None,
+        "events_per_s": out["events_per_s"], "pub_per_s": out["pub_per_s"],
+        "lat_p50_ms": out["p50_ms"], "lat_p99_ms": out["p99_ms"], "lat_max_ms": out["max_ms"],
+        "missing": out["published"] - out["received"], "dups": out["duplicates"],
+        "pub_rejected": out["failures"],
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"))
     ap.add_argument("--sub")
     ap.add_argument("--pub")
-    ap.add_argument("--configs", default="nonats,nats1,nats2,capacity")
+    ap.add_argument("--configs", default="nonats,nats1,nats2,anchor,capacity")
+    ap.add_argument("--anchor", help="nats-anchor (default: BUILD/tests/bench/nats-anchor)")
     ap.add_argument("--clients", type=int, default=1000, help="SSE clients per node")
     ap.add_argument("--burst", type=int, default=2000)
     ap.add_argument("--rate", type=float, default=20, help="latency run: events/s in total")
@@ -389,6 +416,10 @@ def main():
                   args.pub or os.path.join(build, "tests", "bench", "sse-pub"))
     raise_nofile()
     configs = args.configs.split(",")
+    args.anchor = args.anchor or os.path.join(build, "tests", "bench", "nats-anchor")
+    if "anchor" in configs and not os.access(args.anchor, os.X_OK):
+        log("nats-bench: %s not built: no anchor" % args.anchor)
+        configs.remove("anchor")
     need_nats = any(c != "nonats" for c in configs)
     if need_nats and not NatsCluster.available():
         log("nats-bench: nats-server is not installed (build-aux/dev installs it)")
@@ -409,12 +440,24 @@ def main():
                 if time.monotonic() - t_start > args.deadline:
                     log("nats-bench: --deadline reached, %s skipped" % cfg)
                     continue
-                k = {"nonats": 1, "nats1": 1, "nats2": 2, "capacity": 3}[cfg]
+                k = {"nonats": 1, "nats1": 1, "nats2": 2, "capacity": 3, "anchor": 0}[cfg]
                 stream = "BENCH%d" % next(streams)
                 log("[%5.0fs] rep %d %s (%d node%s)" % (time.monotonic() - t_start, rep + 1,
-                                                      cfg, k, "s" if k > 1 else ""))
+                                                      cfg, k, "s" if k != 1 else ""))
                 nodes = []
                 r = {"config": cfg, "rep": rep, "loadavg1_before": os.getloadavg()[0]}
+                if cfg == "anchor":
+                    try:
+                        r["burst"] = run_anchor(args, cluster, stream, args.burst, 0, "b")
+                        log("  burst " + json.dumps(r["burst"]))
+                        r["latency"] = run_anchor(args, cluster, "BENCH%d" % next(streams),
+                                                  args.latency_events, args.rate, "l")
+                    except Exception as e:   # reported, not fatal
+                        log("  FAILED: %s" % e)
+                        r["error"] = str(e)
+                    log("  " + json.dumps({x: y for x, y in r.items() if x != "burst"}))
+                    results.append(r)
+                    continue
                 try:
                     for i in range(k):
                         nodes.append(Node(tmp.name, build, "%s-%s-%d" % (stream, cfg, i),
@@ -449,7 +492,7 @@ def main():
     def med(cfg, part, field, agg=max):
         vals = []
         for r in results:
-            if r["config"] == cfg and part in r:
+            if r["config"] == cfg and part in r and r[part].get(field) is not None:
                 v = r[part][field]
                 vals.append(agg(v) if isinstance(v, list) else v)
         return statistics.median(vals) if vals else None
@@ -462,15 +505,17 @@ def main():
           % (min(loads), statistics.median(loads), max(loads), os.cpu_count(), args.clients,
              args.repeat))
     names = {"nonats": "1 node, no NATS", "nats1": "1 node via NATS",
-             "nats2": "2 nodes via NATS"}
-    cols = [c for c in ("nonats", "nats1", "nats2") if c in configs]
+             "nats2": "2 nodes via NATS", "anchor": "JetStream alone (anchor)"}
+    cols = [c for c in ("nonats", "nats1", "nats2", "anchor") if c in configs]
+    ratio = "nats1" in configs and "anchor" in configs
     if cols:
-        print("| figure | " + " | ".join(names[c] for c in cols) + " |")
-        print("|---|" + "---:|" * len(cols))
+        print("| figure | " + " | ".join(names[c] for c in cols) +
+              (" | 1 node via NATS / anchor |" if ratio else " |"))
+        print("|---|" + "---:|" * (len(cols) + ratio))
         rows = [
             ("burst of %d: events/s (to every client)" % args.burst, "burst", "events_per_s"),
             ("  client-events/s delivered", "burst", "client_events_per_s"),
-            ("  webhook accepted/s", "burst", "pub_per_s"),
+            ("  webhook accepted/s (anchor: publications acked/s)", "burst", "pub_per_s"),
             ("  p50 ms in the burst (worst node)", "burst", "lat_p50_ms"),
             ("  p99 ms in the burst (worst node)", "burst", "lat_p99_ms"),
             ("  missing / duplicated / rejected", "burst", None),
@@ -486,6 +531,14 @@ def main():
                                           fmt(med(c, part, "pub_rejected"))) for c in cols]
             else:
                 vals = [fmt(med(c, part, field)) for c in cols]
+                if ratio:
+                    # The burst's latency is the wait in the node's queues,
+                    # which the anchor has none of: no ratio there.
+                    a, n = med("anchor", part, field), med("nats1", part, field)
+                    vals.append("%.2f" % (n / a) if a and n is not None and
+                                not (part == "burst" and field.startswith("lat_")) else "-")
+            if ratio and field is None:
+                vals.append("")
             print("| %s | %s |" % (label, " | ".join(vals)))
     for r in results:
         if "capacity" in r:

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""The VRL transformer against the same transform in jq (doc/vrl.md, "Speed").
+"""The VRL transformer against the same transform in jq (doc/performance.md,
+"VRL against jq").
 
 1. Transformer CPU per event, one thread, no HTTP (transform-bench):
    - transformers-community's github_events (VRL, as published) on all the
@@ -129,6 +130,7 @@ def main():
             print("SKIP: %s is not there" % path)
             return 77
 
+    load_before = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="cdviz-transform-bench-")
     try:
         mirror_vrl = seed_transformer(seed, "anonymize_for_dev")
@@ -162,6 +164,8 @@ def main():
             ("seed mirroring (anonymize_for_dev)", "VRL", bench(args, config, "anonymize_for_dev", events)),
             ("seed mirroring (anonymize_for_dev)", "jq", bench(args, config, "anonymize_for_dev_jq", events)),
         ]
+        print("1-min load average: %.2f before the run, %.2f now (%d CPUs)"
+              % (load_before, os.getloadavg()[0], os.cpu_count()))
         print("%-36s %-4s %7s %12s %10s" % ("transform", "lang", "inputs", "events/s/core", "µs/event"))
         for what, lang, r in cases:
             print("%-36s %-4s %7d %12.0f %10.2f" % (what, lang, r["inputs"], r["events_per_s"],
@@ -175,15 +179,17 @@ def main():
             ingest(args, tmp, mirror_jq, ["anonymize_for_dev_jq"], "jq"),
         ]
         print()
-        print("webhook ingest, 4 keep-alive connections, %d events, median of %d:"
-              % (args.ingest_count, args.repeat))
+        print("webhook ingest, 4 keep-alive connections, %d events, median of %d "
+              "(1-min load average now %.2f):" % (args.ingest_count, args.repeat,
+                                                   os.getloadavg()[0]))
         for r in ingests:
             print("  %-5s %8.0f events/s   (%s)" % (r["label"], r["median"],
                                                    ", ".join("%.0f" % x for x in r["rates"])))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"transform": [{"what": w, "lang": l, **r} for w, l, r in cases],
-                           "ingest": ingests, "cpus": os.cpu_count()}, f, indent=2)
+                           "ingest": ingests, "cpus": os.cpu_count(),
+                           "loadavg1_before": load_before}, f, indent=2)
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
