@@ -62,7 +62,8 @@ pair_connect (Pair     *pair,
   socket = g_socket_new_from_fd (sv[0], &error);
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
-  pair->client = cdviz_sse_writer_new (&pair->feed, G_IO_STREAM (connection), socket, http10,
+  pair->client = cdviz_sse_writer_new (&pair->feed, G_IO_STREAM (connection),
+                                       g_steal_pointer (&socket), http10,
                                        head_only, cdviz_sse_ring_get_next (pair->feed.ring),
                                        NULL);
 }

@@ -206,7 +206,11 @@ cdviz_sse_writer_build_head (gboolean    http10,
   return g_string_free_to_bytes (head);
 }
 
-/* Takes ownership of @stream; @socket is the stream's. */
+/* Takes ownership of @stream and of @socket, its socket. A plain TCP
+ * connection is written with sendmsg() on the descriptor: only its socket
+ * is kept, and the GSocketConnection (with its two stream objects) is
+ * dropped; its dispose leaves the socket open. A TLS connection is kept,
+ * for its encryption. */
 CdvizSseWriter *
 cdviz_sse_writer_new (CdvizSseFeed *feed,
                       GIOStream    *stream,
@@ -221,10 +225,18 @@ cdviz_sse_writer_new (CdvizSseFeed *feed,
   client->feed = feed;
   client->link.data = client;
   client->ka_link.data = client;
-  client->stream = stream;
   client->socket = socket;
   client->fd = g_socket_get_fd (socket);
-  client->transport = G_IS_TLS_CONNECTION (stream) ? &tls_transport : &raw_transport;
+  if (G_IS_TLS_CONNECTION (stream))
+    {
+      client->stream = stream;
+      client->transport = &tls_transport;
+    }
+  else
+    {
+      g_object_unref (stream);
+      client->transport = &raw_transport;
+    }
   client->pieces = client->inline_pieces;
   client->chunked = !http10;
   client->head_only = head_only;
@@ -292,18 +304,19 @@ cdviz_sse_writer_free (CdvizSseWriter *client)
 {
   if (client->stream != NULL)
     {
-      if (client->transport == &tls_transport)
-        {
-          /* Closing a TLS stream writes close_notify, synchronously: bound
-           * it for a stream that ended cleanly, skip it for the others. */
-          if (client->ended && !cdviz_sse_writer_has_pending (client))
-            g_socket_set_timeout (client->socket, 1);
-          else
-            g_socket_close (client->socket, NULL);
-        }
+      /* Closing a TLS stream writes close_notify, synchronously: bound it
+       * for a stream that ended cleanly, skip it for the others. */
+      if (client->ended && !cdviz_sse_writer_has_pending (client))
+        g_socket_set_timeout (client->socket, 1);
+      else
+        g_socket_close (client->socket, NULL);
       g_io_stream_close (client->stream, NULL, NULL);
       g_clear_object (&client->stream);
     }
+  /* The HTTP server holds the socket too (it counts the connection until
+   * it is closed): close it, do not only drop it. */
+  g_socket_close (client->socket, NULL);
+  g_clear_object (&client->socket);
   client_release_pieces (client);
   g_clear_pointer (&client->head, g_bytes_unref);
   g_clear_pointer (&client->filter, cdviz_sse_filter_free);

@@ -99,8 +99,9 @@ typedef struct _CdvizSseTransport CdvizSseTransport;
 typedef struct {
   CdvizSseFeed *feed;                /* unowned: outlives the client */
   const CdvizSseTransport *transport;
-  GIOStream *stream;                 /* owned: the stolen connection; owns the socket */
-  GSocket *socket;                   /* unowned: the stream's */
+  GIOStream *stream;                 /* owned, nullable: a TLS connection; a plain
+                                        TCP client keeps only its socket */
+  GSocket *socket;                   /* owned */
   int fd;
 
   /* Flags, packed beside fd. want_out is the fan-out thread's bookkeeping. */
