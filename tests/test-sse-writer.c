@@ -62,7 +62,8 @@ pair_connect (Pair     *pair,
   socket = g_socket_new_from_fd (sv[0], &error);
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
-  pair->client = cdviz_sse_writer_new (&pair->feed, G_IO_STREAM (connection), socket, http10,
+  pair->client = cdviz_sse_writer_new (&pair->feed, G_IO_STREAM (connection),
+                                       g_steal_pointer (&socket), http10,
                                        head_only, cdviz_sse_ring_get_next (pair->feed.ring),
                                        NULL);
 }
@@ -259,7 +260,7 @@ static void
 test_partial_writes (void)
 {
   Pair pair;
-  guint blocked = 0;
+  guint blocked = 0, rest_on_heap = 0;
 
   /* A small send buffer: every batch takes several writes. */
   pair_init (&pair, 1000, FALSE, FALSE, 4096);
@@ -269,7 +270,12 @@ test_partial_writes (void)
     {
       assert_flush_ok (&pair);
       if (cdviz_sse_writer_has_pending (pair.client))
-        blocked++;
+        {
+          /* The rest of a long batch is kept on the heap. */
+          blocked++;
+          if (pair.client->pieces_on_heap)
+            rest_on_heap++;
+        }
       else if (pair.client->cursor == cdviz_sse_ring_get_next (pair.feed.ring))
         break;
       read_available (&pair, pair.wire);
@@ -277,12 +283,48 @@ test_partial_writes (void)
   read_available (&pair, pair.wire);
   g_assert_false (cdviz_sse_writer_has_pending (pair.client));
   g_assert_cmpuint (blocked, >, 10);
+  g_assert_cmpuint (rest_on_heap, >, 0);
+  /* Written: the heap array is gone. */
+  g_assert_false (pair.client->pieces_on_heap);
+  g_assert_true (pair.client->pieces == pair.client->inline_pieces);
 
   pair.head = take_head (pair.wire);
   g_assert_false (decode_chunks (pair.wire, pair.payload, NULL));
   g_assert_cmpuint (pair.payload->len, ==, strlen (pair.expected));
   g_assert_cmpstr (pair.payload->str, ==, pair.expected);   /* whole, in order, once */
   g_assert_cmpuint (pair.feed.events_sent, ==, 300);
+  pair_clear (&pair);
+}
+
+static void
+test_partial_rest_inline (void)
+{
+  Pair pair;
+  guint blocked = 0;
+
+  /* One large frame: chunk header, frame, CRLF; what the socket does not
+   * take stays in the client itself, no heap array. */
+  pair_init (&pair, 100, FALSE, FALSE, 4096);
+  assert_flush_ok (&pair);
+  read_available (&pair, pair.wire);
+  pair.head = take_head (pair.wire);
+  pair.expected = push_events (&pair, 1, 64 * 1024);
+  for (int rounds = 0; rounds < 10000; rounds++)
+    {
+      assert_flush_ok (&pair);
+      if (!cdviz_sse_writer_has_pending (pair.client))
+        break;
+      blocked++;
+      g_assert_false (pair.client->pieces_on_heap);
+      g_assert_true (pair.client->pieces == pair.client->inline_pieces);
+      g_assert_cmpuint (pair.client->n_pieces, <=, CDVIZ_SSE_INLINE_PIECES);
+      read_available (&pair, pair.wire);
+    }
+  read_available (&pair, pair.wire);
+  g_assert_cmpuint (blocked, >, 1);
+  g_assert_false (decode_chunks (pair.wire, pair.payload, NULL));
+  g_assert_cmpstr (pair.payload->str, ==, pair.expected);
+  g_assert_cmpuint (pair.feed.events_sent, ==, 1);
   pair_clear (&pair);
 }
 
@@ -526,6 +568,7 @@ main (int   argc,
 
   g_test_add_func ("/sse/client/head-then-chunks", test_head_then_chunks);
   g_test_add_func ("/sse/client/partial-writes", test_partial_writes);
+  g_test_add_func ("/sse/client/partial-rest-inline", test_partial_rest_inline);
   g_test_add_func ("/sse/client/batch-limits", test_batch_limits);
   g_test_add_func ("/sse/client/lagged-exact", test_lagged_exact);
   g_test_add_func ("/sse/client/keep-alive-only-when-idle", test_keep_alive_only_when_idle);

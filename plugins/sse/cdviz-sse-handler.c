@@ -53,7 +53,7 @@ handoff_finish (CdvizSseHandoff *handoff)
 {
   CdvizSseSink *self = handoff->sink;
   GIOStream *stream;
-  g_autoptr(GSocket) socket = NULL;   /* the stream keeps it alive */
+  GSocket *socket = NULL;
   CdvizSseWriter *client;
   gboolean found = FALSE;
   guint64 cursor;
@@ -84,8 +84,8 @@ handoff_finish (CdvizSseHandoff *handoff)
   /* From here on every event the sink takes reaches this client. */
   g_atomic_int_inc (&self->feed.n_streaming);
 
-  client = cdviz_sse_writer_new (&self->feed, stream, socket, handoff->http10,
-                                 handoff->head_only, cursor,
+  client = cdviz_sse_writer_new (&self->feed, stream, g_steal_pointer (&socket),
+                                 handoff->http10, handoff->head_only, cursor,
                                  handoff->last_event_id == NULL ? NULL
                                  : found ? "resumed" : "unknown-id");
   client->filter = g_steal_pointer (&handoff->filter);

@@ -2,6 +2,7 @@
 /* The per-client writer: batches, chunk framing, keep-alives, the end of
  * the stream, and the two transports (raw socket, TLS stream). */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -20,6 +21,12 @@
  * cursor fell out of the ring gets one `lagged: N messages skipped` error,
  * N being exactly the frames it missed, and continues with the oldest
  * frame still held.
+ *
+ * A batch is built in an array on the stack of flush() (or keep_alive())
+ * and written at once: the common write takes it whole, and the client
+ * holds no array of its own. Only when the socket takes part of it is the
+ * rest kept in the client (client_keep_rest()): a few pieces inline, more
+ * in a heap array freed once they are written.
  */
 
 /* How bytes reach the peer. Both functions return CDVIZ_SSE_WRITER_OK
@@ -199,7 +206,11 @@ cdviz_sse_writer_build_head (gboolean    http10,
   return g_string_free_to_bytes (head);
 }
 
-/* Takes ownership of @stream; @socket is the stream's. */
+/* Takes ownership of @stream and of @socket, its socket. A plain TCP
+ * connection is written with sendmsg() on the descriptor: only its socket
+ * is kept, and the GSocketConnection (with its two stream objects) is
+ * dropped; its dispose leaves the socket open. A TLS connection is kept,
+ * for its encryption. */
 CdvizSseWriter *
 cdviz_sse_writer_new (CdvizSseFeed *feed,
                       GIOStream    *stream,
@@ -214,10 +225,19 @@ cdviz_sse_writer_new (CdvizSseFeed *feed,
   client->feed = feed;
   client->link.data = client;
   client->ka_link.data = client;
-  client->stream = stream;
   client->socket = socket;
   client->fd = g_socket_get_fd (socket);
-  client->transport = G_IS_TLS_CONNECTION (stream) ? &tls_transport : &raw_transport;
+  if (G_IS_TLS_CONNECTION (stream))
+    {
+      client->stream = stream;
+      client->transport = &tls_transport;
+    }
+  else
+    {
+      g_object_unref (stream);
+      client->transport = &raw_transport;
+    }
+  client->pieces = client->inline_pieces;
   client->chunked = !http10;
   client->head_only = head_only;
   client->retry_pending = feed->retry_frame != NULL;
@@ -258,6 +278,12 @@ client_release_pieces (CdvizSseWriter *client)
 {
   for (guint i = 0; i < client->n_pieces; i++)
     g_clear_pointer (&client->pieces[i].owner, g_bytes_unref);
+  if (client->pieces_on_heap)
+    {
+      g_free (client->pieces);
+      client->pieces = client->inline_pieces;
+      client->pieces_on_heap = FALSE;
+    }
   client->n_pieces = 0;
   client->first_piece = 0;
   client->offset = 0;
@@ -278,18 +304,19 @@ cdviz_sse_writer_free (CdvizSseWriter *client)
 {
   if (client->stream != NULL)
     {
-      if (client->transport == &tls_transport)
-        {
-          /* Closing a TLS stream writes close_notify, synchronously: bound
-           * it for a stream that ended cleanly, skip it for the others. */
-          if (client->ended && !cdviz_sse_writer_has_pending (client))
-            g_socket_set_timeout (client->socket, 1);
-          else
-            g_socket_close (client->socket, NULL);
-        }
+      /* Closing a TLS stream writes close_notify, synchronously: bound it
+       * for a stream that ended cleanly, skip it for the others. */
+      if (client->ended && !cdviz_sse_writer_has_pending (client))
+        g_socket_set_timeout (client->socket, 1);
+      else
+        g_socket_close (client->socket, NULL);
       g_io_stream_close (client->stream, NULL, NULL);
       g_clear_object (&client->stream);
     }
+  /* The HTTP server holds the socket too (it counts the connection until
+   * it is closed): close it, do not only drop it. */
+  g_socket_close (client->socket, NULL);
+  g_clear_object (&client->socket);
   client_release_pieces (client);
   g_clear_pointer (&client->head, g_bytes_unref);
   g_clear_pointer (&client->filter, cdviz_sse_filter_free);
@@ -347,7 +374,7 @@ client_refill (CdvizSseWriter *client,
   gsize chunk_length = 0;
   guint chunk_first, body_first;
 
-  g_assert (client->n_pieces == 0);
+  g_assert (client->n_pieces == 0 && client->pieces != client->inline_pieces);
 
   if (client->ended)
     return FALSE;
@@ -457,12 +484,39 @@ client_advance (CdvizSseWriter *client,
     }
 }
 
+/* Keeps what the socket did not take of a batch built in @batch (the
+ * caller's stack): the written pieces are released, the rest moved to
+ * inline_pieces, or to the heap when longer. */
+static void
+client_keep_rest (CdvizSseWriter *client,
+                  CdvizSsePiece  *batch)
+{
+  guint rest;
+
+  if (client->pieces != batch)
+    return;
+  for (guint i = 0; i < client->first_piece; i++)
+    g_clear_pointer (&batch[i].owner, g_bytes_unref);
+  rest = client->n_pieces - client->first_piece;
+  if (rest <= CDVIZ_SSE_INLINE_PIECES)
+    client->pieces = client->inline_pieces;
+  else
+    {
+      client->pieces = g_new (CdvizSsePiece, rest);
+      client->pieces_on_heap = TRUE;
+    }
+  memcpy (client->pieces, batch + client->first_piece, rest * sizeof (CdvizSsePiece));
+  client->n_pieces = rest;
+  client->first_piece = 0;
+}
+
 /* Writes as much as the connection takes without blocking: the rest of
- * the batch, then new batches while the ring has frames. Returns OK (the
- * socket is full, see has_pending(), or there is nothing more to send) or
- * the reason the client is done. */
-CdvizSseWriterStatus
-cdviz_sse_writer_flush (CdvizSseWriter *client)
+ * the batch, then new batches (built in @batch) while the ring has frames.
+ * Returns OK (the socket is full, see has_pending(), or there is nothing
+ * more to send) or the reason the client is done. */
+static CdvizSseWriterStatus
+client_write (CdvizSseWriter *client,
+              CdvizSsePiece  *batch)
 {
   for (;;)
     {
@@ -476,6 +530,7 @@ cdviz_sse_writer_flush (CdvizSseWriter *client)
           client_batch_done (client);
           if (client->ended)
             return client->head_only ? CDVIZ_SSE_WRITER_HEAD : CDVIZ_SSE_WRITER_FINISHED;
+          client->pieces = batch;
           if (!client_refill (client, FALSE))
             return CDVIZ_SSE_WRITER_OK;
           continue;   /* an empty batch that ends the body: closed above */
@@ -496,6 +551,18 @@ cdviz_sse_writer_flush (CdvizSseWriter *client)
       client->last_write = g_get_monotonic_time ();
       client_advance (client, written);
     }
+}
+
+/* See client_write(). */
+CdvizSseWriterStatus
+cdviz_sse_writer_flush (CdvizSseWriter *client)
+{
+  CdvizSsePiece batch[CDVIZ_SSE_MAX_PIECES];
+  CdvizSseWriterStatus status;
+
+  status = client_write (client, batch);
+  client_keep_rest (client, batch);
+  return status;
 }
 
 /* Reads and discards what the client sends (at most 64 KiB per call, so
@@ -524,10 +591,15 @@ cdviz_sse_writer_keep_alive (CdvizSseWriter *client,
                              gint64          now,
                              gint64          interval)
 {
+  CdvizSsePiece batch[CDVIZ_SSE_MAX_PIECES];
+  CdvizSseWriterStatus status = CDVIZ_SSE_WRITER_OK;
+
   if (now - client->last_write < interval || cdviz_sse_writer_has_pending (client))
     return CDVIZ_SSE_WRITER_OK;
   client_batch_done (client);
-  if (!client_refill (client, TRUE))
-    return CDVIZ_SSE_WRITER_OK;
-  return cdviz_sse_writer_flush (client);
+  client->pieces = batch;
+  if (client_refill (client, TRUE))
+    status = client_write (client, batch);
+  client_keep_rest (client, batch);
+  return status;
 }

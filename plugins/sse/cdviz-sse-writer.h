@@ -75,6 +75,10 @@ typedef struct {
 #define CDVIZ_SSE_BATCH_FRAMES 64
 #define CDVIZ_SSE_BATCH_BYTES (32 * 1024)
 #define CDVIZ_SSE_MAX_PIECES (CDVIZ_SSE_BATCH_FRAMES + 8)
+/* Pieces a client keeps in itself when a write stays partial: a response
+ * head, or a small chunk (header, one frame, CRLF). A longer rest goes to
+ * the heap until it is written. */
+#define CDVIZ_SSE_INLINE_PIECES 4
 
 typedef struct {
   const guint8 *data;
@@ -86,39 +90,50 @@ typedef struct _CdvizSseTransport CdvizSseTransport;
 
 /* One client. Created on the HTTP thread, then owned by the fan-out
  * thread it is handed to, which alone touches it from then on and removes
- * it before returning: no client outlives its fan-out thread. */
+ * it before returning: no client outlives its fan-out thread.
+ *
+ * Memory: every idle subscriber holds one (doc/performance.md, "Memory
+ * per idle connection"). A batch is built on the writing thread's stack
+ * and written at once; only what the socket did not take stays here
+ * (inline_pieces, or a heap array for a longer rest). */
 typedef struct {
   CdvizSseFeed *feed;                /* unowned: outlives the client */
   const CdvizSseTransport *transport;
-  GIOStream *stream;                 /* owned: the stolen connection; owns the socket */
-  GSocket *socket;                   /* unowned: the stream's */
+  GIOStream *stream;                 /* owned, nullable: a TLS connection; a plain
+                                        TCP client keeps only its socket */
+  GSocket *socket;                   /* owned */
   int fd;
+
+  /* Flags, packed beside fd. want_out is the fan-out thread's bookkeeping. */
+  guint want_out : 1;       /* watched for output */
+  guint chunked : 1;        /* HTTP/1.1: chunked body; HTTP/1.0: until close */
+  guint head_only : 1;      /* HEAD: headers, then close */
+  guint finishing : 1;      /* the sink stops: send what is left, end, close */
+  guint ended : 1;          /* the body's end is queued: close once written */
+  guint retry_pending : 1;
+  guint pieces_on_heap : 1; /* pieces is a heap array */
 
   /* the fan-out thread's bookkeeping */
   GList link;                        /* in its list of clients */
   GList ka_link;                     /* in its keep-alive order, by ka_time */
   gint64 ka_time;                    /* last write or keep-alive check */
-  gboolean want_out;                 /* watched for output */
 
   guint64 cursor;       /* sequence number of the next frame to send */
   CdvizSseFilter *filter;   /* owned, nullable: which frames this client is sent */
   guint64 skipped_unsaid;   /* frames the filter skipped since the last frame sent */
-  gboolean chunked;     /* HTTP/1.1: chunked body; HTTP/1.0: until close */
-  gboolean head_only;   /* HEAD: headers, then close */
-  gboolean finishing;   /* the sink stops: send what is left, end, close */
-  gboolean ended;       /* the body's end is queued: close once written */
   GBytes *head;         /* the response head, until queued */
-  gboolean retry_pending;
+  gint64 last_write;    /* monotonic time of the last write */
 
-  /* The batch being written: pieces[first..n) from offset. */
-  CdvizSsePiece pieces[CDVIZ_SSE_MAX_PIECES];
+  /* The batch being written: pieces[first..n) from offset. pieces is
+   * inline_pieces, a heap array, or, while flush() or keep_alive() runs,
+   * the batch on its stack. */
+  CdvizSsePiece *pieces;
+  gsize offset;
   guint n_pieces;
   guint first_piece;
-  gsize offset;
   guint batch_events;
-  char chunk_header[24];
-
-  gint64 last_write;    /* monotonic time of the last write */
+  char chunk_header[20];
+  CdvizSsePiece inline_pieces[CDVIZ_SSE_INLINE_PIECES];
 } CdvizSseWriter;
 
 /* @resume: the `X-Cdviz-Resume` value (`resumed`, `unknown-id`), or NULL

@@ -12,7 +12,10 @@ Scenarios (each on a freshly started server, subscribers by sse-sub, events
 by sse-pub, both built by meson in BUILD/tests/bench):
   idle     N idle subscribers: server RSS delta / N (KiB per connection), and
            the server's CPU over --idle-hold s with nothing published (not
-           in the default set; without it the KiB figure comes from fanout)
+           in the default set; without it the KiB figure comes from fanout);
+           with --idle-events 200,1000, the RSS per connection again after
+           each of those counts of events was published to them, at
+           --idle-event-rate (so that every client keeps up)
   fanout   N = 1,000 / 10,000 / 19,000 subscribers; one keep-alive publisher
            posts a burst of E events (E <= the 1000-message buffer, so no
            reader that keeps up can be dropped); client-events delivered/s =
@@ -277,10 +280,11 @@ class Tools:
             log("  sse-sub: " + err.strip().replace("\n", "\n  sse-sub: ")[:2000])
         return json.loads(out.strip().splitlines()[-1])
 
-    def pub_run(self, server, count, connections=1, rate=0, timeout=120, run="0"):
+    def pub_run(self, server, count, connections=1, rate=0, timeout=120, run="0",
+                seq_offset=0):
         cmd = [self.pub, "--port", str(server.port), "--path", server.pub_path,
                "--count", str(count), "--connections", str(connections), "--rate", str(rate),
-               "--timeout", str(timeout), "--run", run]
+               "--timeout", str(timeout), "--run", run, "--seq-offset", str(seq_offset)]
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=timeout + 30)
         if r.stderr.strip():
@@ -288,25 +292,46 @@ class Tools:
         return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def scenario_idle(server, tools, n, hold):
+def scenario_idle(server, tools, n, hold, events=(), rate=20):
     """N idle subscribers: RSS per connection, and the server's CPU while
-    nothing is published (keep-alive comments only) over `hold` seconds."""
+    nothing is published (keep-alive comments only) over `hold` seconds.
+    Then, for each count in `events`, that many events published at `rate`
+    and the RSS per connection again once they were delivered: it must not
+    grow while events flow."""
     time.sleep(0.5)
     before = server.rss_kib()
     cpu0 = server.cpu_s()
-    p, connected, connect_s = tools.start_sub(server, n, hold=hold + 3, timeout=hold + 60)
+    # The subscribers stay connected through the event steps too.
+    steps_s = sum(count / rate + 5 for count in events)
+    p, connected, connect_s = tools.start_sub(server, n, hold=hold + 3 + steps_s,
+                                              timeout=hold + steps_s + 60)
     cpu1 = server.cpu_s()
     time.sleep(1)
     after = server.rss_kib()
     cpu2 = server.cpu_s()
     time.sleep(hold)
     cpu3 = server.cpu_s()
-    res = tools.finish_sub(p, hold + 60)
-    return {"n": n, "connected": connected, "connect_s": connect_s, "rss_before_kib": before,
-            "rss_after_kib": after, "kib_per_conn": (after - before) / max(connected, 1),
-            "server_cpu_connect_s": cpu1 - cpu0, "idle_hold_s": hold,
-            "idle_cpu_pct": 100 * (cpu3 - cpu2) / hold, "failed": res["failed"],
-            "comments": res["comments"]}
+    res = {"n": n, "connected": connected, "connect_s": connect_s, "rss_before_kib": before,
+           "rss_after_kib": after, "kib_per_conn": (after - before) / max(connected, 1),
+           "server_cpu_connect_s": cpu1 - cpu0, "idle_hold_s": hold,
+           "idle_cpu_pct": 100 * (cpu3 - cpu2) / hold}
+    published = accepted = 0
+    for count in events:
+        pub = tools.pub_run(server, count, rate=rate, timeout=count / rate + 60,
+                            run="e%d" % published, seq_offset=published)
+        published += count
+        accepted += pub["accepted"]
+        time.sleep(2)   # delivered: at this rate every client keeps up
+        rss = server.rss_kib()
+        res["rss_after_%d_events_kib" % published] = rss
+        res["kib_per_conn_after_%d_events" % published] = (rss - before) / max(connected, 1)
+    sub = tools.finish_sub(p, hold + steps_s + 60)
+    res.update({"failed": sub["failed"], "comments": sub["comments"],
+                "published": accepted,
+                # events=0 for sse-sub: every event counts as "other"
+                "events_received": sub["other_events"] + sub["events"],
+                "closed_early": sub["closed_early"]})
+    return res
 
 
 def scenario_fanout(server, tools, n, events, publishers=1, profile=None):
@@ -375,6 +400,10 @@ def scenario_ingest(server, tools, count, connections):
             "pub_cpu_s": pub["cpu_s"]}
 
 
+def idle_event_counts(args):
+    return [int(c) for c in args.idle_events.split(",") if c] if args.idle_events else []
+
+
 def fanout_events(n):
     # A burst no larger than the 1000-message buffer, ~2M client-events.
     return max(100, min(500, 2000000 // n))
@@ -384,7 +413,8 @@ def run_one(kind, server, tools, args, key, rep):
     server.start()
     try:
         if kind == "idle":
-            return scenario_idle(server, tools, args.idle_clients, args.idle_hold)
+            return scenario_idle(server, tools, args.idle_clients, args.idle_hold,
+                                 idle_event_counts(args), args.idle_event_rate)
         if kind == "fanout4":
             return scenario_fanout(server, tools, key, fanout_events(key), 4)
         if kind == "fanout":
@@ -428,6 +458,13 @@ def main():
     ap.add_argument("--idle-clients", type=int, default=10000)
     ap.add_argument("--idle-hold", type=float, default=40,
                     help="idle scenario: seconds of server CPU measured with nothing published")
+    ap.add_argument("--idle-events", default="",
+                    help="idle scenario: counts of events published one after the other once "
+                    "the subscribers are idle (e.g. 200,1000), each followed by the RSS per "
+                    "connection: it must not grow while events flow")
+    ap.add_argument("--idle-event-rate", type=float, default=20,
+                    help="idle scenario: events/s of --idle-events (at 50/s, 10,000 subscribers "
+                    "and sse-sub on 2 cores did not all keep up)")
     ap.add_argument("--latency-clients", type=int, default=10000)
     ap.add_argument("--latency-events", type=int, default=30)
     ap.add_argument("--ingest-count", type=int, default=100000)
@@ -515,6 +552,15 @@ def main():
         if src == "idle":
             rows.append(("  server CPU %% idle, nothing published (N=%d)" % args.idle_clients,
                          src, args.idle_clients, "idle_cpu_pct", "", None))
+            published = 0
+            for count in idle_event_counts(args):
+                published += count
+                rows.append(("  KiB per connection after %d events (N=%d)"
+                             % (published, args.idle_clients), src, args.idle_clients,
+                             "kib_per_conn_after_%d_events" % published, "", None))
+            if published:
+                rows.append(("  events received, all clients (N=%d)" % args.idle_clients,
+                             src, args.idle_clients, "events_received", "", None))
     if "fanout" in scen:
         for n in args.fanout.split(","):
             n = int(n)
