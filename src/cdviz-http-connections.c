@@ -788,14 +788,6 @@ _cdviz_http_connections_steal (CdvizHttpConnections  *self,
 
   connection_stop_timer (conn);
   connection_unwatch_idle (conn);
-  /* A stolen connection keeps no source here: the main loop walks every
-   * attached source at each iteration, and 10,000 SSE streams each with
-   * its (disarmed) deadline made connecting them quadratic. */
-  if (conn->deadline != NULL)
-    {
-      g_source_destroy (conn->deadline);
-      g_clear_pointer (&conn->deadline, g_source_unref);
-    }
   cdviz_http_stream_detach (conn->stream);
   if (socket != NULL)
     *socket = g_object_ref (conn->socket);
@@ -805,7 +797,9 @@ _cdviz_http_connections_steal (CdvizHttpConnections  *self,
    * its socket is closed: what served its requests is freed now rather
    * than when the closed socket is pruned, since an SSE stream may last
    * for days (the deadline source and the framing stream are about
-   * 0.6 KiB per connection). */
+   * 0.6 KiB per connection); and the main loop walks every attached
+   * source at each iteration: 10,000 streams each with its disarmed
+   * deadline made connecting them quadratic. */
   if (conn->deadline != NULL)
     {
       g_source_destroy (conn->deadline);
