@@ -592,6 +592,12 @@ id = "spread"
 threads = 3
 ''')
         self.assertIn("serving /sse/spread with 3 fan-out threads", self.log(p))
+        # A thread names itself when it starts, which may come just after
+        # the log line: wait for the names (bounded).
+        deadline = time.monotonic() + 10
+        while (self.thread_names(p) != ["sse0-spread", "sse1-spread", "sse2-spread"] and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
         self.assertEqual(self.thread_names(p), ["sse0-spread", "sse1-spread", "sse2-spread"])
 
         readers = [self.reader(p, "/sse/spread") for _ in range(7)]
