@@ -111,6 +111,8 @@ struct _CdvizPipeline
                                    the worker a wake-up (its wake source) */
   GSource *wake_source;         /* (owned) (nullable): on the HTTP context */
   int pending;                  /* atomic: messages waiting in the queue */
+  GPtrArray *room_waiters;      /* under queue_lock: room sources to make ready */
+  int room_wanted;              /* atomic: room_waiters is not empty */
   guint capacity;
   GThread *worker;              /* (owned) (nullable): joined by stop() */
   GMainContext *owner_context;  /* (owned) (nullable): where ::message is emitted */
@@ -144,6 +146,8 @@ gboolean  _cdviz_pipeline_post           (CdvizPipeline  *self,
                                           WorkItem       *item,
                                           GError        **error);
 gpointer  _cdviz_pipeline_thread         (gpointer        data);
+void      _cdviz_pipeline_notify_room    (CdvizPipeline  *self,
+                                          gboolean        always);
 void      _cdviz_pipeline_attach_waker   (CdvizPipeline  *self,
                                           GMainContext   *http_context);
 void      _cdviz_pipeline_detach_waker   (CdvizPipeline  *self);

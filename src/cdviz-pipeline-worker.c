@@ -470,6 +470,8 @@ _cdviz_pipeline_thread (gpointer data)
                * hears back, so an immediate retry cannot be refused
                * spuriously. */
               g_atomic_int_add (&self->pending, -1);
+              if (G_UNLIKELY (g_atomic_int_get (&self->room_wanted)))
+                _cdviz_pipeline_notify_room (self, FALSE);
               process (self, item, done);
               if (done->len >= COMPLETIONS_MAX)
                 complete_tasks (done);
@@ -482,6 +484,8 @@ _cdviz_pipeline_thread (gpointer data)
               _cdviz_work_item_free (item);
               complete_tasks (done);
               drain_after_stop (self, &batch);
+              /* A source waiting for room hears that it will not come. */
+              _cdviz_pipeline_notify_room (self, TRUE);
               return NULL;
             }
           _cdviz_work_item_free (item);
@@ -640,6 +644,91 @@ _cdviz_pipeline_post (CdvizPipeline  *self,
     wake_worker_locked (self);
   g_mutex_unlock (&self->queue_lock);
   return TRUE;
+}
+
+/* --- waiting for room --------------------------------------------------
+ *
+ * A source that reads a stream and got CDVIZ_PIPELINE_ERROR_FULL keeps its
+ * event and stops reading; a room source tells it when to push again: the
+ * pipeline thread makes it ready once the queue is at most half full (or
+ * the pipeline stopped), instead of the source polling on a timer. */
+
+static gboolean
+room_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  if (callback != NULL)
+    callback (user_data);
+  return G_SOURCE_REMOVE;   /* once */
+}
+
+static GSourceFuncs room_source_funcs = {
+  .dispatch = room_dispatch,
+};
+
+static gboolean
+has_room_locked (CdvizPipeline *self)
+{
+  return !g_atomic_int_get (&self->running) ||
+         (guint) g_atomic_int_get (&self->pending) <= self->capacity / 2;
+}
+
+/* On the pipeline thread: makes the waiting room sources ready, when the
+ * queue is at most half full or @always. */
+void
+_cdviz_pipeline_notify_room (CdvizPipeline *self,
+                             gboolean       always)
+{
+  g_autoptr(GPtrArray) ready = NULL;
+
+  g_mutex_lock (&self->queue_lock);
+  if (self->room_waiters->len > 0 && (always || has_room_locked (self)))
+    {
+      ready = g_steal_pointer (&self->room_waiters);
+      self->room_waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+      g_atomic_int_set (&self->room_wanted, 0);
+    }
+  g_mutex_unlock (&self->queue_lock);
+
+  for (guint i = 0; ready != NULL && i < ready->len; i++)
+    g_source_set_ready_time (g_ptr_array_index (ready, i), 0);
+}
+
+/**
+ * cdviz_pipeline_create_room_source:
+ * @self: a #CdvizPipeline
+ *
+ * Makes a source for a #CdvizSource that reads a stream and was refused
+ * with %CDVIZ_PIPELINE_ERROR_FULL by cdviz_pipeline_push_from(): it is
+ * dispatched once, as soon as the pipeline's queue is at most half full
+ * (at once if it already is), or when the pipeline stops. Set a
+ * #GSourceFunc on it with g_source_set_callback() that pushes the held
+ * message again, and attach it to the context the source runs on. Its
+ * callback's return value is ignored: it runs once.
+ *
+ * Returns: (transfer full): a new #GSource
+ */
+GSource *
+cdviz_pipeline_create_room_source (CdvizPipeline *self)
+{
+  GSource *source;
+
+  g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
+
+  source = g_source_new (&room_source_funcs, sizeof (GSource));
+  g_source_set_static_name (source, "[cdviz] pipeline room");
+  g_mutex_lock (&self->queue_lock);
+  if (has_room_locked (self))
+    g_source_set_ready_time (source, 0);
+  else
+    {
+      g_ptr_array_add (self->room_waiters, g_source_ref (source));
+      g_atomic_int_set (&self->room_wanted, 1);
+    }
+  g_mutex_unlock (&self->queue_lock);
+  return source;
 }
 
 /* --- pushing ------------------------------------------------------------ */

@@ -104,6 +104,7 @@ cdviz_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->transformers, g_hash_table_unref);
   g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_queue_clear_full (&self->queue, (GDestroyNotify) _cdviz_work_item_free);
+  g_clear_pointer (&self->room_waiters, g_ptr_array_unref);
   g_mutex_clear (&self->queue_lock);
   g_cond_clear (&self->queue_cond);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
@@ -331,6 +332,7 @@ cdviz_pipeline_init (CdvizPipeline *self)
   g_mutex_init (&self->queue_lock);
   g_cond_init (&self->queue_cond);
   g_queue_init (&self->queue);
+  self->room_waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
   self->capacity = 1024;
   g_mutex_init (&self->lifecycle_lock);
   g_mutex_init (&self->notice_lock);

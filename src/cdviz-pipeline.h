@@ -111,6 +111,8 @@ gboolean         cdviz_pipeline_push_from       (CdvizPipeline        *self,
                                                  CdvizMessage         *message,
                                                  GError              **error);
 CDVIZ_AVAILABLE_IN_1_0
+GSource         *cdviz_pipeline_create_room_source (CdvizPipeline    *self);
+CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_pipeline_flush           (CdvizPipeline        *self);
 
 G_END_DECLS

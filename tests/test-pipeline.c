@@ -369,6 +369,103 @@ test_queue_full (void)
   g_mutex_unlock (&gate_lock);
 }
 
+static gboolean
+count_dispatch (gpointer data)
+{
+  (*(guint *) data)++;
+  return G_SOURCE_CONTINUE;   /* ignored: a room source runs once */
+}
+
+/* Iterates @context until *@count is @want, for at most 5 s. */
+static void
+iterate_until (GMainContext *context,
+               guint        *count,
+               guint         want)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (*count < want && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, FALSE);
+}
+
+static void
+test_room_source (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline ("[pipeline]\nqueue_capacity = 4\n");
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSource) room = NULL;
+  g_autoptr(GSource) at_once = NULL;
+  g_autoptr(GSource) after_stop = NULL;
+  guint dispatched = 0, dispatched_at_once = 0, dispatched_after_stop = 0;
+  guint pushed = 0;
+
+  /* Room now: dispatched at the first iteration. */
+  at_once = cdviz_pipeline_create_room_source (pipeline);
+  g_source_set_callback (at_once, count_dispatch, &dispatched_at_once, NULL);
+  g_source_attach (at_once, context);
+  iterate_until (context, &dispatched_at_once, 1);
+  g_assert_cmpuint (dispatched_at_once, ==, 1);
+
+  g_mutex_lock (&gate_lock);
+  gate_closed = TRUE;
+  g_mutex_unlock (&gate_lock);
+  for (;;)
+    {
+      g_autofree char *id = g_strdup_printf ("r%u", pushed);
+      g_autoptr(CdvizMessage) m = event (id);
+
+      if (!cdviz_pipeline_push (pipeline, "a", m, &error))
+        break;
+      pushed++;
+    }
+  g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL);
+  g_clear_error (&error);
+
+  /* Full: not dispatched while the sink holds the queue. */
+  room = cdviz_pipeline_create_room_source (pipeline);
+  g_source_set_callback (room, count_dispatch, &dispatched, NULL);
+  g_source_attach (room, context);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_main_context_iteration (context, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_cmpuint (dispatched, ==, 0);
+
+  /* The sink goes on: dispatched once, and a push is taken. */
+  g_mutex_lock (&gate_lock);
+  gate_closed = FALSE;
+  g_cond_broadcast (&gate_cond);
+  g_mutex_unlock (&gate_lock);
+  iterate_until (context, &dispatched, 1);
+  g_assert_cmpuint (dispatched, ==, 1);
+  {
+    g_autoptr(CdvizMessage) m = event ("after-room");
+    g_assert_true (cdviz_pipeline_push (pipeline, "a", m, &error));
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < 5; i++)
+    g_main_context_iteration (context, FALSE);
+  g_assert_cmpuint (dispatched, ==, 1);
+  cdviz_pipeline_flush (pipeline);
+
+  /* A stopped pipeline has no queue to wait for: dispatched at once. */
+  cdviz_pipeline_stop (pipeline);
+  after_stop = cdviz_pipeline_create_room_source (pipeline);
+  g_source_set_callback (after_stop, count_dispatch, &dispatched_after_stop, NULL);
+  g_source_attach (after_stop, context);
+  iterate_until (context, &dispatched_after_stop, 1);
+  g_assert_cmpuint (dispatched_after_stop, ==, 1);
+
+  g_source_destroy (at_once);
+  g_source_destroy (room);
+  g_source_destroy (after_stop);
+  g_mutex_lock (&gate_lock);
+  g_assert_cmpuint (collected->len, ==, pushed + 1);
+  g_mutex_unlock (&gate_lock);
+}
+
 static void
 test_stop_drains (void)
 {
@@ -908,6 +1005,7 @@ main (int   argc,
   g_test_add_func ("/pipeline/rejection", test_rejection);
   g_test_add_func ("/pipeline/raw", test_raw);
   g_test_add_func ("/pipeline/queue-full", test_queue_full);
+  g_test_add_func ("/pipeline/room-source", test_room_source);
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
   g_test_add_func ("/pipeline/signal", test_signal);
   g_test_add_func ("/pipeline/flush-races-stop", test_flush_races_stop);

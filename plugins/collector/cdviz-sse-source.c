@@ -13,12 +13,11 @@
  * `sse_event`, `sse_url` over the configured `metadata`), and pushes them
  * with cdviz_pipeline_push_from(). When the pipeline's queue is full it
  * keeps the event, pauses the client (which stops reading the socket, so
- * TCP slows the producer down) and pushes the same event again shortly:
+ * TCP slows the producer down) and pushes the same event again once the
+ * queue has room (cdviz_pipeline_create_room_source()):
  * nothing is dropped, nothing reordered. Runs on the thread that starts
  * the pipeline. */
 
-#define PUSH_RETRY_FIRST_MS 5
-#define PUSH_RETRY_MAX_MS 200
 
 struct _CdvizSseSource
 {
@@ -38,8 +37,7 @@ struct _CdvizSseSource
   CdvizPipeline *pipeline;         /* (owned) (nullable) */
   CdvizSseClient *client;          /* (owned) (nullable) */
   CdvizMessage *held;              /* (owned) (nullable): refused (queue full) */
-  GSource *push_timer;             /* (owned) (nullable) */
-  guint push_retry_ms;
+  GSource *push_timer;             /* (owned) (nullable): waits for room */
 
   /* counters: atomics, /metrics reads them on the HTTP thread */
   char *name;                      /* the source's name, from start */
@@ -76,14 +74,16 @@ static GParamSpec *properties[N_PROPS];
 
 static gboolean try_push_held (gpointer data);
 
+/* The held event is pushed again when the pipeline's queue has room
+ * (cdviz_pipeline_create_room_source()): no polling, and no wait longer
+ * than the pipeline takes to drain half its queue. */
 static void
-schedule_push_retry (CdvizSseSource *self)
+wait_for_room (CdvizSseSource *self)
 {
-  self->push_timer = g_timeout_source_new (self->push_retry_ms);
+  self->push_timer = cdviz_pipeline_create_room_source (self->pipeline);
   g_source_set_callback (self->push_timer, try_push_held, self, NULL);
-  g_source_set_static_name (self->push_timer, "[cdviz-collector] SSE source push retry");
+  g_source_set_static_name (self->push_timer, "[cdviz-collector] SSE source waits for room");
   g_source_attach (self->push_timer, g_main_context_get_thread_default ());
-  self->push_retry_ms = MIN (self->push_retry_ms * 2, PUSH_RETRY_MAX_MS);
 }
 
 /* Pushes @message; on a full queue, holds it and pauses the client. */
@@ -105,8 +105,7 @@ push (CdvizSseSource *self,
       self->held = g_object_ref (message);
       COUNT (self->held_count);
       cdviz_sse_client_set_paused (self->client, TRUE);
-      self->push_retry_ms = PUSH_RETRY_FIRST_MS;
-      schedule_push_retry (self);
+      wait_for_room (self);
       return;
     }
   g_warning ("SSE source %s: event not accepted by the pipeline: %s", self->url, error->message);
@@ -127,7 +126,7 @@ try_push_held (gpointer data)
       return G_SOURCE_REMOVE;
     }
   if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
-    schedule_push_retry (self);
+    wait_for_room (self);
   else
     {
       g_warning ("SSE source %s: event not accepted by the pipeline: %s", self->url,
