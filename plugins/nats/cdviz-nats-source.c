@@ -65,6 +65,7 @@ struct _CdvizNatsSource
   GMutex lock;
   GCond cond;
   gboolean stopping;
+  GMainContext *waiting_context;    /* under lock: the worker waits for room on it */
   guint64 replay_from, replay_to;   /* stream sequences, inclusive; from > to: none */
   guint64 last_sequence;            /* the worker's: last stream sequence pushed */
   CdvizNatsConnState conn;
@@ -123,6 +124,46 @@ pause_ms (CdvizNatsSource *self,
     ;
   stopping = self->stopping;
   g_mutex_unlock (&self->lock);
+  return !stopping;
+}
+
+static gboolean
+room_ready (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The pipeline's queue is full: waits until it has room again
+ * (cdviz_pipeline_create_room_source(), on a context of this wait's own)
+ * rather than polling; FALSE if the source stops first. */
+static gboolean
+wait_for_room (CdvizNatsSource *self)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSource) room = cdviz_pipeline_create_room_source (self->pipeline);
+  gboolean ready = FALSE;
+  gboolean stopping;
+
+  g_source_set_callback (room, room_ready, &ready, NULL);
+  g_source_attach (room, context);
+  g_mutex_lock (&self->lock);
+  self->waiting_context = context;
+  g_mutex_unlock (&self->lock);
+  for (;;)
+    {
+      g_mutex_lock (&self->lock);
+      stopping = self->stopping;
+      g_mutex_unlock (&self->lock);
+      if (ready || stopping)
+        break;
+      /* Woken by the room source, or by stop() (g_main_context_wakeup()). */
+      g_main_context_iteration (context, TRUE);
+    }
+  g_mutex_lock (&self->lock);
+  self->waiting_context = NULL;
+  g_mutex_unlock (&self->lock);
+  g_source_destroy (room);
   return !stopping;
 }
 
@@ -239,6 +280,13 @@ push (CdvizNatsSource *self,
           self->held++;
           g_mutex_unlock (&self->lock);
         }
+      if (g_error_matches (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL))
+        {
+          if (!wait_for_room (self))
+            return FALSE;
+          continue;
+        }
+      /* Not running yet (still starting): try again a little later. */
       if (!pause_ms (self, retry_ms))
         return FALSE;
       retry_ms = MIN (retry_ms * 2, PUSH_RETRY_MAX_MS);
@@ -610,6 +658,8 @@ nats_source_stop (CdvizSource *source)
       g_mutex_lock (&self->lock);
       self->stopping = TRUE;
       g_cond_broadcast (&self->cond);
+      if (self->waiting_context != NULL)
+        g_main_context_wakeup (self->waiting_context);
       g_mutex_unlock (&self->lock);
       g_thread_join (g_steal_pointer (&self->thread));
     }

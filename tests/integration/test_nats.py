@@ -18,6 +18,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import time
 import unittest
 
@@ -198,6 +199,32 @@ class NatsScaleOutTest(unittest.TestCase):
         self.assertEqual(got, ["rs-%04d" % i for i in range(10, 40)])
         time.sleep(0.5)
         self.assertEqual(len(parse_events(r.text)), 30, "exactly the 30")
+        r.close()
+
+    def test_full_queue_holds_and_resumes(self):
+        # A reading node whose pipeline queue holds 2 events: the nats source
+        # is refused (queue full) again and again, holds the message, waits
+        # for room (cdviz_pipeline_create_room_source()) and goes on: every
+        # event arrives once, in order.
+        a = self.node("node-a")
+        for i in range(300):
+            post(a, event_body(i, "full"))
+        b = Pipeline("[pipeline]\nqueue_capacity = 2\n" + node_config(self.stream, "node-full"),
+                     timeout=30)
+        self.nodes.append(b)
+        r = SseReader(b.port, "/sse/events?replay=300", timeout=30)
+        deadline = time.monotonic() + 30
+        got = []
+        while time.monotonic() < deadline:
+            got = [e for e in ids(parse_events(r.text)) if e and e.startswith("full-")]
+            if len(got) >= 300:
+                break
+            r.read_until(lambda t, n=len(r.text): len(t) > n, timeout=30)
+        self.assertEqual(got, ["full-%04d" % i for i in range(300)])
+        _, _, metrics = b.request("GET", "/metrics")
+        refused = re.search(rb'cdviz_pipeline_events_total\{outcome="refused_full"\} (\d+)', metrics)
+        self.assertIsNotNone(refused, metrics)
+        self.assertGreater(int(refused.group(1)), 0, "the queue of 2 was never full")
         r.close()
 
     def test_missing_stream_refused(self):
