@@ -282,3 +282,11 @@ json_int_after (const char *s, size_t len, const char *key)
     v = v * 10 + (*p++ - '0');
   return v;
 }
+
+/* qsort() order of int64_t values (latencies, for percentiles). */
+static inline int
+cmp_i64 (const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+  return (x > y) - (x < y);
+}

@@ -130,13 +130,6 @@ reader (void *data)
   return NULL;
 }
 
-static int
-cmp_i64 (const void *a, const void *b)
-{
-  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-  return (x > y) - (x < y);
-}
-
 int
 main (int argc, char **argv)
 {
