@@ -12,6 +12,7 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -90,14 +91,36 @@ class Pipeline:
         with open(self.stdout_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def _exit_code(self, rc):
+        """The program's exit code. Under AddressSanitizer, LeakSanitizer's
+        exit-time tracer sometimes crashes when the machine is loaded ("Tracer
+        caught signal 11", "LeakSanitizer has encountered a fatal error"),
+        after the program said it "Stopped": a fault of the tool, seen in CI
+        on several tests, not a leak report. That one case counts as the
+        clean exit the log shows; a leak report ("detected memory leaks"),
+        any other sanitizer error or a failed stop still fails."""
+        if rc == 0:
+            return rc
+        text = self.stderr()
+        if ("LeakSanitizer has encountered a fatal error" in text and
+                "Tracer caught signal" in text and
+                "detected memory leaks" not in text and
+                "ERROR: AddressSanitizer" not in text and
+                "runtime error:" not in text and
+                re.search(r"Message: [0-9:.]+: Stopped\n", text)):
+            sys.stderr.write("note: LeakSanitizer's tracer crashed at exit after a clean "
+                             "stop (exit %d counted as 0)\n" % rc)
+            return 0
+        return rc
+
     def wait(self, timeout=10):
-        return self.proc.wait(timeout)
+        return self._exit_code(self.proc.wait(timeout))
 
     def stop(self, timeout=10):
         """SIGTERM, wait, return the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        return self._exit_code(self.proc.wait(timeout))
 
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
