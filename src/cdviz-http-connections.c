@@ -70,6 +70,17 @@ typedef struct {
   gsize lingered;
 } Connection;
 
+/* The deadline's source goes (a later arming makes a new one). */
+static void
+connection_drop_deadline (Connection *conn)
+{
+  if (conn->deadline != NULL)
+    {
+      g_source_destroy (conn->deadline);
+      g_clear_pointer (&conn->deadline, g_source_unref);
+    }
+}
+
 static void
 connection_unwatch_idle (Connection *conn)
 {
@@ -112,11 +123,7 @@ connection_free (gpointer data)
   Connection *conn = data;
 
   connection_stop_timer (conn);
-  if (conn->deadline != NULL)
-    {
-      g_source_destroy (conn->deadline);
-      g_clear_pointer (&conn->deadline, g_source_unref);
-    }
+  connection_drop_deadline (conn);
   connection_unwatch_idle (conn);
   connection_stop_lingering (conn);
   g_clear_object (&conn->stream);
@@ -800,11 +807,7 @@ _cdviz_http_connections_steal (CdvizHttpConnections  *self,
    * 0.6 KiB per connection); and the main loop walks every attached
    * source at each iteration: 10,000 streams each with its disarmed
    * deadline made connecting them quadratic. */
-  if (conn->deadline != NULL)
-    {
-      g_source_destroy (conn->deadline);
-      g_clear_pointer (&conn->deadline, g_source_unref);
-    }
+  connection_drop_deadline (conn);
   g_clear_object (&conn->stream);
   return base;
 }

@@ -470,7 +470,9 @@ _cdviz_pipeline_thread (gpointer data)
                * hears back, so an immediate retry cannot be refused
                * spuriously. */
               g_atomic_int_add (&self->pending, -1);
-              if (G_UNLIKELY (g_atomic_int_get (&self->room_wanted)))
+              /* A source waits for room: the lock only once there is some. */
+              if (G_UNLIKELY (g_atomic_int_get (&self->room_wanted)) &&
+                  (guint) g_atomic_int_get (&self->pending) <= self->capacity / 2)
                 _cdviz_pipeline_notify_room (self, FALSE);
               process (self, item, done);
               if (done->len >= COMPLETIONS_MAX)
