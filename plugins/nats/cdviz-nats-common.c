@@ -331,7 +331,8 @@ static const struct {
   [CDVIZ_NATS_METRIC_QUEUE] = { "cdviz_nats_queue_length", "gauge",
     "Events accepted by the sink and not published yet." },
   [CDVIZ_NATS_METRIC_REPLAYED] = { "cdviz_nats_replayed_total", "counter",
-    "Messages a jetstream source read again from the stream at start (replay_last)." },
+    "Messages a jetstream source read again from the stream by sequence: at start "
+    "(replay_last), and the deliveries lost with a connection." },
 };
 
 typedef struct {

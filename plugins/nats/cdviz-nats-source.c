@@ -13,8 +13,8 @@
  * consumer `consumer` of `stream` (created when missing, filtered on
  * `subject`). Either way one worker thread per source reads messages and
  * hands them over with cdviz_pipeline_push_from(); when the pipeline's
- * queue is full it keeps the message and tries again shortly, so nothing
- * is reordered. A JetStream message is acknowledged only once the pipeline
+ * queue is full it keeps the message and waits for room, so nothing is
+ * reordered. A JetStream message is acknowledged only once the pipeline
  * accepted it; a message still held when the source stops is negatively
  * acknowledged, and the server delivers it again (to this node's next run).
  *
@@ -32,6 +32,13 @@
 #define PUSH_RETRY_FIRST_MS 5
 #define PUSH_RETRY_MAX_MS 200
 #define FETCH_WAIT_MS 500
+/* Stream sequences remembered below the last one pushed (one bit each):
+ * a delivery again of one of them that was pushed is dropped, one that was
+ * not (lost in flight, or first given to a reader that died) is pushed. */
+#define SEEN_WINDOW (1u << 21)
+/* Successful fetches after a lost connection during which a jump in the
+ * consumer's delivery sequence is taken for deliveries lost with it. */
+#define SUSPECT_FETCHES 4
 
 struct _CdvizNatsSource
 {
@@ -68,6 +75,8 @@ struct _CdvizNatsSource
   GMainContext *waiting_context;    /* under lock: the worker waits for room on it */
   guint64 replay_from, replay_to;   /* stream sequences, inclusive; from > to: none */
   guint64 last_sequence;            /* the worker's: last stream sequence pushed */
+  guint8 *seen;                     /* the worker's: SEEN_WINDOW bits, by sequence */
+  guint64 last_delivery;            /* the worker's: last consumer sequence received */
   CdvizNatsConnState conn;
   guint64 pushed, refused, replayed, held, duplicates;  /* written by the worker under lock */
 };
@@ -295,44 +304,139 @@ push (CdvizNatsSource *self,
 
 /* --- the worker thread ---------------------------------------------------------- */
 
+/* --- what was pushed ------------------------------------------------------------ */
+
+static gboolean
+was_pushed (CdvizNatsSource *self,
+            guint64          seq)
+{
+  /* The replayed range, and what the previous run had been delivered before
+   * it: taken as seen, as the replay's own comment in setup_consumer() says. */
+  if (seq <= self->replay_to)
+    return TRUE;
+  if (seq > self->last_sequence)
+    return FALSE;
+  if (self->last_sequence - seq >= SEEN_WINDOW)
+    return TRUE;  /* too old to know: at least once, not twice */
+  return (self->seen[(seq % SEEN_WINDOW) / 8] >> (seq % 8)) & 1;
+}
+
+static void
+mark_pushed (CdvizNatsSource *self,
+             guint64          seq)
+{
+  if (seq > self->last_sequence)
+    {
+      /* The sequences between are not pushed (yet): clear their bits. */
+      if (seq - self->last_sequence >= SEEN_WINDOW)
+        memset (self->seen, 0, SEEN_WINDOW / 8);
+      else
+        for (guint64 s = self->last_sequence + 1; s < seq; s++)
+          self->seen[(s % SEEN_WINDOW) / 8] &= ~(1u << (s % 8));
+      self->last_sequence = seq;
+    }
+  else if (self->last_sequence - seq >= SEEN_WINDOW)
+    return;
+  self->seen[(seq % SEEN_WINDOW) / 8] |= 1u << (seq % 8);
+}
+
+/* Reads stream sequence @seq again (js_GetMsg) and pushes it when its
+ * subject is the source's. With @insist, a stream that cannot answer (a
+ * leader being elected) is asked again until it does or the source stops.
+ * TRUE when a message was pushed. */
+static gboolean
+push_stored (CdvizNatsSource *self,
+             guint64          seq,
+             gboolean         insist)
+{
+  natsMsg *msg = NULL;
+  g_autoptr(CdvizMessage) message = NULL;
+  gboolean warned = FALSE;
+
+  for (;;)
+    {
+      jsErrCode jerr = 0;
+      natsStatus s = js_GetMsg (&msg, self->js, self->stream, seq, NULL, &jerr);
+
+      if (s == NATS_OK)
+        break;
+      if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
+        return FALSE;
+      if (!warned)
+        g_warning ("source '%s': cannot read sequence %" G_GUINT64_FORMAT " of stream "
+                   "“%s” again: %s%s", self->name, seq, self->stream, natsStatus_GetText (s),
+                   insist ? "; retrying" : "");
+      warned = TRUE;
+      if (!insist || !pause_ms (self, 250))
+        return FALSE;
+    }
+  if (cdviz_nats_subject_matches (self->subject, natsMsg_GetSubject (msg)))
+    message = to_message (self, msg, seq);
+  natsMsg_Destroy (msg);
+  return message != NULL && push (self, message);
+}
+
 static void
 replay (CdvizNatsSource *self)
 {
   guint64 n = 0;
 
   for (guint64 seq = self->replay_from; seq <= self->replay_to && !is_stopping (self); seq++)
-    {
-      natsMsg *msg = NULL;
-      jsErrCode jerr = 0;
-      natsStatus s = js_GetMsg (&msg, self->js, self->stream, seq, NULL, &jerr);
-      g_autoptr(CdvizMessage) message = NULL;
-
-      if (s != NATS_OK)
-        {
-          if (s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr)
-            g_warning ("source '%s': cannot read sequence %" G_GUINT64_FORMAT " of stream "
-                       "“%s” again: %s", self->name, seq, self->stream, natsStatus_GetText (s));
-          continue;
-        }
-      if (cdviz_nats_subject_matches (self->subject, natsMsg_GetSubject (msg)))
-        message = to_message (self, msg, seq);
-      natsMsg_Destroy (msg);
-      if (message != NULL && push (self, message))
-        n++;
-    }
+    if (push_stored (self, seq, FALSE))
+      n++;
   g_mutex_lock (&self->lock);
-  self->replayed = n;
+  self->replayed += n;
   g_mutex_unlock (&self->lock);
   g_message ("source '%s': replayed %" G_GUINT64_FORMAT " messages of stream “%s”",
              self->name, n, self->stream);
+}
+
+/* The consumer's delivery sequence jumped by @lost right after a lost
+ * connection: deliveries in flight were lost with it, and JetStream gives
+ * them again only after ack_wait, after newer ones. Reads the stream
+ * between the last sequence pushed and @seq again, in order, so that this
+ * node keeps the stream's order; the later deliveries of what it pushes
+ * here are dropped as pushed. (A consumer shared by several readers jumps
+ * at every fetch: only the first jump after a lost connection is taken
+ * for a loss, and the price is at most that gap pushed twice, at least
+ * once as JetStream itself.) FALSE if the source stops first. */
+static gboolean
+fill_gap (CdvizNatsSource *self,
+          guint64          seq,
+          guint64          lost)
+{
+  guint64 from = self->last_sequence + 1;
+  guint64 n = 0;
+
+  for (guint64 s = from; s < seq && n < lost; s++)
+    {
+      if (is_stopping (self))
+        return FALSE;
+      if (!was_pushed (self, s) && push_stored (self, s, TRUE))
+        {
+          mark_pushed (self, s);
+          n++;
+        }
+    }
+  g_message ("source '%s': %" G_GUINT64_FORMAT " deliveries of consumer “%s” lost with the "
+             "connection; read %" G_GUINT64_FORMAT " messages of stream “%s” again, in order",
+             self->name, lost, self->consumer, n, self->stream);
+  g_mutex_lock (&self->lock);
+  self->replayed += n;
+  g_mutex_unlock (&self->lock);
+  return !is_stopping (self);
 }
 
 static void
 run_jetstream (CdvizNatsSource *self)
 {
   gboolean failing = FALSE;
+  guint suspect = 0;
+  int disconnects = g_atomic_int_get (&self->conn.disconnects);
 
+  self->seen = g_malloc0 (SEEN_WINDOW / 8);
   self->last_sequence = 0;
+  self->last_delivery = 0;
   if (self->replay_from <= self->replay_to)
     {
       replay (self);
@@ -345,8 +449,15 @@ run_jetstream (CdvizNatsSource *self)
       jsErrCode jerr = 0;
       natsStatus s = natsSubscription_Fetch (&list, self->sub, (int) self->batch, FETCH_WAIT_MS,
                                              &jerr);
+      int now_disconnects = g_atomic_int_get (&self->conn.disconnects);
+      guint late = 0;
       int i = 0;
 
+      if (now_disconnects != disconnects)
+        {
+          disconnects = now_disconnects;
+          suspect = SUSPECT_FETCHES;
+        }
       if (s == NATS_TIMEOUT)
         continue;
       if (s != NATS_OK)
@@ -355,6 +466,7 @@ run_jetstream (CdvizNatsSource *self)
             g_warning ("source '%s': reading consumer “%s” of stream “%s”: %s; retrying",
                        self->name, self->consumer, self->stream, natsStatus_GetText (s));
           failing = TRUE;
+          suspect = SUSPECT_FETCHES;
           natsMsgList_Destroy (&list);
           pause_ms (self, 250);
           continue;
@@ -367,18 +479,31 @@ run_jetstream (CdvizNatsSource *self)
           natsMsg *msg = list.Msgs[i];
           jsMsgMetaData *meta = NULL;
           guint64 seq = 0;
+          guint64 delivery = 0;
           g_autoptr(CdvizMessage) message = NULL;
 
           if (natsMsg_GetMetaData (&meta, msg) == NATS_OK)
             {
               seq = meta->Sequence.Stream;
+              delivery = meta->Sequence.Consumer;
               jsMsgMetaData_Destroy (meta);
             }
+          if (suspect > 0 && self->last_delivery > 0 && delivery > self->last_delivery + 1 &&
+              seq > self->last_sequence + 1)
+            {
+              suspect = 0;
+              if (!fill_gap (self, seq, delivery - self->last_delivery - 1))
+                break;
+            }
+          if (delivery > 0)
+            self->last_delivery = delivery;
           /* JetStream delivers at least once: an acknowledgement lost when a
            * server goes away, or a consumer leader elected on another
-           * server, delivers again what this run already pushed. The
-           * consumer delivers in stream order: drop what is not newer. */
-          if (seq > 0 && seq <= self->last_sequence)
+           * server, delivers again what this run already pushed: dropped.
+           * What it delivers again that this run did not push (lost in
+           * flight, or first given to another reader of a shared consumer
+           * that died) is pushed, late rather than never. */
+          if (seq > 0 && was_pushed (self, seq))
             {
               g_mutex_lock (&self->lock);
               self->duplicates++;
@@ -396,14 +521,24 @@ run_jetstream (CdvizNatsSource *self)
             }
           if (!push (self, message))
             break;
-          self->last_sequence = MAX (self->last_sequence, seq);
+          if (seq > 0 && seq < self->last_sequence)
+            late++;
+          if (seq > 0)
+            mark_pushed (self, seq);
           natsMsg_Ack (msg, NULL);
         }
       /* Stopping: what was not accepted is delivered again later. */
       for (; i < list.Count; i++)
         natsMsg_Nak (list.Msgs[i], NULL);
       natsMsgList_Destroy (&list);
+      if (late > 0)
+        g_message ("source '%s': pushed %u messages of stream “%s” that consumer “%s” delivered "
+                   "again and this node had not pushed, after newer ones", self->name, late,
+                   self->stream, self->consumer);
+      if (suspect > 0)
+        suspect--;
     }
+  g_clear_pointer (&self->seen, g_free);
 }
 
 static void

@@ -12,13 +12,18 @@ accept to one stream and serve their SSE clients from it
   client, reconnecting with the last id it saw, receives exactly the 30
   (the node rebuilds its ring from the stream: replay_last);
 - a missing stream that may not be created: the node refuses to start and
-  says what to do; core mode end to end.
+  says what to do; core mode end to end;
+- two nodes sharing one consumer (a work queue), one of them frozen while
+  the server has handed it messages: the other node pushes them when
+  JetStream delivers them again, after newer ones, instead of dropping them
+  as already seen (nothing lost).
 """
 import copy
 import itertools
 import json
 import os
 import re
+import signal
 import time
 import unittest
 
@@ -52,7 +57,7 @@ def event_body(i, prefix):
     return json.dumps(body).encode()
 
 
-def node_config(stream, consumer, servers=None):
+def node_config(stream, consumer, servers=None, source_extra=""):
     subject = "cdevents.%s" % stream.lower()
     return """
 [sources.hook]
@@ -71,6 +76,7 @@ mode = "jetstream"
 stream = "%(stream)s"
 consumer = "%(consumer)s"
 replay_last = 1000
+%(source_extra)s
 
 [sinks.publish]
 type = "nats"
@@ -89,7 +95,7 @@ id = "events"
 buffer_size = 1000
 source_refs = ["bus"]
 """ % {"servers": servers or CLUSTER.servers, "subject": subject, "stream": stream,
-       "consumer": consumer}
+       "consumer": consumer, "source_extra": source_extra}
 
 
 def post(node, body):
@@ -124,8 +130,9 @@ class NatsScaleOutTest(unittest.TestCase):
         for n in self.nodes:
             n.close()
 
-    def node(self, consumer, **kw):
-        n = Pipeline(node_config(self.stream, consumer), timeout=30, **kw)
+    def node(self, consumer, source_extra="", **kw):
+        n = Pipeline(node_config(self.stream, consumer, source_extra=source_extra), timeout=30,
+                     **kw)
         self.nodes.append(n)
         return n
 
@@ -180,6 +187,40 @@ class NatsScaleOutTest(unittest.TestCase):
             CLUSTER.wait_ready()
         ra.close()
         rb.close()
+
+    def test_shared_consumer_reader_dies(self):
+        # Two nodes read one durable consumer, one message per fetch, so the
+        # server alternates between their pull requests. Node x is frozen
+        # (SIGSTOP) with a pull request waiting: what the server hands it
+        # stays unacknowledged and, after ack_wait, is delivered again to
+        # node y, which has pushed newer messages meanwhile. Node y pushes
+        # those late ones too (before, it dropped them as seen: lost). If x's
+        # request expired before the first event, nothing was handed to it:
+        # the round is tried again, at most 4 times.
+        extra = 'batch = 1\nack_wait = "2s"'
+        y = self.node("work", source_extra=extra)
+        x = self.node("work", source_extra=extra)
+        ry = SseReader(y.port, "/sse/events", timeout=30)
+        posted = []
+        late_seen = False
+        for attempt in range(4):
+            time.sleep(0.6)  # both nodes wait in a fetch
+            os.kill(x.proc.pid, signal.SIGSTOP)
+            try:
+                for i in range(10):
+                    n = attempt * 100 + i
+                    posted.append("work-%04d" % n)
+                    post(y, event_body(n, "work"))
+                got = ids(ry.read_events(len(posted), timeout=20))
+            finally:
+                os.kill(x.proc.pid, signal.SIGCONT)
+            self.assertEqual(sorted(e for e in got if e.startswith("work-")), sorted(posted),
+                             "every event reaches node y once")
+            if "had not pushed, after newer ones" in y.stderr():
+                late_seen = True
+                break
+        self.assertTrue(late_seen, "node x was never handed a message:\n" + y.stderr())
+        ry.close()
 
     def test_node_restart_resume(self):
         a = self.node("node-a")
