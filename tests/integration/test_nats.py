@@ -57,7 +57,7 @@ def event_body(i, prefix):
     return json.dumps(body).encode()
 
 
-def node_config(stream, consumer, servers=None, source_extra=""):
+def node_config(stream, consumer, servers=None, source_extra="", replay_last=1000):
     subject = "cdevents.%s" % stream.lower()
     return """
 [sources.hook]
@@ -75,7 +75,7 @@ subject = "%(subject)s"
 mode = "jetstream"
 stream = "%(stream)s"
 consumer = "%(consumer)s"
-replay_last = 1000
+replay_last = %(replay_last)d
 %(source_extra)s
 
 [sinks.publish]
@@ -95,7 +95,7 @@ id = "events"
 buffer_size = 1000
 source_refs = ["bus"]
 """ % {"servers": servers or CLUSTER.servers, "subject": subject, "stream": stream,
-       "consumer": consumer, "source_extra": source_extra}
+       "consumer": consumer, "source_extra": source_extra, "replay_last": replay_last}
 
 
 def post(node, body):
@@ -246,12 +246,14 @@ class NatsScaleOutTest(unittest.TestCase):
         # A reading node whose pipeline queue holds 2 events: the nats source
         # is refused (queue full) again and again, holds the message, waits
         # for room (cdviz_pipeline_create_room_source()) and goes on: every
-        # event arrives once, in order.
+        # event arrives once, in order. Its new consumer delivers the stream
+        # from the start (no replay_last, which reads one sequence per round
+        # trip, too slow to fill even a queue of 2 at every run), 64 per fetch.
         a = self.node("node-a")
         for i in range(300):
             post(a, event_body(i, "full"))
-        b = Pipeline("[pipeline]\nqueue_capacity = 2\n" + node_config(self.stream, "node-full"),
-                     timeout=30)
+        b = Pipeline("[pipeline]\nqueue_capacity = 2\n" +
+                     node_config(self.stream, "node-full", replay_last=0), timeout=30)
         self.nodes.append(b)
         r = SseReader(b.port, "/sse/events?replay=300", timeout=30)
         deadline = time.monotonic() + 30
