@@ -111,7 +111,7 @@ struct _CdvizPipeline
                                    the worker a wake-up (its wake source) */
   GSource *wake_source;         /* (owned) (nullable): on the HTTP context */
   int pending;                  /* atomic: messages waiting in the queue */
-  GPtrArray *room_waiters;      /* under queue_lock: room sources to make ready */
+  GPtrArray *room_waiters;      /* under queue_lock: RoomWaiter records to signal */
   int room_wanted;              /* atomic: room_waiters is not empty */
   guint capacity;
   GThread *worker;              /* (owned) (nullable): joined by stop() */
@@ -146,6 +146,7 @@ gboolean  _cdviz_pipeline_post           (CdvizPipeline  *self,
                                           WorkItem       *item,
                                           GError        **error);
 gpointer  _cdviz_pipeline_thread         (gpointer        data);
+void      _cdviz_room_waiter_unref       (gpointer        waiter);
 void      _cdviz_pipeline_notify_room    (CdvizPipeline  *self,
                                           gboolean        always);
 void      _cdviz_pipeline_attach_waker   (CdvizPipeline  *self,

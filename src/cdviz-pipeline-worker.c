@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "cdviz-pipeline-private.h"
@@ -653,21 +657,78 @@ _cdviz_pipeline_post (CdvizPipeline  *self,
  * A source that reads a stream and got CDVIZ_PIPELINE_ERROR_FULL keeps its
  * event and stops reading; a room source tells it when to push again: the
  * pipeline thread makes it ready once the queue is at most half full (or
- * the pipeline stopped), instead of the source polling on a timer. */
+ * the pipeline stopped), instead of the source polling on a timer.
+ *
+ * The pipeline thread never touches the GSource itself: any g_source_*()
+ * call locks the source's GMainContext, which its owner may have freed
+ * meanwhile (a wait that ended by the pipeline's stop, say, frees its
+ * context while the pipeline thread still held the source: the thread then
+ * locked freed memory and hung, seen in test_nats under ASan). It writes
+ * to an eventfd the source polls instead, owned by a small shared record. */
+
+typedef struct
+{
+  gint ref_count;
+  int fd;  /* eventfd: readable once the queue has room */
+} RoomWaiter;
+
+static RoomWaiter *
+room_waiter_ref (RoomWaiter *waiter)
+{
+  g_atomic_int_inc (&waiter->ref_count);
+  return waiter;
+}
+
+static void
+room_waiter_unref (RoomWaiter *waiter)
+{
+  if (g_atomic_int_dec_and_test (&waiter->ref_count))
+    {
+      close (waiter->fd);
+      g_free (waiter);
+    }
+}
+
+static void
+room_waiter_signal (RoomWaiter *waiter)
+{
+  eventfd_t one = 1;
+
+  /* Cannot fail but by overflowing a counter written once per wait. */
+  (void) eventfd_write (waiter->fd, one);
+}
+
+void
+_cdviz_room_waiter_unref (gpointer waiter)
+{
+  room_waiter_unref (waiter);
+}
+
+typedef struct
+{
+  GSource source;
+  RoomWaiter *waiter;
+} RoomSource;
 
 static gboolean
 room_dispatch (GSource     *source,
                GSourceFunc  callback,
                gpointer     user_data)
 {
-  g_source_set_ready_time (source, -1);
   if (callback != NULL)
     callback (user_data);
   return G_SOURCE_REMOVE;   /* once */
 }
 
+static void
+room_finalize (GSource *source)
+{
+  room_waiter_unref (((RoomSource *) source)->waiter);
+}
+
 static GSourceFuncs room_source_funcs = {
   .dispatch = room_dispatch,
+  .finalize = room_finalize,
 };
 
 static gboolean
@@ -677,7 +738,7 @@ has_room_locked (CdvizPipeline *self)
          (guint) g_atomic_int_get (&self->pending) <= self->capacity / 2;
 }
 
-/* On the pipeline thread: makes the waiting room sources ready, when the
+/* On the pipeline thread: signals the waiting room sources, when the
  * queue is at most half full or @always. */
 void
 _cdviz_pipeline_notify_room (CdvizPipeline *self,
@@ -689,13 +750,13 @@ _cdviz_pipeline_notify_room (CdvizPipeline *self,
   if (self->room_waiters->len > 0 && (always || has_room_locked (self)))
     {
       ready = g_steal_pointer (&self->room_waiters);
-      self->room_waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+      self->room_waiters = g_ptr_array_new_with_free_func (_cdviz_room_waiter_unref);
       g_atomic_int_set (&self->room_wanted, 0);
     }
   g_mutex_unlock (&self->queue_lock);
 
   for (guint i = 0; ready != NULL && i < ready->len; i++)
-    g_source_set_ready_time (g_ptr_array_index (ready, i), 0);
+    room_waiter_signal (g_ptr_array_index (ready, i));
 }
 
 /**
@@ -708,29 +769,47 @@ _cdviz_pipeline_notify_room (CdvizPipeline *self,
  * (at once if it already is), or when the pipeline stops. Set a
  * #GSourceFunc on it with g_source_set_callback() that pushes the held
  * message again, and attach it to the context the source runs on. Its
- * callback's return value is ignored: it runs once.
+ * callback's return value is ignored: it runs once. The source may be
+ * destroyed, and its context freed, at any time: the pipeline keeps no
+ * reference to either.
  *
  * Returns: (transfer full): a new #GSource
  */
 GSource *
 cdviz_pipeline_create_room_source (CdvizPipeline *self)
 {
-  GSource *source;
+  RoomSource *room;
+  RoomWaiter *waiter;
+  gboolean now = TRUE;
 
   g_return_val_if_fail (CDVIZ_IS_PIPELINE (self), NULL);
 
-  source = g_source_new (&room_source_funcs, sizeof (GSource));
-  g_source_set_static_name (source, "[cdviz] pipeline room");
+  waiter = g_new0 (RoomWaiter, 1);
+  waiter->ref_count = 1;
+  waiter->fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (waiter->fd < 0)
+    g_error ("eventfd: %s", g_strerror (errno));  /* out of descriptors: as GLib itself */
+  room = (RoomSource *) g_source_new (&room_source_funcs, sizeof (RoomSource));
+  room->waiter = waiter;
+  g_source_set_static_name (&room->source, "[cdviz] pipeline room");
+  g_source_add_unix_fd (&room->source, waiter->fd, G_IO_IN);
+
   g_mutex_lock (&self->queue_lock);
-  if (has_room_locked (self))
-    g_source_set_ready_time (source, 0);
-  else
+  if (!has_room_locked (self))
     {
-      g_ptr_array_add (self->room_waiters, g_source_ref (source));
+      g_ptr_array_add (self->room_waiters, room_waiter_ref (waiter));
       g_atomic_int_set (&self->room_wanted, 1);
+      /* The pipeline thread frees a slot without this lock, then looks at
+       * room_wanted: a slot freed between the check above and the flag
+       * went unseen, and it may now sleep on an empty queue. Look again,
+       * after the flag (sequentially consistent atomics on both sides:
+       * one of them sees the other's write). */
+      now = has_room_locked (self);
     }
   g_mutex_unlock (&self->queue_lock);
-  return source;
+  if (now)
+    room_waiter_signal (waiter);
+  return &room->source;
 }
 
 /* --- pushing ------------------------------------------------------------ */

@@ -332,7 +332,7 @@ cdviz_pipeline_init (CdvizPipeline *self)
   g_mutex_init (&self->queue_lock);
   g_cond_init (&self->queue_cond);
   g_queue_init (&self->queue);
-  self->room_waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  self->room_waiters = g_ptr_array_new_with_free_func (_cdviz_room_waiter_unref);
   self->capacity = 1024;
   g_mutex_init (&self->lifecycle_lock);
   g_mutex_init (&self->notice_lock);

@@ -157,7 +157,7 @@ new_pipeline (const char *extra)
   g_autoptr(GError) error = NULL;
   CdvizPipeline *pipeline;
   g_autofree char *toml = g_strdup_printf (
-    "[http]\nport = 0\n"
+    "[http]\nport = 0\nhost = \"127.0.0.1\"\n"
     "[sources.a]\nenabled = true\ntransformer_refs = [\"picky\"]\n"
     "[sources.b]\nenabled = true\ntransformer_refs = [\"picky\", \"dedup\"]\n"
     "[transformers.picky]\ntype = \"test-picky\"\n"
@@ -463,6 +463,53 @@ test_room_source (void)
   g_source_destroy (after_stop);
   g_mutex_lock (&gate_lock);
   g_assert_cmpuint (collected->len, ==, pushed + 1);
+  g_mutex_unlock (&gate_lock);
+}
+
+/* Many events through a queue of 2, the pusher waiting for room the way
+ * the NATS source does: a room source on a context of the wait's own,
+ * both freed as soon as it is dispatched. The pipeline thread used to make
+ * the source ready, then drop its reference to it: when that raced with
+ * the context's end, it locked a freed GMainContext and hung, and the
+ * pusher waited for ever (seen in test_nats under ASan). It now only
+ * writes to an eventfd. A slot freed while a waiter registered could also
+ * go unseen. */
+static void
+test_room_source_race (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline ("[pipeline]\nqueue_capacity = 2\n");
+  const guint n = 20000;
+  guint waits = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s%u", i);
+      g_autoptr(CdvizMessage) m = event (id);
+      g_autoptr(GError) error = NULL;
+
+      while (!cdviz_pipeline_push (pipeline, "a", m, &error))
+        {
+          g_autoptr(GMainContext) context = g_main_context_new ();
+          g_autoptr(GSource) room = cdviz_pipeline_create_room_source (pipeline);
+          guint dispatched = 0;
+
+          g_assert_error (error, CDVIZ_PIPELINE_ERROR, CDVIZ_PIPELINE_ERROR_FULL);
+          g_clear_error (&error);
+          g_source_set_callback (room, count_dispatch, &dispatched, NULL);
+          g_source_attach (room, context);
+          iterate_until (context, &dispatched, 1);
+          g_source_destroy (room);
+          if (dispatched != 1)
+            g_error ("event %u: the room source was never dispatched (queue drained, "
+                     "its waiter missed)", i);
+          waits++;
+        }
+    }
+  cdviz_pipeline_flush (pipeline);
+  g_test_message ("%u waits for room", waits);
+  g_assert_cmpuint (waits, >, 0);
+  g_mutex_lock (&gate_lock);
+  g_assert_cmpuint (collected->len, ==, n);
   g_mutex_unlock (&gate_lock);
 }
 
@@ -1006,6 +1053,7 @@ main (int   argc,
   g_test_add_func ("/pipeline/raw", test_raw);
   g_test_add_func ("/pipeline/queue-full", test_queue_full);
   g_test_add_func ("/pipeline/room-source", test_room_source);
+  g_test_add_func ("/pipeline/room-source-race", test_room_source_race);
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
   g_test_add_func ("/pipeline/signal", test_signal);
   g_test_add_func ("/pipeline/flush-races-stop", test_flush_races_stop);
