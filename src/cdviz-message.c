@@ -46,6 +46,18 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+/* Most messages keep no header: they share one empty table (never
+ * modified) instead of a table each, created and freed per event. */
+static GHashTable *
+no_headers (void)
+{
+  static GHashTable *empty;
+
+  if (g_once_init_enter (&empty))
+    g_once_init_leave (&empty, g_hash_table_new (g_str_hash, g_str_equal));
+  return empty;
+}
+
 static JsonNode *
 sealed_ref (JsonNode *node)
 {
@@ -94,7 +106,7 @@ cdviz_message_get_property (GObject    *object,
       g_value_set_boxed (value, self->metadata);
       break;
     case PROP_HEADERS:
-      g_value_set_boxed (value, self->headers);
+      g_value_set_boxed (value, self->headers != NULL ? self->headers : no_headers ());
       break;
     case PROP_RAW:
       g_value_set_boolean (value, self->raw);
@@ -134,11 +146,12 @@ cdviz_message_set_property (GObject      *object,
       break;
     case PROP_HEADERS:
       headers = g_value_get_boxed (value);
-      if (headers != NULL)
+      if (headers != NULL && g_hash_table_size (headers) > 0)
         {
           GHashTableIter iter;
           gpointer k, v;
 
+          self->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
           g_hash_table_iter_init (&iter, headers);
           while (g_hash_table_iter_next (&iter, &k, &v))
             g_hash_table_insert (self->headers,
@@ -207,7 +220,6 @@ cdviz_message_class_init (CdvizMessageClass *klass)
 static void
 cdviz_message_init (CdvizMessage *self)
 {
-  self->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static void
@@ -463,7 +475,7 @@ GHashTable *
 cdviz_message_get_headers (CdvizMessage *self)
 {
   g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
-  return self->headers;
+  return self->headers != NULL ? self->headers : no_headers ();
 }
 
 /**
@@ -484,6 +496,8 @@ cdviz_message_get_header (CdvizMessage *self,
   g_return_val_if_fail (CDVIZ_IS_MESSAGE (self), NULL);
   g_return_val_if_fail (name != NULL, NULL);
 
+  if (self->headers == NULL)
+    return NULL;
   lower = g_ascii_strdown (name, -1);
   return g_hash_table_lookup (self->headers, lower);
 }
