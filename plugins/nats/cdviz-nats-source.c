@@ -77,6 +77,7 @@ struct _CdvizNatsSource
   guint64 last_sequence;            /* the worker's: last stream sequence pushed */
   guint8 *seen;                     /* the worker's: SEEN_WINDOW bits, by sequence */
   guint64 last_delivery;            /* the worker's: last consumer sequence received */
+  struct _Fetched *ready;           /* under lock: a batch read ahead (jetstream mode) */
   CdvizNatsConnState conn;
   guint64 pushed, refused, replayed, held, duplicates;  /* written by the worker under lock */
 };
@@ -186,8 +187,12 @@ to_message (CdvizNatsSource *self,
 {
   const char *data = natsMsg_GetData (msg);
   int length = natsMsg_GetDataLength (msg);
-  g_autoptr(GHashTable) all = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(GHashTable) kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  gboolean validate = self->validator != NULL &&
+                      !cdviz_header_validator_is_empty (self->validator);
+  /* Only when the header rules or headers_to_keep need them: two tables per
+   * message were a tenth of this thread's time. */
+  g_autoptr(GHashTable) all = NULL;
+  g_autoptr(GHashTable) kept = NULL;
   CdvizMessage *message;
   g_autoptr(JsonNode) body = NULL;
   g_autoptr(JsonNode) metadata = NULL;
@@ -196,7 +201,10 @@ to_message (CdvizNatsSource *self,
   int n_keys = 0;
   JsonObject *object;
 
-  if (natsMsgHeader_Keys (msg, &keys, &n_keys) == NATS_OK)
+  if (validate)
+    all = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if ((validate || (self->headers_to_keep != NULL && self->headers_to_keep[0] != NULL)) &&
+      natsMsgHeader_Keys (msg, &keys, &n_keys) == NATS_OK)
     {
       for (int i = 0; i < n_keys; i++)
         {
@@ -204,15 +212,20 @@ to_message (CdvizNatsSource *self,
 
           if (natsMsgHeader_Get (msg, keys[i], &value) != NATS_OK || value == NULL)
             continue;
-          g_hash_table_replace (all, g_ascii_strdown (keys[i], -1), g_strdup (value));
+          if (all != NULL)
+            g_hash_table_replace (all, g_ascii_strdown (keys[i], -1), g_strdup (value));
           for (char **k = self->headers_to_keep; k != NULL && *k != NULL; k++)
             if (g_ascii_strcasecmp (*k, keys[i]) == 0)
-              g_hash_table_replace (kept, g_strdup (keys[i]), g_strdup (value));
+              {
+                if (kept == NULL)
+                  kept = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+                g_hash_table_replace (kept, g_strdup (keys[i]), g_strdup (value));
+              }
         }
       free ((void *) keys);
     }
 
-  if (self->validator != NULL && !cdviz_header_validator_is_empty (self->validator))
+  if (validate)
     {
       g_autoptr(GBytes) bytes = g_bytes_new (data, length);
       g_autofree char *why = NULL;
@@ -427,12 +440,167 @@ fill_gap (CdvizNatsSource *self,
   return !is_stopping (self);
 }
 
+/* A batch the fetching thread read ahead, for the worker. */
+typedef struct _Fetched
+{
+  natsMsgList list;
+  gboolean suspect;  /* a connection was lost, or a fetch failed, before it */
+} Fetched;
+
+static void
+fetched_free (Fetched *batch,
+              int      from)
+{
+  /* What was not pushed is delivered again (to this node's next run). */
+  for (int i = from; i < batch->list.Count; i++)
+    natsMsg_Nak (batch->list.Msgs[i], NULL);
+  natsMsgList_Destroy (&batch->list);
+  g_free (batch);
+}
+
+/* The fetching thread: reads the consumer one batch ahead of the worker,
+ * so that the round trip of a fetch overlaps the pushing of the batch
+ * before (one thread doing both waited for the server half of the time).
+ * At most one batch waits in self->ready. */
+static gpointer
+fetch_thread (gpointer data)
+{
+  CdvizNatsSource *self = data;
+  gboolean failing = FALSE;
+  gboolean suspect = FALSE;
+  int disconnects = g_atomic_int_get (&self->conn.disconnects);
+
+  while (!is_stopping (self))
+    {
+      natsMsgList list = { 0 };
+      jsErrCode jerr = 0;
+      natsStatus s = natsSubscription_Fetch (&list, self->sub, (int) self->batch, FETCH_WAIT_MS,
+                                             &jerr);
+      int now_disconnects = g_atomic_int_get (&self->conn.disconnects);
+      Fetched *batch;
+
+      if (now_disconnects != disconnects)
+        {
+          disconnects = now_disconnects;
+          suspect = TRUE;
+        }
+      if (s == NATS_TIMEOUT)
+        continue;
+      if (s != NATS_OK)
+        {
+          if (!failing)
+            g_warning ("source '%s': reading consumer “%s” of stream “%s”: %s; retrying",
+                       self->name, self->consumer, self->stream, natsStatus_GetText (s));
+          failing = TRUE;
+          suspect = TRUE;
+          natsMsgList_Destroy (&list);
+          pause_ms (self, 250);
+          continue;
+        }
+      if (failing)
+        g_message ("source '%s': reading consumer “%s” again", self->name, self->consumer);
+      failing = FALSE;
+
+      batch = g_new0 (Fetched, 1);
+      batch->list = list;
+      batch->suspect = suspect;
+      suspect = FALSE;
+      g_mutex_lock (&self->lock);
+      while (self->ready != NULL && !self->stopping)
+        g_cond_wait (&self->cond, &self->lock);
+      if (self->stopping)
+        {
+          g_mutex_unlock (&self->lock);
+          fetched_free (batch, 0);
+          break;
+        }
+      self->ready = batch;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+    }
+  return NULL;
+}
+
+/* Pushes one fetched batch, in order; returns the index of the first
+ * message not handled (the batch's count unless the source stops). */
+static int
+push_batch (CdvizNatsSource *self,
+            Fetched         *batch,
+            guint           *suspect)
+{
+  natsMsgList *list = &batch->list;
+  guint late = 0;
+  int i = 0;
+
+  if (batch->suspect)
+    *suspect = SUSPECT_FETCHES;
+  for (; i < list->Count; i++)
+    {
+      natsMsg *msg = list->Msgs[i];
+      jsMsgMetaData *meta = NULL;
+      guint64 seq = 0;
+      guint64 delivery = 0;
+      g_autoptr(CdvizMessage) message = NULL;
+
+      if (natsMsg_GetMetaData (&meta, msg) == NATS_OK)
+        {
+          seq = meta->Sequence.Stream;
+          delivery = meta->Sequence.Consumer;
+          jsMsgMetaData_Destroy (meta);
+        }
+      if (*suspect > 0 && self->last_delivery > 0 && delivery > self->last_delivery + 1 &&
+          seq > self->last_sequence + 1)
+        {
+          *suspect = 0;
+          if (!fill_gap (self, seq, delivery - self->last_delivery - 1))
+            break;
+        }
+      if (delivery > 0)
+        self->last_delivery = delivery;
+      /* JetStream delivers at least once: an acknowledgement lost when a
+       * server goes away, or a consumer leader elected on another server,
+       * delivers again what this run already pushed: dropped. What it
+       * delivers again that this run did not push (lost in flight, or
+       * first given to another reader of a shared consumer that died) is
+       * pushed, late rather than never. */
+      if (seq > 0 && was_pushed (self, seq))
+        {
+          g_mutex_lock (&self->lock);
+          self->duplicates++;
+          g_mutex_unlock (&self->lock);
+          g_debug ("source '%s': sequence %" G_GUINT64_FORMAT " delivered again, dropped",
+                   self->name, seq);
+          natsMsg_Ack (msg, NULL);
+          continue;
+        }
+      message = to_message (self, msg, seq);
+      if (message == NULL)
+        {
+          natsMsg_Term (msg, NULL);  /* refused by the header rules: never again */
+          continue;
+        }
+      if (!push (self, message))
+        break;
+      if (seq > 0 && seq < self->last_sequence)
+        late++;
+      if (seq > 0)
+        mark_pushed (self, seq);
+      natsMsg_Ack (msg, NULL);
+    }
+  if (late > 0)
+    g_message ("source '%s': pushed %u messages of stream “%s” that consumer “%s” delivered "
+               "again and this node had not pushed, after newer ones", self->name, late,
+               self->stream, self->consumer);
+  if (*suspect > 0)
+    (*suspect)--;
+  return i;
+}
+
 static void
 run_jetstream (CdvizNatsSource *self)
 {
-  gboolean failing = FALSE;
+  GThread *fetcher;
   guint suspect = 0;
-  int disconnects = g_atomic_int_get (&self->conn.disconnects);
 
   self->seen = g_malloc0 (SEEN_WINDOW / 8);
   self->last_sequence = 0;
@@ -443,101 +611,25 @@ run_jetstream (CdvizNatsSource *self)
       self->last_sequence = self->replay_to;
     }
 
-  while (!is_stopping (self))
+  fetcher = g_thread_new ("cdviz-nats-fetch", fetch_thread, self);
+  for (;;)
     {
-      natsMsgList list = { 0 };
-      jsErrCode jerr = 0;
-      natsStatus s = natsSubscription_Fetch (&list, self->sub, (int) self->batch, FETCH_WAIT_MS,
-                                             &jerr);
-      int now_disconnects = g_atomic_int_get (&self->conn.disconnects);
-      guint late = 0;
-      int i = 0;
+      Fetched *batch;
 
-      if (now_disconnects != disconnects)
-        {
-          disconnects = now_disconnects;
-          suspect = SUSPECT_FETCHES;
-        }
-      if (s == NATS_TIMEOUT)
-        continue;
-      if (s != NATS_OK)
-        {
-          if (!failing)
-            g_warning ("source '%s': reading consumer “%s” of stream “%s”: %s; retrying",
-                       self->name, self->consumer, self->stream, natsStatus_GetText (s));
-          failing = TRUE;
-          suspect = SUSPECT_FETCHES;
-          natsMsgList_Destroy (&list);
-          pause_ms (self, 250);
-          continue;
-        }
-      if (failing)
-        g_message ("source '%s': reading consumer “%s” again", self->name, self->consumer);
-      failing = FALSE;
-      for (; i < list.Count; i++)
-        {
-          natsMsg *msg = list.Msgs[i];
-          jsMsgMetaData *meta = NULL;
-          guint64 seq = 0;
-          guint64 delivery = 0;
-          g_autoptr(CdvizMessage) message = NULL;
-
-          if (natsMsg_GetMetaData (&meta, msg) == NATS_OK)
-            {
-              seq = meta->Sequence.Stream;
-              delivery = meta->Sequence.Consumer;
-              jsMsgMetaData_Destroy (meta);
-            }
-          if (suspect > 0 && self->last_delivery > 0 && delivery > self->last_delivery + 1 &&
-              seq > self->last_sequence + 1)
-            {
-              suspect = 0;
-              if (!fill_gap (self, seq, delivery - self->last_delivery - 1))
-                break;
-            }
-          if (delivery > 0)
-            self->last_delivery = delivery;
-          /* JetStream delivers at least once: an acknowledgement lost when a
-           * server goes away, or a consumer leader elected on another
-           * server, delivers again what this run already pushed: dropped.
-           * What it delivers again that this run did not push (lost in
-           * flight, or first given to another reader of a shared consumer
-           * that died) is pushed, late rather than never. */
-          if (seq > 0 && was_pushed (self, seq))
-            {
-              g_mutex_lock (&self->lock);
-              self->duplicates++;
-              g_mutex_unlock (&self->lock);
-              g_debug ("source '%s': sequence %" G_GUINT64_FORMAT " delivered again, dropped",
-                       self->name, seq);
-              natsMsg_Ack (msg, NULL);
-              continue;
-            }
-          message = to_message (self, msg, seq);
-          if (message == NULL)
-            {
-              natsMsg_Term (msg, NULL);  /* refused by the header rules: never again */
-              continue;
-            }
-          if (!push (self, message))
-            break;
-          if (seq > 0 && seq < self->last_sequence)
-            late++;
-          if (seq > 0)
-            mark_pushed (self, seq);
-          natsMsg_Ack (msg, NULL);
-        }
-      /* Stopping: what was not accepted is delivered again later. */
-      for (; i < list.Count; i++)
-        natsMsg_Nak (list.Msgs[i], NULL);
-      natsMsgList_Destroy (&list);
-      if (late > 0)
-        g_message ("source '%s': pushed %u messages of stream “%s” that consumer “%s” delivered "
-                   "again and this node had not pushed, after newer ones", self->name, late,
-                   self->stream, self->consumer);
-      if (suspect > 0)
-        suspect--;
+      g_mutex_lock (&self->lock);
+      while (self->ready == NULL && !self->stopping)
+        g_cond_wait (&self->cond, &self->lock);
+      batch = self->stopping ? NULL : g_steal_pointer (&self->ready);
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      if (batch == NULL)
+        break;
+      fetched_free (batch, push_batch (self, batch, &suspect));
     }
+  g_thread_join (fetcher);
+  /* Read ahead, never pushed: delivered again to the next run. */
+  if (self->ready != NULL)
+    fetched_free (g_steal_pointer (&self->ready), 0);
   g_clear_pointer (&self->seen, g_free);
 }
 

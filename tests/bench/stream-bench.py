@@ -200,10 +200,7 @@ def run_sse(clients, events, workdir, build_dir, tools, producer_bin, profile=No
             procs, ready = tools.start_subs([node], clients, events, timeout=300)
         time.sleep(1)
         if profile:
-            graph = ["--call-graph", "dwarf,16384"] if PERF_DWARF else ["-g"]
-            perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999"] + graph +
-                                    ["-p", str(node.proc.pid), "-o", profile],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            perf = start_perf(node.proc.pid, profile)
             time.sleep(0.5)
         cpu0 = node_cpu_s([node])
         t_go = time.monotonic()
@@ -289,12 +286,24 @@ def nats_prefill(cluster, workdir, build_dir, tools, events):
         node.stop()
 
 
-def run_nats(cluster, rep, events, workdir, build_dir, batch):
+def start_perf(pid, profile):
+    graph = ["--call-graph", "dwarf,16384"] if PERF_DWARF else ["-g"]
+    return subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999"] + graph +
+                            ["-p", str(pid), "-o", profile],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_nats(cluster, rep, events, workdir, build_dir, batch, profile=None):
     """A node whose nats source reads the prefilled stream from its start
     (a new durable consumer) into an SSE sink, no client: events/s from
-    the first event the sink took to the last, polled every 10 ms."""
+    the first event the sink took to the last, polled every 10 ms. With
+    profile, perf records the node from its start (the first events are
+    read while perf attaches)."""
     node = Node(workdir, build_dir, 0, max(events, 10000), template=NATS_NODE,
                 servers=cluster.servers, consumer="bench%d" % rep, batch=batch)
+    if profile:
+        time.sleep(0.3)   # the node has started its threads
+    perf = start_perf(node.proc.pid, profile) if profile else None
     try:
         cpu0 = node_cpu_s([node])
         deadline = time.monotonic() + 300
@@ -314,6 +323,9 @@ def run_nats(cluster, rep, events, workdir, build_dir, batch):
         taken = sent - (sent_first or 0)
         received = node.metric("cdviz_nats_messages_total", 'source="upstream"') or 0
     finally:
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
         node.stop()
     return {
         "scenario": "nats", "clients": 0, "events": events, "span_s": span,
@@ -410,8 +422,10 @@ def main():
                     if kind == "nchan":
                         r = run_nchan(workdir, tools.pub, args.nchan_count)
                     elif kind == "nats":
+                        profile = (os.path.join(os.path.abspath(args.profile), "stream-nats.data")
+                                   if args.profile and rep == 0 else None)
                         r = run_nats(cluster, rep, args.nats_events, workdir, build,
-                                     args.nats_batch)
+                                     args.nats_batch, profile)
                     else:
                         events = args.events if n <= 1 else args.events_fanout
                         profile = (os.path.join(os.path.abspath(args.profile),

@@ -263,8 +263,13 @@ class NatsScaleOutTest(unittest.TestCase):
             if len(got) >= 300:
                 break
             r.read_until(lambda t, n=len(r.text): len(t) > n, timeout=30)
-        self.assertEqual(got, ["full-%04d" % i for i in range(300)])
         _, _, metrics = b.request("GET", "/metrics")
+        self.assertEqual(got, ["full-%04d" % i for i in range(300)],
+                         "\n".join(l for l in metrics.decode().splitlines()
+                                   if l.startswith(("cdviz_sink_messages_total",
+                                                    "cdviz_nats_messages_total",
+                                                    "cdviz_pipeline_events_total",
+                                                    "cdviz_sse_"))) + "\n" + b.stderr()[-2000:])
         refused = re.search(rb'cdviz_pipeline_events_total\{outcome="refused_full"\} (\d+)', metrics)
         self.assertIsNotNone(refused, metrics)
         self.assertGreater(int(refused.group(1)), 0, "the queue of 2 was never full")
