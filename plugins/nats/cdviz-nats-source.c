@@ -39,6 +39,9 @@
 /* Successful fetches after a lost connection during which a jump in the
  * consumer's delivery sequence is taken for deliveries lost with it. */
 #define SUSPECT_FETCHES 4
+/* Batches unacknowledged at a time: one being pushed, one read ahead, one
+ * being fetched. */
+#define FETCHES_IN_FLIGHT 3
 
 struct _CdvizNatsSource
 {
@@ -672,6 +675,30 @@ worker_thread (gpointer data)
 
 /* --- start: stream, consumer, replay range ------------------------------------- */
 
+/* A consumer lets at most MaxAckPending messages be unacknowledged; the
+ * source can hold FETCHES_IN_FLIGHT batches so (one pushed, one read ahead,
+ * one being fetched). With a larger batch a fetch would wait for messages
+ * the server no longer sends, until it expires, at every fetch (a batch of
+ * 1024 read 2,000 events/s instead of 60,000): the batch is lowered to fit,
+ * and the log says so. */
+static void
+limit_batch (CdvizNatsSource *self,
+             const char      *label,
+             jsConsumerInfo  *ci)
+{
+  int64_t max_pending = ci->Config != NULL ? ci->Config->MaxAckPending : 0;
+  guint fit;
+
+  if (max_pending <= 0 || (int64_t) FETCHES_IN_FLIGHT * self->batch <= max_pending)
+    return;
+  fit = MAX (1, (guint) (max_pending / FETCHES_IN_FLIGHT));
+  g_warning ("%s: consumer “%s” lets %" G_GINT64_FORMAT " messages wait for an "
+             "acknowledgement, too few for batch = %u (up to %d batches are in flight): "
+             "fetching %u at a time", label, self->consumer, (gint64) max_pending,
+             self->batch, FETCHES_IN_FLIGHT, fit);
+  self->batch = fit;
+}
+
 static gboolean
 setup_consumer (CdvizNatsSource  *self,
                 const char       *label,
@@ -705,6 +732,7 @@ setup_consumer (CdvizNatsSource  *self,
        * and a client resuming from it in between found its id unknown. */
       guint64 floor = MAX (ci->Delivered.Stream, ci->AckFloor.Stream);
 
+      limit_batch (self, label, ci);
       jsConsumerInfo_Destroy (ci);
       if (self->replay_last > 0 && floor > 0)
         {
@@ -720,6 +748,10 @@ setup_consumer (CdvizNatsSource  *self,
       cc.Durable = self->consumer;
       cc.AckPolicy = js_AckExplicit;
       cc.AckWait = (int64_t) self->ack_wait * 1000000;
+      /* Up to three batches are unacknowledged at a time (pushed, read
+       * ahead, being fetched): the server's default of 1000 stalls a
+       * batch over 333 until each fetch expires. */
+      cc.MaxAckPending = MAX (1000, (int64_t) FETCHES_IN_FLIGHT * self->batch);
       cc.FilterSubject = self->subject;
       if (self->replay_last > 0)
         {
@@ -742,6 +774,7 @@ setup_consumer (CdvizNatsSource  *self,
                              self->consumer, self->stream);
           return cdviz_nats_set_error (error, s, jerr, what);
         }
+      limit_batch (self, label, ci);
       jsConsumerInfo_Destroy (ci);
       g_message ("%s: created durable consumer “%s” of stream “%s”", label, self->consumer,
                  self->stream);

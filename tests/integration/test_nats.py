@@ -222,6 +222,27 @@ class NatsScaleOutTest(unittest.TestCase):
         self.assertTrue(late_seen, "node x was never handed a message:\n" + y.stderr())
         ry.close()
 
+    def test_batch_fits_the_consumer(self):
+        # A consumer lets 1000 messages wait for an acknowledgement (the
+        # server's default, kept by a node with a small batch); up to three
+        # batches are in flight, so a node restarted with batch = 1000 on it
+        # fetches 333 at a time and says so, instead of waiting for each
+        # fetch to expire (2,000 events/s). A consumer a node creates lets
+        # three of its batches wait: no warning.
+        a = self.node("lim")
+        self.assertEqual(a.stop(), 0, a.stderr()[-3000:])
+        b = self.node("lim", source_extra="batch = 1000")
+        wait_log(b, "lets 1000 messages wait for an acknowledgement, too few for "
+                    "batch = 1000 (up to 3 batches are in flight): fetching 333 at a time")
+        r = SseReader(b.port, "/sse/events", timeout=30)
+        for i in range(5):
+            post(b, event_body(i, "lim"))
+        self.assertEqual(ids(r.read_events(5, timeout=20)), ["lim-%04d" % i for i in range(5)])
+        r.close()
+        c = self.node("big", source_extra="batch = 1000")
+        wait_log(c, "created durable consumer “big”")
+        self.assertNotIn("too few for batch", c.stderr())
+
     def test_node_restart_resume(self):
         a = self.node("node-a")
         b = self.node("node-b")
