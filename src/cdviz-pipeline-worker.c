@@ -660,11 +660,11 @@ _cdviz_pipeline_post (CdvizPipeline  *self,
  * the pipeline stopped), instead of the source polling on a timer.
  *
  * The pipeline thread never touches the GSource itself: any g_source_*()
- * call locks the source's GMainContext, which its owner may have freed
- * meanwhile (a wait that ended by the pipeline's stop, say, frees its
- * context while the pipeline thread still held the source: the thread then
- * locked freed memory and hung, seen in test_nats under ASan). It writes
- * to an eventfd the source polls instead, owned by a small shared record. */
+ * call locks the source's GMainContext, which its owner may free as soon
+ * as the source is dispatched; racing with that, the pipeline thread read
+ * the context just before GLib forgot it, locked freed memory and hung
+ * (seen in test_nats under ASan). It writes to an eventfd the source polls
+ * instead, owned by a small shared record. */
 
 typedef struct
 {
@@ -679,9 +679,11 @@ room_waiter_ref (RoomWaiter *waiter)
   return waiter;
 }
 
-static void
-room_waiter_unref (RoomWaiter *waiter)
+void
+_cdviz_room_waiter_unref (gpointer data)
 {
+  RoomWaiter *waiter = data;
+
   if (g_atomic_int_dec_and_test (&waiter->ref_count))
     {
       close (waiter->fd);
@@ -696,12 +698,6 @@ room_waiter_signal (RoomWaiter *waiter)
 
   /* Cannot fail but by overflowing a counter written once per wait. */
   (void) eventfd_write (waiter->fd, one);
-}
-
-void
-_cdviz_room_waiter_unref (gpointer waiter)
-{
-  room_waiter_unref (waiter);
 }
 
 typedef struct
@@ -723,7 +719,7 @@ room_dispatch (GSource     *source,
 static void
 room_finalize (GSource *source)
 {
-  room_waiter_unref (((RoomSource *) source)->waiter);
+  _cdviz_room_waiter_unref (((RoomSource *) source)->waiter);
 }
 
 static GSourceFuncs room_source_funcs = {

@@ -37,7 +37,7 @@ struct _CdvizSseSource
   CdvizPipeline *pipeline;         /* (owned) (nullable) */
   CdvizSseClient *client;          /* (owned) (nullable) */
   CdvizMessage *held;              /* (owned) (nullable): refused (queue full) */
-  GSource *push_timer;             /* (owned) (nullable): waits for room */
+  GSource *room_wait;              /* (owned) (nullable): waits for room */
 
   /* counters: atomics, /metrics reads them on the HTTP thread */
   char *name;                      /* the source's name, from start */
@@ -80,10 +80,10 @@ static gboolean try_push_held (gpointer data);
 static void
 wait_for_room (CdvizSseSource *self)
 {
-  self->push_timer = cdviz_pipeline_create_room_source (self->pipeline);
-  g_source_set_callback (self->push_timer, try_push_held, self, NULL);
-  g_source_set_static_name (self->push_timer, "[cdviz-collector] SSE source waits for room");
-  g_source_attach (self->push_timer, g_main_context_get_thread_default ());
+  self->room_wait = cdviz_pipeline_create_room_source (self->pipeline);
+  g_source_set_callback (self->room_wait, try_push_held, self, NULL);
+  g_source_set_static_name (self->room_wait, "[cdviz-collector] SSE source waits for room");
+  g_source_attach (self->room_wait, g_main_context_get_thread_default ());
 }
 
 /* Pushes @message; on a full queue, holds it and pauses the client. */
@@ -117,7 +117,7 @@ try_push_held (gpointer data)
   CdvizSseSource *self = data;
   g_autoptr(GError) error = NULL;
 
-  g_clear_pointer (&self->push_timer, g_source_unref);
+  g_clear_pointer (&self->room_wait, g_source_unref);
   if (cdviz_pipeline_push_from (self->pipeline, CDVIZ_SOURCE (self), self->held, &error))
     {
       COUNT (self->pushed);
@@ -362,10 +362,10 @@ sse_source_stop (CdvizSource *source)
 {
   CdvizSseSource *self = CDVIZ_SSE_SOURCE (source);
 
-  if (self->push_timer != NULL)
+  if (self->room_wait != NULL)
     {
-      g_source_destroy (self->push_timer);
-      g_clear_pointer (&self->push_timer, g_source_unref);
+      g_source_destroy (self->room_wait);
+      g_clear_pointer (&self->room_wait, g_source_unref);
     }
   if (self->held != NULL)
     g_debug ("%s: stopping with event %s not accepted by the pipeline", self->url,

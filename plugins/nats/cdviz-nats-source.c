@@ -75,7 +75,7 @@ struct _CdvizNatsSource
   GMutex lock;
   GCond cond;
   gboolean stopping;
-  GMainContext *waiting_context;    /* under lock: the worker waits for room on it */
+  GMainContext *wait_context;       /* (owned): the worker waits for room on it */
   guint64 replay_from, replay_to;   /* stream sequences, inclusive; from > to: none */
   guint64 last_sequence;            /* the worker's: last stream sequence pushed */
   guint8 *seen;                     /* the worker's: SEEN_WINDOW bits, by sequence */
@@ -148,34 +148,20 @@ room_ready (gpointer data)
 }
 
 /* The pipeline's queue is full: waits until it has room again
- * (cdviz_pipeline_create_room_source(), on a context of this wait's own)
+ * (cdviz_pipeline_create_room_source(), on the worker's own context)
  * rather than polling; FALSE if the source stops first. */
 static gboolean
 wait_for_room (CdvizNatsSource *self)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(GSource) room = cdviz_pipeline_create_room_source (self->pipeline);
   gboolean ready = FALSE;
   gboolean stopping;
 
   g_source_set_callback (room, room_ready, &ready, NULL);
-  g_source_attach (room, context);
-  g_mutex_lock (&self->lock);
-  self->waiting_context = context;
-  g_mutex_unlock (&self->lock);
-  for (;;)
-    {
-      g_mutex_lock (&self->lock);
-      stopping = self->stopping;
-      g_mutex_unlock (&self->lock);
-      if (ready || stopping)
-        break;
-      /* Woken by the room source, or by stop() (g_main_context_wakeup()). */
-      g_main_context_iteration (context, TRUE);
-    }
-  g_mutex_lock (&self->lock);
-  self->waiting_context = NULL;
-  g_mutex_unlock (&self->lock);
+  g_source_attach (room, self->wait_context);
+  /* Woken by the room source, or by stop() (g_main_context_wakeup()). */
+  while (!(stopping = is_stopping (self)) && !ready)
+    g_main_context_iteration (self->wait_context, TRUE);
   g_source_destroy (room);
   return !stopping;
 }
@@ -898,6 +884,7 @@ nats_source_start (CdvizSource    *source,
 
   self->pipeline = g_object_ref (pipeline);
   self->stopping = FALSE;
+  self->wait_context = g_main_context_new ();
   self->thread = g_thread_new ("cdviz-nats-src", worker_thread, self);
   cdviz_nats_register_metrics (cdviz_pipeline_get_http_server (pipeline), G_OBJECT (self),
                                source_metrics);
@@ -918,10 +905,10 @@ nats_source_stop (CdvizSource *source)
       g_mutex_lock (&self->lock);
       self->stopping = TRUE;
       g_cond_broadcast (&self->cond);
-      if (self->waiting_context != NULL)
-        g_main_context_wakeup (self->waiting_context);
       g_mutex_unlock (&self->lock);
+      g_main_context_wakeup (self->wait_context);
       g_thread_join (g_steal_pointer (&self->thread));
+      g_clear_pointer (&self->wait_context, g_main_context_unref);
     }
   disconnect (self);
   g_clear_object (&self->pipeline);
