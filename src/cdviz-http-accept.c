@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,6 +85,113 @@ out_of_descriptors (CdvizHttpConnections *self,
   pause_accepting (self);
 }
 
+/* --- several HTTP threads ---------------------------------------------------
+ *
+ * With `[http] threads` > 1 this (the first) thread still accepts every
+ * connection, so that max_connections, the descriptor limit and EMFILE are
+ * handled in one place, and hands each to the thread with the fewest
+ * connections (least-connections rather than SO_REUSEPORT, whose hash
+ * puts a few keep-alive publishers on one thread as often as not). Each
+ * thread follows its own connections (deadlines, idle watches); the open
+ * ones are counted here, from a record of every accepted socket pruned
+ * of the closed ones as the single thread's table is. */
+
+typedef struct {
+  GSocket *socket;   /* owned */
+  guint worker;
+} AcceptedSocket;
+
+static void
+accepted_socket_clear (gpointer data)
+{
+  g_object_unref (((AcceptedSocket *) data)->socket);
+}
+
+static void
+prune_accepted (CdvizHttpConnections *self)
+{
+  guint kept = 0;
+
+  memset (self->per_worker, 0, self->n_workers * sizeof (guint));
+  for (guint i = 0; i < self->accepted->len; i++)
+    {
+      AcceptedSocket *entry = &g_array_index (self->accepted, AcceptedSocket, i);
+
+      if (g_socket_is_closed (entry->socket))
+        {
+          g_object_unref (entry->socket);
+          continue;
+        }
+      self->per_worker[entry->worker]++;
+      g_array_index (self->accepted, AcceptedSocket, kept++) = *entry;
+    }
+  /* Kept entries were moved down: no clear function on the tail. */
+  g_array_set_clear_func (self->accepted, NULL);
+  g_array_set_size (self->accepted, kept);
+  g_array_set_clear_func (self->accepted, accepted_socket_clear);
+  self->accepted_prune_at = MAX (64, 2 * kept);
+}
+
+/* The connections open now, closed ones pruned when it matters. */
+static guint
+open_connections (CdvizHttpConnections *self)
+{
+  if (self->workers == NULL)
+    {
+      if (g_hash_table_size (self->by_socket) >= self->prune_at ||
+          g_hash_table_size (self->by_socket) >= self->open_limit)
+        _cdviz_http_connections_prune (self);
+      return g_hash_table_size (self->by_socket);
+    }
+  if (self->accepted->len >= self->accepted_prune_at || self->accepted->len >= self->open_limit)
+    prune_accepted (self);
+  return self->accepted->len;
+}
+
+static void
+hand_out (CdvizHttpConnections *self,
+          GSocket              *socket)
+{
+  AcceptedSocket entry;
+  guint best = self->next_worker % self->n_workers;
+
+  for (guint i = 1; i < self->n_workers; i++)
+    {
+      guint w = (self->next_worker + i) % self->n_workers;
+
+      if (self->per_worker[w] < self->per_worker[best])
+        best = w;
+    }
+  self->next_worker = best + 1;
+  self->per_worker[best]++;
+  COUNTER_ADD (self->workers[best]->handed, 1);
+  entry.socket = g_object_ref (socket);
+  entry.worker = best;
+  g_array_append_val (self->accepted, entry);
+
+  if (self->workers[best] == self)
+    _cdviz_http_connections_add (self, socket);
+  else
+    _cdviz_http_connections_hand_over (self->workers[best], socket);
+}
+
+/* On the first thread, before the server starts: it accepts for @workers
+ * (@workers[0] being itself). */
+void
+_cdviz_http_connections_set_workers (CdvizHttpConnections  *self,
+                                     CdvizHttpConnections **workers,
+                                     guint                  n_workers)
+{
+  if (n_workers < 2)
+    return;
+  self->workers = g_memdup2 (workers, n_workers * sizeof *workers);
+  self->n_workers = n_workers;
+  self->per_worker = g_new0 (guint, n_workers);
+  self->accepted = g_array_new (FALSE, FALSE, sizeof (AcceptedSocket));
+  g_array_set_clear_func (self->accepted, accepted_socket_clear);
+  self->accepted_prune_at = 64;
+}
+
 static gboolean
 accept_ready (GSocket      *listener,
               GIOCondition  condition,
@@ -109,10 +217,7 @@ accept_ready (GSocket      *listener,
           continue;   /* ECONNABORTED, EINTR, EPROTO…: the next one */
         }
 
-      if (g_hash_table_size (self->by_socket) >= self->prune_at ||
-          g_hash_table_size (self->by_socket) >= self->open_limit)
-        _cdviz_http_connections_prune (self);
-      if (g_hash_table_size (self->by_socket) >= self->open_limit)
+      if (open_connections (self) >= self->open_limit)
         {
           g_debug ("Closing a new connection: max_connections (%u) reached", self->open_limit);
           COUNTER_ADD (self->refused_connections, 1);
@@ -126,7 +231,13 @@ accept_ready (GSocket      *listener,
           close (fd);
           continue;
         }
-      _cdviz_http_connections_add (self, socket);
+      if (self->workers == NULL)
+        {
+          COUNTER_ADD (self->handed, 1);
+          _cdviz_http_connections_add (self, socket);
+        }
+      else
+        hand_out (self, socket);
     }
   return G_SOURCE_CONTINUE;
 }

@@ -6,10 +6,12 @@
 G_BEGIN_DECLS
 
 /*
- * CdvizHttpConnections: the connections of a CdvizHttpServer, from accept()
- * to close, and everything libsoup 3.2.3 does not do for a server facing
- * untrusted clients. Private to the server; every function runs on the HTTP
- * thread, except new/free (before start, after stop).
+ * CdvizHttpConnections: the connections of one HTTP thread of a
+ * CdvizHttpServer, from accept() to close, and everything libsoup 3.2.3
+ * does not do for a server facing untrusted clients. Private to the server;
+ * every function runs on its HTTP thread, except new/free (before start,
+ * after stop) and _cdviz_http_connections_hand_over() (the accepting
+ * thread). The first thread's also accepts, for every thread.
  */
 typedef struct _CdvizHttpConnections CdvizHttpConnections;
 
@@ -35,6 +37,10 @@ gboolean  _cdviz_http_connections_start             (CdvizHttpConnections  *self
                                                      SoupServer            *server,
                                                      GSocket               *listener,
                                                      GError               **error);
+void      _cdviz_http_connections_set_workers       (CdvizHttpConnections  *self,
+                                                     CdvizHttpConnections **workers,
+                                                     guint                  n_workers);
+void      _cdviz_http_connections_stop_accepting    (CdvizHttpConnections  *self);
 void      _cdviz_http_connections_stop              (CdvizHttpConnections  *self);
 guint     _cdviz_http_connections_get_limit         (CdvizHttpConnections  *self);
 gboolean  _cdviz_http_connections_expects_body      (SoupServerMessage     *msg);
@@ -45,7 +51,8 @@ void      _cdviz_http_connections_refuse_body       (CdvizHttpConnections  *self
 GIOStream *_cdviz_http_connections_steal            (CdvizHttpConnections  *self,
                                                      SoupServerMessage     *msg,
                                                      GSocket              **socket);
-void      _cdviz_http_connections_append_metrics    (CdvizHttpConnections  *self,
+void      _cdviz_http_connections_append_metrics    (CdvizHttpConnections **all,
+                                                     guint                  n,
                                                      GString               *out);
 
 /* --- internals, shared by cdviz-http-connections.c and cdviz-http-accept.c */
@@ -61,7 +68,20 @@ struct _CdvizHttpConnections
   guint prune_at;           /* prune closed connections at this size */
   guint in_flight;          /* requests read but not answered */
 
-  GSocket *listener;        /* owned from start */
+  /* connections handed over by the accepting thread (other threads) */
+  GMutex inbox_lock;
+  GQueue inbox;             /* GSocket, owned */
+  int inbox_ready;          /* atomic: the inbox is not empty */
+  GSource *inbox_source;
+
+  /* the accepting thread's (the first thread's) only */
+  GSocket *listener;        /* owned from start; NULL on the other threads */
+  CdvizHttpConnections **workers;  /* every thread's, [0] = self; NULL with one */
+  guint n_workers;
+  GArray *accepted;         /* AcceptedSocket: every open connection, with several threads */
+  guint *per_worker;        /* accepted connections per thread (closed ones until pruned) */
+  guint accepted_prune_at;  /* prune `accepted` at this size */
+  guint next_worker;        /* where ties start */
   GSource *accept_source;   /* NULL while accepting is paused */
   GSource *accept_resume;
   int reserve_fd;           /* spent to refuse a connection on EMFILE */
@@ -73,12 +93,15 @@ struct _CdvizHttpConnections
   guint64 refused_framing;
   guint64 refused_bodies;
   guint64 accept_failures;
+  guint64 handed;           /* connections accepted for this thread */
 };
 
 #define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
 #define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
 void      _cdviz_http_connections_prune             (CdvizHttpConnections  *self);
+void      _cdviz_http_connections_hand_over         (CdvizHttpConnections  *self,
+                                                     GSocket               *socket);
 void      _cdviz_http_connections_add               (CdvizHttpConnections  *self,
                                                      GSocket               *socket);
 void      _cdviz_http_accept_fit_descriptor_limit   (CdvizHttpConnections  *self);

@@ -719,6 +719,10 @@ _cdviz_http_connections_add (CdvizHttpConnections *self,
   g_autoptr(GError) error = NULL;
   Connection *conn;
 
+  /* A thread that does not accept prunes its own table here. */
+  if (g_hash_table_size (self->by_socket) >= self->prune_at)
+    _cdviz_http_connections_prune (self);
+
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
   local = g_socket_get_local_address (socket, &error);
   if (local != NULL)
@@ -765,6 +769,75 @@ _cdviz_http_connections_add (CdvizHttpConnections *self,
   g_object_set_qdata_full (G_OBJECT (remote), socket_quark (), g_object_ref (socket),
                            g_object_unref);
   soup_server_accept_iostream (self->server, G_IO_STREAM (conn->stream), local, remote, NULL);
+}
+
+/* --- connections handed over by the accepting thread ---------------------
+ *
+ * A queue under a lock, and a source on this thread's context that is
+ * ready while the queue is not empty; the accepting thread wakes the
+ * context when the queue stops being empty. */
+
+static gboolean
+inbox_prepare (GSource *source,
+               gint    *timeout)
+{
+  CdvizHttpConnections *self = *(CdvizHttpConnections **) (source + 1);
+
+  *timeout = -1;
+  return g_atomic_int_get (&self->inbox_ready);
+}
+
+static gboolean
+inbox_check (GSource *source)
+{
+  CdvizHttpConnections *self = *(CdvizHttpConnections **) (source + 1);
+
+  return g_atomic_int_get (&self->inbox_ready);
+}
+
+static gboolean
+inbox_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
+{
+  CdvizHttpConnections *self = *(CdvizHttpConnections **) (source + 1);
+  GQueue arrived = G_QUEUE_INIT;
+  GSocket *socket;
+
+  g_mutex_lock (&self->inbox_lock);
+  arrived = self->inbox;
+  g_queue_init (&self->inbox);
+  g_atomic_int_set (&self->inbox_ready, FALSE);
+  g_mutex_unlock (&self->inbox_lock);
+
+  while ((socket = g_queue_pop_head (&arrived)) != NULL)
+    {
+      _cdviz_http_connections_add (self, socket);
+      g_object_unref (socket);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs inbox_funcs = {
+  .prepare = inbox_prepare,
+  .check = inbox_check,
+  .dispatch = inbox_dispatch,
+};
+
+/* On the accepting thread: @self's thread serves @socket from now on. */
+void
+_cdviz_http_connections_hand_over (CdvizHttpConnections *self,
+                                   GSocket              *socket)
+{
+  gboolean was_empty;
+
+  g_mutex_lock (&self->inbox_lock);
+  was_empty = g_queue_is_empty (&self->inbox);
+  g_queue_push_tail (&self->inbox, g_object_ref (socket));
+  g_atomic_int_set (&self->inbox_ready, TRUE);
+  g_mutex_unlock (&self->inbox_lock);
+  if (was_empty)
+    g_main_context_wakeup (self->context);
 }
 
 /* See cdviz_http_server_steal_connection(). */
@@ -829,6 +902,8 @@ _cdviz_http_connections_new (GMainContext          *context,
   self->by_socket = g_hash_table_new_full (NULL, NULL, NULL, connection_free);
   self->prune_at = PRUNE_MIN;
   self->reserve_fd = -1;
+  g_mutex_init (&self->inbox_lock);
+  g_queue_init (&self->inbox);
   return self;
 }
 
@@ -837,6 +912,16 @@ _cdviz_http_connections_free (CdvizHttpConnections *self)
 {
   if (self == NULL)
     return;
+  if (self->inbox_source != NULL)
+    {
+      g_source_destroy (self->inbox_source);
+      g_clear_pointer (&self->inbox_source, g_source_unref);
+    }
+  g_queue_clear_full (&self->inbox, g_object_unref);
+  g_mutex_clear (&self->inbox_lock);
+  g_clear_pointer (&self->accepted, g_array_unref);
+  g_clear_pointer (&self->per_worker, g_free);
+  g_clear_pointer (&self->workers, g_free);
   g_clear_pointer (&self->by_socket, g_hash_table_unref);
   g_clear_object (&self->listener);
   g_clear_object (&self->limits.tls_certificate);
@@ -847,17 +932,21 @@ _cdviz_http_connections_free (CdvizHttpConnections *self)
   g_free (self);
 }
 
-/* Raises the soft descriptor limit, follows every connection of @server
- * and starts accepting on @listener (already listening). */
+/* Follows every connection of @server. With @listener (already
+ * listening), raises the soft descriptor limit and starts accepting;
+ * without, serves what the accepting thread hands over. */
 gboolean
 _cdviz_http_connections_start (CdvizHttpConnections  *self,
                                SoupServer            *server,
                                GSocket               *listener,
                                GError               **error)
 {
-  _cdviz_http_accept_fit_descriptor_limit (self);
-  if (self->reserve_fd < 0)
-    self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (listener != NULL)
+    {
+      _cdviz_http_accept_fit_descriptor_limit (self);
+      if (self->reserve_fd < 0)
+        self->reserve_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
 
   self->server = server;
   g_signal_connect (server, "request-started", G_CALLBACK (request_started), self);
@@ -867,6 +956,14 @@ _cdviz_http_connections_start (CdvizHttpConnections  *self,
   if (!_cdviz_http_accept_add_placeholder_listener (self, error))
     return FALSE;
 
+  self->inbox_source = g_source_new (&inbox_funcs, sizeof (GSource) + sizeof (gpointer));
+  *(CdvizHttpConnections **) (self->inbox_source + 1) = self;
+  g_source_set_priority (self->inbox_source, G_PRIORITY_HIGH);
+  g_source_set_static_name (self->inbox_source, "[cdviz] connections handed over");
+  g_source_attach (self->inbox_source, self->context);
+
+  if (listener == NULL)
+    return TRUE;
   g_socket_set_blocking (listener, FALSE);
   self->listener = g_object_ref (listener);
   _cdviz_http_accept_start (self);
@@ -885,7 +982,7 @@ wake_up (gpointer data)
  * be written, so that no accepted event loses its answer, then forgets
  * every connection. */
 void
-_cdviz_http_connections_stop (CdvizHttpConnections *self)
+_cdviz_http_connections_stop_accepting (CdvizHttpConnections *self)
 {
   if (self->accept_source != NULL)
     {
@@ -899,6 +996,24 @@ _cdviz_http_connections_stop (CdvizHttpConnections *self)
     }
   if (self->listener != NULL)
     g_socket_close (self->listener, NULL);
+}
+
+void
+_cdviz_http_connections_stop (CdvizHttpConnections *self)
+{
+  GSocket *socket;
+
+  _cdviz_http_connections_stop_accepting (self);
+  /* Handed over but never served: closed. The accepting thread stopped
+   * first, so nothing arrives any more. */
+  g_mutex_lock (&self->inbox_lock);
+  while ((socket = g_queue_pop_head (&self->inbox)) != NULL)
+    {
+      g_socket_close (socket, NULL);
+      g_object_unref (socket);
+    }
+  g_atomic_int_set (&self->inbox_ready, FALSE);
+  g_mutex_unlock (&self->inbox_lock);
 
   if (self->in_flight > 0)
     {
@@ -928,10 +1043,21 @@ _cdviz_http_connections_get_limit (CdvizHttpConnections *self)
   return self->open_limit;
 }
 
+/* The counters of every thread's connections (@all[0] accepts). */
 void
-_cdviz_http_connections_append_metrics (CdvizHttpConnections *self,
-                                        GString              *out)
+_cdviz_http_connections_append_metrics (CdvizHttpConnections **all,
+                                        guint                  n,
+                                        GString               *out)
 {
+  guint64 timed_out = 0, refused_framing = 0, refused_bodies = 0;
+  CdvizHttpConnections *self = all[0];
+
+  for (guint i = 0; i < n; i++)
+    {
+      timed_out += COUNTER_GET (all[i]->timed_out);
+      refused_framing += COUNTER_GET (all[i]->refused_framing);
+      refused_bodies += COUNTER_GET (all[i]->refused_bodies);
+    }
   g_string_append_printf (out,
                           "cdviz_http_connections_closed_total{reason=\"timeout\"} %" G_GUINT64_FORMAT "\n"
                           "cdviz_http_connections_closed_total{reason=\"max_connections\"} %" G_GUINT64_FORMAT "\n"
@@ -943,9 +1069,15 @@ _cdviz_http_connections_append_metrics (CdvizHttpConnections *self,
                           "# HELP cdviz_http_max_connections Open connections at most, as enforced (within the descriptor limit).\n"
                           "# TYPE cdviz_http_max_connections gauge\n"
                           "cdviz_http_max_connections %u\n",
-                          COUNTER_GET (self->timed_out), COUNTER_GET (self->refused_connections),
-                          COUNTER_GET (self->refused_framing), COUNTER_GET (self->refused_bodies),
+                          timed_out, COUNTER_GET (self->refused_connections),
+                          refused_framing, refused_bodies,
                           COUNTER_GET (self->accept_failures), self->open_limit);
+  g_string_append (out,
+                   "# HELP cdviz_http_thread_connections_total Connections handed to each HTTP thread ([http] threads).\n"
+                   "# TYPE cdviz_http_thread_connections_total counter\n");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (out, "cdviz_http_thread_connections_total{thread=\"%u\"} %" G_GUINT64_FORMAT "\n",
+                            i, COUNTER_GET (all[i]->handed));
 }
 
 /* The request's headers are in (the server's early handler). */

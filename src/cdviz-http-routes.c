@@ -12,8 +12,9 @@
 /* Routes of the HTTP server, its built-in endpoints (/healthz, /readyz,
  * /metrics), and the dispatch of every request: header limits, header rules
  * at the route, bodies refused from the head, then the route's handlers.
- * Everything here runs on the HTTP thread, but the route API (called
- * before the server starts). */
+ * Everything here runs on an HTTP thread (any of them: the soup handlers'
+ * data is the thread's HttpWorker), but the route API (called before the
+ * server starts). */
 
 #define STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE CDVIZ_HTTP_STATUS_REQUEST_HEADER_FIELDS_TOO_LARGE
 
@@ -124,14 +125,17 @@ serve_metrics (CdvizHttpServer   *self,
                           "# TYPE cdviz_http_connections_closed_total counter\n"
                           "cdviz_http_connections_closed_total{reason=\"header_limits\"} %" G_GUINT64_FORMAT "\n",
                           COUNTER_GET (self->refused_headers));
-  if (self->connections != NULL)
-    _cdviz_http_connections_append_metrics (self->connections, out);
+  _cdviz_http_connections_append_metrics (self->all_connections, self->n_threads, out);
 
+  /* One scrape at a time: with several HTTP threads, two could run at once,
+   * and a component's function was written for one caller. */
+  g_mutex_lock (&self->metrics_lock);
   for (guint i = 0; i < self->metrics->len; i++)
     {
       MetricsEntry *entry = &g_array_index (self->metrics, MetricsEntry, i);
       entry->func (out, entry->user_data);
     }
+  g_mutex_unlock (&self->metrics_lock);
 
   respond_text (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
                 g_string_free (out, FALSE));
@@ -244,7 +248,8 @@ _cdviz_http_server_callback (SoupServer        *server,
                  GHashTable        *query,
                  gpointer           user_data)
 {
-  CdvizHttpServer *self = user_data;
+  HttpWorker *worker = user_data;
+  CdvizHttpServer *self = worker->owner;
   Route *route = g_hash_table_lookup (self->routes, path);
 
   if (route != NULL)
@@ -347,8 +352,8 @@ got_chunk (SoupServerMessage *msg,
            GBytes            *chunk,
            gpointer           user_data)
 {
-  CdvizHttpServer *self = user_data;
-  Route *route = g_hash_table_lookup (self->routes,
+  HttpWorker *worker = user_data;
+  Route *route = g_hash_table_lookup (worker->owner->routes,
                                       g_uri_get_path (soup_server_message_get_uri (msg)));
   gsize received = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), BODY_RECEIVED_KEY));
 
@@ -363,7 +368,7 @@ got_chunk (SoupServerMessage *msg,
       cdviz_http_respond_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, detail);
     }
   if (soup_server_message_get_status (msg) != 0)
-    _cdviz_http_connections_refuse_body (self->connections, msg);
+    _cdviz_http_connections_refuse_body (worker->connections, msg);
 }
 
 void
@@ -373,16 +378,17 @@ _cdviz_http_early_callback (SoupServer        *server,
                        GHashTable        *query,
                        gpointer           user_data)
 {
-  CdvizHttpServer *self = user_data;
+  HttpWorker *worker = user_data;
+  CdvizHttpServer *self = worker->owner;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   gboolean body = _cdviz_http_connections_expects_body (msg);
   Route *route;
 
-  _cdviz_http_connections_got_headers (self->connections, msg);
+  _cdviz_http_connections_got_headers (worker->connections, msg);
   if (refuse_large_headers (self, msg))
     {
       if (body)
-        _cdviz_http_connections_refuse_body (self->connections, msg);
+        _cdviz_http_connections_refuse_body (worker->connections, msg);
       return;
     }
 
@@ -425,9 +431,9 @@ _cdviz_http_early_callback (SoupServer        *server,
         }
     }
   if (soup_server_message_get_status (msg) != 0)
-    _cdviz_http_connections_refuse_body (self->connections, msg);
+    _cdviz_http_connections_refuse_body (worker->connections, msg);
   else if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
-    g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk), self);
+    g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk), worker);
 }
 
 /**
@@ -442,6 +448,9 @@ _cdviz_http_early_callback (SoupServer        *server,
  * @error: return location for a #GError
  *
  * Serves @path with @callback. Routes are added before the server starts.
+ * With one HTTP thread (the default), @callback runs on it; a server with
+ * more runs it on any of them, and needs the route marked with
+ * [method@HttpServer.set_thread_safe].
  *
  * Returns: %TRUE on success; %FALSE if @path is already served
  */
@@ -641,6 +650,31 @@ cdviz_http_server_set_methods (CdvizHttpServer    *self,
 }
 
 /**
+ * cdviz_http_server_set_thread_safe:
+ * @self: a #CdvizHttpServer
+ * @path: a path added with [method@HttpServer.add_handler]
+ * @thread_safe: whether the route's handlers may run on any HTTP thread
+ *
+ * Tells the server that the handlers of @path (and their early handler)
+ * may run on any of its HTTP threads, at the same time as each other (see
+ * #CdvizHttpServer:threads): they touch only the request they are given,
+ * thread-safe state, and sources of the thread-default main context they
+ * run on. A server with more than one thread refuses to start while a
+ * route is not marked so. Call before the server starts.
+ */
+void
+cdviz_http_server_set_thread_safe (CdvizHttpServer *self,
+                                   const char      *path,
+                                   gboolean         thread_safe)
+{
+  Route *route;
+
+  route = route_to_set_up (self, path);
+  g_return_if_fail (route != NULL);
+  route->thread_safe = !!thread_safe;
+}
+
+/**
  * cdviz_http_server_set_route_open:
  * @self: a #CdvizHttpServer
  * @path: a path added with [method@HttpServer.add_handler]
@@ -717,7 +751,7 @@ cdviz_http_check_route_id (const char  *kind,
  * cdviz_http_server_add_metrics_func:
  * @self: a #CdvizHttpServer
  * @func: (scope notified) (closure user_data) (destroy destroy): appends
- *   metrics text, on the HTTP thread
+ *   metrics text, on an HTTP thread (one call at a time)
  * @user_data: data for @func
  * @destroy: (nullable): frees @user_data
  *

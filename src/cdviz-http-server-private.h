@@ -23,6 +23,7 @@ typedef struct {
   guint64 rejected;                  /* by the validator; atomic */
   char **methods;                    /* allowed; NULL: any */
   char *allow;                       /* the Allow header for a 405 */
+  gboolean thread_safe;              /* its handlers may run on any HTTP thread */
   int closed;                        /* atomic: answered 503 */
   char *closed_reason;               /* set before start */
 } Route;
@@ -32,6 +33,18 @@ typedef struct {
   gpointer user_data;
   GDestroyNotify destroy;
 } MetricsEntry;
+
+/* One HTTP thread: its context, its SoupServer and its connections. The
+ * first one accepts for every thread. */
+typedef struct {
+  CdvizHttpServer *owner;
+  guint index;
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+  SoupServer *server;
+  CdvizHttpConnections *connections;
+} HttpWorker;
 
 struct _CdvizHttpServer
 {
@@ -47,12 +60,15 @@ struct _CdvizHttpServer
   guint max_headers;
   gsize max_header_size;
 
+  guint n_threads;
+
   guint bound_port;
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-  SoupServer *server;             /* HTTP thread */
-  CdvizHttpConnections *connections; /* from start; HTTP thread */
+  GMainContext *context;          /* the first thread's = contexts[0] */
+  GMainContext **contexts;        /* n_threads, made at construction */
+  HttpWorker *workers;            /* n_threads, from start to stop */
+  CdvizHttpConnections **all_connections;  /* each worker's, for /metrics */
+  gboolean running;               /* between start and stop */
+  GMutex metrics_lock;            /* one /metrics at a time */
 
   GHashTable *routes;     /* path → Route; frozen once started */
   GArray *metrics;        /* MetricsEntry; frozen once started */
@@ -67,6 +83,12 @@ struct _CdvizHttpServer
 
 #define COUNTER_ADD(field, n) __atomic_fetch_add (&(field), (n), __ATOMIC_RELAXED)
 #define COUNTER_GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
+
+/* The worker whose thread calls, or NULL off the HTTP threads. */
+HttpWorker *_cdviz_http_server_get_current_worker (void);
+/* Every HTTP thread's context ([0] = cdviz_http_server_get_context()). */
+GMainContext **_cdviz_http_server_get_contexts (CdvizHttpServer *self,
+                                                guint           *n_contexts);
 
 void _cdviz_http_route_free          (gpointer data);
 void _cdviz_http_metrics_entry_clear (gpointer data);

@@ -14,9 +14,10 @@
  * CdvizHttpServer:
  *
  * The one HTTP server of a pipeline (`[http]`), running on a thread and
- * #GMainContext of its own. Components register exact paths with
- * [method@HttpServer.add_handler] before the server starts; their callbacks
- * run on the HTTP thread, and nothing else touches libsoup objects.
+ * #GMainContext of its own (or several: #CdvizHttpServer:threads).
+ * Components register exact paths with [method@HttpServer.add_handler]
+ * before the server starts; their callbacks run on the HTTP thread, and
+ * nothing else touches libsoup objects.
  *
  * Built-in routes: `/healthz` (200 while the process runs), `/readyz` (200
  * while the pipeline accepts events, 503 while it starts or shuts down) and
@@ -63,6 +64,7 @@ enum {
   PROP_ROOT_URL,
   PROP_REQUEST_TIMEOUT,
   PROP_ACCESS_LOG_FILTER,
+  PROP_THREADS,
   N_PROPS
 };
 
@@ -75,6 +77,10 @@ static GParamSpec *properties[N_PROPS];
 #define DEFAULT_MAX_HEADERS 100
 #define DEFAULT_MAX_HEADER_SIZE (64 * 1024)
 #define LISTEN_BACKLOG 4096
+#define MAX_THREADS 64
+
+/* The worker of the calling HTTP thread. */
+static GPrivate current_worker;
 
 G_DEFINE_FINAL_TYPE (CdvizHttpServer, cdviz_http_server, G_TYPE_OBJECT)
 /**
@@ -94,7 +100,7 @@ cdviz_http_server_finalize (GObject *object)
 
   /* Stopped by its owner, which may not drop its last reference on the
    * HTTP thread (that would join the thread from itself). */
-  if (self->thread != NULL)
+  if (self->running)
     g_critical ("A CdvizHttpServer is finalized while it runs: call "
                 "cdviz_http_server_stop() first");
   cdviz_http_server_stop (self);
@@ -102,8 +108,12 @@ cdviz_http_server_finalize (GObject *object)
   g_clear_pointer (&self->routes, g_hash_table_unref);
   g_clear_object (&self->tls_certificate);
   g_clear_pointer (&self->metrics, g_array_unref);
-  g_clear_pointer (&self->loop, g_main_loop_unref);
+  if (self->contexts != NULL)
+    for (guint i = 0; i < self->n_threads; i++)
+      g_main_context_unref (self->contexts[i]);
+  g_clear_pointer (&self->contexts, g_free);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_mutex_clear (&self->metrics_lock);
   g_free (self->host);
   g_free (self->root_url);
   g_strfreev (self->limits.access_log_filter);
@@ -159,6 +169,9 @@ cdviz_http_server_get_property (GObject    *object,
       break;
     case PROP_ACCESS_LOG_FILTER:
       g_value_set_boxed (value, self->limits.access_log_filter);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, self->n_threads);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -219,10 +232,15 @@ cdviz_http_server_set_property (GObject      *object,
       g_strfreev (self->limits.access_log_filter);
       self->limits.access_log_filter = g_value_dup_boxed (value);
       break;
+    case PROP_THREADS:
+      self->n_threads = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
+
+static void cdviz_http_server_constructed (GObject *object);
 
 static void
 cdviz_http_server_class_init (CdvizHttpServerClass *klass)
@@ -230,6 +248,7 @@ cdviz_http_server_class_init (CdvizHttpServerClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
+  object_class->constructed = cdviz_http_server_constructed;
   object_class->finalize = cdviz_http_server_finalize;
   object_class->get_property = cdviz_http_server_get_property;
   object_class->set_property = cdviz_http_server_set_property;
@@ -370,7 +389,33 @@ cdviz_http_server_class_init (CdvizHttpServerClass *klass)
                         "Statuses (\"404\") or classes (\"4xx\") of the answers logged, "
                         "one line each",
                         G_TYPE_STRV, flags);
+  /**
+   * CdvizHttpServer:threads:
+   *
+   * How many HTTP threads serve requests. The first accepts every
+   * connection and hands each to the thread with the fewest; each thread
+   * has its own #GMainContext and SoupServer. With more than one, every
+   * route must be marked thread-safe ([method@HttpServer.set_thread_safe])
+   * before the server starts.
+   */
+  properties[PROP_THREADS] =
+    g_param_spec_uint ("threads", NULL,
+                       "HTTP threads serving requests; more than one needs every route's "
+                       "handlers to be thread-safe",
+                       1, MAX_THREADS, 1, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+cdviz_http_server_constructed (GObject *object)
+{
+  CdvizHttpServer *self = CDVIZ_HTTP_SERVER (object);
+
+  G_OBJECT_CLASS (cdviz_http_server_parent_class)->constructed (object);
+  self->contexts = g_new0 (GMainContext *, self->n_threads);
+  self->contexts[0] = g_main_context_ref (self->context);
+  for (guint i = 1; i < self->n_threads; i++)
+    self->contexts[i] = g_main_context_new ();
 }
 
 static void
@@ -380,6 +425,8 @@ cdviz_http_server_init (CdvizHttpServer *self)
   self->metrics = g_array_new (FALSE, TRUE, sizeof (MetricsEntry));
   g_array_set_clear_func (self->metrics, _cdviz_http_metrics_entry_clear);
   self->context = g_main_context_new ();
+  self->n_threads = 1;
+  g_mutex_init (&self->metrics_lock);
 }
 
 /**
@@ -406,7 +453,8 @@ cdviz_http_server_new (const char *host,
 /**
  * cdviz_http_server_steal_connection:
  * @self: a #CdvizHttpServer
- * @msg: a request of this server whose handler runs (on the HTTP thread)
+ * @msg: a request of this server whose handler runs (on the calling HTTP
+ *   thread)
  * @socket: (out) (transfer full) (optional) (nullable): its socket
  *
  * Takes the connection of @msg away from libsoup, for a component that
@@ -423,22 +471,45 @@ cdviz_http_server_steal_connection (CdvizHttpServer    *self,
                                     SoupServerMessage  *msg,
                                     GSocket           **socket)
 {
+  HttpWorker *worker = _cdviz_http_server_get_current_worker ();
+
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), NULL);
   g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), NULL);
-  g_return_val_if_fail (self->connections != NULL, NULL);
 
-  return _cdviz_http_connections_steal (self->connections, msg, socket);
+  if (socket != NULL)
+    *socket = NULL;
+  /* Stopped: every connection is closed (or being closed) already. */
+  if (!self->running || self->workers == NULL)
+    return NULL;
+  g_return_val_if_fail (worker != NULL && worker->owner == self, NULL);
+
+  return _cdviz_http_connections_steal (worker->connections, msg, socket);
 }
 
+HttpWorker *
+_cdviz_http_server_get_current_worker (void)
+{
+  return g_private_get (&current_worker);
+}
+
+GMainContext **
+_cdviz_http_server_get_contexts (CdvizHttpServer *self,
+                                 guint           *n_contexts)
+{
+  *n_contexts = self->n_threads;
+  return self->contexts;
+}
 
 static gpointer
 http_thread (gpointer data)
 {
-  CdvizHttpServer *self = data;
+  HttpWorker *worker = data;
 
-  g_main_context_push_thread_default (self->context);
-  g_main_loop_run (self->loop);
-  g_main_context_pop_thread_default (self->context);
+  g_private_set (&current_worker, worker);
+  g_main_context_push_thread_default (worker->context);
+  g_main_loop_run (worker->loop);
+  g_main_context_pop_thread_default (worker->context);
+  g_private_set (&current_worker, NULL);
   return NULL;
 }
 
@@ -514,11 +585,11 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GSocket) listener = NULL;
-  gboolean ok;
+  gboolean ok = TRUE;
 
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
 
-  if (self->started && self->thread != NULL)
+  if (self->started && self->running)
     return TRUE;
   if (self->started)
     {
@@ -526,6 +597,23 @@ cdviz_http_server_start (CdvizHttpServer  *self,
                    _("The HTTP server on %s:%u was stopped: a server runs once, make a new one"),
                    self->host, self->port);
       return FALSE;
+    }
+
+  if (self->n_threads > 1)
+    {
+      GHashTableIter iter;
+      const char *path;
+      Route *route;
+
+      g_hash_table_iter_init (&iter, self->routes);
+      while (g_hash_table_iter_next (&iter, (gpointer *) &path, (gpointer *) &route))
+        if (!route->thread_safe)
+          {
+            g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_NOT_THREAD_SAFE,
+                         _("[http] threads = %u, but %s serves %s on one HTTP thread only: "
+                           "set threads = 1"), self->n_threads, route->owner, path);
+            return FALSE;
+          }
     }
 
   address = resolve_address (self->host, self->port, &local_error);
@@ -540,13 +628,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   if (self->tls_certificate != NULL)
     set_tls_priority (self);
   self->limits.tls_certificate = self->tls_certificate;
-  self->connections = _cdviz_http_connections_new (self->context, &self->limits);
 
-  g_main_context_push_thread_default (self->context);
-  /* No version: it only helps an attacker pick an exploit. */
-  self->server = soup_server_new ("server-header", "cdviz-pipeline", NULL);
-  soup_server_add_handler (self->server, NULL, _cdviz_http_server_callback, self, NULL);
-  soup_server_add_early_handler (self->server, NULL, _cdviz_http_early_callback, self, NULL);
   /* Our own listening socket: soup_server_listen() keeps GLib's backlog
    * of 10, and a burst of connections beyond it waits for SYN retries. */
   listener = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
@@ -555,9 +637,29 @@ cdviz_http_server_start (CdvizHttpServer  *self,
     g_socket_set_listen_backlog (listener, LISTEN_BACKLOG);
   ok = listener != NULL &&
        g_socket_bind (listener, address, TRUE, &local_error) &&
-       g_socket_listen (listener, &local_error) &&
-       _cdviz_http_connections_start (self->connections, self->server, listener, &local_error);
-  g_main_context_pop_thread_default (self->context);
+       g_socket_listen (listener, &local_error);
+
+  self->workers = g_new0 (HttpWorker, self->n_threads);
+  self->all_connections = g_new0 (CdvizHttpConnections *, self->n_threads);
+  for (guint i = 0; ok && i < self->n_threads; i++)
+    {
+      HttpWorker *worker = &self->workers[i];
+
+      worker->owner = self;
+      worker->index = i;
+      worker->context = self->contexts[i];
+      worker->connections = _cdviz_http_connections_new (worker->context, &self->limits);
+      self->all_connections[i] = worker->connections;
+      g_main_context_push_thread_default (worker->context);
+      /* No version: it only helps an attacker pick an exploit. */
+      worker->server = soup_server_new ("server-header", "cdviz-pipeline", NULL);
+      soup_server_add_handler (worker->server, NULL, _cdviz_http_server_callback, worker, NULL);
+      soup_server_add_early_handler (worker->server, NULL, _cdviz_http_early_callback, worker,
+                                     NULL);
+      ok = _cdviz_http_connections_start (worker->connections, worker->server,
+                                          i == 0 ? listener : NULL, &local_error);
+      g_main_context_pop_thread_default (worker->context);
+    }
 
   if (!ok)
     {
@@ -567,10 +669,19 @@ cdviz_http_server_start (CdvizHttpServer  *self,
       /* Nothing was started: a later start may try again. */
       if (listener != NULL)
         g_socket_close (listener, NULL);
-      g_clear_object (&self->server);
-      g_clear_pointer (&self->connections, _cdviz_http_connections_free);
+      for (guint i = 0; i < self->n_threads; i++)
+        {
+          g_clear_object (&self->workers[i].server);
+          g_clear_pointer (&self->workers[i].connections, _cdviz_http_connections_free);
+        }
+      g_clear_pointer (&self->workers, g_free);
+      g_clear_pointer (&self->all_connections, g_free);
       return FALSE;
     }
+
+  /* The first thread accepts, for all (it runs once the threads start). */
+  _cdviz_http_connections_set_workers (self->workers[0].connections, self->all_connections,
+                                       self->n_threads);
 
   self->bound_port = self->port;
   {
@@ -580,8 +691,15 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   }
 
   self->started = TRUE;
-  self->loop = g_main_loop_new (self->context, FALSE);
-  self->thread = g_thread_new ("cdviz-http", http_thread, self);
+  self->running = TRUE;
+  for (guint i = 0; i < self->n_threads; i++)
+    {
+      HttpWorker *worker = &self->workers[i];
+      g_autofree char *name = i == 0 ? g_strdup ("cdviz-http") : g_strdup_printf ("cdviz-http-%u", i);
+
+      worker->loop = g_main_loop_new (worker->context, FALSE);
+      worker->thread = g_thread_new (name, http_thread, worker);
+    }
   return TRUE;
 }
 
@@ -606,27 +724,16 @@ sync_call_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/**
- * cdviz_http_server_invoke_sync:
- * @self: a #CdvizHttpServer
- * @func: (scope call) (closure data): the function to run; its return
- *   value is ignored
- * @data: data for @func
- *
- * Runs @func on the HTTP thread and waits for it to return. When the server
- * is not running, or when called on the HTTP thread, @func runs at once.
- */
-void
-cdviz_http_server_invoke_sync (CdvizHttpServer *self,
-                               GSourceFunc      func,
-                               gpointer         data)
+/* Runs @func on @context's thread and waits for it to return. */
+static void
+invoke_on (GMainContext *context,
+           GSourceFunc   func,
+           gpointer      data)
 {
   SyncCall call = { func, data };
   GSource *source;
 
-  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
-
-  if (self->thread == NULL || g_main_context_is_owner (self->context))
+  if (g_main_context_is_owner (context))
     {
       func (data);
       return;
@@ -639,7 +746,7 @@ cdviz_http_server_invoke_sync (CdvizHttpServer *self,
   g_source_set_priority (source, G_PRIORITY_HIGH);
   g_source_set_callback (source, sync_call_dispatch, &call, NULL);
   g_source_set_static_name (source, "[cdviz] invoke_sync");
-  g_source_attach (source, self->context);
+  g_source_attach (source, context);
   g_source_unref (source);
 
   g_mutex_lock (&call.lock);
@@ -651,15 +758,76 @@ cdviz_http_server_invoke_sync (CdvizHttpServer *self,
   g_cond_clear (&call.cond);
 }
 
+/**
+ * cdviz_http_server_invoke_sync:
+ * @self: a #CdvizHttpServer
+ * @func: (scope call) (closure data): the function to run; its return
+ *   value is ignored
+ * @data: data for @func
+ *
+ * Runs @func on the (first) HTTP thread and waits for it to return. When
+ * the server is not running, or when called on that thread, @func runs at
+ * once.
+ */
+void
+cdviz_http_server_invoke_sync (CdvizHttpServer *self,
+                               GSourceFunc      func,
+                               gpointer         data)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+
+  if (!self->running)
+    func (data);
+  else
+    invoke_on (self->context, func, data);
+}
+
+/**
+ * cdviz_http_server_invoke_sync_all:
+ * @self: a #CdvizHttpServer
+ * @func: (scope call) (closure data): the function to run; its return
+ *   value is ignored
+ * @data: data for @func
+ *
+ * Runs @func on every HTTP thread, one after the other, and waits for each
+ * to return (see #CdvizHttpServer:threads): for a thread-safe route that
+ * finishes, on each thread, what its handlers started there. When the
+ * server is not running, @func runs once, at once.
+ */
+void
+cdviz_http_server_invoke_sync_all (CdvizHttpServer *self,
+                                   GSourceFunc      func,
+                                   gpointer         data)
+{
+  g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
+
+  if (!self->running)
+    {
+      func (data);
+      return;
+    }
+  for (guint i = 0; i < self->n_threads; i++)
+    invoke_on (self->contexts[i], func, data);
+}
+
 static gboolean
-disconnect_on_thread (gpointer data)
+stop_accepting_on_thread (gpointer data)
 {
   CdvizHttpServer *self = data;
 
-  _cdviz_http_connections_stop (self->connections);
-  soup_server_disconnect (self->server);
-  g_clear_object (&self->server);
-  g_main_loop_quit (self->loop);
+  _cdviz_http_connections_stop_accepting (self->workers[0].connections);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+disconnect_on_thread (gpointer data)
+{
+  HttpWorker *worker = data;
+
+  _cdviz_http_connections_stop (worker->connections);
+  soup_server_disconnect (worker->server);
+  g_clear_object (&worker->server);
+  g_main_loop_quit (worker->loop);
   return G_SOURCE_REMOVE;
 }
 
@@ -668,32 +836,59 @@ disconnect_on_thread (gpointer data)
  * @self: a #CdvizHttpServer
  *
  * Closes the listening sockets and every connection, and stops the HTTP
- * thread. Components should have finished their streams before.
+ * threads. Components should have finished their streams before.
  */
 void
 cdviz_http_server_stop (CdvizHttpServer *self)
 {
+  HttpWorker *current = _cdviz_http_server_get_current_worker ();
+
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
 
   g_atomic_int_set (&self->ready, FALSE);
-  if (self->thread == NULL)
+  if (!self->running)
     return;
-  if (g_thread_self () == self->thread)
+  if (current != NULL && current->owner == self)
     {
-      g_critical ("cdviz_http_server_stop() called on the HTTP thread, which it joins: "
+      g_critical ("cdviz_http_server_stop() called on an HTTP thread, which it joins: "
                   "stop the server from another thread");
       return;
     }
 
-  cdviz_http_server_invoke_sync (self, disconnect_on_thread, self);
-  g_thread_join (g_steal_pointer (&self->thread));
+  /* No connection is handed out any more, then every thread answers what
+   * it has in flight (up to a second each, all at the same time). */
+  invoke_on (self->context, stop_accepting_on_thread, self);
+  for (guint i = 0; i < self->n_threads; i++)
+    {
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_priority (source, G_PRIORITY_HIGH);
+      g_source_set_callback (source, disconnect_on_thread, &self->workers[i], NULL);
+      g_source_set_static_name (source, "[cdviz] stop HTTP thread");
+      g_source_attach (source, self->workers[i].context);
+      g_source_unref (source);
+    }
+  for (guint i = 0; i < self->n_threads; i++)
+    g_thread_join (g_steal_pointer (&self->workers[i].thread));
+  self->running = FALSE;
 
   /* Let pending sources (closures of closed connections) run and free. */
-  g_main_context_push_thread_default (self->context);
-  while (g_main_context_iteration (self->context, FALSE))
-    ;
-  g_main_context_pop_thread_default (self->context);
-  g_clear_pointer (&self->connections, _cdviz_http_connections_free);
+  for (guint i = 0; i < self->n_threads; i++)
+    {
+      HttpWorker *worker = &self->workers[i];
+
+      g_main_context_push_thread_default (worker->context);
+      while (g_main_context_iteration (worker->context, FALSE))
+        ;
+      g_main_context_pop_thread_default (worker->context);
+    }
+  for (guint i = 0; i < self->n_threads; i++)
+    {
+      g_clear_pointer (&self->workers[i].connections, _cdviz_http_connections_free);
+      g_clear_pointer (&self->workers[i].loop, g_main_loop_unref);
+    }
+  g_clear_pointer (&self->workers, g_free);
+  g_clear_pointer (&self->all_connections, g_free);
 }
 
 /**
@@ -807,10 +1002,10 @@ cdviz_http_server_dup_default_source (CdvizHttpServer *self,
  * cdviz_http_server_get_context:
  * @self: a #CdvizHttpServer
  *
- * Gets the main context the HTTP thread runs, where every handler is
- * called.
+ * Gets the main context the (first) HTTP thread runs, where every handler
+ * is called when the server has one thread (see #CdvizHttpServer:threads).
  *
- * Returns: (transfer none): the main context of the HTTP thread
+ * Returns: (transfer none): the main context of the first HTTP thread
  */
 GMainContext *
 cdviz_http_server_get_context (CdvizHttpServer *self)
@@ -831,5 +1026,5 @@ gboolean
 cdviz_http_server_is_running (CdvizHttpServer *self)
 {
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
-  return self->thread != NULL;
+  return self->running;
 }

@@ -27,6 +27,8 @@ GQuark cdviz_http_server_error_quark (void);
  * @CDVIZ_HTTP_SERVER_ERROR_LISTEN: the address cannot be listened on
  * @CDVIZ_HTTP_SERVER_ERROR_STATE: the call came at the wrong time (e.g. a
  *   route added after the server started)
+ * @CDVIZ_HTTP_SERVER_ERROR_NOT_THREAD_SAFE: the server has several HTTP
+ *   threads and a route's handlers may run on one only
  *
  * Errors of the HTTP server.
  */
@@ -34,6 +36,7 @@ typedef enum {
   CDVIZ_HTTP_SERVER_ERROR_DUPLICATE_ROUTE,
   CDVIZ_HTTP_SERVER_ERROR_LISTEN,
   CDVIZ_HTTP_SERVER_ERROR_STATE,
+  CDVIZ_HTTP_SERVER_ERROR_NOT_THREAD_SAFE,
 } CdvizHttpServerError;
 
 /**
@@ -41,8 +44,8 @@ typedef enum {
  * @out: the Prometheus text being built; append to it
  * @user_data: the data given with the function
  *
- * Appends metrics in the Prometheus text exposition format. Called on the
- * HTTP thread for every `GET /metrics`.
+ * Appends metrics in the Prometheus text exposition format. Called on an
+ * HTTP thread for every `GET /metrics`, never by two threads at once.
  */
 typedef void (*CdvizMetricsFunc) (GString  *out,
                                   gpointer  user_data);
@@ -85,6 +88,10 @@ void             cdviz_http_server_set_route_open  (CdvizHttpServer   *self,
                                                     const char        *path,
                                                     gboolean           open,
                                                     const char        *reason);
+CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_set_thread_safe (CdvizHttpServer   *self,
+                                                    const char        *path,
+                                                    gboolean           thread_safe);
 CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_check_route_id         (const char        *kind,
                                                     const char        *id,
@@ -131,6 +138,10 @@ CDVIZ_AVAILABLE_IN_1_0
 gboolean         cdviz_http_server_is_running      (CdvizHttpServer   *self);
 CDVIZ_AVAILABLE_IN_1_0
 void             cdviz_http_server_invoke_sync     (CdvizHttpServer   *self,
+                                                    GSourceFunc        func,
+                                                    gpointer           data);
+CDVIZ_AVAILABLE_IN_1_0
+void             cdviz_http_server_invoke_sync_all (CdvizHttpServer   *self,
                                                     GSourceFunc        func,
                                                     gpointer           data);
 

@@ -107,9 +107,9 @@ struct _CdvizPipeline
   GCond queue_cond;
   GQueue queue;                 /* WorkItem, under queue_lock */
   gboolean worker_waiting;      /* under queue_lock: asleep on queue_cond */
-  gboolean wake_deferred;       /* under queue_lock: the HTTP thread owes
-                                   the worker a wake-up (its wake source) */
-  GSource *wake_source;         /* (owned) (nullable): on the HTTP context */
+  GPtrArray *wake_sources;      /* (owned) (nullable): one per HTTP thread's
+                                   context; each says whether its thread owes
+                                   the worker a wake-up */
   int pending;                  /* atomic: messages waiting in the queue */
   GPtrArray *room_waiters;      /* under queue_lock: RoomWaiter records to signal */
   int room_wanted;              /* atomic: room_waiters is not empty */
@@ -149,9 +149,9 @@ gpointer  _cdviz_pipeline_thread         (gpointer        data);
 void      _cdviz_room_waiter_unref       (gpointer        waiter);
 void      _cdviz_pipeline_notify_room    (CdvizPipeline  *self,
                                           gboolean        always);
-void      _cdviz_pipeline_attach_waker   (CdvizPipeline  *self,
-                                          GMainContext   *http_context);
-void      _cdviz_pipeline_detach_waker   (CdvizPipeline  *self);
+void      _cdviz_pipeline_attach_wakers  (CdvizPipeline  *self,
+                                          CdvizHttpServer *http);
+void      _cdviz_pipeline_detach_wakers  (CdvizPipeline  *self);
 void      _cdviz_pipeline_set_running    (CdvizPipeline  *self,
                                           gboolean        running);
 gboolean  _cdviz_pipeline_is_its_thread  (CdvizPipeline  *self);

@@ -9,6 +9,7 @@
 
 #include "cdviz-pipeline-private.h"
 #include "cdviz-cdevent-private.h"
+#include "cdviz-http-server-private.h"
 
 /* The pipeline thread and its two doors: _cdviz_pipeline_post(), the one way
  * into the work queue (from any thread: push, push_async, flush, stop; the
@@ -504,9 +505,10 @@ _cdviz_pipeline_thread (gpointer data)
  *
  * A request handler that posts an event nobody waits for (a webhook with
  * respond = "accepted") does not wake the pipeline thread itself: it
- * leaves the wake-up owed, and the HTTP thread pays it once, before it
+ * leaves the wake-up owed, and its HTTP thread pays it once, before it
  * polls again (in the prepare function of a source on its context, of high
- * priority so that it is prepared on every iteration). The events of every
+ * priority so that it is prepared on every iteration; each HTTP thread has
+ * its own). The events of every
  * request handled in one iteration then cost the pipeline thread one
  * wake-up. An event whose answer waits (push_async()) wakes it at once:
  * deferring would add the rest of the HTTP thread's iteration to every
@@ -515,10 +517,11 @@ _cdviz_pipeline_thread (gpointer data)
 typedef struct {
   GSource source;
   CdvizPipeline *pipeline;      /* not owned: destroyed by stop() first */
+  gboolean owed;                /* under queue_lock; only its thread sets it */
 } WakeSource;
 
-/* The pipeline whose wake source this thread prepares: posts from this
- * thread may leave the wake-up owed. */
+/* The wake source this thread prepares: posts from this thread may leave
+ * the wake-up owed to it. */
 static GPrivate waker_of_thread;
 
 static void
@@ -535,15 +538,17 @@ static gboolean
 wake_prepare (GSource *source,
               int     *timeout)
 {
-  CdvizPipeline *self = ((WakeSource *) source)->pipeline;
+  WakeSource *waker = (WakeSource *) source;
 
-  if (G_UNLIKELY (g_private_get (&waker_of_thread) != self))
-    g_private_set (&waker_of_thread, self);
+  if (G_UNLIKELY (g_private_get (&waker_of_thread) != waker))
+    g_private_set (&waker_of_thread, waker);
   /* Only this thread sets it: no lock needed to look. */
-  if (self->wake_deferred)
+  if (waker->owed)
     {
+      CdvizPipeline *self = waker->pipeline;
+
       g_mutex_lock (&self->queue_lock);
-      self->wake_deferred = FALSE;
+      waker->owed = FALSE;
       wake_worker_locked (self);
       g_mutex_unlock (&self->queue_lock);
     }
@@ -564,30 +569,57 @@ static GSourceFuncs wake_source_funcs = {
   .dispatch = wake_dispatch,
 };
 
-/* At start, before the HTTP server runs. */
-void
-_cdviz_pipeline_attach_waker (CdvizPipeline *self,
-                              GMainContext  *http_context)
+static void
+wake_source_destroy (gpointer data)
 {
-  GSource *source = g_source_new (&wake_source_funcs, sizeof (WakeSource));
+  g_source_destroy (data);
+  g_source_unref (data);
+}
 
-  ((WakeSource *) source)->pipeline = self;
-  g_source_set_priority (source, G_PRIORITY_HIGH);
-  g_source_set_static_name (source, "[cdviz] pipeline wake-up");
-  g_source_attach (source, http_context);
-  self->wake_source = source;
+/* At start, before the HTTP server runs: one wake source per HTTP
+ * thread. */
+void
+_cdviz_pipeline_attach_wakers (CdvizPipeline   *self,
+                               CdvizHttpServer *http)
+{
+  guint n;
+  GMainContext **contexts = _cdviz_http_server_get_contexts (http, &n);
+
+  self->wake_sources = g_ptr_array_new_with_free_func (wake_source_destroy);
+  for (guint i = 0; i < n; i++)
+    {
+      GSource *source = g_source_new (&wake_source_funcs, sizeof (WakeSource));
+
+      ((WakeSource *) source)->pipeline = self;
+      g_source_set_priority (source, G_PRIORITY_HIGH);
+      g_source_set_static_name (source, "[cdviz] pipeline wake-up");
+      g_source_attach (source, contexts[i]);
+      g_ptr_array_add (self->wake_sources, source);
+    }
 }
 
 /* At stop, once the pipeline thread is joined (nothing is owed any more),
- * before the HTTP thread is: a prepare still running finishes before the
- * pipeline can go. */
+ * before the HTTP threads are: a prepare still running finishes before
+ * the pipeline can go. */
 void
-_cdviz_pipeline_detach_waker (CdvizPipeline *self)
+_cdviz_pipeline_detach_wakers (CdvizPipeline *self)
 {
-  if (self->wake_source == NULL)
-    return;
-  g_source_destroy (self->wake_source);
-  g_clear_pointer (&self->wake_source, g_source_unref);
+  g_clear_pointer (&self->wake_sources, g_ptr_array_unref);
+}
+
+/* The calling thread's wake source if it is one of @self's (only looked at
+ * while the pipeline runs, when they all exist). */
+static WakeSource *
+own_waker (CdvizPipeline *self)
+{
+  gpointer waker = g_private_get (&waker_of_thread);
+
+  if (waker == NULL || self->wake_sources == NULL)
+    return NULL;
+  for (guint i = 0; i < self->wake_sources->len; i++)
+    if (self->wake_sources->pdata[i] == waker)
+      return waker;
+  return NULL;
 }
 
 void
@@ -612,6 +644,8 @@ _cdviz_pipeline_post (CdvizPipeline  *self,
                       WorkItem       *item,
                       GError        **error)
 {
+  WakeSource *waker;
+
   g_mutex_lock (&self->queue_lock);
   if (!g_atomic_int_get (&self->running))
     {
@@ -643,9 +677,8 @@ _cdviz_pipeline_post (CdvizPipeline  *self,
   /* Deferred only when nobody waits for the answer: a push_async() task
    * (a webhook answering once processed) is latency, and the pipeline
    * thread then works while the HTTP thread finishes its iteration. */
-  if (item->kind == ITEM_MESSAGE && item->task == NULL &&
-      g_private_get (&waker_of_thread) == self)
-    self->wake_deferred = TRUE;
+  if (item->kind == ITEM_MESSAGE && item->task == NULL && (waker = own_waker (self)) != NULL)
+    waker->owed = TRUE;
   else
     wake_worker_locked (self);
   g_mutex_unlock (&self->queue_lock);

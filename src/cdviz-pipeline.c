@@ -608,7 +608,7 @@ stop_locked (CdvizPipeline *self)
       _cdviz_pipeline_post (self, item, NULL);
       g_thread_join (g_steal_pointer (&self->worker));
     }
-  _cdviz_pipeline_detach_waker (self);
+  _cdviz_pipeline_detach_wakers (self);
 
   stop_sinks (self);
   if (self->http != NULL)
@@ -731,7 +731,7 @@ cdviz_pipeline_start (CdvizPipeline  *self,
   if (start_components (self, error))
     {
       _cdviz_pipeline_set_running (self, TRUE);
-      _cdviz_pipeline_attach_waker (self, cdviz_http_server_get_context (self->http));
+      _cdviz_pipeline_attach_wakers (self, self->http);
       self->worker = g_thread_new ("cdviz-pipeline", _cdviz_pipeline_thread, self);
 
       if (cdviz_http_server_start (self->http, error))

@@ -68,6 +68,54 @@ class HttpServerTest(unittest.TestCase):
             server.stop()
 
 
+class ThreadsTest(unittest.TestCase):
+    """threads > 1: a route must be marked thread-safe, then its handler
+    runs on every HTTP thread."""
+
+    def test_unmarked_route_refuses_to_start(self):
+        server = Cdviz.HttpServer(host="127.0.0.1", port=0, threads=2)
+        self.assertEqual(server.props.threads, 2)
+        server.add_handler("/py/hook", "source 'hook'", lambda *args: None)
+        with self.assertRaises(GLib.Error) as cm:
+            server.start()
+        self.assertEqual(cm.exception.message,
+                         "[http] threads = 2, but source 'hook' serves /py/hook on one HTTP "
+                         "thread only: set threads = 1")
+        self.assertTrue(cm.exception.matches(Cdviz.http_server_error_quark(),
+                                             Cdviz.HttpServerError.NOT_THREAD_SAFE))
+        self.assertFalse(server.is_running())
+
+    def test_marked_route_served_by_every_thread(self):
+        import threading
+        server = Cdviz.HttpServer(host="127.0.0.1", port=0, threads=3)
+        seen = set()
+
+        def handle(srv, msg, path, query):
+            seen.add(threading.current_thread().ident)
+            msg.set_status(204, None)
+
+        server.add_handler("/py/hook", "source 'hook'", handle)
+        server.set_thread_safe("/py/hook", True)
+        server.start()
+        try:
+            port = server.get_port()
+            # Connections go to the thread with the fewest: 9 kept open
+            # at once spread over the 3.
+            socks = [socket.create_connection(("127.0.0.1", port), timeout=10)
+                     for _ in range(9)]
+            try:
+                for s in socks:
+                    s.sendall(b"GET /py/hook HTTP/1.1\r\nHost: x\r\n\r\n")
+                for s in socks:
+                    self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 204"))
+            finally:
+                for s in socks:
+                    s.close()
+        finally:
+            server.stop()
+        self.assertEqual(len(seen), 3)
+
+
 class GirTest(unittest.TestCase):
     """The GIR says which callbacks may be None: none of the handlers."""
 
