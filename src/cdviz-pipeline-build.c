@@ -43,6 +43,11 @@ static const CdvizKeyDoc http_docs[] = {
   { "max_connections", "integer (0–1048576)", "`10000`",
     "Open connections at most (SSE streams included); more are closed when accepted; 0 = no limit. "
     "The process needs as many file descriptors (`ulimit -n`)" },
+  { "threads", "integer (1–64)", "`1`",
+    "HTTP threads serving requests: the first accepts every connection and hands each to the "
+    "thread with the fewest. More than one needs every route's handlers to be thread-safe (the "
+    "`webhook` sources' and `sse` sinks' are; a Python component's route must say so with "
+    "`set_thread_safe()`), else the pipeline does not start" },
   { "max_headers", "integer (0–100000)", "`100`",
     "Header fields of a request at most; more are answered 431; 0 = no limit" },
   { "max_header_size", "integer (0–1048576)", "`65536`",
@@ -329,6 +334,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
   g_auto(GStrv) access_log_filter = NULL;
   gint64 port = G_PARAM_SPEC_UINT (pspec (klass, "port"))->default_value;
   gint64 max_connections = G_PARAM_SPEC_UINT (pspec (klass, "max-connections"))->default_value;
+  gint64 threads = G_PARAM_SPEC_UINT (pspec (klass, "threads"))->default_value;
   gint64 max_headers = G_PARAM_SPEC_UINT (pspec (klass, "max-headers"))->default_value;
   gint64 max_header_size = G_PARAM_SPEC_UINT (pspec (klass, "max-header-size"))->default_value;
   guint64 header_timeout = G_PARAM_SPEC_UINT64 (pspec (klass, "header-timeout"))->default_value;
@@ -357,6 +363,8 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                                        G_MAXUINT32, idle_timeout, &idle_timeout, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_connections", 0, 1048576,
                                   max_connections, &max_connections, error) ||
+          !_cdviz_config_get_int (self->config, "http", http, "threads", 1, 64,
+                                  threads, &threads, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_headers", 0, 100000,
                                   max_headers, &max_headers, error) ||
           !_cdviz_config_get_int (self->config, "http", http, "max_header_size", 0, 1048576,
@@ -433,6 +441,7 @@ _cdviz_pipeline_build_http (CdvizPipeline  *self,
                              "body-timeout", body_timeout,
                              "idle-timeout", idle_timeout,
                              "max-connections", (guint) max_connections,
+                             "threads", (guint) threads,
                              "max-headers", (guint) max_headers,
                              "max-header-size", (guint) max_header_size,
                              "root-url", root_url,

@@ -132,7 +132,7 @@ static const ErrorCase error_cases[] = {
     "1: unknown key “htp” (known keys: http, pipeline, sources, transformers, sinks, state, remote)" },
   { "unknown-http-key", "[http]\nhots = \"x\"\n", CDVIZ_CONFIG_ERROR_UNKNOWN_KEY,
     "2: unknown key “http.hots” (known keys: host, port, tls_certificate, tls_key, tls_min_version, "
-    "header_timeout, body_timeout, idle_timeout, max_connections, max_headers, max_header_size, "
+    "header_timeout, body_timeout, idle_timeout, max_connections, threads, max_headers, max_header_size, "
     "root_url, request_timeout, access_log)" },
   { "state-kind", "[state]\nkind = \"s3\"\n", CDVIZ_CONFIG_ERROR_INVALID_VALUE,
     "2: key “state.kind”: “s3” is not a state kind cdviz-pipeline knows (“fs”)" },

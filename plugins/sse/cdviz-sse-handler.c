@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The HTTP thread's side of the SSE sink: the route handler (preflight,
+/* The HTTP threads' side of the SSE sink: the route handler (preflight,
  * max_clients; the server answers other methods, a closed route and the
  * header rules itself) and the hand-off of an accepted request's
- * connection to a fan-out thread. */
+ * connection to a fan-out thread. Any HTTP thread may run it: a hand-off
+ * is made and finished on the thread of its request. */
 #include <string.h>
 
 #include "cdviz-sse-sink-private.h"
@@ -11,10 +12,12 @@
 #define RETRY_AFTER_SECONDS "5"
 
 /* An accepted request, paused, until its connection is stolen from an
- * idle callback (outside libsoup's I/O code). HTTP thread only. */
+ * idle callback (outside libsoup's I/O code), on the HTTP thread of the
+ * request. */
 typedef struct {
   CdvizSseSink *sink;   /* owned */
   SoupServerMessage *msg;
+  GMainContext *context;  /* the request's HTTP thread's */
   GSource *idle;
   GList link;           /* in sink->handoffs */
   char *last_event_id;  /* the header, else `?lastEventId=` */
@@ -29,6 +32,7 @@ static void
 handoff_free (CdvizSseHandoff *handoff)
 {
   g_clear_object (&handoff->msg);
+  g_main_context_unref (handoff->context);
   g_free (handoff->last_event_id);
   cdviz_sse_filter_free (handoff->filter);
   g_object_unref (handoff->sink);
@@ -58,7 +62,9 @@ handoff_finish (CdvizSseHandoff *handoff)
   gboolean found = FALSE;
   guint64 cursor;
 
+  g_mutex_lock (&self->handoffs_lock);
   g_queue_unlink (&self->handoffs, &handoff->link);
+  g_mutex_unlock (&self->handoffs_lock);
   if (handoff->idle != NULL)
     {
       g_source_destroy (handoff->idle);
@@ -129,7 +135,7 @@ handoff_start (CdvizSseSink      *self,
   handoff->filter = g_steal_pointer (&query->filter);
   handoff->has_replay = query->has_replay;
   handoff->replay = query->replay;
-  g_queue_push_tail_link (&self->handoffs, &handoff->link);
+  handoff->context = g_main_context_ref_thread_default ();
 
   soup_server_message_pause (msg);
 
@@ -137,23 +143,48 @@ handoff_start (CdvizSseSink      *self,
   g_source_set_priority (handoff->idle, G_PRIORITY_HIGH);
   g_source_set_static_name (handoff->idle, "[cdviz-sse] hand-off");
   g_source_set_callback (handoff->idle, handoff_idle_cb, handoff, NULL);
-  g_source_attach (handoff->idle, self->context);
+  g_mutex_lock (&self->handoffs_lock);
+  g_queue_push_tail_link (&self->handoffs, &handoff->link);
+  g_mutex_unlock (&self->handoffs_lock);
+  g_source_attach (handoff->idle, handoff->context);
 }
 
-/* Refuses new connections and hands the accepted ones over: once this
- * returned, no fan-out thread is given a client any more. */
+/* The calling thread's oldest hand-off, if any; any hand-off once the
+ * server stopped (each then finds its connection gone). */
+static CdvizSseHandoff *
+own_handoff (CdvizSseSink *self)
+{
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  gboolean any = self->http == NULL || !cdviz_http_server_is_running (self->http);
+  CdvizSseHandoff *found = NULL;
+
+  g_mutex_lock (&self->handoffs_lock);
+  for (GList *l = self->handoffs.head; l != NULL && found == NULL; l = l->next)
+    if (any || ((CdvizSseHandoff *) l->data)->context == context)
+      found = l->data;
+  g_mutex_unlock (&self->handoffs_lock);
+  return found;
+}
+
+/* Refuses new connections and hands over the ones accepted on the calling
+ * HTTP thread: once this returned on every HTTP thread
+ * (cdviz_http_server_invoke_sync_all()), no fan-out thread is given a
+ * client any more. A request another thread is handling meanwhile finds
+ * the route closed (503), or is handed off there before that thread runs
+ * this. */
 gboolean
 cdviz_sse_handler_stop (gpointer data)
 {
   CdvizSseSink *self = data;
   g_autofree char *path = g_strdup_printf ("/sse/%s", self->id);
+  CdvizSseHandoff *handoff;
 
   g_atomic_int_set (&self->stopping, 1);
   /* New requests: 503 from the server, without reaching the handler. */
   if (self->http != NULL)
     cdviz_http_server_set_route_open (self->http, path, FALSE, NULL);
-  while (self->handoffs.head != NULL)
-    handoff_finish (self->handoffs.head->data);
+  while ((handoff = own_handoff (self)) != NULL)
+    handoff_finish (handoff);
   return G_SOURCE_REMOVE;
 }
 
@@ -186,6 +217,20 @@ respond_unavailable (SoupServerMessage *msg,
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Retry-After", RETRY_AFTER_SECONDS);
   cdviz_http_respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, text);
+}
+
+/* Counts a new client unless max_clients are connected: compared and
+ * counted at once, since several HTTP threads may take the last slot. */
+static gboolean
+take_client_slot (CdvizSseSink *self)
+{
+  int n = g_atomic_int_get (&self->feed.n_clients);
+
+  do
+    if (self->max_clients > 0 && (guint) n >= self->max_clients)
+      return FALSE;
+  while (!g_atomic_int_compare_and_exchange_full (&self->feed.n_clients, n, n + 1, &n));
+  return TRUE;
 }
 
 void
@@ -225,8 +270,7 @@ cdviz_sse_handler_serve (SoupServer        *server,
 
   /* The header rules ran already: the server checks them at the route
    * (cdviz_http_server_set_header_validator()). */
-  if (self->max_clients > 0 &&
-      (guint) g_atomic_int_get (&self->feed.n_clients) >= self->max_clients)
+  if (!take_client_slot (self))
     {
       g_debug ("sink '%s': connection rejected with 503: max_clients (%u) reached",
                self->name, self->max_clients);
@@ -235,6 +279,5 @@ cdviz_sse_handler_serve (SoupServer        *server,
       return;
     }
 
-  g_atomic_int_inc (&self->feed.n_clients);
   handoff_start (self, msg, parsed);
 }

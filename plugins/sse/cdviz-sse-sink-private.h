@@ -32,8 +32,9 @@ struct _CdvizSseSink
 
   /* HTTP thread only, once started */
   CdvizHttpServer *http;             /* weak */
-  GMainContext *context;             /* the HTTP thread's */
-  GQueue handoffs;                   /* CdvizSseHandoff.link: accepted, not yet stolen */
+  GMutex handoffs_lock;              /* any HTTP thread may hand off */
+  GQueue handoffs;                   /* CdvizSseHandoff.link: accepted, not yet
+                                        stolen; under handoffs_lock */
 
   /* atomic: written by start (its caller's thread) and on the HTTP thread
    * when stopping, read by the handler */

@@ -244,8 +244,6 @@ sse_start_sink (CdvizSink      *sink,
   /* The threads first: the route may be used as soon as it exists. */
   if (self->fanouts == NULL && !fanouts_start (self, error))
     return FALSE;
-  g_clear_pointer (&self->context, g_main_context_unref);
-  self->context = g_main_context_ref (cdviz_http_server_get_context (http));
   g_set_weak_pointer (&self->http, http);
   g_atomic_int_set (&self->stopping, 0);
 
@@ -259,6 +257,9 @@ sse_start_sink (CdvizSink      *sink,
     }
   /* A stream request has no body: one is refused unread. */
   cdviz_http_server_set_max_body_size (http, path, 0);
+  /* Hand-offs are made and finished on the thread of their request, the
+   * rest is atomic or locked: any HTTP thread may serve the route. */
+  cdviz_http_server_set_thread_safe (http, path, TRUE);
   cdviz_http_server_set_header_validator (http, path, self->validator);
   cdviz_http_server_set_methods (http, path, (const char * const []) { "GET", "HEAD", "OPTIONS", NULL });
   register_metrics (self, http);
@@ -327,7 +328,7 @@ sse_stop_sink (CdvizSink *sink)
 
   /* 503 for new requests; the accepted ones go to their fan-out threads. */
   if (self->http != NULL)
-    cdviz_http_server_invoke_sync (self->http, cdviz_sse_handler_stop, self);
+    cdviz_http_server_invoke_sync_all (self->http, cdviz_sse_handler_stop, self);
   else
     cdviz_sse_handler_stop (self);
 
@@ -412,7 +413,7 @@ cdviz_sse_sink_finalize (GObject *object)
   g_warn_if_fail (self->handoffs.length == 0);
   fanouts_free (self);
   g_clear_weak_pointer (&self->http);
-  g_clear_pointer (&self->context, g_main_context_unref);
+  g_mutex_clear (&self->handoffs_lock);
   g_clear_pointer (&self->feed.ring, cdviz_sse_ring_free);
   g_clear_pointer (&self->feed.retry_frame, g_bytes_unref);
   g_mutex_clear (&self->feed.lock);
@@ -570,4 +571,5 @@ cdviz_sse_sink_init (CdvizSseSink *self)
   self->buffer_bytes = DEFAULT_BUFFER_BYTES;
   self->keep_alive_ms = 30000;
   g_queue_init (&self->handoffs);
+  g_mutex_init (&self->handoffs_lock);
 }

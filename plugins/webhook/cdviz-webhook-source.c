@@ -85,8 +85,9 @@ struct _CdvizWebhookSource
   /* set by start_source */
   CdvizPipeline *pipeline;        /* not owned: the pipeline owns us */
   char *name;
-  char *default_source;           /* built on the HTTP thread */
-  JsonNode *message_metadata;     /* sealed, shared by every message; HTTP thread */
+  char *default_source;           /* built with message_metadata */
+  JsonNode *message_metadata;     /* sealed, shared by every message; built once
+                                     (g_once_init_enter()) by the first request */
   int stopped;                    /* atomic */
   CdvizHttpServer *http;          /* not owned: the pipeline's */
 };
@@ -224,7 +225,8 @@ keep_header (const char *name,
 static JsonNode *
 get_metadata (CdvizWebhookSource *self)
 {
-  if (self->message_metadata == NULL)
+  /* Built by the first request, whichever HTTP thread it came on. */
+  if (g_once_init_enter (&self->message_metadata))
     {
       g_autoptr(JsonNode) metadata = NULL;
       JsonObject *object, *context;
@@ -253,7 +255,7 @@ get_metadata (CdvizWebhookSource *self)
           json_object_set_string_member (context, "source", self->default_source);
         }
       json_node_seal (metadata);
-      self->message_metadata = g_steal_pointer (&metadata);
+      g_once_init_leave (&self->message_metadata, g_steal_pointer (&metadata));
     }
   return self->message_metadata;
 }
@@ -363,6 +365,9 @@ webhook_start_source (CdvizSource    *source,
   cdviz_http_server_set_max_body_size (http, self->path, self->max_body_size);
   cdviz_http_server_set_header_validator (http, self->path, self->validator);
   cdviz_http_server_set_route_open (http, self->path, TRUE, _("the source is stopped"));
+  /* The handler touches its request, the pipeline's queue (locked) and
+   * the metadata built once: any HTTP thread may run it. */
+  cdviz_http_server_set_thread_safe (http, self->path, TRUE);
   self->http = http;
 
   g_atomic_int_set (&self->stopped, FALSE);

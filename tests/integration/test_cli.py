@@ -124,7 +124,7 @@ class CliTest(unittest.TestCase):
         self.check_error('[http]\nport = 1\nadress = "x"\n',
                          "3: unknown key “http.adress” (known keys: host, port, "
                          "tls_certificate, tls_key, tls_min_version, header_timeout, body_timeout, idle_timeout, "
-                         "max_connections, max_headers, max_header_size, root_url, "
+                         "max_connections, threads, max_headers, max_header_size, root_url, "
                          "request_timeout, access_log)")
 
     def test_error_mistyped_key(self):
