@@ -5,7 +5,8 @@ streams are served from all of them. What a user sees: every event answered
 2xx reaches every SSE client exactly once, /metrics counts the connections
 each thread got, max_connections holds across threads, SIGTERM under load
 loses nothing, and a bad value is named with its file, line and key. The
-hostile-client tests of test_hostile run again against three threads."""
+hostile-client tests of test_hostile and the HTTPS tests of test_tls run
+again against three threads."""
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import unittest
 from cdviz_testlib import (Pipeline, SseReader, cdevent, parse_events, read_response,
                            send_request)
 from integration import test_hostile as hostile
+from integration import test_tls as tls
 
 CONFIG = """
 [http]
@@ -296,6 +298,11 @@ class ThreadedFraming(hostile.Framing):
 
 class ThreadedDescriptors(hostile.Descriptors):
     EXTRA = hostile.Descriptors.EXTRA + THREADS
+
+
+# test_tls's HTTPS tests (the handshake runs on the connection's thread).
+class ThreadedHttps(tls.Https):
+    EXTRA = THREADS
 
 
 if __name__ == "__main__":

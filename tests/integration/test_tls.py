@@ -23,6 +23,7 @@ CONFIG = """
 [http]
 tls_certificate = "{cert}"
 tls_key = "{key}"
+{extra}
 
 [sources.in]
 enabled = true
@@ -62,6 +63,8 @@ def make_certificate(directory):
 
 @unittest.skipUnless(CURL and OPENSSL, "needs curl and openssl")
 class Https(unittest.TestCase):
+    EXTRA = ""   # more [http] keys (test_http_threads: threads)
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="cdviz-tls-")
@@ -72,7 +75,7 @@ class Https(unittest.TestCase):
         cls.tmp.cleanup()
 
     def setUp(self):
-        self.p = Pipeline(CONFIG.format(cert=self.cert, key=self.key), env=SAN_ENV)
+        self.p = Pipeline(CONFIG.format(cert=self.cert, key=self.key, extra=self.EXTRA), env=SAN_ENV)
         self.addCleanup(self.p.close)
         self.assertIn("Listening on https://", self.p.stderr())
         self.base = "https://127.0.0.1:%d" % self.p.port
@@ -152,6 +155,7 @@ def handshake(port, *args):
 
 @unittest.skipUnless(OPENSSL, "needs openssl")
 class TlsPolicy(unittest.TestCase):
+    EXTRA = ""
     """[http] tls_min_version: TLS 1.0/1.1 and static-RSA or CBC suites are
     refused by default; 1.3 refuses 1.2 too. The environment's
     G_TLS_GNUTLS_PRIORITY, when set, wins (and is said so in the log)."""
@@ -166,7 +170,7 @@ class TlsPolicy(unittest.TestCase):
         cls.tmp.cleanup()
 
     def start(self, extra="", env=None):
-        config = CONFIG.format(cert=self.cert, key=self.key).replace(
+        config = CONFIG.format(cert=self.cert, key=self.key, extra=self.EXTRA).replace(
             "[http]\n", "[http]\n%s\n" % extra)
         environment = dict(SAN_ENV or {})
         environment.update(env or {})
@@ -196,13 +200,13 @@ class TlsPolicy(unittest.TestCase):
 
     def test_environment_wins(self):
         environment = dict(SAN_ENV or {}, G_TLS_GNUTLS_PRIORITY="NORMAL:+VERS-TLS1.1")
-        p = Pipeline(CONFIG.format(cert=self.cert, key=self.key), env=environment)
+        p = Pipeline(CONFIG.format(cert=self.cert, key=self.key, extra=self.EXTRA), env=environment)
         self.addCleanup(p.close)
         self.assertIn("using G_TLS_GNUTLS_PRIORITY from the environment", p.stderr())
         self.assertTrue(handshake(p.port, "-tls1_2", "-cipher", "AES128-SHA")[0])
 
     def test_unknown_version_refused(self):
-        p = Pipeline(CONFIG.format(cert=self.cert, key=self.key).replace(
+        p = Pipeline(CONFIG.format(cert=self.cert, key=self.key, extra=self.EXTRA).replace(
             "[http]\n", '[http]\ntls_min_version = "1.1"\n'), expect_start=False)
         try:
             self.assertNotEqual(p.wait(20), 0)
