@@ -11,6 +11,8 @@ share the background load, medians of --repeat runs:
                             enqueue), for builds that know the key
   soup-floor                tests/bench/soup-floor, a libsoup server that
                             only answers 201: the floor on one HTTP thread
+                            (--floor-threads N: on N threads)
+  cdviz ..., N threads      with --http-threads N: [http] threads = N
   nginx+nchan               when installed (see sse-bench.py)
 
 Prints a table with each figure's ratio to the floor and to nchan, and the
@@ -38,11 +40,15 @@ spec.loader.exec_module(sb)
 class CdvizIngest(sb.Cdviz):
     """sse-bench.py's cdviz-pipeline (an SSE sink without subscribers, as
     its ingest scenario), with the webhook's respond mode."""
-    def __init__(self, workdir, build_dir, label, respond):
+    def __init__(self, workdir, build_dir, label, respond, threads=1):
         super().__init__(workdir, build_dir)
+        self.threads = threads
         self.name = "cdviz %s/%s" % (label, respond)
         if respond == "accepted":
             self.webhook_keys = ', respond = "accepted"'
+        if threads > 1:
+            self.name += ", %d threads" % threads
+            self.http_keys = "threads = %d\n" % threads
 
 
 class SoupFloor(sb.Server):
@@ -52,7 +58,7 @@ class SoupFloor(sb.Server):
         super().__init__(workdir)
         self.program = program
         self.threads = threads
-        self.name = "soup-floor" if threads == 1 else "soup-floor, %d threads" % threads
+        self.name = floor_name(threads)
 
     def start(self):
         self.proc = subprocess.Popen([self.program, "--port", str(self.port), "--seconds", "300",
@@ -75,6 +81,20 @@ def knows_respond(build_dir):
     return False
 
 
+def knows_threads(build_dir):
+    """Whether a build's server has [http] threads."""
+    for root, _, files in os.walk(os.path.join(build_dir, "src")):
+        for name in files:
+            if name.startswith("libcdviz-1.0.so"):
+                with open(os.path.join(root, name), "rb") as f:
+                    return b"HTTP threads serving requests" in f.read()
+    return False
+
+
+def floor_name(threads):
+    return "soup-floor" if threads == 1 else "soup-floor, %d threads" % threads
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,19 +105,24 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-nchan", action="store_true")
     ap.add_argument("--floor-threads", default="1",
-                    help="comma-separated thread counts of soup-floor (default 1; the ratios "
-                    "are to the 1-thread floor, as cdviz-pipeline has one HTTP thread)")
+                    help="comma-separated thread counts of soup-floor (default 1)")
+    ap.add_argument("--http-threads", default="1",
+                    help="comma-separated [http] threads of each cdviz build (default 1; builds "
+                    "without the key run with 1 only); each ratio is to the floor on as many "
+                    "threads when it was measured (--floor-threads), else to the 1-thread floor")
     ap.add_argument("--json")
     args = ap.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="ingest-bench-")
     tools = sb.Tools(None, args.pub)
     servers = []
+    http_threads = sorted({int(t) for t in args.http_threads.split(",")})
     for spec_ in args.build:
         label, _, build_dir = spec_.partition("=")
-        servers.append(CdvizIngest(workdir, build_dir, label, "processed"))
-        if knows_respond(build_dir):
-            servers.append(CdvizIngest(workdir, build_dir, label, "accepted"))
+        for n in http_threads if knows_threads(build_dir) else [1]:
+            servers.append(CdvizIngest(workdir, build_dir, label, "processed", n))
+            if knows_respond(build_dir):
+                servers.append(CdvizIngest(workdir, build_dir, label, "accepted", n))
     for n in sorted({int(t) for t in args.floor_threads.split(",")}):
         servers.append(SoupFloor(workdir, args.floor, n))
     if not args.no_nchan and sb.ensure_nchan():
@@ -127,6 +152,7 @@ def main():
           "| CPU µs/event | × soup-floor | × nchan |" % args.repeat)
     print("|---|---:|---:|---:|---:|---:|")
     for s in servers:
+        floor = med.get(floor_name(getattr(s, "threads", 1)), med.get("soup-floor"))
         cpu = statistics.median(r["server_cpu_pct"] for r in runs[s.name])
         # CPU per event of each run (CPU % × 10,000 / events/s), median:
         # less sensitive to the background load than the rate.

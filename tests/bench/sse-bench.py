@@ -138,16 +138,18 @@ class Cdviz(Server):
     # Extra keys of the webhook's extractor table (ingest-bench.py sets
     # respond = "accepted").
     webhook_keys = ""
+    # Extra lines of [http] (ingest-bench.py sets threads = N).
+    http_keys = ""
 
     def start(self):
         conf = os.path.join(self.workdir, "cdviz.toml")
         with open(conf, "w") as f:
             # max_connections: the default (10000) refuses more; nginx gets
             # worker_connections 20000, the descriptor limit of both.
-            f.write('[http]\nhost = "127.0.0.1"\nport = %d\nmax_connections = %d\n'
+            f.write('[http]\nhost = "127.0.0.1"\nport = %d\nmax_connections = %d\n%s'
                     '[sources.in]\nenabled = true\nextractor = { type = "webhook", id = "in"%s }\n'
                     '[sinks.out]\ntype = "sse"\nid = "bench"\nbuffer_size = 1000\n'
-                    % (self.port, NOFILE, self.webhook_keys))
+                    % (self.port, NOFILE, self.http_keys, self.webhook_keys))
         env = dict(os.environ, CDVIZ_PLUGIN_SYSTEM_PATH="")
         env.pop("G_DEBUG", None)
         env.pop("MALLOC_CHECK_", None)   # meson's test env sets it: it slows malloc down
@@ -469,6 +471,8 @@ def main():
     ap.add_argument("--latency-events", type=int, default=30)
     ap.add_argument("--ingest-count", type=int, default=100000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--http-threads", type=int, default=1,
+                    help="cdviz-pipeline's [http] threads (default 1)")
     ap.add_argument("--quick", action="store_true",
                     help="small counts, one repetition (a smoke test, not a measurement)")
     ap.add_argument("--json", help="write every raw result here")
@@ -499,7 +503,12 @@ def main():
 
     def make(name):
         d = tempfile.mkdtemp(dir=tmp.name, prefix=name + "-")
-        return Cdviz(d, build) if name == "cdviz" else Nchan(d)
+        if name != "cdviz":
+            return Nchan(d)
+        server = Cdviz(d, build)
+        if args.http_threads > 1:
+            server.http_keys = "threads = %d\n" % args.http_threads
+        return server
 
     plan = []
     scen = args.scenarios.split(",")
