@@ -232,10 +232,7 @@ accept_ready (GSocket      *listener,
           continue;
         }
       if (self->workers == NULL)
-        {
-          COUNTER_ADD (self->handed, 1);
-          _cdviz_http_connections_add (self, socket);
-        }
+        _cdviz_http_connections_add (self, socket);
       else
         hand_out (self, socket);
     }
@@ -288,7 +285,7 @@ void
 _cdviz_http_accept_fit_descriptor_limit (CdvizHttpConnections *self)
 {
   struct rlimit limit;
-  rlim_t usable;
+  rlim_t usable, reserved;
 
   self->open_limit = self->limits.max_connections > 0 ? self->limits.max_connections : G_MAXUINT;
   if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
@@ -307,7 +304,10 @@ _cdviz_http_accept_fit_descriptor_limit (CdvizHttpConnections *self)
   if (limit.rlim_cur == RLIM_INFINITY)
     return;
 
-  usable = limit.rlim_cur > RESERVED_DESCRIPTORS ? limit.rlim_cur - RESERVED_DESCRIPTORS : 1;
+  /* Each further HTTP thread keeps a few of its own (its context's eventfd, the
+   * placeholder listener). */
+  reserved = RESERVED_DESCRIPTORS + 2 * (MAX (self->limits.threads, 1) - 1);
+  usable = limit.rlim_cur > reserved ? limit.rlim_cur - reserved : 1;
   if ((rlim_t) self->open_limit > usable)
     {
       self->open_limit = (guint) MIN (usable, (rlim_t) G_MAXUINT);
@@ -315,7 +315,7 @@ _cdviz_http_accept_fit_descriptor_limit (CdvizHttpConnections *self)
         g_message (_("max_connections lowered from %u to %u: the process may open %llu "
                      "descriptors (ulimit -n), %u of them kept for other uses"),
                    self->limits.max_connections, self->open_limit,
-                   (unsigned long long) limit.rlim_cur, RESERVED_DESCRIPTORS);
+                   (unsigned long long) limit.rlim_cur, (guint) reserved);
     }
 }
 

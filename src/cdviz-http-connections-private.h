@@ -22,6 +22,7 @@ typedef struct {
   guint64 request_timeout_ms;      /* a body not in by then: 408; 0: none */
   char **access_log_filter;        /* nullable: statuses logged ("404", "4xx") */
   guint max_connections;           /* 0: only the descriptor limit */
+  guint threads;                   /* HTTP threads (descriptors kept for them) */
   GTlsCertificate *tls_certificate; /* nullable */
 } CdvizHttpLimits;
 

@@ -912,6 +912,8 @@ _cdviz_http_connections_free (CdvizHttpConnections *self)
 {
   if (self == NULL)
     return;
+  /* A start that failed on a later thread left this one accepting. */
+  _cdviz_http_connections_stop_accepting (self);
   if (self->inbox_source != NULL)
     {
       g_source_destroy (self->inbox_source);
@@ -956,14 +958,16 @@ _cdviz_http_connections_start (CdvizHttpConnections  *self,
   if (!_cdviz_http_accept_add_placeholder_listener (self, error))
     return FALSE;
 
-  self->inbox_source = g_source_new (&inbox_funcs, sizeof (GSource) + sizeof (gpointer));
-  *(CdvizHttpConnections **) (self->inbox_source + 1) = self;
-  g_source_set_priority (self->inbox_source, G_PRIORITY_HIGH);
-  g_source_set_static_name (self->inbox_source, "[cdviz] connections handed over");
-  g_source_attach (self->inbox_source, self->context);
-
   if (listener == NULL)
-    return TRUE;
+    {
+      /* A thread that does not accept: served what the first hands over. */
+      self->inbox_source = g_source_new (&inbox_funcs, sizeof (GSource) + sizeof (gpointer));
+      *(CdvizHttpConnections **) (self->inbox_source + 1) = self;
+      g_source_set_priority (self->inbox_source, G_PRIORITY_HIGH);
+      g_source_set_static_name (self->inbox_source, "[cdviz] connections handed over");
+      g_source_attach (self->inbox_source, self->context);
+      return TRUE;
+    }
   g_socket_set_blocking (listener, FALSE);
   self->listener = g_object_ref (listener);
   _cdviz_http_accept_start (self);
@@ -1072,6 +1076,8 @@ _cdviz_http_connections_append_metrics (CdvizHttpConnections **all,
                           timed_out, COUNTER_GET (self->refused_connections),
                           refused_framing, refused_bodies,
                           COUNTER_GET (self->accept_failures), self->open_limit);
+  if (n < 2)
+    return;
   g_string_append (out,
                    "# HELP cdviz_http_thread_connections_total Connections handed to each HTTP thread ([http] threads).\n"
                    "# TYPE cdviz_http_thread_connections_total counter\n");

@@ -67,7 +67,7 @@ struct _CdvizHttpServer
   GMainContext **contexts;        /* n_threads, made at construction */
   HttpWorker *workers;            /* n_threads, from start to stop */
   CdvizHttpConnections **all_connections;  /* each worker's, for /metrics */
-  gboolean running;               /* between start and stop */
+  int running;                    /* atomic: between start and stop */
   GMutex metrics_lock;            /* one /metrics at a time */
 
   GHashTable *routes;     /* path → Route; frozen once started */
@@ -86,6 +86,8 @@ struct _CdvizHttpServer
 
 /* The worker whose thread calls, or NULL off the HTTP threads. */
 HttpWorker *_cdviz_http_server_get_current_worker (void);
+gboolean _cdviz_http_server_check_routes (CdvizHttpServer  *self,
+                                          GError          **error);
 /* Every HTTP thread's context ([0] = cdviz_http_server_get_context()). */
 GMainContext **_cdviz_http_server_get_contexts (CdvizHttpServer *self,
                                                 guint           *n_contexts);

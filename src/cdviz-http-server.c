@@ -479,7 +479,7 @@ cdviz_http_server_steal_connection (CdvizHttpServer    *self,
   if (socket != NULL)
     *socket = NULL;
   /* Stopped: every connection is closed (or being closed) already. */
-  if (!self->running || self->workers == NULL)
+  if (!g_atomic_int_get (&self->running) || self->workers == NULL)
     return NULL;
   g_return_val_if_fail (worker != NULL && worker->owner == self, NULL);
 
@@ -578,6 +578,30 @@ cdviz_http_server_is_tls (CdvizHttpServer *self)
  *
  * Returns: %TRUE on success
  */
+/* With several threads, every route must be thread-safe (also checked by
+ * `config --check`, which never starts the server). */
+gboolean
+_cdviz_http_server_check_routes (CdvizHttpServer  *self,
+                                 GError          **error)
+{
+  GHashTableIter iter;
+  const char *path;
+  Route *route;
+
+  if (self->n_threads < 2)
+    return TRUE;
+  g_hash_table_iter_init (&iter, self->routes);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &path, (gpointer *) &route))
+    if (!route->thread_safe)
+      {
+        g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_NOT_THREAD_SAFE,
+                     _("[http] threads = %u, but %s serves %s on one HTTP thread only: "
+                       "set threads = 1"), self->n_threads, route->owner, path);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 gboolean
 cdviz_http_server_start (CdvizHttpServer  *self,
                          GError          **error)
@@ -599,22 +623,8 @@ cdviz_http_server_start (CdvizHttpServer  *self,
       return FALSE;
     }
 
-  if (self->n_threads > 1)
-    {
-      GHashTableIter iter;
-      const char *path;
-      Route *route;
-
-      g_hash_table_iter_init (&iter, self->routes);
-      while (g_hash_table_iter_next (&iter, (gpointer *) &path, (gpointer *) &route))
-        if (!route->thread_safe)
-          {
-            g_set_error (error, CDVIZ_HTTP_SERVER_ERROR, CDVIZ_HTTP_SERVER_ERROR_NOT_THREAD_SAFE,
-                         _("[http] threads = %u, but %s serves %s on one HTTP thread only: "
-                           "set threads = 1"), self->n_threads, route->owner, path);
-            return FALSE;
-          }
-    }
+  if (!_cdviz_http_server_check_routes (self, error))
+    return FALSE;
 
   address = resolve_address (self->host, self->port, &local_error);
   if (address == NULL)
@@ -628,6 +638,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   if (self->tls_certificate != NULL)
     set_tls_priority (self);
   self->limits.tls_certificate = self->tls_certificate;
+  self->limits.threads = self->n_threads;
 
   /* Our own listening socket: soup_server_listen() keeps GLib's backlog
    * of 10, and a burst of connections beyond it waits for SYN retries. */
@@ -691,7 +702,7 @@ cdviz_http_server_start (CdvizHttpServer  *self,
   }
 
   self->started = TRUE;
-  self->running = TRUE;
+  g_atomic_int_set (&self->running, TRUE);
   for (guint i = 0; i < self->n_threads; i++)
     {
       HttpWorker *worker = &self->workers[i];
@@ -724,18 +735,28 @@ sync_call_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs @func on @context's thread and waits for it to return. */
+/* Runs @func on @context's thread and waits for it to return. An HTTP
+ * thread of @self never waits for another: two could wait for each other,
+ * and at stop a thread that already quit never runs the call. */
 static void
-invoke_on (GMainContext *context,
-           GSourceFunc   func,
-           gpointer      data)
+invoke_on (CdvizHttpServer *self,
+           GMainContext    *context,
+           GSourceFunc      func,
+           gpointer         data)
 {
   SyncCall call = { func, data };
+  HttpWorker *current = _cdviz_http_server_get_current_worker ();
   GSource *source;
 
   if (g_main_context_is_owner (context))
     {
       func (data);
+      return;
+    }
+  if (current != NULL && current->owner == self)
+    {
+      g_critical ("cdviz_http_server_invoke_sync() and _invoke_sync_all() cannot wait for "
+                  "another HTTP thread from an HTTP thread");
       return;
     }
 
@@ -767,7 +788,8 @@ invoke_on (GMainContext *context,
  *
  * Runs @func on the (first) HTTP thread and waits for it to return. When
  * the server is not running, or when called on that thread, @func runs at
- * once.
+ * once. Another HTTP thread of the server (#CdvizHttpServer:threads) may
+ * not call it: it would wait for a thread that may be waiting for it.
  */
 void
 cdviz_http_server_invoke_sync (CdvizHttpServer *self,
@@ -776,10 +798,10 @@ cdviz_http_server_invoke_sync (CdvizHttpServer *self,
 {
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
 
-  if (!self->running)
+  if (!g_atomic_int_get (&self->running))
     func (data);
   else
-    invoke_on (self->context, func, data);
+    invoke_on (self, self->context, func, data);
 }
 
 /**
@@ -792,7 +814,8 @@ cdviz_http_server_invoke_sync (CdvizHttpServer *self,
  * Runs @func on every HTTP thread, one after the other, and waits for each
  * to return (see #CdvizHttpServer:threads): for a thread-safe route that
  * finishes, on each thread, what its handlers started there. When the
- * server is not running, @func runs once, at once.
+ * server is not running, @func runs once, at once. Not from an HTTP
+ * thread of the server.
  */
 void
 cdviz_http_server_invoke_sync_all (CdvizHttpServer *self,
@@ -801,13 +824,13 @@ cdviz_http_server_invoke_sync_all (CdvizHttpServer *self,
 {
   g_return_if_fail (CDVIZ_IS_HTTP_SERVER (self));
 
-  if (!self->running)
+  if (!g_atomic_int_get (&self->running))
     {
       func (data);
       return;
     }
   for (guint i = 0; i < self->n_threads; i++)
-    invoke_on (self->contexts[i], func, data);
+    invoke_on (self, self->contexts[i], func, data);
 }
 
 static gboolean
@@ -857,7 +880,7 @@ cdviz_http_server_stop (CdvizHttpServer *self)
 
   /* No connection is handed out any more, then every thread answers what
    * it has in flight (up to a second each, all at the same time). */
-  invoke_on (self->context, stop_accepting_on_thread, self);
+  invoke_on (self, self->context, stop_accepting_on_thread, self);
   for (guint i = 0; i < self->n_threads; i++)
     {
       GSource *source = g_idle_source_new ();
@@ -870,7 +893,7 @@ cdviz_http_server_stop (CdvizHttpServer *self)
     }
   for (guint i = 0; i < self->n_threads; i++)
     g_thread_join (g_steal_pointer (&self->workers[i].thread));
-  self->running = FALSE;
+  g_atomic_int_set (&self->running, FALSE);
 
   /* Let pending sources (closures of closed connections) run and free. */
   for (guint i = 0; i < self->n_threads; i++)
@@ -1026,5 +1049,5 @@ gboolean
 cdviz_http_server_is_running (CdvizHttpServer *self)
 {
   g_return_val_if_fail (CDVIZ_IS_HTTP_SERVER (self), FALSE);
-  return self->running;
+  return g_atomic_int_get (&self->running);
 }

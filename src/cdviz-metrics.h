@@ -25,7 +25,8 @@ void cdviz_metrics_append_sample      (GString    *out,
  * @name: the family's name, e.g. `cdviz_http_sink_delivered_total`
  * @type: `"counter"` or `"gauge"`
  * @help: its `# HELP` text
- * @sample: its value for one component (called on the HTTP thread)
+ * @sample: its value for one component (called on an HTTP thread, one
+ *   scrape at a time)
  *
  * One metric family of a kind of component, for
  * cdviz_metrics_append_families().

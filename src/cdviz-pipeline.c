@@ -6,6 +6,7 @@
 #include "cdviz-pipeline-private.h"
 #include "cdviz-metrics.h"
 #include "cdviz-config-private.h"
+#include "cdviz-http-server-private.h"
 
 /**
  * CdvizPipeline:
@@ -667,7 +668,8 @@ cdviz_pipeline_check (CdvizPipeline  *self,
     return FALSE;
 
   g_atomic_int_set (&self->checking, TRUE);
-  ok = start_components (self, error);
+  ok = start_components (self, error) &&
+       (self->http == NULL || _cdviz_http_server_check_routes (self->http, error));
   stop_sources (self);
   stop_sinks (self);
   g_atomic_int_set (&self->checking, FALSE);

@@ -349,7 +349,7 @@ entry_free (gpointer data)
   g_free (e);
 }
 
-/* The HTTP thread. */
+/* An HTTP thread (one scrape at a time). */
 static void
 nats_metrics (GString  *out,
               gpointer  user_data)

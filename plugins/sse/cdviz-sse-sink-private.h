@@ -30,18 +30,18 @@ struct _CdvizSseSink
    * in it are the sink's. */
   CdvizSseFeed feed;
 
-  /* HTTP thread only, once started */
+  /* once started */
   CdvizHttpServer *http;             /* weak */
   GMutex handoffs_lock;              /* any HTTP thread may hand off */
   GQueue handoffs;                   /* CdvizSseHandoff.link: accepted, not yet
                                         stolen; under handoffs_lock */
 
-  /* atomic: written by start (its caller's thread) and on the HTTP thread
+  /* atomic: written by start (its caller's thread) and on the HTTP threads
    * when stopping, read by the handler */
   int stopping;
 
   /* the fan-out threads: set up by start, torn down by stop (the caller's
-   * thread); the pipeline thread wakes them (send), the HTTP thread hands
+   * thread); the pipeline thread wakes them (send), the HTTP threads hand
    * them clients */
   CdvizSseFanout **fanouts;
   guint n_fanouts;
@@ -52,7 +52,7 @@ struct _CdvizSseSink
 
 #define CDVIZ_SSE_MAX_THREADS 8
 
-/* cdviz-sse-handler.c: the route and the stop, on the HTTP thread. */
+/* cdviz-sse-handler.c: the route and the stop, on the HTTP threads. */
 void     cdviz_sse_handler_serve (SoupServer        *server,
                                   SoupServerMessage *msg,
                                   const char        *path,

@@ -298,6 +298,7 @@ class ThreadedFraming(hostile.Framing):
 
 class ThreadedDescriptors(hostile.Descriptors):
     EXTRA = hostile.Descriptors.EXTRA + THREADS
+    RESERVED = 64 + 2 * 2
 
 
 # test_tls's HTTPS tests (the handshake runs on the connection's thread).

@@ -450,6 +450,29 @@ extractor = { type = "hook" }
         self.assertEqual(calls["handler"], 2)       # never for the refused one
         self.assertEqual(calls["bodies"], [b'{"n": 1}', b'{"n": 1}'])
 
+    def test_unmarked_route_with_several_http_threads(self):
+        # `config --check` says it too, without starting the server.
+        text = """
+[http]
+host = "127.0.0.1"
+port = 0
+threads = 2
+
+[sources.hook]
+enabled = true
+extractor = { type = "hook" }
+"""
+        message = ("[http] threads = 2, but source 'hook' serves /py/hook on one HTTP "
+                   "thread only: set threads = 1")
+        checked = Cdviz.Pipeline.new(config(text), registry())
+        with self.assertRaises(GLib.Error) as cm:
+            checked.check()
+        self.assertEqual(cm.exception.message, message)
+        started = Cdviz.Pipeline.new(config(text), registry())
+        with self.assertRaises(GLib.Error) as cm:
+            started.start()
+        self.assertEqual(cm.exception.message, message)
+
 
 if __name__ == "__main__":
     unittest.main()
