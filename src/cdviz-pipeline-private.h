@@ -36,10 +36,14 @@ typedef enum {
   ITEM_STOP,
 } ItemKind;
 
+typedef struct _ReturnBin ReturnBin;
+
 typedef struct {
   ItemKind kind;
   SourceEntry *source;
   CdvizMessage *message;      /* (owned) */
+  ReturnBin *bin;             /* (owned) (nullable): the posting thread's, where
+                                 the messages go back once processed */
   GTask *task;                /* (owned) (nullable) */
   /* ITEM_FLUSH: the flusher's, released by the worker */
   GMutex *lock;
@@ -107,6 +111,9 @@ struct _CdvizPipeline
   GCond queue_cond;
   GQueue queue;                 /* WorkItem, under queue_lock */
   gboolean worker_waiting;      /* under queue_lock: asleep on queue_cond */
+  GPtrArray *return_bins;       /* ReturnBin (owned), under queue_lock: every
+                                   bin this pipeline's items came from */
+  guint return_id;              /* unique per pipeline (never reused) */
   GPtrArray *wake_sources;      /* (owned) (nullable): one per HTTP thread's
                                    context; each says whether its thread owes
                                    the worker a wake-up */
@@ -152,6 +159,8 @@ void      _cdviz_pipeline_notify_room    (CdvizPipeline  *self,
 void      _cdviz_pipeline_attach_wakers  (CdvizPipeline  *self,
                                           CdvizHttpServer *http);
 void      _cdviz_pipeline_detach_wakers  (CdvizPipeline  *self);
+void      _cdviz_pipeline_empty_return_bins (CdvizPipeline *self);
+void      _cdviz_return_bin_unref        (gpointer        bin);
 void      _cdviz_pipeline_set_running    (CdvizPipeline  *self,
                                           gboolean        running);
 gboolean  _cdviz_pipeline_is_its_thread  (CdvizPipeline  *self);

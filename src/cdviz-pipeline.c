@@ -106,6 +106,8 @@ cdviz_pipeline_finalize (GObject *object)
   g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_queue_clear_full (&self->queue, (GDestroyNotify) _cdviz_work_item_free);
   g_clear_pointer (&self->room_waiters, g_ptr_array_unref);
+  _cdviz_pipeline_empty_return_bins (self);
+  g_clear_pointer (&self->return_bins, g_ptr_array_unref);
   g_mutex_clear (&self->queue_lock);
   g_cond_clear (&self->queue_cond);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
@@ -334,6 +336,12 @@ cdviz_pipeline_init (CdvizPipeline *self)
   g_cond_init (&self->queue_cond);
   g_queue_init (&self->queue);
   self->room_waiters = g_ptr_array_new_with_free_func (_cdviz_room_waiter_unref);
+  self->return_bins = g_ptr_array_new_with_free_func (_cdviz_return_bin_unref);
+  {
+    static guint next_return_id;   /* 0 is no pipeline */
+
+    self->return_id = (guint) g_atomic_int_add (&next_return_id, 1) + 1;
+  }
   self->capacity = 1024;
   g_mutex_init (&self->lifecycle_lock);
   g_mutex_init (&self->notice_lock);
@@ -610,6 +618,8 @@ stop_locked (CdvizPipeline *self)
       g_thread_join (g_steal_pointer (&self->worker));
     }
   _cdviz_pipeline_detach_wakers (self);
+  /* What went back to threads that did not post again is freed here. */
+  _cdviz_pipeline_empty_return_bins (self);
 
   stop_sinks (self);
   if (self->http != NULL)

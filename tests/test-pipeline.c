@@ -513,6 +513,96 @@ test_room_source_race (void)
   g_mutex_unlock (&gate_lock);
 }
 
+/* Messages go back to the thread that posted them: freed there when it
+ * posts again, or by the pipeline's stop; a thread that exits frees what
+ * it holds; none is lost or freed twice. */
+typedef struct {
+  GMutex lock;
+  guint on_poster;
+  guint elsewhere;
+  GThread *poster;
+} Finalized;
+
+static void
+message_finalized (gpointer data,
+                   GObject *where_the_object_was)
+{
+  Finalized *f = data;
+
+  g_mutex_lock (&f->lock);
+  if (g_thread_self () == f->poster)
+    f->on_poster++;
+  else
+    f->elsewhere++;
+  g_mutex_unlock (&f->lock);
+}
+
+typedef struct {
+  CdvizPipeline *pipeline;
+  Finalized *finalized;
+  guint first;
+  guint n;
+} PostBatch;
+
+static gpointer
+post_batch (gpointer data)
+{
+  PostBatch *batch = data;
+
+  batch->finalized->poster = g_thread_self ();
+  for (guint i = batch->first; i < batch->first + batch->n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("r%u", i);
+      CdvizMessage *m = event (id);
+
+      g_object_weak_ref (G_OBJECT (m), message_finalized, batch->finalized);
+      g_assert_true (cdviz_pipeline_push (batch->pipeline, "a", m, NULL));
+      g_object_unref (m);
+      /* Processed before the next push: each comes back before it. */
+      cdviz_pipeline_flush (batch->pipeline);
+    }
+  return NULL;
+}
+
+static void
+test_messages_return_to_their_thread (void)
+{
+  g_autoptr(CdvizPipeline) pipeline = make_pipeline (NULL);
+  Finalized finalized = { 0 };
+  PostBatch batch = { pipeline, &finalized, 0, 300 };
+  GThread *thread;
+
+  g_mutex_init (&finalized.lock);
+  /* A thread posts 300 events, then exits: the ones that came back were
+   * freed on it (when it posted again, or as it exited). */
+  thread = g_thread_new ("poster", post_batch, &batch);
+  g_thread_join (thread);
+  g_mutex_lock (&finalized.lock);
+  g_test_message ("%u freed on the posting thread, %u elsewhere", finalized.on_poster,
+                  finalized.elsewhere);
+  g_assert_cmpuint (finalized.on_poster, >=, 256);
+  g_assert_cmpuint (finalized.on_poster + finalized.elsewhere, ==, 300);
+  g_mutex_unlock (&finalized.lock);
+
+  /* This thread posts 100 without posting again: the pipeline's stop
+   * frees what came back. */
+  finalized.on_poster = finalized.elsewhere = 0;
+  batch.first = 300;
+  batch.n = 100;
+  post_batch (&batch);
+  g_mutex_lock (&finalized.lock);
+  g_assert_cmpuint (finalized.on_poster + finalized.elsewhere, <, 100);
+  g_mutex_unlock (&finalized.lock);
+  cdviz_pipeline_stop (pipeline);
+  g_mutex_lock (&finalized.lock);
+  g_assert_cmpuint (finalized.on_poster + finalized.elsewhere, ==, 100);
+  g_mutex_unlock (&finalized.lock);
+  g_mutex_lock (&gate_lock);
+  g_assert_cmpuint (collected->len, ==, 400);
+  g_mutex_unlock (&gate_lock);
+  g_mutex_clear (&finalized.lock);
+}
+
 static void
 test_stop_drains (void)
 {
@@ -1055,6 +1145,8 @@ main (int   argc,
   g_test_add_func ("/pipeline/room-source", test_room_source);
   g_test_add_func ("/pipeline/room-source-race", test_room_source_race);
   g_test_add_func ("/pipeline/stop-drains", test_stop_drains);
+  g_test_add_func ("/pipeline/messages-return-to-their-thread",
+                   test_messages_return_to_their_thread);
   g_test_add_func ("/pipeline/signal", test_signal);
   g_test_add_func ("/pipeline/flush-races-stop", test_flush_races_stop);
   g_test_add_func ("/pipeline/start-after-stop", test_start_after_stop);
