@@ -314,7 +314,9 @@ check_run_declared (CdvizConfig  *config,
 
 typedef struct {
   GMainLoop *loop;
-  CdvizSource *source;
+  CdvizSource *source;     /* NULL until the pipeline started */
+  gboolean signalled;      /* SIGINT or SIGTERM came */
+  guint sigint, sigterm;
 } RunWait;
 
 static gboolean
@@ -343,21 +345,42 @@ on_run_signal (gpointer data)
 {
   RunWait *wait = data;
 
-  g_signal_emit_by_name (wait->source, "kill-command");
+  wait->signalled = TRUE;
+  if (wait->source != NULL)
+    g_signal_emit_by_name (wait->source, "kill-command");
   return G_SOURCE_CONTINUE;
+}
+
+/* Before the pipeline starts, which starts the command: a signal that
+ * comes as soon as the command runs must kill it too (it used to kill
+ * this process only, leaving the command running and nothing reported). */
+static void
+run_wait_catch_signals (RunWait *wait)
+{
+  wait->sigint = g_unix_signal_add (SIGINT, on_run_signal, wait);
+  wait->sigterm = g_unix_signal_add (SIGTERM, on_run_signal, wait);
+}
+
+static void
+run_wait_release_signals (RunWait *wait)
+{
+  if (wait->sigint != 0)
+    g_source_remove (wait->sigint);
+  if (wait->sigterm != 0)
+    g_source_remove (wait->sigterm);
+  wait->sigint = wait->sigterm = 0;
 }
 
 /* --run: waits for the subprocess source's command; its exit status. */
 static int
 wait_run (CdvizPipeline  *pipeline,
           const char     *name,
+          RunWait        *wait,
           GError        **error)
 {
   CdvizSource *source = cdviz_pipeline_get_source (pipeline, name);
-  RunWait wait;
   int status = -1;
   gulong handler;
-  guint sigint, sigterm;
 
   if (source == NULL ||
       g_object_class_find_property (G_OBJECT_GET_CLASS (source), "exit-status") == NULL)
@@ -365,21 +388,21 @@ wait_run (CdvizPipeline  *pipeline,
       run_error (name, error);
       return -1;
     }
-  wait.loop = g_main_loop_new (NULL, FALSE);
-  wait.source = source;
-  handler = g_signal_connect (source, "notify::exit-status", G_CALLBACK (on_exit_status), &wait);
-  sigint = g_unix_signal_add (SIGINT, on_run_signal, &wait);
-  sigterm = g_unix_signal_add (SIGTERM, on_run_signal, &wait);
+  wait->loop = g_main_loop_new (NULL, FALSE);
+  wait->source = source;
+  handler = g_signal_connect (source, "notify::exit-status", G_CALLBACK (on_exit_status), wait);
+  /* A signal dispatched while the pipeline started. */
+  if (wait->signalled)
+    g_signal_emit_by_name (source, "kill-command");
   g_object_get (source, "exit-status", &status, NULL);
   while (status < 0)
     {
-      g_main_loop_run (wait.loop);
+      g_main_loop_run (wait->loop);
       g_object_get (source, "exit-status", &status, NULL);
     }
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
   g_signal_handler_disconnect (source, handler);
-  g_main_loop_unref (wait.loop);
+  g_clear_pointer (&wait->loop, g_main_loop_unref);
+  wait->source = NULL;
   return status;
 }
 
@@ -434,6 +457,7 @@ cdviz_send_command_run (int    argc,
   g_autofree char *layer = NULL;
   guint failures = 0;
   int status = 0, n_options = argc;
+  RunWait run_wait = { 0 };
 
   /* What follows -- is the command of --run, as upstream's `last = true`. */
   for (int i = 1; i < argc; i++)
@@ -495,13 +519,15 @@ cdviz_send_command_run (int    argc,
     if (!cdviz_cli_add_set (config, sets[i], &error))
       goto usage;
   pipeline = cdviz_pipeline_new (config, NULL, &error);
+  if (o.run != NULL && pipeline != NULL)
+    run_wait_catch_signals (&run_wait);
   if (pipeline == NULL || !cdviz_pipeline_start (pipeline, &error))
     goto usage;
   g_signal_connect (pipeline, "sink-failed", G_CALLBACK (on_failed), &failures);
   g_signal_connect (pipeline, "rejected", G_CALLBACK (on_failed), &failures);
 
   if (o.run != NULL)
-    status = wait_run (pipeline, o.run, &error);
+    status = wait_run (pipeline, o.run, &run_wait, &error);
   else
     {
       CdvizSource *cli = cdviz_pipeline_get_source (pipeline, "cli");
@@ -533,11 +559,15 @@ cdviz_send_command_run (int    argc,
       if (o.run == NULL || o.fail_on_collector_error)
         status = 1;
     }
+  /* Caught until the events are sent: a second signal does not kill this
+   * process before the command's finished event went out. */
+  run_wait_release_signals (&run_wait);
   send_options_clear (&o);
   /* As upstream: 1 when the command failed, whatever its exit code. */
   return status == 0 ? 0 : 1;
 
 usage:
+  run_wait_release_signals (&run_wait);
   send_options_clear (&o);
   g_printerr (_("cdviz-pipeline send: %s\n"), error->message);
   return 2;
