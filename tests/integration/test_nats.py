@@ -270,10 +270,16 @@ class NatsScaleOutTest(unittest.TestCase):
         # event arrives once, in order. Its new consumer delivers the stream
         # from the start (no replay_last, which reads one sequence per round
         # trip, too slow to fill even a queue of 2 at every run), 64 per fetch.
+        # A jq transformer that works a while on every event keeps the
+        # pipeline thread slower than the source whatever the machine: the
+        # source now frees what it parsed, and under ASan it used to keep
+        # up with a queue of 2 (no refusal in one run of CI).
         a = self.node("node-a")
         for i in range(300):
             post(a, event_body(i, "full"))
-        b = Pipeline("[pipeline]\nqueue_capacity = 2\n" +
+        b = Pipeline("[pipeline]\nqueue_capacity = 2\ntransformer_refs = [\"slow\"]\n"
+                     "[transformers.slow]\ntype = \"jq\"\n"
+                     "filter = '([range(0; 20000)] | length) as $n | .'\n" +
                      node_config(self.stream, "node-full", replay_last=0), timeout=30)
         self.nodes.append(b)
         r = SseReader(b.port, "/sse/events?replay=300", timeout=30)
