@@ -175,37 +175,32 @@ class SendRunTest(unittest.TestCase):
         r = send(*args, "--fail-on-collector-error", "--", "true")
         self.assertEqual(r.returncode, 1, r.stderr)
 
-    def test_sigterm_as_soon_as_the_command_starts(self):
-        # The command signals send itself as it starts: the signal used to
-        # come before send caught it, killing send alone (the command
-        # survived, holding the pipes, and nothing was reported).
+    def start_run(self, script):
+        """send --run with `sh -c SCRIPT` as the command, to a receiver."""
         receiver = Receiver()
         self.addCleanup(receiver.close)
         proc = subprocess.Popen(
             [os.path.abspath(PROGRAM), "send", "--plugin-dir", os.path.abspath(PLUGIN_DIR),
              "-C", self.work, "--config", BASE, "--url", receiver.url,
-             "--run", "testsuiterun_junit", "--no-data", "--",
-             "sh", "-c", "kill -TERM $PPID; exec sleep 600"],
+             "--run", "testsuiterun_junit", "--no-data", "--", "sh", "-c", script],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=environment())
         self.addCleanup(proc.kill)
+        return receiver, proc
+
+    def test_sigterm_as_soon_as_the_command_starts(self):
+        # The command signals send itself as it starts: the signal used to
+        # come before send caught it, killing send alone (the command
+        # survived, holding the pipes, and nothing was reported).
+        receiver, proc = self.start_run("kill -TERM $PPID; exec sleep 600")
         _, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 1, err)
         _, finished = [json.loads(body) for _, body in receiver.wait_for(2)]
         self.assertEqual(finished["customData"]["testsuiterun"]["summary"]["exit_code"], 130)
 
     def test_sigterm_kills_the_command_and_still_reports(self):
-        receiver = Receiver()
-        self.addCleanup(receiver.close)
         marker = os.path.join(self.work, "running")
-        proc = subprocess.Popen(
-            [os.path.abspath(PROGRAM), "send", "--plugin-dir", os.path.abspath(PLUGIN_DIR),
-             "-C", self.work, "--config", BASE, "--url", receiver.url,
-             "--run", "testsuiterun_junit", "--no-data", "--",
-             "sh", "-c", "touch running; exec sleep 600"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=environment())
-        self.addCleanup(proc.kill)
+        receiver, proc = self.start_run("touch running; exec sleep 600")
         deadline = time.monotonic() + 30
         while not os.path.exists(marker) and time.monotonic() < deadline:
             time.sleep(0.05)
