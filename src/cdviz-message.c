@@ -611,3 +611,11 @@ _cdviz_message_share_body_bytes (CdvizMessage *self,
     return;
   self->body_bytes = g_bytes_ref (bytes);
 }
+
+gsize
+_cdviz_message_peek_body_size (CdvizMessage *self)
+{
+  GBytes *bytes = g_atomic_pointer_get (&self->body_bytes);
+
+  return bytes != NULL ? g_bytes_get_size (bytes) : 0;
+}

@@ -161,6 +161,7 @@ void      _cdviz_pipeline_attach_wakers  (CdvizPipeline  *self,
 void      _cdviz_pipeline_detach_wakers  (CdvizPipeline  *self);
 void      _cdviz_pipeline_empty_return_bins (CdvizPipeline *self);
 void      _cdviz_return_bin_unref        (gpointer        bin);
+guint     _cdviz_pipeline_new_return_id  (void);
 void      _cdviz_pipeline_set_running    (CdvizPipeline  *self,
                                           gboolean        running);
 gboolean  _cdviz_pipeline_is_its_thread  (CdvizPipeline  *self);

@@ -10,6 +10,7 @@
 #include "cdviz-pipeline-private.h"
 #include "cdviz-cdevent-private.h"
 #include "cdviz-http-server-private.h"
+#include "cdviz-message-private.h"
 
 /* The pipeline thread and its two doors: _cdviz_pipeline_post(), the one way
  * into the work queue (from any thread: push, push_async, flush, stop; the
@@ -398,6 +399,9 @@ process (CdvizPipeline *self,
 
 #define RETURN_DRAIN_AT 64
 #define RETURN_MAX 256
+/* Bodies (their compact text, a fraction of their trees) a bin holds at
+ * most: large events are freed by the pipeline thread, as before. */
+#define RETURN_MAX_BYTES (256 * 1024)
 
 struct _ReturnBin
 {
@@ -405,6 +409,7 @@ struct _ReturnBin
   GMutex lock;
   GPtrArray *objects;   /* under lock */
   int count;            /* atomic: objects->len */
+  gsize bytes;          /* under lock: the objects' body sizes */
   gboolean gone;        /* under lock: its thread exited */
   guint last_pipeline;  /* its thread's: the return id of the pipeline it
                            last posted to (known to be in its return_bins) */
@@ -417,6 +422,7 @@ return_bin_take (ReturnBin *bin)
 
   g_mutex_lock (&bin->lock);
   objects = g_steal_pointer (&bin->objects);
+  bin->bytes = 0;
   g_atomic_int_set (&bin->count, 0);
   g_mutex_unlock (&bin->lock);
   return objects;
@@ -480,28 +486,41 @@ own_return_bin (void)
 }
 
 /* On the pipeline thread: @item's message and @delivered (nullable, the
- * messages its chain made) go back to its thread. */
+ * messages its chain made) go back to its thread, unless the bin is full
+ * (by count or by bytes) or its thread exited: the caller frees them then. */
 static void
 return_messages (WorkItem  *item,
                  GPtrArray *delivered)
 {
   ReturnBin *bin = item->bin;
-  guint n = (item->message != NULL) + (delivered != NULL ? delivered->len : 0);
+  guint n = item->message != NULL;
+  gsize bytes = item->message != NULL ? _cdviz_message_peek_body_size (item->message) : 0;
 
-  if (bin == NULL || n == 0)
+  if (bin == NULL)
+    return;
+  for (guint i = 0; delivered != NULL && i < delivered->len; i++)
+    if (delivered->pdata[i] != (gpointer) item->message)
+      {
+        n++;
+        bytes += _cdviz_message_peek_body_size (delivered->pdata[i]);
+      }
+  if (n == 0)
     return;
   g_mutex_lock (&bin->lock);
-  if (!bin->gone && (bin->objects == NULL || bin->objects->len + n <= RETURN_MAX))
+  if (!bin->gone &&
+      (bin->objects != NULL ? bin->objects->len : 0) + n <= RETURN_MAX &&
+      bin->bytes + bytes <= RETURN_MAX_BYTES)
     {
       if (bin->objects == NULL)
         bin->objects = g_ptr_array_sized_new (RETURN_DRAIN_AT * 2);
+      for (guint i = 0; delivered != NULL && i < delivered->len; i++)
+        if (delivered->pdata[i] != (gpointer) item->message)
+          g_ptr_array_add (bin->objects, g_object_ref (delivered->pdata[i]));
       if (item->message != NULL)
         g_ptr_array_add (bin->objects, g_steal_pointer (&item->message));
-      for (guint i = 0; delivered != NULL && i < delivered->len; i++)
-        g_ptr_array_add (bin->objects, g_object_ref (delivered->pdata[i]));
+      bin->bytes += bytes;
       g_atomic_int_set (&bin->count, bin->objects->len);
     }
-  /* Else full or gone: freed here by the caller, as before. */
   g_mutex_unlock (&bin->lock);
 }
 
@@ -537,9 +556,21 @@ _cdviz_pipeline_empty_return_bins (CdvizPipeline *self)
   g_mutex_lock (&self->queue_lock);
   bins = g_steal_pointer (&self->return_bins);
   self->return_bins = g_ptr_array_new_with_free_func (_cdviz_return_bin_unref);
+  /* Threads that knew this pipeline register their bins again (a start
+   * that failed is tried again with the same pipeline). */
+  self->return_id = _cdviz_pipeline_new_return_id ();
   g_mutex_unlock (&self->queue_lock);
   for (guint i = 0; i < bins->len; i++)
     unref_all (return_bin_take (bins->pdata[i]));
+}
+
+/* A pipeline's id for the bins, never reused (0 is none). */
+guint
+_cdviz_pipeline_new_return_id (void)
+{
+  static int next_return_id;
+
+  return (guint) g_atomic_int_add (&next_return_id, 1) + 1;
 }
 
 void

@@ -337,11 +337,7 @@ cdviz_pipeline_init (CdvizPipeline *self)
   g_queue_init (&self->queue);
   self->room_waiters = g_ptr_array_new_with_free_func (_cdviz_room_waiter_unref);
   self->return_bins = g_ptr_array_new_with_free_func (_cdviz_return_bin_unref);
-  {
-    static guint next_return_id;   /* 0 is no pipeline */
-
-    self->return_id = (guint) g_atomic_int_add (&next_return_id, 1) + 1;
-  }
+  self->return_id = _cdviz_pipeline_new_return_id ();
   self->capacity = 1024;
   g_mutex_init (&self->lifecycle_lock);
   g_mutex_init (&self->notice_lock);
