@@ -116,6 +116,13 @@ child_envment (void)
   return g_strv_builder_end (kept);
 }
 
+static void
+kill_child (GCancellable *cancellable,
+            GSubprocess  *child)
+{
+  g_subprocess_force_exit (child);
+}
+
 /* The child's exit code; 1 when it could not run or died of a signal, 130
  * when the source stopped first (the child is killed). */
 static int
@@ -126,6 +133,8 @@ run_child (CdvizSubprocessSource *self)
   g_autoptr(GSubprocess) child = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) env = child_envment ();
+  gulong handler;
+  gboolean waited;
 
   g_subprocess_launcher_set_environ (launcher, env);
   child = g_subprocess_launcher_spawnv (launcher, (const char * const *) self->command, &error);
@@ -135,11 +144,22 @@ run_child (CdvizSubprocessSource *self)
                  error->message);
       return 1;
     }
-  if (!g_subprocess_wait (child, self->cancellable, &error))
+  /* Not g_subprocess_wait (child, cancellable): GLib 2.74 connects to
+   * "cancelled" and misses a cancellable cancelled before the wait began,
+   * so a kill-command (SIGTERM to send --run) that came as the command
+   * started was lost and send waited for the command. g_cancellable_connect()
+   * kills at once when it is cancelled already. */
+  handler = g_cancellable_connect (self->cancellable, G_CALLBACK (kill_child), child, NULL);
+  waited = g_subprocess_wait (child, NULL, &error);
+  g_cancellable_disconnect (self->cancellable, handler);
+  if (g_cancellable_is_cancelled (self->cancellable))
+    return 130;
+  if (!waited)
     {
+      g_warning ("source '%s': cannot wait for “%s”: %s", self->worker.name, self->command[0],
+                 error->message);
       g_subprocess_force_exit (child);
-      g_subprocess_wait (child, NULL, NULL);
-      return 130;
+      return 1;
     }
   if (g_subprocess_get_if_exited (child))
     return g_subprocess_get_exit_status (child);
