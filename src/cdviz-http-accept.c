@@ -110,26 +110,18 @@ accepted_socket_clear (gpointer data)
 static void
 prune_accepted (CdvizHttpConnections *self)
 {
-  guint kept = 0;
-
   memset (self->per_worker, 0, self->n_workers * sizeof (guint));
-  for (guint i = 0; i < self->accepted->len; i++)
+  /* Backwards: a removal moves the last entry into the hole. */
+  for (guint i = self->accepted->len; i-- > 0;)
     {
       AcceptedSocket *entry = &g_array_index (self->accepted, AcceptedSocket, i);
 
       if (g_socket_is_closed (entry->socket))
-        {
-          g_object_unref (entry->socket);
-          continue;
-        }
-      self->per_worker[entry->worker]++;
-      g_array_index (self->accepted, AcceptedSocket, kept++) = *entry;
+        g_array_remove_index_fast (self->accepted, i);   /* unrefs it */
+      else
+        self->per_worker[entry->worker]++;
     }
-  /* Kept entries were moved down: no clear function on the tail. */
-  g_array_set_clear_func (self->accepted, NULL);
-  g_array_set_size (self->accepted, kept);
-  g_array_set_clear_func (self->accepted, accepted_socket_clear);
-  self->accepted_prune_at = MAX (64, 2 * kept);
+  self->accepted_prune_at = MAX (64, 2 * self->accepted->len);
 }
 
 /* The connections open now, closed ones pruned when it matters. */

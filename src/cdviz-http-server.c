@@ -479,7 +479,7 @@ cdviz_http_server_steal_connection (CdvizHttpServer    *self,
   if (socket != NULL)
     *socket = NULL;
   /* Stopped: every connection is closed (or being closed) already. */
-  if (!g_atomic_int_get (&self->running) || self->workers == NULL)
+  if (!g_atomic_int_get (&self->running))
     return NULL;
   g_return_val_if_fail (worker != NULL && worker->owner == self, NULL);
 

@@ -415,27 +415,17 @@ struct _ReturnBin
                            last posted to (known to be in its return_bins) */
 };
 
-static GPtrArray *
-return_bin_take (ReturnBin *bin)
+/* Frees what the bin holds, on the calling thread, outside its lock. */
+static void
+return_bin_empty (ReturnBin *bin)
 {
-  GPtrArray *objects;
+  g_autoptr(GPtrArray) objects = NULL;   /* frees its elements */
 
   g_mutex_lock (&bin->lock);
   objects = g_steal_pointer (&bin->objects);
   bin->bytes = 0;
   g_atomic_int_set (&bin->count, 0);
   g_mutex_unlock (&bin->lock);
-  return objects;
-}
-
-static void
-unref_all (GPtrArray *objects)
-{
-  if (objects == NULL)
-    return;
-  for (guint i = 0; i < objects->len; i++)
-    g_object_unref (objects->pdata[i]);
-  g_ptr_array_unref (objects);
 }
 
 void
@@ -445,7 +435,7 @@ _cdviz_return_bin_unref (gpointer data)
 
   if (!g_atomic_ref_count_dec (&bin->ref_count))
     return;
-  unref_all (bin->objects);
+  g_clear_pointer (&bin->objects, g_ptr_array_unref);
   g_mutex_clear (&bin->lock);
   g_free (bin);
 }
@@ -460,7 +450,7 @@ return_bin_thread_gone (gpointer data)
   g_mutex_lock (&bin->lock);
   bin->gone = TRUE;
   g_mutex_unlock (&bin->lock);
-  unref_all (return_bin_take (bin));
+  return_bin_empty (bin);
   _cdviz_return_bin_unref (bin);
 }
 
@@ -481,7 +471,7 @@ own_return_bin (void)
       g_private_set (&return_bin_of_thread, bin);
     }
   else if (g_atomic_int_get (&bin->count) >= RETURN_DRAIN_AT)
-    unref_all (return_bin_take (bin));
+    return_bin_empty (bin);
   return bin;
 }
 
@@ -508,11 +498,11 @@ return_messages (WorkItem  *item,
     return;
   g_mutex_lock (&bin->lock);
   if (!bin->gone &&
-      (bin->objects != NULL ? bin->objects->len : 0) + n <= RETURN_MAX &&
+      (guint) g_atomic_int_get (&bin->count) + n <= RETURN_MAX &&
       bin->bytes + bytes <= RETURN_MAX_BYTES)
     {
       if (bin->objects == NULL)
-        bin->objects = g_ptr_array_sized_new (RETURN_DRAIN_AT * 2);
+        bin->objects = g_ptr_array_new_full (RETURN_DRAIN_AT * 2, g_object_unref);
       for (guint i = 0; delivered != NULL && i < delivered->len; i++)
         if (delivered->pdata[i] != (gpointer) item->message)
           g_ptr_array_add (bin->objects, g_object_ref (delivered->pdata[i]));
@@ -561,7 +551,7 @@ _cdviz_pipeline_empty_return_bins (CdvizPipeline *self)
   self->return_id = _cdviz_pipeline_new_return_id ();
   g_mutex_unlock (&self->queue_lock);
   for (guint i = 0; i < bins->len; i++)
-    unref_all (return_bin_take (bins->pdata[i]));
+    return_bin_empty (bins->pdata[i]);
 }
 
 /* A pipeline's id for the bins, never reused (0 is none). */
